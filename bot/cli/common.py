@@ -1,0 +1,24 @@
+"""Shared CLI plumbing: the --config option and loading the runtime with readable errors."""
+from __future__ import annotations
+
+import click
+
+from crm_core.config import ConfigError, load_config
+
+config_option = click.option("--config", "config_path", metavar="PATH", default=None,
+                             help="config file (default: $CRM_BOT_CONFIG, config/crm-bot.yaml, then the example)")
+
+
+def load_or_exit(path: str | None):  # noqa: ANN201
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        click.echo(f"配置有误 / config error in {err.path}:", err=True)
+        for p in err.problems:
+            click.echo(f"  {p}", err=True)
+        raise SystemExit(1) from None
+
+
+def build_runtime(path: str | None, migrate: bool = True):  # noqa: ANN201
+    from bot.runtime import Runtime
+    return Runtime.build(load_or_exit(path), migrate=migrate)

@@ -1,0 +1,82 @@
+"""Process commands: `serve` (web + worker + scheduler in one process), `worker`, `scheduler`."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+
+from bot.cli.common import build_runtime, config_option
+
+log = logging.getLogger("crm_bot")
+
+
+@click.command("serve")
+@config_option
+@click.option("--host", default=None, help="bind address (default from config: app.host)")
+@click.option("--port", default=None, type=int, help="port (default from config: app.port)")
+def serve(config_path: str | None, host: str | None, port: int | None) -> None:
+    """Run the webhook server, a worker and the scheduler in one process."""
+    from waitress import create_server
+
+    from bot.web import create_app
+    rt = build_runtime(config_path)
+    stop = threading.Event()
+    background = start_background(rt, stop, worker=True, scheduler=True)
+    server = create_server(create_app(rt), host=host or rt.cfg.app.host, port=port or rt.cfg.app.port,
+                           threads=8, connection_limit=512, channel_timeout=30)
+    log.info("crm-bot listening on http://%s:%s", server.effective_host, server.effective_port)
+    _on_signal(lambda: (stop.set(), server.close()))
+    try:
+        server.run()
+    finally:
+        stop.set()
+        for t in background:
+            t.join(timeout=10)
+        rt.close()
+
+
+@click.command("worker")
+@config_option
+def worker_cmd(config_path: str | None) -> None:
+    """Run queue workers only (multi-instance deployments share PostgreSQL + Redis)."""
+    _run_until_signal(config_path, worker=True, scheduler=False)
+
+
+@click.command("scheduler")
+@config_option
+def scheduler_cmd(config_path: str | None) -> None:
+    """Run the scheduler only; several instances elect one leader per job run."""
+    _run_until_signal(config_path, worker=False, scheduler=True)
+
+
+def _run_until_signal(config_path: str | None, worker: bool, scheduler: bool) -> None:
+    rt = build_runtime(config_path)
+    stop = threading.Event()
+    _on_signal(stop.set)
+    threads = start_background(rt, stop, worker=worker, scheduler=scheduler)
+    stop.wait()
+    for t in threads:
+        t.join(timeout=10)
+    rt.close()
+
+
+def start_background(rt, stop: threading.Event, *, worker: bool, scheduler: bool) -> list[threading.Thread]:  # noqa: ANN001
+    threads = []
+    if worker:
+        from bot.worker import run_workers
+        threads += run_workers(rt, stop)
+    if scheduler:
+        from scheduler.runner import run_scheduler
+        t = threading.Thread(target=run_scheduler, args=(rt, stop), name="scheduler", daemon=True)
+        t.start()
+        threads.append(t)
+    return threads
+
+
+def _on_signal(fn) -> None:  # noqa: ANN001
+    def handler(_sig, _frame) -> None:  # noqa: ANN001
+        fn()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)

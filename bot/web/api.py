@@ -1,0 +1,122 @@
+"""Read/intake API for integrations and admins (/api/v1), bearer token from config.
+Validation errors are 400 with a message per field; nothing is written on error."""
+from __future__ import annotations
+
+import hmac
+from functools import wraps
+
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import ValidationError
+
+from crm_core.services import queries
+from crm_core.services.intake import MissingFields, intake_lead
+from crm_core.services.lead_input import LeadInput
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _runtime():  # noqa: ANN202
+    return current_app.extensions["crm_runtime"]
+
+
+def _error(status: int, error: str, message: str, **extra):  # noqa: ANN202
+    return jsonify({"error": error, "message": message, **extra}), status
+
+
+def require_token(view):  # noqa: ANN001, ANN201
+    @wraps(view)
+    def wrapper(*args, **kwargs):  # noqa: ANN202
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return _error(401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)")
+        given = header[7:].strip().encode()
+        tokens = [t.get_secret_value().encode() for t in _runtime().cfg.app.api_tokens]
+        if not any(hmac.compare_digest(given, t) for t in tokens if t):
+            return _error(401, "unauthorized", "invalid token")
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def field_errors(err: ValidationError) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for e in err.errors():
+        name = ".".join(str(p) for p in e["loc"]) or "body"
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        out.setdefault(name, msg)
+    return out
+
+
+@api.post("/leads")
+@require_token
+def create_lead():  # noqa: ANN201
+    if not request.is_json:
+        return _error(415, "unsupported_media_type", "send the lead as JSON (Content-Type: application/json)")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error(400, "invalid_json", "the body must be a JSON object")
+    body = {("source" if k == "channel" else k): v for k, v in body.items()}
+    try:
+        data = LeadInput.model_validate(body)
+    except ValidationError as err:
+        return _error(400, "validation_failed", "some fields are invalid", fields=field_errors(err))
+    rt = _runtime()
+    try:
+        with rt.db.uow() as s:
+            res = intake_lead(s, rt.cfg, data, actor="api", platform="api", now=rt.clock())
+            view = queries.lead_view(res.lead, rt.clock(), res.contact)
+    except MissingFields as err:
+        return _error(400, "validation_failed", "required fields are missing",
+                      fields={f: "required" for f in err.fields})
+    return jsonify({"lead": view, "notes": res.notes}), 201
+
+
+def _page_args() -> tuple[int, int]:
+    try:
+        limit = int(request.args.get("limit", 50))
+        offset = int(request.args.get("offset", 0))
+    except ValueError:
+        raise _BadArg("limit and offset must be integers") from None
+    if not (1 <= limit <= queries.MAX_PAGE) or offset < 0:
+        raise _BadArg(f"limit must be 1..{queries.MAX_PAGE} and offset >= 0")
+    return limit, offset
+
+
+class _BadArg(ValueError):
+    pass
+
+
+@api.errorhandler(_BadArg)
+def _bad_arg(err: _BadArg):  # noqa: ANN202
+    return _error(400, "bad_request", str(err))
+
+
+@api.get("/leads")
+@require_token
+def list_leads():  # noqa: ANN201
+    limit, offset = _page_args()
+    rt = _runtime()
+    with rt.db.uow() as s:
+        return jsonify(queries.list_leads(s, rt.clock(), status=request.args.get("status"),
+                                          owner=request.args.get("owner"), stage=request.args.get("stage"),
+                                          limit=limit, offset=offset))
+
+
+@api.get("/leads/<int:lead_id>")
+@require_token
+def get_lead(lead_id: int):  # noqa: ANN201
+    rt = _runtime()
+    with rt.db.uow() as s:
+        view = queries.lead_detail(s, lead_id, rt.clock())
+    if view is None:
+        return _error(404, "not_found", f"lead {lead_id} does not exist")
+    return jsonify(view)
+
+
+@api.get("/customers")
+@require_token
+def list_customers():  # noqa: ANN201
+    limit, offset = _page_args()
+    rt = _runtime()
+    with rt.db.uow() as s:
+        return jsonify(queries.list_customers(s, q=request.args.get("q"), limit=limit, offset=offset,
+                                              include_merged=request.args.get("include_merged") == "1"))

@@ -1,0 +1,71 @@
+"""Queue workers: take a message, process it, ack. A crash mid-message means redelivery
+after the visibility timeout; a message failing MAX_ATTEMPTS times is dead-lettered."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from crm_core.kv.base import WorkQueue
+
+log = logging.getLogger("crm_bot.worker")
+
+MAX_ATTEMPTS = 5
+VISIBILITY_SECONDS = 300.0    # voice transcription can take a while
+Processor = Callable[[dict[str, Any]], None]
+
+
+class Worker:
+    def __init__(self, queue: WorkQueue, process: Processor, visibility: float = VISIBILITY_SECONDS):
+        self.queue = queue
+        self.process = process
+        self.visibility = visibility
+
+    def run_once(self, wait: float = 1.0) -> bool:
+        """Process at most one message; True if one was taken."""
+        d = self.queue.take(visibility_timeout=self.visibility, wait=wait)
+        if d is None:
+            return False
+        try:
+            self.process(d.payload)
+        except Exception as err:  # noqa: BLE001 - a bad message must not stop the worker
+            log.exception("message %s on %s failed (attempt %d)", d.id, d.queue, d.attempts)
+            if d.attempts >= MAX_ATTEMPTS:
+                self.queue.dead_letter(d, f"{type(err).__name__}: {str(err)[:200]}")
+            else:
+                self.queue.nack(d, delay=min(2 ** d.attempts, 60))
+            return True
+        self.queue.ack(d)
+        return True
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once(wait=0.5)
+            except Exception:  # noqa: BLE001 - e.g. Redis briefly unreachable
+                log.exception("worker loop error; retrying")
+                stop.wait(1.0)
+
+    def drain(self, limit: int | None = None) -> int:
+        """Process until the queue is empty (tests, `queue drain`); returns how many."""
+        n = 0
+        while (limit is None or n < limit) and self.run_once(wait=0):
+            n += 1
+        return n
+
+
+def processors(rt) -> dict[str, Processor]:  # noqa: ANN001
+    from bot.pipeline import Pipeline
+    return Pipeline(rt).processors()
+
+
+def run_workers(rt, stop: threading.Event) -> list[threading.Thread]:  # noqa: ANN001
+    threads = []
+    for name, fn in processors(rt).items():
+        for i in range(rt.cfg.app.worker_threads):
+            w = Worker(rt.kv.queue(name), fn)
+            t = threading.Thread(target=w.run, args=(stop,), name=f"worker-{name}-{i}", daemon=True)
+            t.start()
+            threads.append(t)
+    return threads

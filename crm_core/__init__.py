@@ -1,0 +1,1 @@
+"""crm-bot's domain core: config, storage, services. Imports nothing from bot/, handlers/, cards/ or Flask."""

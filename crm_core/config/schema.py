@@ -1,0 +1,303 @@
+"""Typed configuration model. Unknown keys are errors (extra="forbid") so a typo in the
+admin's YAML never passes silently. Cross-references (rep ids, team ids) are checked in
+`checks.py`, which works on the raw mapping so it reports even when the schema fails."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+PlatformName = Literal["wecom", "dingtalk", "feishu"]
+PLATFORMS: tuple[str, ...] = ("wecom", "dingtalk", "feishu")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppSection(Strict):
+    data_dir: str = "./data"
+    database_url: str | None = None          # default: sqlite file under data_dir
+    redis_url: str | None = None             # default: embedded in-process
+    key_prefix: str = "crmbot"
+    timezone: str = "Asia/Shanghai"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    public_base_url: str = "http://127.0.0.1:8080"
+    api_tokens: list[SecretStr] = Field(default_factory=list)
+    worker_threads: int = Field(2, ge=1, le=64)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+
+
+class _PlatformBase(Strict):
+    enabled: bool = False
+    replay_window_seconds: int = Field(3600, ge=0)
+
+
+class WeComConfig(_PlatformBase):
+    corp_id: str = ""
+    agent_id: int | None = None
+    secret: SecretStr = SecretStr("")
+    token: SecretStr = SecretStr("")
+    encoding_aes_key: SecretStr = SecretStr("")
+    api_base: str = "https://qyapi.weixin.qq.com"
+    group_webhooks: dict[str, SecretStr] = Field(default_factory=dict)   # team id -> robot key
+
+    @model_validator(mode="after")
+    def _required_when_enabled(self) -> "WeComConfig":
+        if self.enabled:
+            _require(self, ("corp_id", "agent_id", "secret", "token", "encoding_aes_key"))
+            if len(self.encoding_aes_key.get_secret_value()) != 43:
+                raise ValueError("encoding_aes_key must be exactly 43 characters")
+        return self
+
+
+class DingTalkRobot(Strict):
+    access_token: SecretStr
+    secret: SecretStr | None = None          # SEC... signing secret
+
+
+class DingTalkConfig(_PlatformBase):
+    mode: Literal["http", "stream"] = "http"
+    app_key: str = ""
+    app_secret: SecretStr = SecretStr("")
+    robot_code: str = ""
+    api_base: str = "https://api.dingtalk.com"
+    oapi_base: str = "https://oapi.dingtalk.com"
+    group_robots: dict[str, DingTalkRobot] = Field(default_factory=dict)  # team id -> custom robot
+    stream_silence_seconds: int = Field(180, ge=10)
+
+    @model_validator(mode="after")
+    def _required_when_enabled(self) -> "DingTalkConfig":
+        if self.enabled:
+            _require(self, ("app_key", "app_secret", "robot_code"))
+        return self
+
+
+class FeishuConfig(_PlatformBase):
+    mode: Literal["http", "long_connection"] = "http"
+    app_id: str = ""
+    app_secret: SecretStr = SecretStr("")
+    verification_token: SecretStr = SecretStr("")
+    encrypt_key: SecretStr = SecretStr("")
+    api_base: str = "https://open.feishu.cn"
+
+    @model_validator(mode="after")
+    def _required_when_enabled(self) -> "FeishuConfig":
+        if self.enabled:
+            _require(self, ("app_id", "app_secret", "verification_token"))
+        return self
+
+
+def _require(obj: BaseModel, names: tuple[str, ...]) -> None:
+    missing = []
+    for n in names:
+        v = getattr(obj, n)
+        if isinstance(v, SecretStr):
+            v = v.get_secret_value()
+        if v in (None, ""):
+            missing.append(n)
+    if missing:
+        raise ValueError(f"required when enabled: {', '.join(missing)}")
+
+
+class Platforms(Strict):
+    wecom: WeComConfig = WeComConfig()
+    dingtalk: DingTalkConfig = DingTalkConfig()
+    feishu: FeishuConfig = FeishuConfig()
+
+    def enabled(self) -> list[str]:
+        return [p for p in PLATFORMS if getattr(self, p).enabled]
+
+
+Role = Literal["rep", "supervisor", "admin", "steward", "receive_leads"]
+
+
+class Rep(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1)
+    platform: PlatformName                         # where this person is reached
+    platform_ids: dict[PlatformName, str]
+    roles: list[Role] = Field(default_factory=lambda: ["rep", "receive_leads"])
+    availability: Literal["active", "on_leave", "departed"] = "active"
+    weight: int = Field(1, ge=0, le=100)           # for weighted assignment
+    max_open_leads: int | None = Field(None, ge=1)  # holding limit for 公海 claims
+
+    @model_validator(mode="after")
+    def _primary_has_id(self) -> "Rep":
+        if self.platform not in self.platform_ids:
+            raise ValueError(f"platform_ids has no id for its platform '{self.platform}'")
+        return self
+
+
+class Team(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str
+    supervisor: str
+    members: list[str] = Field(default_factory=list)
+    supervisor_platform: PlatformName | None = None   # cards to the supervisor go here
+
+
+class Org(Strict):
+    reps: list[Rep] = Field(default_factory=list)
+    teams: list[Team] = Field(default_factory=list)
+    data_steward: str | None = None
+
+    def rep(self, rep_id: str) -> Rep | None:
+        return next((r for r in self.reps if r.id == rep_id), None)
+
+    def rep_by_platform_id(self, platform: str, user_id: str) -> Rep | None:
+        return next((r for r in self.reps if r.platform_ids.get(platform) == user_id), None)
+
+    def team(self, team_id: str) -> Team | None:
+        return next((t for t in self.teams if t.id == team_id), None)
+
+    def teams_of(self, rep_id: str) -> list[Team]:
+        return [t for t in self.teams if rep_id in t.members]
+
+
+class Stage(Strict):
+    key: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    required: list[str] = Field(default_factory=list)   # fields/actions needed to leave
+    timeout_hours: float = Field(72, gt=0)
+    clock: Literal["calendar", "working"] = "calendar"
+    outcome: Literal["won", "lost"] | None = None        # terminal stages
+
+
+class Funnel(Strict):
+    stages: list[Stage] = Field(min_length=1)
+    objection_categories: list[str] = Field(default_factory=lambda: ["价格", "竞品", "预算", "时机", "决策链", "功能"])
+    capture_required: list[str] = Field(default_factory=lambda: ["company", "contact_name"])
+
+    def stage(self, key: str) -> Stage | None:
+        return next((s for s in self.stages if s.key == key), None)
+
+
+class RuleMatch(Strict):
+    regions: list[str] = Field(default_factory=list)
+    industries: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    min_budget: int | None = Field(None, ge=0)
+    max_budget: int | None = Field(None, ge=0)
+
+
+class AssignmentRule(Strict):
+    name: str
+    match: RuleMatch = RuleMatch()
+    team: str
+    strategy: Literal["round_robin", "weighted", "least_open"] = "round_robin"
+
+
+class Assignment(Strict):
+    default_team: str | None = None
+    rules: list[AssignmentRule] = Field(default_factory=list)
+    first_contact_sla_hours: float = Field(48, gt=0)
+    slow_first_contact_hours: float = Field(2, gt=0)
+    slow_first_contact_count: int = Field(3, ge=1)
+
+
+class Dedup(Strict):
+    merge_threshold: float = Field(92, ge=0, le=100)
+    prompt_threshold: float = Field(85, ge=0, le=100)
+    review_threshold: float = Field(75, ge=0, le=100)
+    weights: dict[Literal["phone", "email", "company", "name", "wechat"], float] = Field(
+        default_factory=lambda: {"phone": 100, "email": 90, "company": 75, "name": 40, "wechat": 95})
+    survivor: Literal["newest", "oldest"] = "newest"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Dedup":
+        if not self.review_threshold <= self.prompt_threshold <= self.merge_threshold:
+            raise ValueError("thresholds must satisfy review_threshold <= prompt_threshold <= merge_threshold")
+        return self
+
+
+class Health(Strict):
+    weights: dict[Literal["activity", "value", "dependency", "risk", "growth"], float] = Field(
+        default_factory=lambda: {"activity": 25, "value": 30, "dependency": 20, "risk": 15, "growth": 10})
+    red_below: float = Field(60, ge=0, le=100)
+    green_above: float = Field(85, ge=0, le=100)
+    notify_supervisor: bool = True
+    drop_alert_percent: float = Field(15, gt=0, le=100)
+
+    @field_validator("weights")
+    @classmethod
+    def _sum_100(cls, v: dict[str, float]) -> dict[str, float]:
+        if abs(sum(v.values()) - 100) > 0.01:
+            raise ValueError(f"weights must add up to 100 (they add up to {sum(v.values()):g})")
+        return v
+
+
+class Job(Strict):
+    enabled: bool = True
+    cron: str | None = None           # "30 9 * * 1-5"
+    every_minutes: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> "Job":
+        if self.enabled and (self.cron is None) == (self.every_minutes is None):
+            raise ValueError("give exactly one of cron / every_minutes")
+        return self
+
+
+def _job(**kw) -> Job:
+    return Job(**kw)
+
+
+class Schedules(Strict):
+    heartbeat: Job = _job(every_minutes=5)
+    fuse_scan: Job = _job(every_minutes=10)
+    health_scores: Job = _job(cron="0 2 * * *")
+    rep_digest: Job = _job(cron="30 9 * * 1-5")
+    supervisor_digest: Job = _job(cron="0 10 * * 1-5")
+    merge_report: Job = _job(cron="0 9 1 * *")
+
+
+class AlertRoute(Strict):
+    type: Literal["platform", "webhook", "smtp"]
+    platform: PlatformName | None = None     # type=platform: another platform's ops chat
+    chat_id: str | None = None
+    url: str | None = None                   # type=webhook
+    smtp_host: str | None = None             # type=smtp
+    smtp_port: int = 25
+    mail_from: str | None = None
+    mail_to: list[str] = Field(default_factory=list)
+
+
+class Alerts(Strict):
+    routes: dict[PlatformName, AlertRoute] = Field(default_factory=dict)  # where alerts about X go
+    ops_chats: dict[PlatformName, str] = Field(default_factory=dict)      # heartbeat test-message target
+    inbound_silence_minutes: float = Field(60, gt=0)
+    fail_for_minutes: float = Field(2, ge=0)
+    reminder_minutes: float = Field(30, gt=0)
+
+
+class Voice(Strict):
+    backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    model_path: str | None = None            # a bigger local model; default: the packaged base model
+    compute_type: str = "int8"
+    language: str | None = None              # None = detect
+    max_seconds: float = Field(180, gt=0)
+
+
+class Calendar(Strict):
+    work_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])   # ISO weekday
+    work_hours: tuple[str, str] = ("09:00", "18:00")
+    holidays: list[date] = Field(default_factory=list)
+    makeup_workdays: list[date] = Field(default_factory=list)    # 调休
+
+
+class AppConfig(Strict):
+    app: AppSection = AppSection()
+    platforms: Platforms = Platforms()
+    org: Org = Org()
+    funnel: Funnel = Funnel(stages=[Stage(key="qualify", name="需求确认")])
+    assignment: Assignment = Assignment()
+    dedup: Dedup = Dedup()
+    health: Health = Health()
+    schedules: Schedules = Schedules()
+    alerts: Alerts = Alerts()
+    voice: Voice = Voice()
+    industries: dict[str, list[str]] | None = None   # extraction keyword table override
+    calendar: Calendar = Calendar()

@@ -1,0 +1,257 @@
+"""Domain tables: customers, contacts, leads, activities, tasks, assignments, merges,
+reminders, message logs, cards and the audit log. Business rules live in services."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from crm_core.db.types import UTCDateTime, utcnow
+
+ID = BigInteger().with_variant(Integer(), "sqlite")   # SQLite autoincrement needs INTEGER
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Customer(Base):
+    """A company (or a person when B2C). Merged customers stay, pointing at the survivor."""
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    company_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    region: Mapped[str | None] = mapped_column(String(50))
+    industry: Mapped[str | None] = mapped_column(String(50))
+    source: Mapped[str | None] = mapped_column(String(50))
+    owner_rep_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)  # active | merged
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    health_score: Mapped[float | None] = mapped_column(Float)
+    health_level: Mapped[str | None] = mapped_column(String(8))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(32))        # normalized primary phone
+    phones: Mapped[list[Any]] = mapped_column(default=list)      # every number as entered
+    email: Mapped[str | None] = mapped_column(String(200))
+    wechat_id: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(String(50))
+    is_alias: Mapped[bool] = mapped_column(Boolean, default=False)  # kept after a merge
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MatchKey(Base):
+    """Dedup blocking keys (normalized phone, email, company key, name+company, wechat):
+    the entry check asks this index for candidates instead of scanning customers."""
+    __tablename__ = "match_keys"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(200))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    __table_args__ = (Index("ix_match_keys_kind_value", "kind", "value"),)
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    product: Mapped[str | None] = mapped_column(String(100))
+    budget_cny: Mapped[int | None] = mapped_column(BigInteger)
+    timeline: Mapped[str | None] = mapped_column(String(10))     # YYYY-MM or YYYY-MM-DD
+    next_action: Mapped[str | None] = mapped_column(String(50))
+    industry: Mapped[str | None] = mapped_column(String(50))
+    region: Mapped[str | None] = mapped_column(String(50))
+    source: Mapped[str | None] = mapped_column(String(50))       # channel code: chat, web_form, expo...
+    stage: Mapped[str] = mapped_column(String(50))
+    stage_entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | won | lost | pool
+    owner_rep_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    team_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_contact_at: Mapped[datetime | None] = mapped_column()
+    fuse_deadline: Mapped[datetime | None] = mapped_column()     # stage timeout, indexed for the scan
+    fuse_level: Mapped[int] = mapped_column(Integer, default=0)  # 0 none, 1 reminded, 2 supervisor, 3 diagnosis
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)  # stage-gate fields/actions
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    __table_args__ = (Index("ix_leads_status_fuse", "status", "fuse_deadline"),)
+
+
+class Activity(Base):
+    """Everything that happened to a lead/customer: notes, follow-ups, voice notes (with
+    transcript and audio reference), stage changes, assignments, merges."""
+    __tablename__ = "activities"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str | None] = mapped_column(Text)
+    transcript: Mapped[str | None] = mapped_column(Text)
+    audio_ref: Mapped[str | None] = mapped_column(String(300))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    platform: Mapped[str | None] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    owner_rep_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")   # open | done | cancelled
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    rep_id: Mapped[str | None] = mapped_column(String(64))     # None = public pool
+    team_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(300))
+    assigned_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MergeRecord(Base):
+    """One merge: the exact prior rows (snapshot) so `merge undo` restores them."""
+    __tablename__ = "merge_records"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    merged_ids: Mapped[list[Any]] = mapped_column(default=list)
+    score: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(50))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    undone_at: Mapped[datetime | None] = mapped_column()
+
+
+class DedupReview(Base):
+    """A possible duplicate waiting for a rep's or data steward's decision."""
+    __tablename__ = "dedup_reviews"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="open")   # open | merged | rejected
+    reviewer: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class Reminder(Base):
+    """A reminder/escalation that was sent; the unique key makes each step happen once."""
+    __tablename__ = "reminders"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    recipient: Mapped[str | None] = mapped_column(String(64))
+    card_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Mute(Base):
+    __tablename__ = "mutes"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    rep_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column()
+    __table_args__ = (Index("ix_mutes_rep_customer", "rep_id", "customer_id"),)
+
+
+class InboundMessage(Base):
+    __tablename__ = "inbound_messages"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str | None] = mapped_column(String(100))
+    rep_id: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(Text)
+    platform_time: Mapped[datetime | None] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="received")  # received | done | failed
+    error: Mapped[str | None] = mapped_column(String(300))
+    __table_args__ = (UniqueConstraint("platform", "event_id", name="uq_inbound_platform_event"),)
+
+
+class OutboundMessage(Base):
+    __tablename__ = "outbound_messages"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))          # text | markdown | card | card_update
+    card_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|sent|failed|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(300))
+    platform_msg_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class CardRecord(Base):
+    """A card we sent: its neutral content and the platform handles needed to update it."""
+    __tablename__ = "cards"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    platform: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(100))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    platform_ref: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+
+
+class HealthSnapshot(Base):
+    __tablename__ = "health_snapshots"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    level: Mapped[str] = mapped_column(String(8))
+    dimensions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AuditLog(Base):
+    """Who did what, from which platform."""
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    platform: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(50))
+    target_type: Mapped[str | None] = mapped_column(String(30))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,1 @@
+"""Business services: plain functions taking a SQLAlchemy session (a unit of work)."""

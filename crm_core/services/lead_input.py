@@ -1,0 +1,72 @@
+"""`LeadInput`: the validated fields of a new lead, from any channel (chat draft, voice,
+intake API, CSV import). Field errors name the field; phone/email are normalized here."""
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CHANNEL_RE = r"^[A-Za-z0-9_\-]{1,40}$"
+TIMELINE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
+
+# Channel codes → the label reps see (展会扫码/官网表单/...); unknown codes show as-is.
+CHANNEL_LABELS = {
+    "chat": "聊天录入", "voice": "语音录入", "web_form": "官网表单", "expo": "展会扫码",
+    "call": "电话", "wechat": "微信", "ads": "广告投放", "import": "批量导入", "referral": "转介绍",
+}
+
+
+class LeadInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    source: str = Field(pattern=CHANNEL_RE, description="channel code, e.g. web_form / expo / chat")
+    company: str | None = Field(None, max_length=200)
+    contact_name: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=40)
+    email: str | None = Field(None, max_length=200)
+    wechat_id: str | None = Field(None, max_length=100)
+    product: str | None = Field(None, max_length=100)
+    budget_cny: int | None = Field(None, ge=0, le=10**13)
+    timeline: str | None = None
+    next_action: str | None = Field(None, max_length=50)
+    industry: str | None = Field(None, max_length=50)
+    region: str | None = Field(None, max_length=50)
+    note: str | None = Field(None, max_length=5000)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        from crm_core.normalize import normalize_phone
+        norm = normalize_phone(v)
+        if norm is None:
+            raise ValueError("not a valid phone number / 不是有效的电话号码")
+        return norm
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        from crm_core.normalize import normalize_email
+        norm = normalize_email(v)
+        if norm is None:
+            raise ValueError("not a valid e-mail address / 不是有效的邮箱")
+        return norm
+
+    @field_validator("timeline")
+    @classmethod
+    def _timeline(cls, v: str | None) -> str | None:
+        if v and not TIMELINE_RE.match(v):
+            raise ValueError("timeline must be YYYY-MM or YYYY-MM-DD")
+        return v or None
+
+    def missing(self, required: list[str]) -> list[str]:
+        """Required fields (from funnel.capture_required) that are empty."""
+        return [f for f in required if getattr(self, f, None) in (None, "", [])]
+
+    @property
+    def channel_label(self) -> str:
+        return CHANNEL_LABELS.get(self.source, self.source)

@@ -1,0 +1,113 @@
+"""Shared fixtures. Service-level tests run on SQLite *and* PostgreSQL (when reachable):
+each run gets its own PostgreSQL database, created by Alembic and dropped afterwards."""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from crm_core.config import load_config
+from crm_core.db import Database
+from crm_core.db.migrate import upgrade
+from crm_core.db.models import Base
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "config" / "crm-bot.example.yaml"
+PG_ADMIN_URL = os.environ.get("CRM_BOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+_pg_state: dict = {}
+
+
+def pg_reachable() -> str | None:
+    """None if PostgreSQL is reachable, else the reason it is skipped."""
+    if "reason" not in _pg_state:
+        try:
+            eng = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+            with eng.connect() as c:
+                c.execute(text("SELECT 1"))
+            eng.dispose()
+            _pg_state["reason"] = None
+        except Exception as err:  # noqa: BLE001
+            _pg_state["reason"] = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(err).__name__}"
+    return _pg_state["reason"]
+
+
+def _create_pg_database() -> tuple[str, str]:
+    name = f"crmbot_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    eng = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    eng.dispose()
+    return name, PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_pg_database(name: str) -> None:
+    eng = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    eng.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path_factory):  # noqa: ANN001, ANN201
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    reason = pg_reachable()
+    if reason:
+        pytest.skip(reason)
+    name, url = _create_pg_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        _drop_pg_database(name)
+
+
+@pytest.fixture
+def db(db_url):  # noqa: ANN001, ANN201
+    database = Database(db_url)
+    yield database
+    with database.engine.begin() as conn:   # leave every table empty for the next test
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    database.dispose()
+
+
+@pytest.fixture
+def cfg():  # noqa: ANN201
+    return load_config(EXAMPLE, env={})
+
+
+class FrozenClock:
+    """Injected time: tests move it explicitly."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> datetime:  # noqa: ANN003
+        from datetime import timedelta
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 22, 6, 0, tzinfo=timezone.utc))   # 14:00 in Shanghai
+
+
+@pytest.fixture
+def runtime(cfg, db, clock):  # noqa: ANN001, ANN201
+    from bot.runtime import Runtime
+    from crm_core.kv import connect
+    rt = Runtime(cfg=cfg, db=db, kv=connect(None, f"t{uuid.uuid4().hex[:6]}"), clock=clock)
+    yield rt
+    rt.kv.close()
