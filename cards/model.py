@@ -1,0 +1,275 @@
+"""The neutral card model: what a handler wants to show, independent of any platform.
+
+Owns the frozen `Card`/`Field`/`Button` types and their validation, the compact action token
+that carries a button tap back through platforms whose callbacks only return one string
+(WeCom `EventKey`, DingTalk `actionIds`), and the byte-safe text clipping the renderers share.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Callable, Mapping, NamedTuple, TypeVar
+
+MAX_BUTTONS = 6            # WeCom button_interaction allows at most 6 buttons
+MAX_FIELDS = 12            # beyond this a chat card stops being readable
+MAX_CARD_ID_BYTES = 128    # WeCom task_id limit
+MAX_TOKEN_BYTES = 1024     # WeCom button key / EventKey limit; also bounds DingTalk ids
+RESERVED_VALUE_KEYS = frozenset({"card_id", "action"})
+
+CARD_ID_RE = re.compile(r"^[0-9A-Za-z_\-@]+$")        # WeCom task_id charset
+ACTION_RE = re.compile(r"^[a-z0-9_.:-]+$")
+VALUE_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+BUTTON_STYLES = ("default", "primary", "danger")
+TOKEN_SEP = "~"            # in neither the action nor the card_id charset, nor base64url
+
+
+class CardError(ValueError):
+    """A card that no platform could show (bad id, too many buttons, ...)."""
+
+
+class CardDecodeError(ValueError):
+    """A platform callback whose button payload we did not produce or cannot read."""
+
+
+class Level(StrEnum):
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    DANGER = "danger"
+
+    @property
+    def label(self) -> str:
+        """Short Chinese tag shown where a platform has no colour (empty for plain info)."""
+        return _LEVEL_LABELS[self]
+
+
+_LEVEL_LABELS = {Level.INFO: "", Level.SUCCESS: "完成", Level.WARNING: "注意", Level.DANGER: "紧急"}
+
+
+@dataclass(frozen=True)
+class Field:
+    label: str
+    value: str
+    short: bool = True      # may share a row with another short field (Feishu)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.label, str) or not self.label.strip():
+            raise CardError("字段标签不能为空")
+        object.__setattr__(self, "value", "" if self.value is None else str(self.value))
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    action: str
+    value: dict[str, str] = field(default_factory=dict)
+    style: str = "default"
+    confirm: str | None = None   # confirmation prompt; only Feishu can show one
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise CardError("按钮文字不能为空")
+        if not isinstance(self.action, str) or not ACTION_RE.match(self.action):
+            raise CardError(f"按钮动作 {self.action!r} 只能包含 a-z 0-9 _ . : -")
+        if self.style not in BUTTON_STYLES:
+            raise CardError(f"按钮样式 {self.style!r} 不在 {BUTTON_STYLES} 中")
+        value = dict(self.value or {})   # copy: a frozen card must not change under us
+        for key, val in value.items():
+            if not isinstance(key, str) or not VALUE_KEY_RE.match(key):
+                raise CardError(f"按钮参数名 {key!r} 不合法")
+            if key in RESERVED_VALUE_KEYS:
+                raise CardError(f"按钮参数名 {key!r} 为保留字段")
+            if not isinstance(val, str):
+                raise CardError(f"按钮参数 {key!r} 的值必须是字符串")
+        object.__setattr__(self, "value", value)
+
+    def callback_value(self, card_id: str) -> dict[str, str]:
+        """The neutral payload every platform returns on a tap."""
+        return {"card_id": card_id, "action": self.action, **self.value}
+
+    def token(self, card_id: str) -> str:
+        """This button's payload as one compact ASCII string (WeCom key, DingTalk id)."""
+        return encode_action_token(card_id, self.action, self.value)
+
+
+@dataclass(frozen=True)
+class Card:
+    card_id: str
+    title: str
+    level: Level = Level.INFO
+    subtitle: str | None = None
+    text: str | None = None          # short markdown-lite: **bold**, line breaks, [t](url)
+    fields: tuple[Field, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    footer: str | None = None
+    result: str | None = None        # set once the card has been acted upon
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "level", Level(self.level))
+        except ValueError as exc:
+            raise CardError(f"未知的卡片级别 {self.level!r}") from exc
+        object.__setattr__(self, "fields", tuple(self.fields))
+        object.__setattr__(self, "buttons", tuple(self.buttons))
+        self._validate()
+
+    def _validate(self) -> None:
+        if not isinstance(self.card_id, str) or not CARD_ID_RE.match(self.card_id):
+            raise CardError(f"卡片 ID {self.card_id!r} 只能包含字母、数字和 _-@")
+        if len(self.card_id.encode()) > MAX_CARD_ID_BYTES:
+            raise CardError(f"卡片 ID 超过 {MAX_CARD_ID_BYTES} 字节")
+        if not isinstance(self.title, str) or not self.title.strip():
+            raise CardError("卡片标题不能为空")
+        if len(self.buttons) > MAX_BUTTONS:
+            raise CardError(f"卡片最多 {MAX_BUTTONS} 个按钮，实际 {len(self.buttons)} 个")
+        if len(self.fields) > MAX_FIELDS:
+            raise CardError(f"卡片最多 {MAX_FIELDS} 个字段，实际 {len(self.fields)} 个")
+        if not all(isinstance(f, Field) for f in self.fields):
+            raise CardError("fields 只能包含 Field")
+        if not all(isinstance(b, Button) for b in self.buttons):
+            raise CardError("buttons 只能包含 Button")
+        tokens = [b.token(self.card_id) for b in self.buttons]
+        if len(set(tokens)) != len(tokens):
+            # WeCom rejects duplicate keys, and two identical taps are indistinguishable anyway
+            raise CardError("两个按钮的动作和参数完全相同")
+        for tok in tokens:
+            if len(tok.encode()) > MAX_TOKEN_BYTES:
+                raise CardError(f"按钮参数过长（编码后超过 {MAX_TOKEN_BYTES} 字节）")
+        if self.result is not None and not str(self.result).strip():
+            raise CardError("处理结果不能为空")
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.result is not None
+
+    @property
+    def active_buttons(self) -> tuple[Button, ...]:
+        """Buttons that can still be tapped: none once the card is resolved."""
+        return () if self.is_resolved else self.buttons
+
+    def resolved(self, result_text: str) -> "Card":
+        """The same card after a tap: result shown, every button inactive on every platform."""
+        return dataclasses.replace(self, result=result_text)
+
+
+class DecodedAction(NamedTuple):
+    """A tap decoded from a platform callback; adapters turn it into `CardAction`."""
+    card_id: str
+    action: str
+    values: dict[str, str]
+
+
+# ---- compact action token ---------------------------------------------------------------
+
+def encode_action_token(card_id: str, action: str, values: Mapping[str, str]) -> str:
+    """`action~card_id~base64url(json(values))`: ASCII only, readable action for the logs."""
+    packed = ""
+    if values:
+        raw = json.dumps(dict(values), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        packed = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return TOKEN_SEP.join((action, card_id, packed))
+
+
+def decode_action_token(token: str) -> DecodedAction:
+    """Inverse of `encode_action_token`; raises `CardDecodeError` on anything else."""
+    if not isinstance(token, str):
+        raise CardDecodeError("按钮标识不是字符串")
+    parts = token.split(TOKEN_SEP)
+    if len(parts) != 3:
+        raise CardDecodeError(f"无法识别的按钮标识：{token[:60]!r}")
+    action, card_id, packed = parts
+    if not ACTION_RE.match(action) or not CARD_ID_RE.match(card_id):
+        raise CardDecodeError(f"无法识别的按钮标识：{token[:60]!r}")
+    return DecodedAction(card_id, action, _unpack_values(packed))
+
+
+def _unpack_values(packed: str) -> dict[str, str]:
+    if not packed:
+        return {}
+    try:
+        raw = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
+        values = json.loads(raw.decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise CardDecodeError("按钮参数无法解码") from exc
+    return coerce_values(values)
+
+
+def coerce_values(values: Any) -> dict[str, str]:
+    """Check a decoded value mapping: string keys, string values, no reserved keys."""
+    if not isinstance(values, dict):
+        raise CardDecodeError("按钮参数不是对象")
+    out: dict[str, str] = {}
+    for key, val in values.items():
+        if not isinstance(key, str) or key in RESERVED_VALUE_KEYS:
+            continue
+        if isinstance(val, (dict, list)):
+            raise CardDecodeError(f"按钮参数 {key!r} 不是简单值")
+        out[key] = "" if val is None else str(val)
+    return out
+
+
+# ---- text helpers shared by the renderers -----------------------------------------------
+
+ELLIPSIS = "…"
+_DANGLING = {"\u200d", "\ufe0e", "\ufe0f"}   # ZWJ / variation selectors must not end a cut
+
+
+def _trim_dangling(text: str) -> str:
+    # a cut right after a joiner or before a combining mark leaves half a glyph
+    while text and (text[-1] in _DANGLING or unicodedata.combining(text[-1])):
+        text = text[:-1]
+    return text
+
+
+def clip_bytes(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
+    """Cut `text` to at most `limit` UTF-8 bytes, on a character boundary, marking the cut."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    mark = ellipsis.encode()
+    if limit <= len(mark):
+        return _trim_dangling(data[:max(limit, 0)].decode("utf-8", "ignore"))
+    # decoding with "ignore" drops only the trailing partial character: UTF-8 self-synchronises
+    head = data[: limit - len(mark)].decode("utf-8", "ignore")
+    return _trim_dangling(head) + ellipsis
+
+
+def clip_chars(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
+    """Cut `text` to at most `limit` characters (code points), marking the cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ellipsis):
+        return _trim_dangling(text[:max(limit, 0)])
+    return _trim_dangling(text[: limit - len(ellipsis)]) + ellipsis
+
+
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|~~|`)")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+
+
+def strip_markdown(text: str) -> str:
+    """Markdown-lite to plain text, for platforms/fallbacks that show text verbatim."""
+    text = _MD_LINK.sub(r"\1 (\2)", text)
+    text = _MD_HEADING.sub("", text)
+    return _MD_EMPHASIS.sub("", text)
+
+
+T = TypeVar("T")
+
+
+def fit_to_size(build: Callable[[float], T], size: Callable[[T], int], limit: int) -> T:
+    """Build with shrinking text budgets (scale 1, 1/2, 1/4 ...) until the result fits."""
+    scale = 1.0
+    for _ in range(8):
+        result = build(scale)
+        if size(result) <= limit:
+            return result
+        scale /= 2
+    raise CardError(f"卡片内容过多，压缩后仍超过 {limit} 字节")

@@ -1,0 +1,312 @@
+"""`EmbeddedKV`: the KV interface in process memory, so one crm-bot process runs with zero setup.
+
+Same semantics as `RedisKV` (TTLs, visibility timeouts, delayed nacks, stale-delivery rules),
+guarded by one condition variable shared by the web, worker and scheduler threads.
+The clock is injectable (epoch seconds); waits are bounded in real time.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from crm_core.kv.base import KV, Delivery, Lock, QueueStats, WorkQueue
+from crm_core.kv.scripts import encode_payload, ttl_ms
+
+Clock = Callable[[], float]
+# How long a waiter sleeps at most before re-reading the clock. With an injected clock it is
+# short, because a test that moves the clock notifies nobody.
+_MAX_WAIT_REAL_S = 1.0
+_MAX_WAIT_INJECTED_S = 0.05
+_REASON_MAX = 4000
+
+
+def _seconds(ttl: float) -> float:
+    return ttl_ms(ttl) / 1000  # same validation and rounding as Redis
+
+
+@dataclass
+class _Entry:
+    value: str
+    expires_at: float | None
+
+
+@dataclass
+class _Message:
+    payload: str
+    enqueued_at: float
+    attempts: int = 0
+    state: str = "r"  # r(eady) | i(nflight, incl. delayed nack) | d(ead)
+    since: float = 0.0
+    reason: str = ""
+    failed_at: float = 0.0
+
+
+class EmbeddedQueue(WorkQueue):
+    """Ready = insertion-ordered dict (FIFO, O(1) removal); inflight = deadlines + a lazy heap."""
+
+    def __init__(self, kv: "EmbeddedKV", name: str) -> None:
+        self.name = name
+        self._kv = kv
+        self._cond = kv.cond
+        self._messages: dict[str, _Message] = {}
+        self._ready: OrderedDict[str, None] = OrderedDict()
+        self._inflight: dict[str, float] = {}
+        self._deadlines: list[tuple[float, int, str]] = []
+        self._dead: OrderedDict[str, None] = OrderedDict()
+        self._seq = itertools.count()
+
+    def put(self, payload: dict[str, Any]) -> str:
+        body = encode_payload(payload)
+        message_id = uuid.uuid4().hex
+        with self._cond:
+            now = self._kv.now()
+            self._messages[message_id] = _Message(body, now)
+            self._make_ready(message_id, now)
+            self._cond.notify_all()
+        return message_id
+
+    def take(self, visibility_timeout: float = 60.0, wait: float = 0.0) -> Delivery | None:
+        if visibility_timeout <= 0:
+            raise ValueError("visibility_timeout must be positive")
+        deadline = time.monotonic() + max(0.0, wait)
+        with self._cond:
+            while True:
+                now = self._kv.now()
+                self._reclaim(now)
+                if self._ready:
+                    return self._deliver(self._ready.popitem(last=False)[0], now, visibility_timeout)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                due = self._deadlines[0][0] - now if self._deadlines else remaining
+                self._cond.wait(max(0.001, min(remaining, due, self._kv.max_wait)))
+
+    def _deliver(self, message_id: str, now: float, visibility_timeout: float) -> Delivery:
+        message = self._messages[message_id]
+        message.attempts += 1
+        self._park(message_id, now + visibility_timeout)
+        return Delivery(self.name, message_id, json.loads(message.payload),
+                        message.attempts, message.enqueued_at)
+
+    def _reclaim(self, now: float) -> None:
+        """Move in-flight messages whose deadline passed back to the tail of ready."""
+        while self._deadlines and self._deadlines[0][0] <= now:
+            deadline, _, message_id = heapq.heappop(self._deadlines)
+            if self._inflight.get(message_id) == deadline:  # else a stale heap entry
+                del self._inflight[message_id]
+                self._make_ready(message_id, now)
+
+    def _park(self, message_id: str, deadline: float) -> None:
+        self._messages[message_id].state = "i"
+        self._inflight[message_id] = deadline
+        heapq.heappush(self._deadlines, (deadline, next(self._seq), message_id))
+
+    def _make_ready(self, message_id: str, now: float) -> None:
+        message = self._messages[message_id]
+        message.state, message.since = "r", now
+        self._ready[message_id] = None
+
+    def _current(self, delivery: Delivery) -> _Message | None:
+        """The message if `delivery` is still its latest one (see RedisQueue), detached."""
+        message = self._messages.get(delivery.id)
+        if message is None or message.state == "d" or message.attempts != delivery.attempts:
+            return None
+        self._inflight.pop(delivery.id, None)  # its heap entry becomes stale
+        self._ready.pop(delivery.id, None)
+        return message
+
+    def ack(self, delivery: Delivery) -> None:
+        with self._cond:
+            if self._current(delivery) is not None:
+                del self._messages[delivery.id]
+
+    def nack(self, delivery: Delivery, delay: float = 0.0) -> None:
+        with self._cond:
+            if self._current(delivery) is None:
+                return
+            now = self._kv.now()
+            if delay > 0:
+                self._park(delivery.id, now + delay)
+            else:
+                self._make_ready(delivery.id, now)
+            self._cond.notify_all()
+
+    def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        with self._cond:
+            message = self._current(delivery)
+            if message is None:
+                return
+            message.state, message.reason = "d", reason[:_REASON_MAX]
+            message.failed_at = self._kv.now()
+            self._dead[delivery.id] = None
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._cond:
+            ids = list(itertools.islice(self._dead, max(0, limit)))
+            return [{"id": i, "payload": json.loads(self._messages[i].payload),
+                     "reason": self._messages[i].reason, "attempts": self._messages[i].attempts,
+                     "failed_at": self._messages[i].failed_at} for i in ids]
+
+    def retry_dead(self, message_id: str | None = None) -> int:
+        with self._cond:
+            ids = list(self._dead) if message_id is None else [message_id]
+            moved = [i for i in ids if i in self._dead]
+            now = self._kv.now()
+            for i in moved:
+                del self._dead[i]
+                self._messages[i].reason, self._messages[i].failed_at = "", 0.0
+                self._make_ready(i, now)
+            if moved:
+                self._cond.notify_all()
+            return len(moved)
+
+    def stats(self) -> QueueStats:
+        with self._cond:
+            now = self._kv.now()
+            head = next(iter(self._ready), None)
+            age = None if head is None else max(0.0, now - self._messages[head].since)
+            return QueueStats(len(self._ready), len(self._inflight), len(self._dead), age)
+
+
+class EmbeddedLock(Lock):
+    """Owner token stored as an ordinary expiring key, so expiry frees a dead holder's lock."""
+
+    def __init__(self, kv: "EmbeddedKV", name: str, ttl: float) -> None:
+        self._kv = kv
+        self._key = f"lock:{name}"
+        self._ttl = _seconds(ttl)
+        self._token: str | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        token = uuid.uuid4().hex
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        with self._kv.cond:
+            while True:
+                holder = self._kv.entry(self._key)
+                if holder is None:
+                    self._kv.put_entry(self._key, token, self._ttl)
+                    self._token = token
+                    return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if not blocking or (remaining is not None and remaining <= 0):
+                    return False
+                expires_in = (holder.expires_at or 0.0) - self._kv.now()
+                cap = self._kv.max_wait if remaining is None else min(remaining, self._kv.max_wait)
+                self._kv.cond.wait(max(0.001, min(expires_in, cap)))
+
+    def _owned(self) -> bool:
+        holder = self._kv.entry(self._key)
+        return self._token is not None and holder is not None and holder.value == self._token
+
+    def release(self) -> None:
+        with self._kv.cond:
+            if self._owned():
+                self._kv.drop(self._key)
+                self._kv.cond.notify_all()
+            self._token = None
+
+    def extend(self, ttl: float) -> bool:
+        """Hold for `ttl` seconds from now; False (and no change) if the lock was lost."""
+        with self._kv.cond:
+            if not self._owned():
+                return False
+            self._kv.put_entry(self._key, self._token or "", _seconds(ttl))
+            return True
+
+
+class EmbeddedKV(KV):
+    """In-process KV; thread-safe. `clock` returns epoch seconds (tests inject their own)."""
+
+    def __init__(self, prefix: str = "crmbot", clock: Clock = time.time) -> None:
+        self.prefix = prefix
+        self.now = clock
+        self.max_wait = _MAX_WAIT_REAL_S if clock is time.time else _MAX_WAIT_INJECTED_S
+        self.cond = threading.Condition()
+        self._data: dict[str, _Entry] = {}
+        self._expiries: list[tuple[float, str]] = []  # lazy heap, swept on writes
+        self._queues: dict[str, EmbeddedQueue] = {}
+
+    # -- primitives used by locks and the public methods; callers hold self.cond --
+    def entry(self, key: str) -> _Entry | None:
+        full = f"{self.prefix}:{key}"
+        item = self._data.get(full)
+        if item is not None and item.expires_at is not None and item.expires_at <= self.now():
+            del self._data[full]
+            return None
+        return item
+
+    def put_entry(self, key: str, value: str, ttl: float | None) -> None:
+        self._sweep()
+        expires_at = None if ttl is None else self.now() + ttl
+        full = f"{self.prefix}:{key}"
+        self._data[full] = _Entry(value, expires_at)
+        if expires_at is not None:
+            heapq.heappush(self._expiries, (expires_at, full))
+
+    def drop(self, key: str) -> None:
+        self._data.pop(f"{self.prefix}:{key}", None)
+
+    def _sweep(self) -> None:
+        """Forget expired keys so idempotency claims don't pile up in memory."""
+        now = self.now()
+        while self._expiries and self._expiries[0][0] <= now:
+            expires_at, full = heapq.heappop(self._expiries)
+            item = self._data.get(full)
+            if item is not None and item.expires_at == expires_at:
+                del self._data[full]
+
+    # -- KV --
+    def get(self, key: str) -> str | None:
+        with self.cond:
+            item = self.entry(key)
+            return None if item is None else item.value
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        with self.cond:
+            self.put_entry(key, str(value), None if ttl is None else _seconds(ttl))
+
+    def delete(self, key: str) -> None:
+        with self.cond:
+            self.drop(key)
+
+    def claim(self, key: str, ttl: float) -> bool:
+        with self.cond:
+            if self.entry(key) is not None:
+                return False
+            self.put_entry(key, "1", _seconds(ttl))
+            return True
+
+    def incr(self, key: str, ttl: float | None = None) -> int:
+        with self.cond:
+            item = self.entry(key)
+            if item is None:
+                self.put_entry(key, "1", None if ttl is None else _seconds(ttl))
+                return 1
+            try:
+                item.value = str(int(item.value) + 1)
+            except ValueError:
+                raise ValueError(f"{key!r} does not hold an integer") from None
+            return int(item.value)
+
+    def lock(self, name: str, ttl: float) -> Lock:
+        return EmbeddedLock(self, name, ttl)
+
+    def queue(self, name: str) -> WorkQueue:
+        with self.cond:
+            if name not in self._queues:
+                self._queues[name] = EmbeddedQueue(self, name)
+            return self._queues[name]
+
+    def ping(self) -> bool:
+        return True
+
+    @property
+    def backend(self) -> str:
+        return "embedded"
