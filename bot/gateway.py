@@ -1,0 +1,81 @@
+"""The fast-ack path, framework-free: adapter (verify, decrypt, parse) → dedupe by the
+platform's event id → enqueue → the immediate HTTP answer. No CRM work happens here, so
+platforms get their answer in milliseconds even when workers are slow or down."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from bot.events import InboundEvent
+from bot.platforms.base import Adapter, InboundRejected, InboundRequest, InboundResult
+from crm_core.config.schema import AppConfig
+from crm_core.kv.base import KV
+
+log = logging.getLogger("crm_bot.gateway")
+
+INBOUND_QUEUE = "inbound"
+DEDUPE_TTL = 24 * 3600          # ≥ the longest platform retry window (Feishu ≈ 7 h)
+LAST_CALLBACK_KEY = "inbound:last:{platform}"
+
+
+def build_adapters(cfg: AppConfig) -> dict[str, Adapter]:
+    """One adapter per enabled HTTP-mode platform (stream/long-connection modes have none)."""
+    p = cfg.platforms
+    adapters: dict[str, Adapter] = {}
+    if p.wecom.enabled:
+        from bot.platforms.wecom.inbound import WeComInbound
+        adapters["wecom"] = WeComInbound(p.wecom.token.get_secret_value(), p.wecom.encoding_aes_key.get_secret_value(),
+                                         p.wecom.corp_id, p.wecom.replay_window_seconds)
+    if p.dingtalk.enabled and p.dingtalk.mode == "http":
+        from bot.platforms.dingtalk.inbound import DingTalkInbound
+        adapters["dingtalk"] = DingTalkInbound(p.dingtalk.app_secret.get_secret_value(),
+                                               p.dingtalk.replay_window_seconds, app_key=p.dingtalk.app_key)
+    if p.feishu.enabled and p.feishu.mode == "http":
+        from bot.platforms.feishu.inbound import FeishuCardInbound, FeishuInbound
+        args = (p.feishu.verification_token.get_secret_value(), p.feishu.encrypt_key.get_secret_value() or None,
+                p.feishu.replay_window_seconds)
+        adapters["feishu"] = FeishuInbound(*args)
+        adapters["feishu_card"] = FeishuCardInbound(*args)
+    return adapters
+
+
+class UnknownEndpoint(Exception):
+    pass
+
+
+class Gateway:
+    def __init__(self, cfg: AppConfig, kv: KV, clock: Callable[[], float] = time.time):
+        self.kv = kv
+        self.adapters = build_adapters(cfg)
+        self.queue = kv.queue(INBOUND_QUEUE)
+        self.clock = clock
+
+    def accept(self, endpoint: str, req: InboundRequest) -> InboundResult:
+        """Verify and enqueue; raises InboundRejected (4xx) or UnknownEndpoint (404)."""
+        adapter = self.adapters.get(endpoint)
+        if adapter is None:
+            raise UnknownEndpoint(endpoint)
+        now = self.clock()
+        result = adapter.handle(req, now)
+        for event in result.events:
+            self.enqueue(event)
+        platform = endpoint.split("_")[0]
+        self.kv.set(LAST_CALLBACK_KEY.format(platform=platform), f"{now:.3f}")
+        return result
+
+    def enqueue(self, event: InboundEvent) -> bool:
+        """Enqueue once per platform event id; False for a duplicate delivery."""
+        key = f"inbound:seen:{event.platform}:{event.event_id}"
+        if not self.kv.claim(key, DEDUPE_TTL):
+            log.info("duplicate delivery of %s %s acknowledged", event.platform, event.event_id)
+            return False
+        try:
+            self.queue.put({"event": event.to_dict()})
+        except Exception:
+            self.kv.delete(key)   # let the platform's retry get through
+            raise
+        return True
+
+
+__all__ = ["Gateway", "InboundRejected", "InboundRequest", "UnknownEndpoint", "build_adapters"]

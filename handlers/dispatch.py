@@ -1,0 +1,52 @@
+"""Route one neutral event to its handler: card taps by action key, voice by kind, text by
+command word or to the free-text capture. Unknown senders get a polite way in."""
+from __future__ import annotations
+
+import logging
+
+from bot.events import EventKind
+from handlers.context import Context, Reply, UserError
+from handlers.registry import REGISTRY, Registry, as_replies
+
+log = logging.getLogger("crm_bot.handlers")
+
+PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书"}
+CONVERSATIONAL = (EventKind.TEXT, EventKind.VOICE, EventKind.CARD_ACTION, EventKind.MEDIA)
+APOLOGY = "抱歉,处理您的消息时出错了,我们已记录下来,请稍后再试。"
+
+
+def no_access_text(ctx: Context) -> str:
+    ev = ctx.event
+    if ctx.english():
+        return (f"Hello! You don't have access to crm-bot yet. Please ask your CRM admin to add your "
+                f"account ({ev.platform} user id: {ev.sender_id}) to the configuration.")
+    return (f"您好!您还没有开通 crm-bot 的使用权限。请联系 CRM 管理员把您的账号加入配置"
+            f"({PLATFORM_NAMES.get(ev.platform, ev.platform)} 用户 ID:{ev.sender_id})。")
+
+
+def route(ctx: Context, registry: Registry):  # noqa: ANN201
+    ev = ctx.event
+    if ev.kind == EventKind.CARD_ACTION and ev.action is not None:
+        return registry.match_action(ev.action.key)
+    if ev.kind == EventKind.TEXT:
+        match = registry.match_command(ev.text or "")
+        if match:
+            ctx.data["command"], ctx.data["args"] = match[0].name, match[1]
+            return match[0].fn
+        return registry.fallback
+    return registry.kinds.get(ev.kind)
+
+
+def dispatch(ctx: Context, registry: Registry = REGISTRY) -> list[Reply]:
+    """Run the matching handler; a UserError becomes a polite reply."""
+    ev = ctx.event
+    if ctx.rep is None:
+        return [Reply(no_access_text(ctx))] if ev.kind in CONVERSATIONAL else []
+    fn = route(ctx, registry)
+    if fn is None:
+        log.info("no handler for %s %s (%s)", ev.platform, ev.kind.value, ev.raw_type)
+        return []
+    try:
+        return as_replies(fn(ctx))
+    except UserError as err:
+        return [Reply(err.message)]

@@ -1,0 +1,86 @@
+"""Handlers register like listeners: by command word (Chinese first, English aliases),
+by card action key, or by event kind. `dispatch` picks one and normalizes its result."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.events import EventKind
+from handlers.context import Context, Reply
+
+HandlerFn = Callable[[Context], "list[Reply] | Reply | str | None"]
+
+
+@dataclass
+class Command:
+    name: str
+    aliases: tuple[str, ...]
+    fn: HandlerFn
+    usage: str
+    example: str
+
+
+@dataclass
+class Registry:
+    commands: list[Command] = field(default_factory=list)
+    actions: dict[str, HandlerFn] = field(default_factory=dict)    # action key prefix → handler
+    kinds: dict[EventKind, HandlerFn] = field(default_factory=dict)
+    fallback: HandlerFn | None = None                              # free text
+
+    def command(self, *words: str, usage: str = "", example: str = "") -> Callable[[HandlerFn], HandlerFn]:
+        def deco(fn: HandlerFn) -> HandlerFn:
+            self.commands.append(Command(words[0], tuple(words), fn, usage, example))
+            return fn
+        return deco
+
+    def action(self, prefix: str) -> Callable[[HandlerFn], HandlerFn]:
+        def deco(fn: HandlerFn) -> HandlerFn:
+            self.actions[prefix] = fn
+            return fn
+        return deco
+
+    def kind(self, kind: EventKind) -> Callable[[HandlerFn], HandlerFn]:
+        def deco(fn: HandlerFn) -> HandlerFn:
+            self.kinds[kind] = fn
+            return fn
+        return deco
+
+    def text(self, fn: HandlerFn) -> HandlerFn:
+        self.fallback = fn
+        return fn
+
+    def match_command(self, text: str) -> tuple[Command, str] | None:
+        """The command a message starts with (longest alias first) and the rest of it."""
+        t = text.strip()
+        best: tuple[Command, str, int] | None = None
+        for cmd in self.commands:
+            for alias in cmd.aliases:
+                if _starts_with_word(t, alias) and (best is None or len(alias) > best[2]):
+                    best = (cmd, t[len(alias):].strip(" :：,，"), len(alias))
+        return (best[0], best[1]) if best else None
+
+    def match_action(self, key: str) -> HandlerFn | None:
+        for prefix in sorted(self.actions, key=len, reverse=True):
+            if key == prefix or key.startswith(prefix + "."):
+                return self.actions[prefix]
+        return None
+
+
+def _starts_with_word(text: str, alias: str) -> bool:
+    if not text.lower().startswith(alias.lower()):
+        return False
+    rest = text[len(alias):]
+    # English aliases must end at a word boundary ("help" but not "helpful"); Chinese need not.
+    return not (alias.isascii() and rest and re.match(r"[A-Za-z0-9]", rest))
+
+
+def as_replies(result: "list[Reply] | Reply | str | None") -> list[Reply]:
+    if result is None:
+        return []
+    if isinstance(result, (str, Reply)):
+        result = [result]
+    return [r if isinstance(r, Reply) else Reply(r) for r in result]
+
+
+REGISTRY = Registry()
