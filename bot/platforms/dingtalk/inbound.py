@@ -1,0 +1,290 @@
+"""DingTalk inbound: HTTP robot callbacks, card callbacks, encrypted event subscription
+and Stream-mode frames, all mapped to the same neutral `InboundEvent`.
+
+HTTP robot/card callbacks are authenticated by the `timestamp` + `sign` headers; the
+optional encrypted event subscription reuses WeCom's WXBizMsgCrypt with receive-id = appKey.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any, Callable
+
+from bot.events import CardAction, EventKind, InboundEvent, MediaRef
+from bot.platforms.base import (
+    BAD_SIGNATURE,
+    METHOD_NOT_ALLOWED,
+    MISSING_PARAM,
+    MISSING_SIGNATURE,
+    InboundRejected,
+    InboundRequest,
+    InboundResult,
+    as_int,
+    as_str,
+    check_body_size,
+    check_fresh,
+    parse_epoch,
+    parse_json_object,
+    received_now,
+    utc_from_epoch,
+)
+from bot.platforms.dingtalk.signing import verify_robot_sign
+from bot.platforms.wecom.crypto import MsgCrypt, new_nonce
+
+PLATFORM = "dingtalk"
+JSON_CT = "application/json; charset=utf-8"
+_CONTACT_EVENT_PREFIXES = ("user_", "org_admin_", "org_dept_", "label_user_")
+
+
+class DingTalkInbound:
+    """Inbound adapter for `POST /callback/dingtalk`."""
+
+    platform = PLATFORM
+
+    def __init__(self, app_secret: str, replay_window_seconds: float = 3600,
+                 app_key: str | None = None, event_token: str | None = None,
+                 event_aes_key: str | None = None) -> None:
+        if not app_secret:  # an empty secret would make every signature forgeable
+            raise ValueError("DingTalk app_secret is required")
+        self._secret = app_secret
+        self.replay_window_seconds = replay_window_seconds
+        self._event_crypt = (MsgCrypt(event_token, event_aes_key, app_key)
+                             if app_key and event_token and event_aes_key else None)
+
+    def handle(self, req: InboundRequest, now: float) -> InboundResult:
+        check_body_size(req.body)
+        if req.method.upper() != "POST":
+            raise InboundRejected(405, METHOD_NOT_ALLOWED)
+        if self._event_crypt and ("msg_signature" in req.args or "signature" in req.args):
+            return self._event_subscription(self._event_crypt, req, now)
+        self._verify_robot_sign(req, now)
+        event = dingtalk_payload_to_event(parse_json_object(req.body), now)
+        # "{}" = acknowledged; a card callback's "{}" leaves the card as it is.
+        return InboundResult([event], "{}", JSON_CT)
+
+    def _verify_robot_sign(self, req: InboundRequest, now: float) -> None:
+        timestamp, sign = req.header("timestamp").strip(), req.header("sign")
+        if not timestamp or not sign:
+            raise InboundRejected(401, MISSING_SIGNATURE)
+        sent_at = parse_epoch(timestamp, millis=True)
+        if not verify_robot_sign(self._secret, timestamp, sign):
+            raise InboundRejected(401, BAD_SIGNATURE)
+        check_fresh(sent_at, now, self.replay_window_seconds)
+
+    def _event_subscription(self, crypt: MsgCrypt, req: InboundRequest,
+                            now: float) -> InboundResult:
+        signature = req.args.get("msg_signature") or req.args.get("signature") or ""
+        timestamp = req.args.get("timeStamp") or req.args.get("timestamp") or ""
+        nonce = req.args.get("nonce", "")
+        encrypt = parse_json_object(req.body).get("encrypt")
+        if not (timestamp and nonce and isinstance(encrypt, str) and encrypt):
+            raise InboundRejected(400, MISSING_PARAM)
+        crypt.verify(signature, timestamp, nonce, encrypt)
+        check_fresh(_epoch_auto(timestamp), now, self.replay_window_seconds)
+        plain = crypt.decrypt(encrypt)
+        payload = parse_json_object(plain)
+        events = [] if payload.get("EventType") == "check_url" else [
+            subscription_event_to_event(payload, now, _digest(plain))]
+        return InboundResult(events, json.dumps(self.encrypt_success(now)), JSON_CT)
+
+    def encrypt_success(self, now: float, nonce: str | None = None,
+                        random16: str | bytes | None = None) -> dict[str, str]:
+        """The encrypted `success` every event-subscription push must be answered with."""
+        if self._event_crypt is None:
+            raise ValueError("event subscription crypto is not configured")
+        ts, nonce = str(int(now * 1000)), nonce or new_nonce(16)
+        encrypt, signature = self._event_crypt.encrypt_and_sign("success", nonce, ts, random16)
+        return {"msg_signature": signature, "timeStamp": ts, "nonce": nonce, "encrypt": encrypt}
+
+    def encrypt_event(self, plain_json: str, nonce: str, timestamp: str,
+                      ) -> tuple[str, dict[str, str]]:
+        """(body, query_args) as DingTalk would push `plain_json` (sandbox/tests)."""
+        if self._event_crypt is None:
+            raise ValueError("event subscription crypto is not configured")
+        encrypt, signature = self._event_crypt.encrypt_and_sign(plain_json, nonce, timestamp)
+        return (json.dumps({"encrypt": encrypt}),
+                {"msg_signature": signature, "timeStamp": timestamp, "nonce": nonce})
+
+
+def _epoch_auto(text: str) -> float:
+    """Event-subscription timestamps are ms; older pushes used seconds. 1e11 s is year 5138."""
+    value = parse_epoch(text)
+    return value / 1000.0 if value > 1e11 else value
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+# --- Stream mode -----------------------------------------------------------------------
+
+def stream_frame_to_event(frame: dict[str, Any], now: float | None = None) -> InboundEvent | None:
+    """Map a Stream-mode frame to the event its HTTP twin produces (None: nothing to handle).
+
+    CALLBACK frames carry the robot message / card callback JSON in `data`; EVENT frames
+    carry an event-subscription payload with the type in `headers.eventType`.
+    """
+    now = time.time() if now is None else now
+    headers = frame.get("headers") if isinstance(frame.get("headers"), dict) else {}
+    data = frame.get("data")
+    if frame.get("type") not in ("CALLBACK", "EVENT"):
+        return None
+    payload = data if isinstance(data, dict) else parse_json_object(as_str(data))
+    if frame["type"] == "CALLBACK":
+        return dingtalk_payload_to_event(payload, now)
+    payload = {**payload, "EventType": as_str(headers.get("eventType"))}
+    event_id = as_str(headers.get("eventId")) or _digest(json.dumps(payload, sort_keys=True))
+    return subscription_event_to_event(payload, now, event_id)
+
+
+# --- payload → neutral event -----------------------------------------------------------
+
+def dingtalk_payload_to_event(data: dict[str, Any], now: float) -> InboundEvent:
+    """A robot message or card callback body (HTTP body or Stream `data`) → event."""
+    if _is_card_callback(data):
+        return _card_callback(data, now)
+    msg_type = as_str(data.get("msgtype"))
+    return _MESSAGE_MAPPERS.get(msg_type, _unknown)(data, _common(data, now, msg_type))
+
+
+def _is_card_callback(data: dict[str, Any]) -> bool:
+    has_card = "outTrackId" in data or "cardBizId" in data
+    return data.get("type") == "actionCallback" or (has_card and ("content" in data or "value" in data))
+
+
+def _common(data: dict[str, Any], now: float, raw_type: str) -> dict[str, Any]:
+    sender = as_str(data.get("senderStaffId") or data.get("senderId"))
+    created = as_int(data.get("createAt"))
+    return {
+        "platform": PLATFORM,
+        "event_id": as_str(data.get("msgId")) or _digest(json.dumps(data, sort_keys=True)),
+        "sender_id": sender,
+        "conversation_id": as_str(data.get("conversationId")) or sender,
+        "conversation_type": "group" if as_str(data.get("conversationType")) == "2" else "p2p",
+        "platform_time": utc_from_epoch(created / 1000.0 if created else None),
+        "received_at": received_now(now),
+        "raw_type": raw_type or "unknown",
+        "reply_ref": {k: data.get(k) for k in ("sessionWebhook", "sessionWebhookExpiredTime",
+                                                "conversationId", "senderStaffId", "robotCode")},
+    }
+
+
+def _content(data: dict[str, Any], field: str = "content") -> dict[str, Any]:
+    """`content` is an object on the wire, but some relays pass it as a JSON string."""
+    raw = data.get(field)
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _text(data: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
+    text = data.get("text") if isinstance(data.get("text"), dict) else {}
+    # DingTalk removes the @bot mention but leaves the space after it.
+    return InboundEvent(kind=EventKind.TEXT, text=as_str(text.get("content")).strip(), **common)
+
+
+def _audio(data: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
+    content = _content(data)
+    media = MediaRef(key=as_str(content.get("downloadCode")),
+                     duration_ms=as_int(content.get("duration")),
+                     recognition=as_str(content.get("recognition")).strip() or None)
+    return InboundEvent(kind=EventKind.VOICE, media=media, **common)
+
+
+def _picture(data: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
+    content = _content(data)
+    key = as_str(content.get("downloadCode") or content.get("pictureDownloadCode"))
+    return InboundEvent(kind=EventKind.MEDIA, media=MediaRef(key=key), **common)
+
+
+def _file(data: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
+    content = _content(data)
+    media = MediaRef(key=as_str(content.get("downloadCode")),
+                     duration_ms=as_int(content.get("duration")))
+    return InboundEvent(kind=EventKind.MEDIA, media=media,
+                        text=as_str(content.get("fileName")) or None, **common)
+
+
+def _rich_text(data: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
+    items = _content(data).get("richText")
+    items = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    text = "".join(as_str(i.get("text")) for i in items if "text" in i).strip()
+    codes = [as_str(i.get("downloadCode")) for i in items if i.get("downloadCode")]
+    if not codes:  # rich text without a picture is just text
+        return InboundEvent(kind=EventKind.TEXT, text=text, **common)
+    return InboundEvent(kind=EventKind.MEDIA, media=MediaRef(key=codes[0]), text=text or None,
+                        **common)
+
+
+def _unknown(data: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
+    return InboundEvent(kind=EventKind.UNKNOWN, **common)
+
+
+def _card_callback(data: dict[str, Any], now: float) -> InboundEvent:
+    from cards.render import decode_dingtalk_callback_params  # lazy: cards is a sibling layer
+
+    private = _card_private_data(data)
+    out_track_id = as_str(data.get("outTrackId") or data.get("cardBizId"))
+    user_id = as_str(data.get("userId"))
+    space_type = as_str(data.get("spaceType"))
+    common = {
+        "platform": PLATFORM,
+        # A retried tap repeats the same action ids and params, so the same id; another
+        # button (or another choice) changes the digest.
+        "event_id": "|".join([out_track_id, user_id,
+                              _digest(json.dumps(private, sort_keys=True, ensure_ascii=False))]),
+        "sender_id": user_id,
+        "conversation_id": as_str(data.get("spaceId")) or user_id,
+        "conversation_type": "group" if space_type.upper() == "IM_GROUP" else "p2p",
+        "received_at": received_now(now),
+        "raw_type": as_str(data.get("type")) or "actionCallback",
+        "reply_ref": {k: data.get(k) for k in ("outTrackId", "userId", "userIdType",
+                                                "spaceType", "spaceId", "corpId")},
+    }
+    try:
+        decoded = decode_dingtalk_callback_params(data)
+    except ValueError:
+        return InboundEvent(kind=EventKind.UNKNOWN, **common)
+    action = CardAction(key=decoded.action, values=dict(decoded.values),
+                        card_ref=decoded.card_id or out_track_id)
+    return InboundEvent(kind=EventKind.CARD_ACTION, action=action, **common)
+
+
+def _card_private_data(data: dict[str, Any]) -> dict[str, Any]:
+    """`cardPrivateData` (tapped action ids + params), from `content` or legacy `value`."""
+    for field in ("content", "value"):
+        private = _content(data, field).get("cardPrivateData")
+        if isinstance(private, str):
+            private = _content({"p": private}, "p")
+        if isinstance(private, dict):
+            return private
+    return {}
+
+
+def subscription_event_to_event(payload: dict[str, Any], now: float,
+                                event_id: str) -> InboundEvent:
+    """An event-subscription payload (`EventType` + fields) → CONTACT / UNKNOWN event."""
+    event_type = as_str(payload.get("EventType"))
+    users = payload.get("UserId") or payload.get("userId") or []
+    users = [as_str(u) for u in (users if isinstance(users, list) else [users])]
+    is_contact = event_type.startswith(_CONTACT_EVENT_PREFIXES)
+    ts = as_int(payload.get("TimeStamp"))
+    return InboundEvent(
+        platform=PLATFORM, kind=EventKind.CONTACT if is_contact else EventKind.UNKNOWN,
+        event_id=event_id, sender_id=users[0] if users else "", conversation_id="",
+        platform_time=utc_from_epoch(_epoch_auto(str(ts)) if ts else None),
+        received_at=received_now(now), raw_type=event_type or "event",
+        reply_ref={"contact": {"change_type": event_type, "user_id": users[0] if users else "",
+                               "user_ids": users}} if is_contact else {},
+    )
+
+
+Mapper = Callable[[dict[str, Any], dict[str, Any]], InboundEvent]
+_MESSAGE_MAPPERS: dict[str, Mapper] = {
+    "text": _text, "audio": _audio, "picture": _picture, "file": _file, "video": _file,
+    "richText": _rich_text,
+}

@@ -1,0 +1,34 @@
+"""DingTalk HMAC signatures: the robot callback `sign` header and custom-robot webhooks.
+
+Both are Base64(HMAC-SHA256(key=secret, msg=f"{timestamp_ms}\\n{secret}")); the custom
+robot puts it in the URL, so it is URL-encoded exactly once.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from urllib.parse import quote_plus
+
+
+def robot_sign(secret: str, ts_ms: int | str) -> str:
+    """The `sign` header DingTalk sends with an HTTP robot callback (timestamp in ms)."""
+    message = f"{ts_ms}\n{secret}".encode("utf-8")
+    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def custom_robot_sign(secret: str, ts_ms: int | str) -> str:
+    """The `sign` query value for a custom group robot webhook, URL-encoded once."""
+    return quote_plus(robot_sign(secret, ts_ms))
+
+
+def robot_headers(secret: str, ts_ms: int | str) -> dict[str, str]:
+    """Headers a signed robot callback carries (the sandbox plays DingTalk with these)."""
+    return {"timestamp": str(ts_ms), "sign": robot_sign(secret, ts_ms)}
+
+
+def verify_robot_sign(secret: str, ts_ms: str, sign: str) -> bool:
+    """Constant-time check of a callback's `sign` header."""
+    expected = robot_sign(secret, ts_ms).encode("ascii")
+    return hmac.compare_digest(expected, sign.strip().encode("utf-8"))
