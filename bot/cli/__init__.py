@@ -8,6 +8,7 @@ import click
 
 from bot.cli.admin import config_group, db_group
 from bot.cli.run import serve, worker_cmd, scheduler_cmd
+from bot.cli.sandbox import sandbox_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +19,7 @@ def cli(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group):
+for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbox_cmd):
     cli.add_command(command)
 
 

@@ -1,0 +1,48 @@
+"""The platform sandbox: a loopback HTTP server speaking the subset of the WeCom, DingTalk and
+Feishu open APIs crm-bot calls (with real token, signature and response-code checks), which
+records everything crm-bot sent, plus `PlatformSimulator`, which sends crm-bot the signed and
+encrypted callbacks the platforms would. Part of the product: `crm-bot sandbox` runs it.
+
+Deviations from / additions to the shared sandbox contract (the outbound clients rely on these):
+* `sent()` returns *delivered* calls only (2xx and errcode/code 0); `sent(..., include_failed=True)`
+  (`/_sandbox/sent?include_failed=1`) also returns rejected attempts, e.g. injected failures.
+  `SentCall` has an extra `seq` (1, 2, ...) and an `ok` property; `sent(after=seq)` filters.
+  `hits(platform, api)` counts every request, token fetches and failed attempts included.
+* `fail(platform, api, ...)`: `api="*"` fails every API of the platform. API names: WeCom
+  "gettoken", "message/send", "update_template_card", "media/get", "webhook"; DingTalk
+  "accessToken", "batchSend", "groupMessages/send", "interactiveCards/send",
+  "interactiveCards/update", "messageFiles/download", "files", "session" (session webhook),
+  "webhook" (custom robot on /dingtalk-oapi); Feishu "tenant_access_token", "im/messages",
+  "im/reply", "im/patch", "card/update", "resources", "webhook" (custom bot).
+* Injected failures: "5xx" = HTTP 503; "timeout" = the request is held `hang_seconds`
+  (default 2 s) and then answered 504; "rate_limit" = WeCom errcode 45009 (HTTP 200), DingTalk
+  HTTP 403 `Forbidden.AccessDenied.QpsLimitForApi` (what api.dingtalk.com really answers; the
+  custom robot / session webhook answer errcode 130101), Feishu HTTP 429 + code 99991400 +
+  `x-ogw-ratelimit-reset: 1` (custom bot: code 11232); "token_expired" = WeCom 42001, DingTalk
+  HTTP 401 InvalidAuthentication, Feishu HTTP 400 + 99991663; "error:<code>" = WeCom errcode
+  (HTTP 200), DingTalk HTTP 400 `{"code": "<code>"}`, Feishu HTTP 400 `{"code": <code>}`.
+* Token errors: WeCom 41001 missing / 40014 unknown / 42001 expired; DingTalk always HTTP 401
+  `InvalidAuthentication`; Feishu HTTP 400 with 99991661 (missing) / 99991663 (unknown or
+  expired). Bad app secret: WeCom 40001 (40013 bad corpid), DingTalk HTTP 400
+  `invalidClientIdOrSecret`, Feishu HTTP 200 + code 10014 (10003 for missing fields).
+* WeCom: an unknown, expired or already used response_code gives errcode 40058.
+  DingTalk `PUT /v1.0/im/robots/interactiveCards` answers `{"success": true, "result": true}`
+  and an unknown cardBizId HTTP 400 `param.cardBizId.notExist`. Feishu card/update with a bad
+  or used-up token (2 uses, 30 min) gives HTTP 400 code 300110.
+* The Feishu custom-bot hook tokens are not in crm-bot's config schema: pass them as
+  `SandboxCredentials(feishu_hooks={token: secret_or_None})`.
+* Simulator: `verify_url()` returns `Handshake(response, expected)` (`.ok`), not a bare
+  response; `tap()` also takes `stale_ok=True` (tap a card that was already resolved, as a second
+  client still showing it would) and raises `CardNotTappable`; `wait_for_sent(..., after=seq)`
+  with `sim.mark()` sees only newer calls. `PlatformSimulator(cfg, url, RemoteSandbox(url))`
+  drives a sandbox running in another process (`crm-bot sandbox`) through `/_sandbox/`.
+* Extra modules: `callbacks.py` (builds the platform → crm-bot requests) and `cardjson.py`
+  (buttons and readable text from the platforms' card JSON).
+"""
+from bot.sandbox.client import CardNotTappable, Handshake, PlatformSimulator, RemoteSandbox
+from bot.sandbox.cardjson import sent_as_text
+from bot.sandbox.server import SandboxServer
+from bot.sandbox.state import SandboxCredentials, SentCall
+
+__all__ = ["CardNotTappable", "Handshake", "PlatformSimulator", "RemoteSandbox", "SandboxCredentials",
+           "SandboxServer", "SentCall", "sent_as_text"]

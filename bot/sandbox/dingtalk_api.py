@@ -1,0 +1,254 @@
+"""DingTalk (钉钉) in the sandbox: the part of api.dingtalk.com (`/dingtalk`) and
+oapi.dingtalk.com (`/dingtalk-oapi`) crm-bot calls.
+
+New-style APIs check `x-acs-dingtalk-access-token` (HTTP 401 InvalidAuthentication) and answer
+errors as HTTP 4xx `{"code","message"}`; the session webhook and custom robots answer
+`{"errcode","errmsg"}` like oapi does. Custom robots check the SEC signature of the URL.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import secrets
+from typing import Any
+
+from bot.platforms.dingtalk.signing import robot_sign
+from bot.sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
+from bot.sandbox.state import SandboxState, TokenStatus
+
+PLATFORM = "dingtalk"
+SESSION = "dingtalk_session"
+SESSION_TTL = 5400                       # sessionWebhookExpiredTime is about 1.5 h out
+SIGN_WINDOW_MS = 3600 * 1000
+MSG_PARAM_LIMIT = 15_000
+MAX_USERS = 20
+MSG_KEYS = {"sampleText", "sampleMarkdown", "sampleImageMsg", "sampleLink", "sampleActionCard",
+            "sampleActionCard2", "sampleActionCard3", "sampleActionCard4", "sampleActionCard5",
+            "sampleActionCard6", "sampleAudio", "sampleFile", "sampleVideo"}
+ROBOT_MSGTYPES = {"text": "content", "markdown": "text", "actionCard": "text", "link": "text",
+                  "feedCard": "links"}   # msgtype -> a field its object must have
+
+
+def _err(status: int, code: str, message: str) -> ApiResponse:
+    return json_response({"code": code, "message": message, "requestid": secrets.token_hex(8)}, status)
+
+
+def _oapi_err(code: int, msg: str) -> ApiResponse:
+    return json_response({"errcode": code, "errmsg": msg})
+
+
+def _auth(state: SandboxState, req: ApiRequest) -> ApiResponse | None:
+    status = state.check_token(PLATFORM, req.header("x-acs-dingtalk-access-token"))
+    if status is TokenStatus.OK:
+        return None
+    return _err(401, "InvalidAuthentication", f"不合法的access_token ({status.value})")
+
+
+def _checked_body(state: SandboxState, req: ApiRequest,
+                  robot: bool = True) -> tuple[dict[str, Any], ApiResponse | None]:
+    """Auth, JSON object and (unless `robot` is False) robotCode: what robot APIs check first."""
+    denied = _auth(state, req)
+    if denied:
+        return {}, denied
+    body = req.json_object()
+    if body is None:
+        return {}, _err(400, "InvalidParameter", "请求体不是 JSON 对象")
+    code = body.get("robotCode")
+    if (robot or code is not None) and (not code or code != state.creds.dingtalk_robot_code):
+        return body, _err(400, "resource.not.found", "robotCode 不存在")
+    return body, None
+
+
+def _json_string(value: Any) -> dict[str, Any] | None:
+    """msgParam / cardData / singleChatReceiver travel as JSON strings holding an object."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def access_token(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    body = req.json_object() or {}
+    creds = state.creds
+    good = (creds.dingtalk_app_key and body.get("appKey") == creds.dingtalk_app_key
+            and hmac.compare_digest(str(body.get("appSecret", "")).encode(),
+                                    creds.dingtalk_app_secret.encode()))
+    if not good:
+        return _err(400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
+    token, ttl = state.issue_token(PLATFORM)
+    return json_response({"accessToken": token, "expireIn": ttl})
+
+
+def _msg_error(body: dict[str, Any]) -> ApiResponse | None:
+    if body.get("msgKey") not in MSG_KEYS:
+        return _err(400, "InvalidParameter.msgKey", f"msgKey {body.get('msgKey')!r} 不存在")
+    param = body.get("msgParam")
+    if _json_string(param) is None:
+        return _err(400, "InvalidParameter.msgParam", "msgParam 必须是 JSON 对象字符串")
+    if len(param.encode()) > MSG_PARAM_LIMIT:
+        return _err(400, "InvalidParameter.msgParam", f"msgParam 超过 {MSG_PARAM_LIMIT} 字节")
+    return None
+
+
+def batch_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    body, error = _checked_body(state, req)
+    users = body.get("userIds")
+    if error is None and (not isinstance(users, list) or not 1 <= len(users) <= MAX_USERS
+                          or not all(isinstance(u, str) and u for u in users)):
+        error = _err(400, "InvalidParameter.userIds", f"userIds 需要 1-{MAX_USERS} 个用户")
+    error = error or _msg_error(body)
+    if error:
+        return error
+    return json_response({"processQueryKey": secrets.token_urlsafe(16), "invalidStaffIdList": [],
+                          "flowControlledStaffIdList": []}, recipient=",".join(users))
+
+
+def group_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    body, error = _checked_body(state, req)
+    if error is None and not body.get("openConversationId"):
+        error = _err(400, "InvalidParameter.openConversationId", "缺少 openConversationId")
+    error = error or _msg_error(body)
+    if error:
+        return error
+    return json_response({"processQueryKey": secrets.token_urlsafe(16)},
+                         recipient=str(body["openConversationId"]))
+
+
+def card_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    body, error = _checked_body(state, req)
+    if error:
+        return error
+    card, biz_id = _json_string(body.get("cardData")), str(body.get("cardBizId") or "")
+    receiver = _json_string(body.get("singleChatReceiver")) or {}
+    group = str(body.get("openConversationId") or "")
+    if not body.get("cardTemplateId") or not biz_id:
+        return _err(400, "InvalidParameter", "cardTemplateId 和 cardBizId 必填")
+    if card is None:
+        return _err(400, "InvalidParameter.cardData", "cardData 必须是 JSON 对象字符串")
+    if not receiver.get("userId") and not group:
+        return _err(400, "InvalidParameter", "singleChatReceiver 或 openConversationId 必填其一")
+    recipient = group or str(receiver["userId"])
+    state.put_object(PLATFORM, biz_id, {"recipient": recipient, "group": bool(group), "card": card})
+    state.index_card(PLATFORM, biz_id, biz_id)
+    return json_response({"processQueryKey": secrets.token_urlsafe(16)}, recipient=recipient)
+
+
+def card_update(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    body, error = _checked_body(state, req, robot=False)   # the update API takes no robotCode
+    if error:
+        return error
+    biz_id = str(body.get("cardBizId") or "")
+    obj = state.get_object(PLATFORM, biz_id)
+    if obj is None:
+        return _err(400, "param.cardBizId.notExist", f"卡片 {biz_id!r} 不存在")
+    card = _json_string(body.get("cardData"))
+    if card is None:
+        return _err(400, "InvalidParameter.cardData", "cardData 必须是 JSON 对象字符串")
+    state.update_object(PLATFORM, biz_id, card=card)
+    return json_response({"success": True, "result": True}, recipient=obj["recipient"])
+
+
+def files_download(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    body, error = _checked_body(state, req)
+    if error:
+        return error
+    code = str(body.get("downloadCode") or "")
+    if state.get_media(PLATFORM, code) is None:
+        return _err(400, "resource.not.found", "downloadCode 无效或已过期")
+    return json_response({"downloadUrl": f"{req.base_url}/dingtalk/files/{code}"})
+
+
+def file_bytes(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    media = state.get_media(PLATFORM, req.params["code"])
+    if media is None:
+        return json_response({"code": "NoSuchKey", "message": "文件不存在或已过期"}, 404)
+    return ApiResponse(raw=media.data, content_type=media.content_type)
+
+
+def _robot_message_error(body: dict[str, Any] | None) -> ApiResponse | None:
+    if body is None:
+        return _oapi_err(40035, "缺少参数 json")
+    msgtype = body.get("msgtype")
+    required = ROBOT_MSGTYPES.get(str(msgtype))
+    if required is None:
+        return _oapi_err(40035, f"不支持的 msgtype {msgtype!r}")
+    if not (body.get(msgtype) or {}).get(required):
+        return _oapi_err(40035, f"{msgtype}.{required} 不能为空")
+    return None
+
+
+def session_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    session = state.peek_code(SESSION, req.params["session"])
+    if session is None:
+        return _oapi_err(300001, "session 不存在或已过期")
+    body = req.json_object()
+    return _robot_message_error(body) or json_response(
+        {"errcode": 0, "errmsg": "ok"}, recipient=session["conversation"] if session["group"] else session["user"])
+
+
+def open_session(state: SandboxState, user_id: str, conversation_id: str, group: bool) -> str:
+    """A session webhook id for one received message (the sandbox client calls this)."""
+    return state.issue_code(SESSION, ttl=SESSION_TTL, uses=None,
+                            data={"user": user_id, "conversation": conversation_id, "group": group})
+
+
+def robot_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    """Custom group robot: access_token must exist; with a SEC secret, timestamp+sign too."""
+    robot = state.creds.dingtalk_robots.get(req.query.get("access_token", ""))
+    if robot is None:
+        return _oapi_err(300001, "token is not exist")
+    team, secret = robot
+    if secret:
+        ts = req.query.get("timestamp", "")
+        fresh = ts.isdigit() and abs(state.now() * 1000 - int(ts)) <= SIGN_WINDOW_MS
+        # parse_qsl already undid the one URL-encoding of `sign`
+        if not fresh or not hmac.compare_digest(robot_sign(secret, ts).encode(),
+                                                req.query.get("sign", "").encode()):
+            return _oapi_err(310000, "sign not match / timestamp is not within one hour")
+    return _robot_message_error(req.json_object()) or json_response(
+        {"errcode": 0, "errmsg": "ok"}, recipient=team)
+
+
+def failure(mode: str, api: str) -> ApiResponse:
+    """Injected failures: oapi-style errcodes for webhooks, HTTP codes for the new APIs."""
+    legacy = api in ("webhook", "session")
+    code = mode.partition(":")[2]
+    if mode == "5xx":
+        return json_response({"code": "ServiceUnavailable", "message": "sandbox 5xx"}, 503)
+    if mode == "token_expired":
+        return _oapi_err(300001, "token is not exist") if legacy else _auth_expired()
+    if mode == "rate_limit":   # robots: 20/min, then "send too fast"; new APIs: 403 QPS limit
+        return (_oapi_err(130101, "send too fast, exceed 20 times per minute") if legacy
+                else _err(403, "Forbidden.AccessDenied.QpsLimitForApi", "调用接口超过 QPS 限制"))
+    if legacy:
+        return _oapi_err(int(code) if code.lstrip("-").isdigit() else -1, f"sandbox error {code}")
+    return _err(400, code, f"sandbox injected error {code}")
+
+
+def _auth_expired() -> ApiResponse:
+    return _err(401, "InvalidAuthentication", "不合法的access_token (expired)")
+
+
+def _route(method: str, path: str, api: str, handler: Any, recorded: bool = False) -> Route:
+    return Route(method, re.compile(path), api, handler, recorded)
+
+
+API = PlatformApi(prefix="dingtalk", platform=PLATFORM, failure=failure, routes=(
+    _route("POST", r"/v1\.0/oauth2/accessToken", "accessToken", access_token),
+    _route("POST", r"/v1\.0/robot/oToMessages/batchSend", "batchSend", batch_send, True),
+    _route("POST", r"/v1\.0/robot/groupMessages/send", "groupMessages/send", group_send, True),
+    _route("POST", r"/v1\.0/im/v1\.0/robot/interactiveCards/send", "interactiveCards/send",
+           card_send, True),
+    _route("PUT", r"/v1\.0/im/robots/interactiveCards", "interactiveCards/update", card_update, True),
+    _route("POST", r"/v1\.0/robot/messageFiles/download", "messageFiles/download", files_download),
+    _route("GET", r"/files/(?P<code>[^/]+)", "files", file_bytes),
+    _route("POST", r"/session/(?P<session>[^/]+)", "session", session_send, True),
+))
+
+OAPI = PlatformApi(prefix="dingtalk-oapi", platform=PLATFORM, failure=failure, routes=(
+    _route("POST", r"/robot/send", "webhook", robot_send, True),
+))
