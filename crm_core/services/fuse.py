@@ -1,0 +1,126 @@
+"""The stage timeout fuse. When a lead sits in a stage past its timeout with no update, one
+scan sends (1) a reminder to the rep and (2) a card to the team supervisor, in the same tick;
+(3) if still untouched 24 h later (on the stage's clock), a diagnosis card. Each step happens
+once per idle spell (Reminder.dedupe_key); any update resets the fuse and cancels the rest."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from crm_core import audit
+from crm_core.config.schema import AppConfig
+from crm_core.db.models import Activity, Lead
+from crm_core.notices import Notice
+from crm_core.services.assign import supervisor_platform, supervisors_for
+from crm_core.services.followup import muted_pairs
+from crm_core.services.funnel_report import median_hours_in_stage, rep_stage_conversion
+from crm_core.services.reminders import claim_notices
+from crm_core.worktime import clock_for, stage_clock
+
+DIAGNOSIS_AFTER_HOURS = 24
+SUPERVISOR, DIAGNOSED = 2, 3
+SCAN_LIMIT = 5000          # per tick; the rest waits for the next tick, oldest first
+
+
+def fuse_key(lead: Lead, level: int) -> str:
+    """One key per lead, stage entry, idle spell (its deadline) and step."""
+    return (f"fuse:{lead.id}:{lead.stage_entered_at:%Y%m%dT%H%M%S}:"
+            f"{lead.fuse_deadline:%Y%m%dT%H%M%S}:{level}")
+
+
+def _due_condition(cfg: AppConfig, now: datetime):  # noqa: ANN202 - a SQL expression
+    """Level 0/1 leads are due at their deadline; level-2 leads once the diagnosis delay has
+    passed on their stage's clock (so waiting leads are not fetched on every tick)."""
+    waiting = []
+    for kind in ("calendar", "working"):
+        stages = [s.key for s in cfg.funnel.stages if s.clock == kind]
+        if stages:
+            cut = clock_for(cfg, kind).add_hours(now, -DIAGNOSIS_AFTER_HOURS)
+            waiting.append(and_(Lead.stage.in_(stages), Lead.fuse_deadline <= cut))
+    return or_(Lead.fuse_level < SUPERVISOR, and_(Lead.fuse_level == SUPERVISOR, or_(*waiting)))
+
+
+def overdue_leads(session: Session, cfg: AppConfig, now: datetime, limit: int = SCAN_LIMIT) -> list[Lead]:
+    """One query on the (status, fuse_deadline) index: open leads whose next fuse step is due.
+    Rows are locked (SKIP LOCKED on PostgreSQL) so two schedulers never take the same lead."""
+    q = (select(Lead).where(Lead.status == "open", Lead.fuse_deadline <= now,
+                            Lead.fuse_level < DIAGNOSED, _due_condition(cfg, now))
+         .order_by(Lead.fuse_deadline).limit(limit).with_for_update(skip_locked=True))
+    return list(session.scalars(q))
+
+
+def scan_fuses(session: Session, cfg: AppConfig, now: datetime, limit: int = SCAN_LIMIT) -> list[Notice]:
+    """Advance every due fuse by one step and return the notices to send."""
+    leads = overdue_leads(session, cfg, now, limit)
+    muted = muted_pairs(session, {(ld.owner_rep_id, ld.customer_id) for ld in leads if ld.owner_rep_id})
+    planned: list[Notice] = []
+    stats: dict[tuple, object] = {}      # team medians / rep conversions, computed once per scan
+    for lead in leads:
+        if lead.fuse_level < SUPERVISOR:
+            planned += _blow(cfg, lead, now, (lead.owner_rep_id, lead.customer_id) in muted)
+        elif now >= stage_clock(cfg, lead.stage).add_hours(lead.fuse_deadline, DIAGNOSIS_AFTER_HOURS):
+            planned += _diagnose(session, cfg, lead, now, stats)
+    return claim_notices(session, planned, now)
+
+
+def _facts(cfg: AppConfig, lead: Lead, now: datetime) -> dict:
+    stage = cfg.funnel.stage(lead.stage)
+    clock = stage_clock(cfg, stage)
+    return {"title": lead.title, "stage": lead.stage, "stage_name": stage.name if stage else lead.stage,
+            "owner": lead.owner_rep_id, "deadline": lead.fuse_deadline.isoformat(),
+            "hours_overdue": round(clock.hours_between(lead.fuse_deadline, now), 1), "clock": clock.kind,
+            "last_activity_at": lead.last_activity_at.isoformat(),
+            "idle_hours": round((now - lead.last_activity_at).total_seconds() / 3600, 1)}
+
+
+def _blow(cfg: AppConfig, lead: Lead, now: datetime, muted: bool) -> list[Notice]:
+    """Timeout passed: reminder to the rep (unless muted or unowned) and a supervisor card."""
+    data, out = _facts(cfg, lead, now), []
+    if lead.fuse_level < 1 and lead.owner_rep_id and not muted:
+        out.append(Notice("fuse.reminder", lead.owner_rep_id, lead.id, lead.customer_id, data, fuse_key(lead, 1)))
+    sup_data = {**data, "platform": supervisor_platform(cfg, lead)}
+    out += [Notice("fuse.supervisor", sup, lead.id, lead.customer_id, sup_data, f"{fuse_key(lead, SUPERVISOR)}:{sup}")
+            for sup in supervisors_for(cfg, lead)]
+    lead.fuse_level = SUPERVISOR
+    return out
+
+
+def _recent(session: Session, lead: Lead, n: int = 5) -> list[dict]:
+    rows = session.scalars(select(Activity).where(Activity.lead_id == lead.id)
+                           .order_by(Activity.created_at.desc(), Activity.id.desc()).limit(n))
+    return [{"kind": a.kind, "text": (a.text or a.transcript or "")[:80], "actor": a.actor,
+             "at": a.created_at.isoformat()} for a in rows]
+
+
+def _diagnose(session: Session, cfg: AppConfig, lead: Lead, now: datetime, stats: dict) -> list[Notice]:
+    """Still untouched a day later: the supervisor gets the context to decide."""
+    data = _facts(cfg, lead, now)
+    data["recent_activities"] = _recent(session, lead)
+    key = ("median", lead.team_id, lead.stage)
+    if key not in stats:
+        stats[key] = median_hours_in_stage(session, lead.team_id, lead.stage, now)
+    data["team_median_hours"] = stats[key]
+    if lead.owner_rep_id:
+        key = ("conversion", lead.owner_rep_id, lead.stage)
+        if key not in stats:
+            stats[key] = rep_stage_conversion(session, cfg, lead.owner_rep_id, lead.stage, now).as_dict()
+        data["rep_conversion_30d"] = stats[key]
+    data["platform"] = supervisor_platform(cfg, lead)
+    lead.fuse_level = DIAGNOSED
+    return [Notice("fuse.diagnosis", sup, lead.id, lead.customer_id, data, f"{fuse_key(lead, DIAGNOSED)}:{sup}")
+            for sup in supervisors_for(cfg, lead)]
+
+
+def postpone_fuse(session: Session, cfg: AppConfig, lead: Lead, actor: str, platform: str | None,
+                  now: datetime, days: float = 1) -> datetime:
+    """延期1天: the fuse blows again `days` from now (or from its deadline if still ahead)."""
+    base = max(now, lead.fuse_deadline) if lead.fuse_deadline else now
+    lead.fuse_deadline, lead.fuse_level = base + timedelta(days=days), 0
+    session.add(Activity(customer_id=lead.customer_id, lead_id=lead.id, kind="postpone", actor=actor,
+                         platform=platform, created_at=now, text=f"跟进提醒延期 {days:g} 天",
+                         data={"until": lead.fuse_deadline.isoformat()}))
+    audit.record(session, actor, "lead.postpone", platform=platform, target_type="lead", target_id=lead.id,
+                 detail={"until": lead.fuse_deadline.isoformat()}, now=now)
+    return lead.fuse_deadline

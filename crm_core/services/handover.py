@@ -1,0 +1,76 @@
+"""Handover when a rep leaves: list the rep's open customers by importance (budget, then
+stage, then recency) and move them to another rep or back to the pool with a note; the
+receiver gets one summary notice instead of one card per lead."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_core import audit
+from crm_core.config.schema import AppConfig, Rep
+from crm_core.db.models import Activity, Lead
+from crm_core.notices import Notice
+from crm_core.services.assign import AssignError, give_lead, supervisors_for
+from crm_core.services.pool import return_to_pool
+from crm_core.services.stages import reset_fuse
+
+SUMMARY_ITEMS = 20     # the summary card lists the most important ones; the rest is a count
+
+
+def _stage_rank(cfg: AppConfig | None, stage: str) -> int:
+    keys = [s.key for s in cfg.funnel.stages] if cfg else []
+    return keys.index(stage) if stage in keys else -1
+
+
+def plan_handover(session: Session, rep_id: str, cfg: AppConfig | None = None) -> list[Lead]:
+    """The rep's open leads, most important first: bigger budget, later stage, more recent."""
+    leads = list(session.scalars(select(Lead).where(Lead.owner_rep_id == rep_id, Lead.status == "open")))
+    leads.sort(key=lambda ld: (ld.budget_cny or 0, _stage_rank(cfg, ld.stage), ld.last_activity_at), reverse=True)
+    return leads
+
+
+def _brief(cfg: AppConfig, lead: Lead) -> dict:
+    stage = cfg.funnel.stage(lead.stage)
+    return {"id": lead.id, "title": lead.title, "stage": stage.name if stage else lead.stage,
+            "budget_cny": lead.budget_cny, "last_activity_at": lead.last_activity_at.isoformat()}
+
+
+def handover(session: Session, cfg: AppConfig, from_rep: str, to_rep: str | None, actor: str,
+             now: datetime, note: str | None = None) -> tuple[list[Lead], list[Notice]]:
+    """Move every open lead of `from_rep` to `to_rep` (None: the pool). Returns the moved
+    leads and the summary notice(s): to the receiver, or to the supervisors for the pool."""
+    old = cfg.org.rep(from_rep)
+    if old is None:
+        raise AssignError(f"配置中没有销售 {from_rep}")
+    new = cfg.org.rep(to_rep) if to_rep else None
+    if to_rep and (new is None or new.availability != "active" or new.id == from_rep):
+        raise AssignError(f"无法交接给 {to_rep}:该同事不存在、不在岗或与原负责人相同")
+    leads = plan_handover(session, from_rep, cfg)
+    text = note or f"交接:{old.name} → {new.name if new else '公海'}"
+    for lead in leads:
+        session.add(Activity(customer_id=lead.customer_id, lead_id=lead.id, kind="handover", actor=actor,
+                             text=text, created_at=now, data={"from": from_rep, "to": to_rep}))
+        if new is None:
+            return_to_pool(session, cfg, lead, now, f"{old.name} 离职交接", actor=actor)
+            continue
+        teams = [t.id for t in cfg.org.teams_of(new.id)]
+        team_id = lead.team_id if lead.team_id in teams or not teams else teams[0]
+        give_lead(session, lead, new, team_id, text, actor, now)
+        reset_fuse(cfg, lead, now)
+    audit.record(session, actor, "lead.handover", target_type="rep", target_id=from_rep,
+                 detail={"to": to_rep, "count": len(leads)}, now=now)
+    return leads, _summary(cfg, leads, old, new.id if new else None, now)
+
+
+def _summary(cfg: AppConfig, leads: list[Lead], old: Rep, to_rep: str | None, now: datetime) -> list[Notice]:
+    if not leads:
+        return []
+    data = {"from": old.id, "from_name": old.name, "count": len(leads), "to_pool": to_rep is None,
+            "budget_total": sum(ld.budget_cny or 0 for ld in leads),
+            "leads": [_brief(cfg, ld) for ld in leads[:SUMMARY_ITEMS]]}
+    recipients = [to_rep] if to_rep else sorted({s for ld in leads for s in supervisors_for(cfg, ld)})
+    stamp = f"{now:%Y%m%dT%H%M%S}"
+    return [Notice("handover.summary", r, data=data, dedupe_key=f"handover:{old.id}:{stamp}:{r}")
+            for r in recipients]

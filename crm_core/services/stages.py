@@ -1,0 +1,157 @@
+"""Moving a lead through the funnel: stage gates (what each stage needs before the lead may
+leave it), the stage-change activity (who/when/from which platform) and the stage fuse
+(deadline from the new stage's timeout on its clock). Won/lost stages close the lead."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crm_core import audit
+from crm_core.config.schema import AppConfig, Stage
+from crm_core.db.models import Activity, Contact, Customer, Lead
+from crm_core.worktime import stage_clock
+
+# What the reps see when an item is missing.
+FIELD_LABELS = {
+    "company": "公司名称", "contact_name": "联系人", "contact_title": "联系人职务", "phone": "电话",
+    "email": "邮箱", "wechat_id": "微信", "budget_cny": "预算", "product": "产品", "timeline": "时间计划",
+    "next_action": "下一步", "industry": "行业", "region": "地区", "requirements_file": "需求文件",
+    "decision_chain": "决策链", "objection_category": "异议类别", "quote_file": "报价单",
+    "proposal_file": "方案文件",
+}
+_LEAD_FIELDS = ("budget_cny", "product", "timeline", "next_action", "industry", "region", "title", "source")
+_CONTACT_FIELDS = {"contact_name": "name", "contact_title": "title", "phone": "phone", "email": "email",
+                   "wechat_id": "wechat_id"}
+_CUSTOMER_FIELDS = {"company": "name"}
+
+
+class StageError(ValueError):
+    """A stage move that cannot happen; the message is for the rep."""
+
+
+class StageGateError(StageError):
+    """Refused: the current stage's requirements are not met. `missing` lists item keys."""
+
+    def __init__(self, missing: list[str], invalid: dict[str, str] | None = None):
+        self.missing = missing
+        self.invalid = invalid or {}
+        parts = []
+        if missing:
+            parts.append("还缺:" + "、".join(label(k) for k in missing))
+        parts += [f"{label(k)}无效:{why}" for k, why in self.invalid.items()]
+        super().__init__("无法推进阶段," + ";".join(parts))
+
+
+def label(item: str) -> str:
+    return FIELD_LABELS.get(item, item)
+
+
+def fuse_deadline_for(cfg: AppConfig, stage: Stage | None, start: datetime) -> datetime | None:
+    """When the stage's fuse blows, counted on the stage's clock (None for won/lost)."""
+    if stage is None or stage.outcome is not None:
+        return None
+    return stage_clock(cfg, stage).add_hours(start, stage.timeout_hours)
+
+
+def reset_fuse(cfg: AppConfig, lead: Lead, now: datetime) -> None:
+    """A fresh fuse from `now` (an update, a new owner, a new stage all cancel escalation)."""
+    lead.fuse_deadline = fuse_deadline_for(cfg, cfg.funnel.stage(lead.stage), now)
+    lead.fuse_level = 0
+
+
+def gate_items(cfg: AppConfig, from_key: str, to_key: str) -> list[str]:
+    """Requirements to satisfy when moving from one stage to another: every stage left
+    behind going forward; nothing to lose a lead or to step back."""
+    stages = cfg.funnel.stages
+    keys = [s.key for s in stages]
+    i, j = keys.index(from_key), keys.index(to_key)
+    target = stages[j]
+    if target.outcome == "lost" or (j < i and target.outcome is None):
+        return []
+    passed = stages[i:] if target.outcome == "won" else stages[i:j]
+    items: list[str] = []
+    for st in passed:
+        if st.outcome is None:
+            items += [r for r in st.required if r not in items]
+    return items
+
+
+def _present(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value not in (None, [], {}, ())
+
+
+def check_items(session: Session, cfg: AppConfig, lead: Lead, items: list[str],
+                details: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """(missing, invalid) for the given requirement keys."""
+    contact = session.get(Contact, lead.contact_id) if lead.contact_id else None
+    customer = session.get(Customer, lead.customer_id)
+    missing, invalid = [], {}
+    for item in items:
+        if item in _CONTACT_FIELDS:
+            value = getattr(contact, _CONTACT_FIELDS[item], None)
+        elif item in _CUSTOMER_FIELDS:
+            value = getattr(customer, _CUSTOMER_FIELDS[item], None)
+        elif item in _LEAD_FIELDS:
+            value = getattr(lead, item)
+        else:
+            value = details.get(item)
+        if not _present(value):
+            missing.append(item)
+        elif item == "objection_category" and _objection_problem(cfg, value):
+            invalid[item] = _objection_problem(cfg, value)
+    return missing, invalid
+
+
+def _objection_problem(cfg: AppConfig, value: Any) -> str | None:
+    """Objection categories come from a fixed list so reports can count them."""
+    if value is None or value in cfg.funnel.objection_categories:
+        return None
+    return f"“{value}”不在可选类别({'、'.join(cfg.funnel.objection_categories)})中"
+
+
+def advance_stage(session: Session, cfg: AppConfig, lead: Lead, to_stage: str, actor: str,
+                  platform: str | None, now: datetime, details: dict[str, Any] | None = None) -> Activity:
+    """Move `lead` to `to_stage` or raise StageGateError listing exactly what is missing.
+    `details` (e.g. {"objection_category": "价格"}) is saved on the lead with the move."""
+    target = cfg.funnel.stage(to_stage)
+    if target is None:
+        raise StageError(f"没有名为“{to_stage}”的阶段")
+    if lead.status != "open":
+        raise StageError("线索已关闭或在公海中,不能推进阶段")
+    if cfg.funnel.stage(lead.stage) is None:
+        raise StageError(f"线索当前阶段“{lead.stage}”已不在配置中,请管理员检查")
+    if lead.stage == to_stage:
+        raise StageError(f"线索已在“{target.name}”阶段")
+    given = dict(details or {})
+    merged = {**(lead.details or {}), **given}
+    missing, invalid = check_items(session, cfg, lead, gate_items(cfg, lead.stage, to_stage), merged)
+    problem = _objection_problem(cfg, given.get("objection_category"))
+    if problem:       # a wrong category is refused even when this move does not need one
+        invalid["objection_category"] = problem
+    if missing or invalid:
+        raise StageGateError(missing, invalid)
+    return _move(session, cfg, lead, target, actor, platform, now, merged, sorted(given))
+
+
+def _move(session: Session, cfg: AppConfig, lead: Lead, target: Stage, actor: str, platform: str | None,
+          now: datetime, merged: dict[str, Any], given: list[str]) -> Activity:
+    source = cfg.funnel.stage(lead.stage)
+    act = Activity(customer_id=lead.customer_id, lead_id=lead.id, kind="stage", actor=actor, platform=platform,
+                   text=f"阶段:{source.name} → {target.name}", created_at=now,
+                   data={"from": source.key, "to": target.key, "from_entered_at": lead.stage_entered_at.isoformat(),
+                         "owner": lead.owner_rep_id, "team": lead.team_id, "details": given})
+    session.add(act)
+    lead.details = merged       # a new dict: JSON columns only notice reassignment
+    lead.stage, lead.stage_entered_at = target.key, now
+    lead.last_activity_at = now
+    if target.outcome is not None:
+        lead.status = target.outcome
+    reset_fuse(cfg, lead, now)
+    audit.record(session, actor, "lead.stage", platform=platform, target_type="lead", target_id=lead.id,
+                 detail={"from": source.key, "to": target.key}, now=now)
+    session.flush()
+    return act
