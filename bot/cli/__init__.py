@@ -8,6 +8,7 @@ import click
 
 from bot.cli.admin import config_group, db_group
 from bot.cli.run import serve, worker_cmd, scheduler_cmd
+from bot.cli.outbox import outbox_group
 from bot.cli.sandbox import sandbox_cmd
 
 
@@ -19,7 +20,7 @@ def cli(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbox_cmd):
+for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbox_cmd, outbox_group):
     cli.add_command(command)
 
 

@@ -1,0 +1,264 @@
+"""DingTalk (钉钉) API client: robot one-to-one and group messages, interactive (StandardCard)
+cards and their updates, message-file download, session-webhook replies and signed custom
+group robots. `_call` adds `x-acs-dingtalk-access-token` and refreshes-and-retries once on
+HTTP 401 / InvalidAuthentication; `flowControlledStaffIdList` becomes `RateLimited`.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote_plus, urlparse
+
+from bot.platforms.dingtalk.signing import custom_robot_sign
+from cards.model import Card, clip_bytes
+from cards.render import render, render_update
+from crm_core.config.schema import DingTalkConfig
+from crm_core.kv.base import KV
+
+from bot.outbound.http import (
+    ClientBase, PermanentError, RateLimited, TokenError, TransientError, detail,
+)
+from bot.outbound.tokens import TokenCache
+
+PLATFORM = "dingtalk"
+TEXT_LIMIT = 12_000                 # msgParam ≤ 15,000 bytes once JSON-escaped
+TOKEN_CODES = frozenset({"InvalidAuthentication", "40014", "88"})
+# app QPS (90018) / global (90002) limits and the new API's throttling code names
+RATE_CODES = frozenset({"90018", "90002", "Forbidden.AccessDenied.QpsLimitForApi",
+                        "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi", "Throttling",
+                        "send.too.fast"})
+QUOTA_CODES = frozenset({"90020", "Forbidden.AccessDenied.ApiCountLimitForOrg"})
+# custom robot: over 20/min throttles the robot for 10 min  [verify the exact errcodes]
+ROBOT_RATE_CODES = {410100: 600.0, 130101: 600.0}
+FLOW_CONTROL_RETRY = 60.0
+
+
+class DingTalkClient(ClientBase):
+    platform = PLATFORM
+
+    def __init__(self, cfg: DingTalkConfig, kv: KV, *, clock: Callable[[], float] = time.time,
+                 **kw: Any) -> None:
+        super().__init__(**kw)
+        self.cfg = cfg
+        self.base = cfg.api_base.rstrip("/")
+        self.oapi = cfg.oapi_base.rstrip("/")
+        self.clock = clock
+        self.tokens = TokenCache(kv, PLATFORM, self._fetch_token, clock=clock, scope=cfg.app_key)
+
+    # ---- token ------------------------------------------------------------------------
+    def _fetch_token(self) -> tuple[str, int]:
+        """POST /v1.0/oauth2/accessToken {appKey, appSecret}."""
+        body = {"appKey": self.cfg.app_key, "appSecret": self.cfg.app_secret.get_secret_value()}
+        resp = self._send("POST", f"{self.base}/v1.0/oauth2/accessToken", "accessToken", json=body)
+        data = self._json(resp, "accessToken")
+        if resp.status_code >= 400 or not data.get("accessToken"):
+            raise PermanentError(f"token refused: {_code(data) or resp.status_code}",
+                                 platform=PLATFORM, api="accessToken", code=_code(data))
+        return str(data["accessToken"]), int(data.get("expireIn") or 7200)
+
+    # ---- the choke point ----------------------------------------------------------------
+    def _call(self, method: str, path: str, api: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One api.dingtalk.com call with the token header; retried once on a token error."""
+        for retried in (False, True):
+            token = self.tokens.get()
+            resp = self._send(method, f"{self.base}{path}", api, json=body,
+                              headers={"x-acs-dingtalk-access-token": token})
+            data = self._json(resp, api) if resp.content else {}
+            code = _code(data)
+            if resp.status_code == 401 or code in TOKEN_CODES:
+                if not retried:
+                    self.tokens.invalidate(token)
+                    continue
+                raise TokenError("token rejected", platform=PLATFORM, api=api, code=code or 401)
+            if resp.status_code >= 400 or (code and code != "0"):
+                raise _error(code or str(resp.status_code), data, api)
+            return data
+        raise AssertionError("unreachable")
+
+    # ---- robot messages -----------------------------------------------------------------
+    def _batch_send(self, user_ids: list[str], msg_key: str, param: dict[str, Any]) -> dict[str, Any]:
+        body = {"robotCode": self.cfg.robot_code, "userIds": list(user_ids), "msgKey": msg_key,
+                "msgParam": json.dumps(param, ensure_ascii=False)}
+        data = self._call("POST", "/v1.0/robot/oToMessages/batchSend", "batchSend", body)
+        throttled = [u for u in data.get("flowControlledStaffIdList") or [] if u in user_ids]
+        if throttled:    # DingTalk answers 200 but did not deliver to these users
+            raise RateLimited("flow controlled", retry_after=FLOW_CONTROL_RETRY, users=throttled,
+                              platform=PLATFORM, api="batchSend", code="flowControlled")
+        invalid = set(data.get("invalidStaffIdList") or [])
+        if invalid and invalid >= set(user_ids):
+            raise PermanentError("no valid recipient", platform=PLATFORM, api="batchSend",
+                                 code="invalidStaffIdList")
+        return {"processQueryKey": data.get("processQueryKey")} if data.get("processQueryKey") else {}
+
+    def send_text(self, user_ids: str | list[str], text: str) -> dict[str, Any]:
+        """POST /v1.0/robot/oToMessages/batchSend (msgKey sampleText, ≤ 20 users)."""
+        return self._batch_send(_as_list(user_ids), "sampleText", {"content": clip_bytes(text, TEXT_LIMIT)})
+
+    def send_markdown(self, user_ids: str | list[str], text: str, title: str = "") -> dict[str, Any]:
+        """POST /v1.0/robot/oToMessages/batchSend (msgKey sampleMarkdown)."""
+        return self._batch_send(_as_list(user_ids), "sampleMarkdown",
+                                {"title": title or _title_of(text), "text": clip_bytes(text, TEXT_LIMIT)})
+
+    def send_group(self, open_conversation_id: str, text: str, markdown: bool = False) -> dict[str, Any]:
+        """POST /v1.0/robot/groupMessages/send (robot in a group chat)."""
+        key, param = _msg(text, markdown)
+        body = {"robotCode": self.cfg.robot_code, "openConversationId": open_conversation_id,
+                "msgKey": key, "msgParam": json.dumps(param, ensure_ascii=False)}
+        data = self._call("POST", "/v1.0/robot/groupMessages/send", "groupMessages/send", body)
+        return {"processQueryKey": data.get("processQueryKey")} if data.get("processQueryKey") else {}
+
+    # ---- cards --------------------------------------------------------------------------
+    def send_card(self, user: str, card: Card, open_conversation_id: str | None = None) -> dict[str, Any]:
+        """POST /v1.0/im/v1.0/robot/interactiveCards/send (StandardCard, cardBizId = card id)
+        to one user (singleChatReceiver) or a group (openConversationId)."""
+        body = {**render(card, PLATFORM), "robotCode": self.cfg.robot_code}
+        if open_conversation_id:
+            body["openConversationId"] = open_conversation_id
+        else:
+            body["singleChatReceiver"] = json.dumps({"userId": user})
+        data = self._call("POST", "/v1.0/im/v1.0/robot/interactiveCards/send", "interactiveCards/send", body)
+        refs = {"cardBizId": card.card_id}
+        result = data.get("result") if isinstance(data.get("result"), dict) else data
+        if result.get("processQueryKey"):
+            refs["processQueryKey"] = result["processQueryKey"]
+        return refs
+
+    def update_card(self, card: Card) -> dict[str, Any]:
+        """PUT /v1.0/im/robots/interactiveCards (update by cardBizId)."""
+        self._call("PUT", "/v1.0/im/robots/interactiveCards", "interactiveCards/update",
+                   render_update(card, PLATFORM))
+        return {"cardBizId": card.card_id}
+
+    # ---- media --------------------------------------------------------------------------
+    def download(self, download_code: str) -> bytes:
+        """POST /v1.0/robot/messageFiles/download -> downloadUrl, then GET it right away
+        (the URL is short-lived and pre-signed: no token header)."""
+        data = self._call("POST", "/v1.0/robot/messageFiles/download", "messageFiles/download",
+                          {"downloadCode": download_code, "robotCode": self.cfg.robot_code})
+        url = str(data.get("downloadUrl") or "")
+        if not url:
+            raise PermanentError("no downloadUrl", platform=PLATFORM, api="messageFiles/download")
+        resp = self._send("GET", url, "files")
+        if resp.status_code != 200:
+            raise PermanentError(f"HTTP {resp.status_code}", platform=PLATFORM, api="files",
+                                 code=resp.status_code)
+        return resp.content
+
+    # ---- webhooks -----------------------------------------------------------------------
+    def reply_session(self, session_webhook: str, text: str, markdown: bool = False) -> dict[str, Any]:
+        """POST the message's sessionWebhook (no token while it is valid, ~1.5 h)."""
+        if urlparse(session_webhook).scheme not in ("http", "https"):
+            raise PermanentError("bad sessionWebhook", platform=PLATFORM, api="sessionWebhook")
+        resp = self._send("POST", session_webhook, "sessionWebhook", json=_webhook_body(text, markdown))
+        self._check_robot(self._json(resp, "sessionWebhook"), "sessionWebhook")
+        return {}
+
+    def custom_robot_send(self, access_token: str, secret: str | None, text: str,
+                          markdown: bool = False) -> dict[str, Any]:
+        """POST {oapi}/robot/send?access_token=&timestamp=&sign= (custom group robot; the
+        sign is URL-encoded exactly once, so the query string is built here, not by requests)."""
+        url = f"{self.oapi}/robot/send?access_token={quote_plus(access_token)}"
+        if secret:
+            ts = int(self.clock() * 1000)
+            url += f"&timestamp={ts}&sign={custom_robot_sign(secret, ts)}"
+        resp = self._send("POST", url, "robot/send", json=_webhook_body(text, markdown))
+        self._check_robot(self._json(resp, "robot/send"), "robot/send")
+        return {}
+
+    def _check_robot(self, data: dict[str, Any], api: str) -> None:
+        """Legacy {errcode, errmsg} answers of oapi robots and session webhooks."""
+        try:
+            code = int(data.get("errcode") or 0)
+        except (TypeError, ValueError):
+            code = -1
+        if code == 0:
+            return
+        if code in ROBOT_RATE_CODES:
+            raise RateLimited(f"errcode {code}", retry_after=ROBOT_RATE_CODES[code],
+                              platform=PLATFORM, api=api, code=code)
+        if code == -1:
+            raise TransientError("system busy", platform=PLATFORM, api=api, code=code)
+        raise PermanentError(f"errcode {code}: {detail(data.get('errmsg'))}", platform=PLATFORM,
+                             api=api, code=code)
+
+
+def _code(data: dict[str, Any]) -> str:
+    code = data.get("code", data.get("errcode"))
+    return "" if code in (None, "", 0) else str(code)
+
+
+def _error(code: str, data: dict[str, Any], api: str) -> Exception:
+    msg = detail(data.get("message") or data.get("errmsg"))
+    if code in RATE_CODES:
+        return RateLimited(f"rate limited ({code})", retry_after=1.0, platform=PLATFORM, api=api, code=code)
+    if code in QUOTA_CODES:   # the org's monthly API quota: retrying soon cannot help
+        return PermanentError(f"API quota exhausted ({code})", platform=PLATFORM, api=api, code=code)
+    if code in ("-1", "ServiceUnavailable", "InternalError"):
+        return TransientError(f"busy ({code})", platform=PLATFORM, api=api, code=code)
+    return PermanentError(f"{code}: {msg}", platform=PLATFORM, api=api, code=code)
+
+
+def _as_list(users: str | list[str]) -> list[str]:
+    return [users] if isinstance(users, str) else list(users)
+
+
+def _title_of(text: str) -> str:
+    first = next((line for line in text.splitlines() if line.strip()), "消息")
+    return clip_bytes(first.lstrip("#* ").strip() or "消息", 60)
+
+
+def _msg(text: str, markdown: bool) -> tuple[str, dict[str, Any]]:
+    if markdown:
+        return "sampleMarkdown", {"title": _title_of(text), "text": clip_bytes(text, TEXT_LIMIT)}
+    return "sampleText", {"content": clip_bytes(text, TEXT_LIMIT)}
+
+
+def _webhook_body(text: str, markdown: bool) -> dict[str, Any]:
+    if markdown:
+        return {"msgtype": "markdown", "markdown": {"title": _title_of(text),
+                                                    "text": clip_bytes(text, TEXT_LIMIT)}}
+    return {"msgtype": "text", "text": {"content": clip_bytes(text, TEXT_LIMIT)}}
+
+
+# ---- routing a neutral Recipient onto this platform (used by the Outbox) ----------------
+CARD_ROUTES = ("user", "group")   # custom robots and session webhooks get cards as text
+SESSION_MARGIN_MS = 60_000        # don't start a reply on a webhook about to expire
+
+
+def route(cfg: Any, to: Any, kind: str, now: float | None = None) -> str:
+    """"robot" (team custom robot), "session" (answer through the message's sessionWebhook
+    while it is valid; texts only), "group" (robot in a chat) or "user" (one-to-one)."""
+    if to.chat_id and to.chat_id in cfg.platforms.dingtalk.group_robots:
+        return "robot"
+    expires = to.reply_ref.get("sessionWebhookExpiredTime")
+    now_ms = (time.time() if now is None else now) * 1000
+    if (kind in ("text", "markdown") and to.reply_ref.get("sessionWebhook")
+            and isinstance(expires, (int, float)) and expires - SESSION_MARGIN_MS > now_ms):
+        return "session"
+    return "group" if to.chat_id else "user"
+
+
+def send_text_to(client: DingTalkClient, cfg: Any, to: Any, route_name: str, text: str,
+                 markdown: bool, uuid: str | None = None) -> dict[str, Any]:
+    if route_name == "robot":
+        robot = cfg.platforms.dingtalk.group_robots[to.chat_id]
+        secret = robot.secret.get_secret_value() if robot.secret else None
+        return client.custom_robot_send(robot.access_token.get_secret_value(), secret, text, markdown)
+    if route_name == "session":
+        return client.reply_session(str(to.reply_ref["sessionWebhook"]), text, markdown)
+    if route_name == "group":
+        return client.send_group(to.chat_id, text, markdown)
+    return (client.send_markdown if markdown else client.send_text)(to.user_id, text)
+
+
+def send_card_to(client: DingTalkClient, cfg: Any, to: Any, route_name: str, card: Card,
+                 uuid: str | None = None) -> dict[str, Any]:
+    group = to.chat_id if route_name == "group" else None
+    return client.send_card(to.user_id, card, open_conversation_id=group)
+
+
+def update_card_for(client: DingTalkClient, to: Any, card: Card, ref: dict[str, Any],
+                    response_code: str | None) -> dict[str, Any]:
+    return client.update_card(card)

@@ -1,0 +1,190 @@
+"""WeCom (企业微信) API client: app messages (text, markdown, template_card), card updates,
+media download and the group-robot webhook, through one `_call` that adds the access token,
+maps errcodes to typed errors and refreshes-and-retries once on 40014/42001/41001.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cards.model import Card, clip_bytes
+from cards.render import render, render_update
+from crm_core.config.schema import WeComConfig
+from crm_core.kv.base import KV
+
+from bot.outbound.http import (
+    ClientBase, PermanentError, RateLimited, TokenError, TransientError, detail, is_json,
+)
+from bot.outbound.tokens import TokenCache
+
+PLATFORM = "wecom"
+TEXT_LIMIT = 2048                       # app text and markdown: bytes
+ROBOT_MARKDOWN_LIMIT = 4096
+TOKEN_CODES = frozenset({40014, 42001, 41001})   # invalid / expired / missing token
+# 45009: per-minute frequency breach (WeCom locks the minute window for 60 s);
+# 45033: too many concurrent calls (back off briefly)
+RATE_CODES = {45009: 60.0, 45033: 2.0}
+TRANSIENT_CODES = frozenset({-1})       # "system busy"
+
+
+class WeComClient(ClientBase):
+    platform = PLATFORM
+
+    def __init__(self, cfg: WeComConfig, kv: KV, *, clock: Callable[[], float] = time.time,
+                 **kw: Any) -> None:
+        super().__init__(**kw)
+        self.cfg = cfg
+        self.base = cfg.api_base.rstrip("/")
+        self.tokens = TokenCache(kv, PLATFORM, self._fetch_token, clock=clock,
+                                 scope=f"{cfg.corp_id}:{cfg.agent_id}")
+
+    # ---- token ------------------------------------------------------------------------
+    def _fetch_token(self) -> tuple[str, int]:
+        """GET /cgi-bin/gettoken?corpid&corpsecret."""
+        params = {"corpid": self.cfg.corp_id, "corpsecret": self.cfg.secret.get_secret_value()}
+        data = self._json(self._send("GET", f"{self.base}/cgi-bin/gettoken", "gettoken",
+                                     params=params), "gettoken")
+        self._check(data, "gettoken")
+        return str(data["access_token"]), int(data.get("expires_in") or 7200)
+
+    # ---- the choke point ----------------------------------------------------------------
+    def _call(self, method: str, path: str, api: str, *, params: dict[str, Any] | None = None,
+              body: dict[str, Any] | None = None, raw: bool = False) -> Any:
+        """One API call with the token; the JSON result, or the response when `raw` and the
+        body is not JSON (media). Retries once with a fresh token on a token errcode."""
+        for retried in (False, True):
+            token = self.tokens.get()
+            resp = self._send(method, f"{self.base}{path}", api,
+                              params={**(params or {}), "access_token": token}, json=body)
+            if raw and resp.status_code == 200 and not is_json(resp):
+                return resp
+            data = self._json(resp, api)
+            code = _errcode(data)
+            if code in TOKEN_CODES and not retried:
+                self.tokens.invalidate(token)
+                continue
+            self._check(data, api)
+            return data
+        raise AssertionError("unreachable")
+
+    def _check(self, data: dict[str, Any], api: str) -> None:
+        code = _errcode(data)
+        if code == 0:
+            return
+        msg = detail(data.get("errmsg"))
+        if code in TOKEN_CODES:
+            raise TokenError(f"token rejected ({code})", platform=PLATFORM, api=api, code=code)
+        if code in RATE_CODES:
+            raise RateLimited(f"rate limited ({code})", retry_after=RATE_CODES[code],
+                              platform=PLATFORM, api=api, code=code)
+        if code in TRANSIENT_CODES:
+            raise TransientError(f"system busy ({code})", platform=PLATFORM, api=api, code=code)
+        raise PermanentError(f"errcode {code}: {msg}", platform=PLATFORM, api=api, code=code)
+
+    # ---- app messages -------------------------------------------------------------------
+    def _message(self, users: str | list[str], body: dict[str, Any]) -> dict[str, Any]:
+        touser = users if isinstance(users, str) else "|".join(users)
+        payload = {"touser": touser, "agentid": self.cfg.agent_id, "safe": 0, **body}
+        data = self._call("POST", "/cgi-bin/message/send", "message/send", body=payload)
+        invalid = [u for u in str(data.get("invaliduser") or "").split("|") if u]
+        if invalid and set(invalid) >= set(touser.split("|")):
+            raise PermanentError("no valid recipient", platform=PLATFORM, api="message/send",
+                                 code="invaliduser")
+        return {k: data[k] for k in ("msgid", "response_code") if data.get(k)}
+
+    def send_text(self, user: str | list[str], text: str) -> dict[str, Any]:
+        """POST /cgi-bin/message/send (msgtype text; content clipped to 2048 bytes)."""
+        return self._message(user, {"msgtype": "text", "text": {"content": clip_bytes(text, TEXT_LIMIT)}})
+
+    def send_markdown(self, user: str | list[str], text: str) -> dict[str, Any]:
+        """POST /cgi-bin/message/send (msgtype markdown; content clipped to 2048 bytes)."""
+        return self._message(user, {"msgtype": "markdown",
+                                    "markdown": {"content": clip_bytes(text, TEXT_LIMIT)}})
+
+    def send_card(self, user: str | list[str], card: Card) -> dict[str, Any]:
+        """POST /cgi-bin/message/send (msgtype template_card) -> {msgid, response_code}."""
+        return self._message(user, render(card, PLATFORM, agent_id=self.cfg.agent_id))
+
+    def update_card(self, response_code: str, card: Card, users: list[str]) -> dict[str, Any]:
+        """POST /cgi-bin/message/update_template_card (response_code is single-use, 72 h)."""
+        body = {**render_update(card, PLATFORM, agent_id=self.cfg.agent_id),
+                "userids": list(users), "partyids": [], "tagids": [], "atall": 0,
+                "agentid": self.cfg.agent_id, "response_code": response_code}
+        data = self._call("POST", "/cgi-bin/message/update_template_card",
+                          "update_template_card", body=body)
+        return {k: data[k] for k in ("msgid", "invaliduser") if data.get(k)}
+
+    def download_media(self, media_id: str) -> tuple[bytes, str]:
+        """GET /cgi-bin/media/get (temporary media, 3 days) -> (bytes, content type).
+        A JSON body is an error (e.g. 40007 unknown media id)."""
+        resp = self._call("GET", "/cgi-bin/media/get", "media/get", params={"media_id": media_id},
+                          raw=True)
+        if not hasattr(resp, "content"):
+            raise PermanentError("media API answered JSON without data", platform=PLATFORM,
+                                 api="media/get")
+        return resp.content, resp.headers.get("Content-Type", "application/octet-stream")
+
+    # ---- group robot --------------------------------------------------------------------
+    def group_webhook(self, key: str, text: str | None = None, markdown: str | None = None) -> dict[str, Any]:
+        """POST /cgi-bin/webhook/send?key= (group robot, no token; the key is the secret)."""
+        if (text is None) == (markdown is None):
+            raise ValueError("give exactly one of text / markdown")
+        if text is not None:
+            body = {"msgtype": "text", "text": {"content": clip_bytes(text, TEXT_LIMIT)}}
+        else:
+            body = {"msgtype": "markdown",
+                    "markdown": {"content": clip_bytes(markdown or "", ROBOT_MARKDOWN_LIMIT)}}
+        resp = self._send("POST", f"{self.base}/cgi-bin/webhook/send", "webhook",
+                          params={"key": key}, json=body)
+        data = self._json(resp, "webhook")
+        self._check(data, "webhook")
+        return {}
+
+
+def _errcode(data: dict[str, Any]) -> int:
+    try:
+        return int(data.get("errcode") or 0)
+    except (TypeError, ValueError):
+        return -1
+
+
+# ---- routing a neutral Recipient onto this platform (used by the Outbox) ----------------
+CARD_ROUTES = ("app",)          # a group robot cannot show buttons: cards go there as text
+
+
+def route(cfg: Any, to: Any, kind: str, now: float | None = None) -> str:
+    """"robot" for a team chat with a configured group robot, else "app" (a user)."""
+    return "robot" if to.chat_id and to.chat_id in cfg.platforms.wecom.group_webhooks else "app"
+
+
+def send_text_to(client: WeComClient, cfg: Any, to: Any, route_name: str, text: str,
+                 markdown: bool, uuid: str | None = None) -> dict[str, Any]:
+    if route_name == "robot":
+        key = cfg.platforms.wecom.group_webhooks[to.chat_id].get_secret_value()
+        return client.group_webhook(key, markdown=text) if markdown else client.group_webhook(key, text=text)
+    _need_user(to)
+    return (client.send_markdown if markdown else client.send_text)(to.user_id, text)
+
+
+def send_card_to(client: WeComClient, cfg: Any, to: Any, route_name: str, card: Card,
+                 uuid: str | None = None) -> dict[str, Any]:
+    _need_user(to)
+    return client.send_card(to.user_id, card)
+
+
+def update_card_for(client: WeComClient, to: Any, card: Card, ref: dict[str, Any],
+                    response_code: str | None) -> dict[str, Any]:
+    """The tap's response_code (or the send's, while unused); both are single-use."""
+    code = response_code or ref.get("response_code")
+    if not code:
+        raise PermanentError("no response_code to update this card", platform=PLATFORM,
+                             api="update_template_card")
+    client.update_card(code, card, [to.user_id])
+    return {"response_code": None}      # used up: forget it
+
+
+def _need_user(to: Any) -> None:
+    if not to.user_id:
+        raise PermanentError(f"no route to chat {to.chat_id!r}: no group robot configured",
+                             platform=PLATFORM, api="message/send")
