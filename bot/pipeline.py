@@ -9,6 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.events import InboundEvent
+from bot.outbound.message import Recipient
+from cards.model import Card
+from handlers.context import Reply
 from crm_core.db.models import InboundMessage
 
 log = logging.getLogger("crm_bot.pipeline")
@@ -20,7 +23,8 @@ class Pipeline:
         self.rt = rt
 
     def processors(self) -> dict[str, Any]:
-        return {INBOUND_QUEUE: self.process_inbound}
+        from bot.outbound.delivery import outbound_processors
+        return {INBOUND_QUEUE: self.process_inbound, **outbound_processors(self.rt)}
 
     def process_inbound(self, payload: dict[str, Any]) -> None:
         event = InboundEvent.from_dict(payload["event"])
@@ -32,9 +36,46 @@ class Pipeline:
         self._mark_done(row_id)
 
     def handle(self, event: InboundEvent) -> None:
-        dispatch = self.rt.extras.get("dispatch")
-        if dispatch is not None:
-            dispatch(event)
+        """Run the handler for one event and send what it returns (each reply once)."""
+        from handlers.context import Context
+        from handlers.dispatch import APOLOGY, dispatch
+        from handlers.load import load_handlers
+        load_handlers()
+        rep = self.rt.cfg.org.rep_by_platform_id(event.platform, event.sender_id)
+        sent = iter(range(1000))
+        emit = lambda reply: self.deliver(event, rep, reply, next(sent))  # noqa: E731
+        ctx = Context(rt=self.rt, event=event, rep=rep, now=self.rt.clock(), emit=emit,
+                      fetch_media=self.fetch_media)
+        try:
+            replies = dispatch(ctx)
+        except Exception:  # noqa: BLE001 - the user gets an apology, the log gets the details
+            log.exception("handler failed for %s event %s", event.platform, event.event_id)
+            replies = [Reply(APOLOGY)]
+        for reply in replies:
+            emit(reply)
+
+    def deliver(self, event: InboundEvent, rep, reply, index: int) -> None:  # noqa: ANN001
+        from bot.recipients import recipient_for_rep
+        outbox = self.outbox()
+        key = reply.dedupe_key or f"reply:{event.platform}:{event.event_id}:{index}"
+        if reply.update and isinstance(reply.item, Card):
+            outbox.update_card(reply.item.card_id, reply.item, reply_ref=event.reply_ref, dedupe_key=key)
+            return
+        if reply.to_rep:
+            to = recipient_for_rep(self.rt.cfg, reply.to_rep)
+        else:
+            to = Recipient(platform=event.platform, user_id=event.sender_id, rep_id=rep.id if rep else None,
+                           chat_id=event.conversation_id if event.conversation_type == "group" else None,
+                           reply_ref=event.reply_ref)
+        outbox.send(reply.item, to, dedupe_key=key)
+
+    def outbox(self):  # noqa: ANN201
+        from bot.notify import outbox
+        return outbox(self.rt)
+
+    def fetch_media(self, event: InboundEvent) -> bytes:
+        from bot.media import fetch_media
+        return fetch_media(self.rt, event)
 
     def _log_once(self, event: InboundEvent) -> int | None:
         """Insert the inbound row; None if this event was already processed."""

@@ -49,6 +49,15 @@ class Runtime:
     def from_path(cls, path: str | None = None, **kw) -> "Runtime":
         return cls.build(load_config(path), **kw)
 
+    @property
+    def data_dir(self) -> Path:
+        return data_dir(self.cfg)
+
+    def deliver(self, notices) -> int:  # noqa: ANN001
+        """Send domain notices (cards/texts) to the people they name."""
+        from bot.notify import deliver
+        return deliver(self, notices)
+
     def close(self) -> None:
         self.db.dispose()
         self.kv.close()

@@ -14,6 +14,7 @@ class Notice:
     customer_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
     dedupe_key: str | None = None  # the same logical notice goes out once
+    as_supervisor: bool = False    # sent to the team's supervisor_platform when configured
 
     # Kinds used across the codebase (kept here so they have one obvious home):
     # lead.assigned, lead.pool, routing.paused, fuse.reminder, fuse.supervisor, fuse.diagnosis,

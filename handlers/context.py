@@ -2,6 +2,7 @@
 services it may use. Handlers return `Reply` objects instead of sending."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,10 +22,12 @@ class UserError(Exception):
 
 @dataclass(frozen=True)
 class Reply:
-    """Text or a card; `to_rep` None = answer the sender where they wrote."""
+    """Text or a card; `to_rep` None = answer the sender where they wrote. `update=True`
+    replaces the card with the same card_id in place (after a tap)."""
     item: str | Card
     to_rep: str | None = None
     dedupe_key: str | None = None
+    update: bool = False
 
 
 @dataclass
@@ -34,6 +37,12 @@ class Context:
     rep: Rep | None
     now: datetime
     data: dict[str, Any] = field(default_factory=dict)
+    emit: Callable[[Reply], None] | None = None           # send right away (e.g. "正在识别语音…")
+    fetch_media: Callable[[InboundEvent], bytes] | None = None
+
+    def send_now(self, reply: Reply) -> None:
+        if self.emit is not None:
+            self.emit(reply)
 
     @property
     def cfg(self) -> AppConfig:

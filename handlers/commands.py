@@ -1,0 +1,102 @@
+"""Short commands for the common moves, Chinese first with English aliases:
+帮助 / 新建 / 查客户 / 我的待办 / 跟进. Workflow commands live in handlers/workflow.py."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import or_, select
+
+from crm_core.db.models import Contact, Customer, Lead, Task
+from crm_core.normalize import mask_phone
+from handlers.capture import new_draft
+from handlers.context import Context, Reply, UserError
+from handlers.registry import REGISTRY
+
+LEAD_REF = re.compile(r"^#?(\d+)\s*(.*)$", re.S)
+
+
+@REGISTRY.command("帮助", "help", "?", "？", usage="帮助", example="帮助")
+def help_cmd(ctx: Context) -> str:
+    lines = ["我能帮你管客户,直接说客户情况就能建线索,也可以发语音。常用命令:"]
+    for cmd in REGISTRY.commands:
+        if cmd.example and cmd.name not in ("帮助",):
+            english = next((a for a in cmd.aliases if a.isascii() and a.isalpha()), "")
+            alias = f"({english})" if english else ""
+            lines.append(f"· {cmd.name}{alias}:{cmd.usage}\n  例:{cmd.example}")
+    return "\n".join(lines)
+
+
+@REGISTRY.command("新建", "新线索", "new", usage="新建一条线索",
+                  example="新建 杭州优品 李经理 13912345678 想上CRM 预算50万")
+def new_cmd(ctx: Context) -> list[Reply]:
+    rest = ctx.data.get("args", "")
+    if not rest:
+        return [Reply("请在「新建」后面说客户情况,例如:新建 杭州优品 李经理 13912345678 预算50万")]
+    return new_draft(ctx, rest)
+
+
+@REGISTRY.command("查客户", "查询客户", "find", usage="按名称、电话查客户", example="查客户 优品")
+def find_customer(ctx: Context) -> str:
+    q = ctx.data.get("args", "").strip()
+    if not q:
+        raise UserError("请在「查客户」后面写客户名称或电话,例如:查客户 优品")
+    digits = re.sub(r"\D", "", q)
+    with ctx.rt.db.uow() as s:
+        cond = [Customer.name.contains(q)]
+        if len(digits) >= 4:
+            cond.append(Contact.phone.contains(digits))
+        rows = s.execute(select(Customer, Contact).outerjoin(Contact, Contact.customer_id == Customer.id)
+                         .where(Customer.status == "active", or_(*cond)).order_by(Customer.id.desc()).limit(20)).all()
+    if not rows:
+        return f"没有找到与「{q}」相关的客户。"
+    seen, lines = set(), [f"找到 {len({c.id for c, _ in rows})} 个客户:"]
+    for cust, contact in rows:
+        if cust.id in seen:
+            continue
+        seen.add(cust.id)
+        who = f" · {contact.name or ''} {mask_phone(contact.phone) if contact and contact.phone else ''}" if contact else ""
+        lines.append(f"#{cust.id} {cust.name}{who.rstrip()}(负责人:{rep_name(ctx, cust.owner_rep_id)})")
+    return "\n".join(lines[:11])
+
+
+def rep_name(ctx: Context, rep_id: str | None) -> str:
+    rep = ctx.cfg.org.rep(rep_id) if rep_id else None
+    return rep.name if rep else (rep_id or "公海")
+
+
+@REGISTRY.command("我的待办", "待办", "todo", usage="查看我的待办", example="我的待办")
+def my_todos(ctx: Context) -> str:
+    with ctx.rt.db.uow() as s:
+        tasks = list(s.scalars(select(Task).where(Task.owner_rep_id == ctx.rep.id, Task.status == "open")
+                               .order_by(Task.due_date.is_(None), Task.due_date, Task.id).limit(10)))
+    if not tasks:
+        return "目前没有待办,干得漂亮!"
+    today = ctx.now.date()
+    lines = [f"你有 {len(tasks)} 条待办:"]
+    for t in tasks:
+        flag = "(已逾期)" if t.due_date and t.due_date < today else ""
+        lines.append(f"· {t.title} — {t.due_date.isoformat() if t.due_date else '未定'}{flag}")
+    return "\n".join(lines)
+
+
+def own_lead(ctx: Context, session, lead_id: int) -> Lead:  # noqa: ANN001
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise UserError(f"没有找到线索 #{lead_id}。")
+    roles = set(ctx.rep.roles)
+    if lead.owner_rep_id != ctx.rep.id and not roles & {"admin", "supervisor"}:
+        raise UserError(f"线索 #{lead_id} 不是你负责的,无法操作。")
+    return lead
+
+
+@REGISTRY.command("跟进", "follow", usage="给线索记一条跟进", example="跟进 #12 今天电话沟通了报价,客户下周回复")
+def follow_up(ctx: Context) -> str:
+    from crm_core.services.activity import record_follow_up
+    m = LEAD_REF.match(ctx.data.get("args", "").strip())
+    if not m or not m.group(2).strip():
+        raise UserError("请这样写:跟进 #线索编号 跟进内容,例如「跟进 #12 今天电话沟通了报价」")
+    with ctx.rt.db.uow() as s:
+        lead = own_lead(ctx, s, int(m.group(1)))
+        record_follow_up(s, lead, ctx.rep.id, ctx.event.platform, m.group(2).strip(), ctx.now)
+        title = lead.title
+    return f"已记录跟进:#{m.group(1)} {title}"

@@ -1,0 +1,72 @@
+"""Taps on the confirm card: 确认 saves the draft as a lead (+ to-do), 修改 lets the rep
+correct a field by replying, 取消 drops it. A second tap changes nothing."""
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from crm_core.db.models import Activity
+from crm_core.services.intake import MissingFields, intake_lead
+from crm_core.services.lead_input import LeadInput
+from handlers.capture import stamp
+from handlers.context import Context, Reply, UserError
+from handlers.drafts import Draft, DraftStore
+from handlers.lead_card import LABELS, confirm_card
+from handlers.registry import REGISTRY
+
+STALE = "这张卡片已经处理过或已过期,无需重复操作。"
+
+
+def lead_input(draft: Draft) -> LeadInput:
+    values = {k: v for k, v in draft.fields.items() if v not in (None, "")}
+    try:
+        return LeadInput(source="voice" if draft.source == "voice" else "chat", note=draft.note, **values)
+    except ValidationError as err:
+        names = "、".join(LABELS.get(str(e["loc"][0]), str(e["loc"][0])) for e in err.errors())
+        raise UserError(f"{names}的格式不对,请回复更正,例如「电话改成13912345678」。") from None
+
+
+def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
+    data = lead_input(draft)
+    if not ctx.rt.kv.claim(f"draft:saved:{draft.id}", ttl=24 * 3600):
+        return [Reply(STALE)]
+    try:
+        with ctx.rt.db.uow() as s:
+            res = intake_lead(s, ctx.cfg, data, actor=ctx.rep.id, platform=ctx.event.platform,
+                              now=ctx.now, owner_rep_id=ctx.rep.id)
+            if draft.source == "voice":
+                s.add(Activity(customer_id=res.customer.id, lead_id=res.lead.id, kind="voice_note",
+                               text=draft.note, transcript=draft.transcript, audio_ref=draft.audio_ref,
+                               actor=ctx.rep.id, platform=ctx.event.platform, created_at=ctx.now))
+            lead_id, title = res.lead.id, res.lead.title
+            task = (res.task.title, res.task.due_date) if res.task else None
+            notes = list(res.notes)
+    except MissingFields as err:
+        ctx.rt.kv.delete(f"draft:saved:{draft.id}")
+        raise UserError("还缺少:" + "、".join(LABELS.get(f, f) for f in err.fields)) from None
+    except Exception:
+        ctx.rt.kv.delete(f"draft:saved:{draft.id}")   # nothing was stored: allow another tap
+        raise
+    store.clear(ctx.rep.id)
+    text = f"已保存线索 #{lead_id}:{title}"
+    if task:
+        text += f"\n已创建待办:{task[0]}(截止 {task[1].isoformat()})"
+    card = confirm_card(draft).resolved(f"已保存为线索 #{lead_id} · {stamp(ctx.now)}")
+    return [Reply(card, update=True), Reply("\n".join([text, *notes]))]
+
+
+@REGISTRY.action("lead")
+def lead_card_tap(ctx: Context) -> list[Reply]:
+    action = ctx.event.action
+    store = DraftStore(ctx.rt.kv)
+    draft = store.get(ctx.rep.id)
+    if draft is None or draft.id != action.values.get("draft"):
+        return [Reply(STALE)]
+    if action.key == "lead.confirm":
+        return save_draft(ctx, store, draft)
+    if action.key == "lead.edit":
+        draft.editing = True
+        store.save(ctx.rep.id, draft)
+        return [Reply("请直接回复要修改的内容,例如「预算改成200万」「联系人改成王总」,改完我会再发确认卡片。")]
+    store.clear(ctx.rep.id)
+    return [Reply(confirm_card(draft).resolved(f"已取消 · {stamp(ctx.now)}"), update=True),
+            Reply("已取消这条线索草稿。")]

@@ -1,0 +1,11 @@
+"""Import every handler module once so their decorators fill the registry."""
+from __future__ import annotations
+
+import importlib
+
+MODULES = ("handlers.capture", "handlers.lead_actions", "handlers.voice", "handlers.commands")
+
+
+def load_handlers() -> None:
+    for name in MODULES:
+        importlib.import_module(name)

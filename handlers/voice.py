@@ -1,0 +1,53 @@
+"""Voice notes: tell the rep we're listening, fetch the audio, decode, transcribe (or take
+DingTalk's own recognition text), then the same draft flow as typed text."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from bot.events import EventKind
+from crm_core.voice import VoiceError, build_transcriber, decode_audio
+from handlers.capture import new_draft
+from handlers.context import Context, Reply
+from handlers.registry import REGISTRY
+
+log = logging.getLogger("crm_bot.voice")
+_lock = threading.Lock()
+LISTENING = "正在识别语音…"
+
+
+def transcriber(rt):  # noqa: ANN001, ANN201
+    """One transcriber per runtime, loaded on first use."""
+    with _lock:
+        t = rt.extras.get("transcriber")
+        if t is None:
+            v = rt.cfg.voice
+            t = rt.extras["transcriber"] = build_transcriber(
+                backend=v.backend, model_path=v.model_path, compute_type=v.compute_type,
+                language=v.language, data_dir=str(rt.data_dir))
+        return t
+
+
+def transcribe_event(ctx: Context) -> str:
+    media = ctx.event.media
+    if media is not None and media.recognition and media.recognition.strip():
+        return media.recognition.strip()          # DingTalk already recognised it
+    if media is None or ctx.fetch_media is None:
+        raise VoiceError("corrupt", "voice event without media")
+    ctx.send_now(Reply(LISTENING))
+    audio = ctx.fetch_media(ctx.event)
+    decoded = decode_audio(audio, max_seconds=ctx.cfg.voice.max_seconds)
+    return transcriber(ctx.rt).transcribe(decoded).text.strip()
+
+
+@REGISTRY.kind(EventKind.VOICE)
+def voice_note(ctx: Context) -> list[Reply]:
+    try:
+        text = transcribe_event(ctx)
+    except VoiceError as err:
+        log.info("voice note from %s not usable: %s (%s)", ctx.actor, err.code, err.detail)
+        return [Reply(err.user_message)]
+    media = ctx.event.media
+    ref = f"{ctx.event.platform}:{media.key}" if media else None
+    return new_draft(ctx, text, source="voice", transcript=text, audio_ref=ref,
+                     empty_reply=f"识别到:「{text}」\n但没找到客户信息。可以再说一遍,或直接打字。")

@@ -1,0 +1,256 @@
+"""Taps on the workflow cards: 已跟进 / 延期1天 / 需要支援 / 不再提醒此客户 (the owner: own leads
+only), 转派 / 标记需协同 / 催办 (the lead team's supervisor or an admin). Every tap is authorised
+first (a refusal changes nothing), has at most one effect per card, and updates the card in place."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cards.model import Button, Card, CardError, Field, Level
+from crm_core import audit
+from crm_core.db.models import Activity, CardRecord, Customer, Lead
+from crm_core.notices import Notice
+from crm_core.services.activity import ActivityError, record_follow_up
+from crm_core.services.assign import AssignError, can_reassign, reassign, supervisors_for
+from crm_core.services.followup import mute, unmute
+from crm_core.services.fuse import postpone_fuse
+from handlers.commands import own_lead
+from handlers.context import Context, Reply, UserError
+from handlers.registry import REGISTRY
+from handlers.workflow_cards import rep_name, stage_name, when
+
+STALE = "这张卡片已经处理过了,无需重复操作。"
+NOT_SUPERVISOR = "抱歉,只有该线索所在团队的主管或管理员可以{what},你的操作未生效。"
+CLAIM_TTL = 90 * 86400.0      # longer than any card stays relevant; CardRecord.result backs it up
+DOMAIN_ERRORS = (ActivityError, AssignError)   # their messages are written for people
+
+# An effect runs inside one unit of work and returns (result shown on the card, extra
+# replies, notices to deliver once the transaction has committed).
+Outcome = tuple[str, list[Reply], list[Notice]]
+Effect = Callable[[Context, Session, Lead | None], Outcome]
+
+
+@dataclass(frozen=True)
+class Tap:
+    key: str                  # the action key, e.g. "fuse.done"
+    card_id: str | None
+    values: dict[str, Any]
+
+    @property
+    def lead_id(self) -> int | None:
+        raw = str(self.values.get("lead") or "").lstrip("#")
+        return int(raw) if raw.isdigit() else None
+
+
+def tap_of(ctx: Context) -> Tap:
+    action = ctx.event.action
+    return Tap(action.key, action.card_ref, dict(action.values or {}))
+
+
+def card_from_dict(data: dict[str, Any]) -> Card:
+    """A Card from its stored form (CardRecord.content, as the outbox writes it)."""
+    data = dict(data)
+    data["fields"] = tuple(Field(**f) for f in data.get("fields") or ())
+    data["buttons"] = tuple(Button(**b) for b in data.get("buttons") or ())
+    names = {f.name for f in dataclasses.fields(Card)}
+    return Card(**{k: v for k, v in data.items() if k in names})
+
+
+def stored_card(ctx: Context, card_id: str | None) -> tuple[Card | None, str | None]:
+    """(the card as last sent, its result if it was already acted upon)."""
+    if not card_id:
+        return None, None
+    with ctx.rt.db.uow() as s:
+        rec = s.get(CardRecord, card_id)
+        if rec is None:
+            return None, None
+        content, result = dict(rec.content or {}), rec.result
+    try:
+        return card_from_dict(content), result
+    except (CardError, TypeError, ValueError):      # an old or foreign card: answer in text
+        return None, result
+
+
+def claim_key(tap: Tap, ctx: Context) -> str:
+    # one effect per card whichever button is tapped; without a card id, per event
+    return f"wf:tap:{tap.card_id}" if tap.card_id else f"wf:tap:{ctx.event.platform}:{ctx.event.event_id}"
+
+
+def run_once(ctx: Context, tap: Tap, effect: Effect) -> list[Reply]:
+    """Claim the card, run the effect in one transaction, deliver its notices, then show the
+    result on the card. A failed effect releases the claim so the person can try again."""
+    card, result = stored_card(ctx, tap.card_id)
+    if result:
+        return [Reply(f"{STALE}({result})")]
+    key = claim_key(tap, ctx)
+    if not ctx.rt.kv.claim(key, CLAIM_TTL):
+        return [Reply(STALE)]
+    try:
+        with ctx.rt.db.uow() as s:
+            lead = s.get(Lead, tap.lead_id) if tap.lead_id else None
+            text, replies, notices = effect(ctx, s, lead)
+    except DOMAIN_ERRORS as err:
+        ctx.rt.kv.delete(key)
+        raise UserError(str(err)) from None
+    except BaseException:
+        ctx.rt.kv.delete(key)
+        raise
+    if notices:
+        ctx.rt.deliver(notices)
+    shown = f"{text} · {when(ctx.cfg, ctx.now)}"
+    first = Reply(card.resolved(shown), update=True) if card is not None else Reply(shown)
+    return [first, *replies]
+
+
+def check(ctx: Context, tap: Tap, allow: Callable[[Context, Session, Lead], None]) -> None:
+    """Authorise before claiming, so a refused tap never uses up the card."""
+    if tap.lead_id is None:
+        raise UserError("这张卡片缺少线索编号,无法处理。")
+    with ctx.rt.db.uow() as s:
+        lead = s.get(Lead, tap.lead_id)
+        if lead is None:
+            raise UserError(f"没有找到线索 #{tap.lead_id}。")
+        allow(ctx, s, lead)
+
+
+def owner_only(ctx: Context, s: Session, lead: Lead) -> None:
+    own_lead(ctx, s, lead.id)
+
+
+def supervisor_only(what: str) -> Callable[[Context, Session, Lead], None]:
+    def allow(ctx: Context, s: Session, lead: Lead) -> None:
+        if not can_reassign(ctx.cfg, ctx.rep.id, lead):
+            raise UserError(NOT_SUPERVISOR.format(what=what))
+    return allow
+
+
+def note(ctx: Context, s: Session, lead: Lead, kind: str, text: str, **data: Any) -> None:
+    """An activity (not a follow-up: the rep's fuse keeps running) plus the audit row."""
+    s.add(Activity(customer_id=lead.customer_id, lead_id=lead.id, kind=kind, text=text, actor=ctx.rep.id,
+                   platform=ctx.event.platform, created_at=ctx.now, data=data))
+    audit.record(s, ctx.rep.id, f"lead.{kind}", platform=ctx.event.platform, target_type="lead",
+                 target_id=lead.id, detail=data, now=ctx.now)
+
+
+# ---- the rep's reminder ------------------------------------------------------------------------
+
+def done(ctx: Context, s: Session, lead: Lead) -> Outcome:
+    record_follow_up(s, lead, ctx.rep.id, ctx.event.platform, "已跟进(提醒卡片确认)", ctx.now,
+                     cfg=ctx.cfg, data={"via": "card"})
+    return "已跟进", [Reply(f"已记录跟进:#{lead.id} {lead.title}。可回复「跟进 #{lead.id} 内容」补充详情。")], []
+
+
+def snooze(ctx: Context, s: Session, lead: Lead) -> Outcome:
+    until = postpone_fuse(s, ctx.cfg, lead, ctx.rep.id, ctx.event.platform, ctx.now, days=1)
+    return f"已延期至 {when(ctx.cfg, until)}", [], []
+
+
+def ask_help(ctx: Context, s: Session, lead: Lead) -> Outcome:
+    sups = supervisors_for(ctx.cfg, lead)
+    note(ctx, s, lead, "help", "请求主管支援", supervisors=sups)
+    data = {"title": lead.title, "owner": lead.owner_rep_id, "stage": lead.stage, "team": lead.team_id,
+            "last_activity_at": lead.last_activity_at.isoformat(), "by": ctx.rep.id}
+    notices = [Notice("fuse.help", sup, lead.id, lead.customer_id, data, as_supervisor=True,
+                      dedupe_key=f"help:{lead.id}:{ctx.event.platform}:{ctx.event.event_id}:{sup}") for sup in sups]
+    names = "、".join(rep_name(ctx.cfg, sup) for sup in sups) or "管理员"
+    return f"已请求支援,已通知 {names}", [], notices
+
+
+# ---- the supervisor's card ---------------------------------------------------------------------
+
+def do_reassign(ctx: Context, s: Session, lead: Lead) -> Outcome:
+    to = str(ctx.event.action.values.get("to") or "")
+    previous = lead.owner_rep_id
+    _, notices = reassign(s, ctx.cfg, lead, to, ctx.rep.id, ctx.now)
+    who, new = ctx.rep.name, rep_name(ctx.cfg, to)
+    extra = []
+    if previous and previous not in (ctx.rep.id, to):
+        extra.append(Reply(f"线索 #{lead.id} {lead.title} 已由 {who} 转派给 {new}。", to_rep=previous))
+    return f"已由 {who} 转派给 {new}", extra, notices
+
+
+def mark_assist(ctx: Context, s: Session, lead: Lead) -> Outcome:
+    lead.details = {**(lead.details or {}), "needs_assist": {"by": ctx.rep.id, "at": ctx.now.isoformat()}}
+    note(ctx, s, lead, "assist", "主管标记需协同")
+    extra = [Reply(f"主管 {ctx.rep.name} 已将线索 #{lead.id} {lead.title} 标记为需协同,请与主管沟通下一步。",
+                   to_rep=lead.owner_rep_id)] if lead.owner_rep_id else []
+    return f"已由 {ctx.rep.name} 标记需协同", extra, []
+
+
+def nudge(ctx: Context, s: Session, lead: Lead) -> Outcome:
+    if not lead.owner_rep_id:
+        raise UserError(f"线索 #{lead.id} 在公海中,没有负责人可催办。")
+    note(ctx, s, lead, "nudge", "主管催办", to=lead.owner_rep_id)
+    text = (f"主管 {ctx.rep.name} 催办:请尽快跟进线索 #{lead.id} {lead.title}"
+            f"(阶段:{stage_name(ctx.cfg, {'stage': lead.stage})})。跟进后回复「跟进 #{lead.id} 内容」。")
+    return f"已由 {ctx.rep.name} 催办", [Reply(text, to_rep=lead.owner_rep_id)], []
+
+
+FUSE_ACTIONS: dict[str, tuple[Callable[[Context, Session, Lead], None], Callable[..., Outcome]]] = {
+    "fuse.done": (owner_only, done),
+    "fuse.snooze": (owner_only, snooze),
+    "fuse.help": (owner_only, ask_help),
+    "fuse.assist": (supervisor_only("标记需协同"), mark_assist),
+    "fuse.nudge": (supervisor_only("催办"), nudge),
+    "lead.reassign": (supervisor_only("转派"), do_reassign),
+}
+
+
+def lead_tap(ctx: Context) -> list[Reply]:
+    tap = tap_of(ctx)
+    entry = FUSE_ACTIONS.get(tap.key)
+    if entry is None:
+        return [Reply("这个按钮暂不支持,请更新卡片后再试。")]
+    allow, effect = entry
+    check(ctx, tap, allow)
+    return run_once(ctx, tap, effect)
+
+
+REGISTRY.action("fuse")(lead_tap)
+REGISTRY.action("lead.reassign")(lead_tap)
+
+
+# ---- 不再提醒此客户 / 恢复提醒 ---------------------------------------------------------------------
+
+def unmute_card(ctx: Context, mute_id: int, customer: Customer) -> Card:
+    return Card(card_id=f"mute-{mute_id}", title="已不再提醒此客户", level=Level.INFO,
+                fields=(Field("客户", f"#{customer.id} {customer.name}", short=False),),
+                buttons=(Button("恢复提醒", "followup.unmute", {"customer": str(customer.id)}),),
+                footer=f"也可以发送「取消静音 #{customer.id}」恢复")
+
+
+def do_mute(ctx: Context, s: Session, lead: Lead) -> Outcome:
+    row = mute(s, ctx.rep.id, lead.customer_id, ctx.rep.id, ctx.event.platform, ctx.now)
+    customer = s.get(Customer, lead.customer_id)
+    return "已设置不再提醒此客户", [Reply(unmute_card(ctx, row.id, customer))], []
+
+
+def customer_of_tap(ctx: Context, tap: Tap) -> int:
+    raw = str(tap.values.get("customer") or "").lstrip("#")
+    if not raw.isdigit():
+        raise UserError("这张卡片缺少客户编号,无法处理。")
+    return int(raw)
+
+
+@REGISTRY.action("followup")
+def followup_tap(ctx: Context) -> list[Reply]:
+    tap = tap_of(ctx)
+    if tap.key == "followup.mute":
+        check(ctx, tap, owner_only)
+        return run_once(ctx, tap, do_mute)
+    if tap.key != "followup.unmute":
+        return [Reply("这个按钮暂不支持,请更新卡片后再试。")]
+    customer_id = customer_of_tap(ctx, tap)
+
+    def lift(c: Context, s: Session, _lead: Lead | None) -> Outcome:
+        customer = s.get(Customer, customer_id)
+        if customer is None:
+            raise UserError(f"没有找到客户 #{customer_id}。")
+        lifted = unmute(s, c.rep.id, customer_id, c.rep.id, c.event.platform, c.now)
+        return ("已恢复提醒此客户" if lifted else "此客户本来就在提醒中"), [], []
+    return run_once(ctx, tap, lift)
+

@@ -1,0 +1,261 @@
+"""What people see for the workflow notices (assignment, 公海, routing pauses, the stage fuse,
+follow-up watch, handover): one renderer per notice kind, all built from the notice's data and
+the org config (no database reads), with the buttons the tap handlers in workflow_actions serve."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from cards.model import Button, Card, Field, Level
+from crm_core.assignment.pick import skip_reason
+from crm_core.clock import local
+from crm_core.config.schema import AppConfig, Team
+from crm_core.notices import Notice
+from handlers.lead_card import money
+from handlers.notify import renderer
+
+MAX_REASSIGN_BUTTONS = 4          # + 标记需协同 + 催办 = the 6 buttons a WeCom card allows
+RECENT_ITEMS = 5
+HANDOVER_LINES = 10
+ACTIVITY_LABELS = {"follow_up": "跟进", "stage": "阶段", "assigned": "分配", "created": "新建",
+                   "voice_note": "语音", "postpone": "延期", "handover": "交接", "nudge": "催办",
+                   "assist": "协同", "help": "求助", "mute": "静音", "unmute": "恢复提醒"}
+
+
+# ---- small helpers shared with the tap handlers and commands ---------------------------------
+
+def rep_name(cfg: AppConfig, rep_id: str | None) -> str:
+    rep = cfg.org.rep(rep_id) if rep_id else None
+    return rep.name if rep else (rep_id or "公海")
+
+
+def when(cfg: AppConfig, value: str | datetime | None) -> str:
+    """An ISO timestamp or datetime as local "11-22 14:03" ("—" when unknown)."""
+    if not value:
+        return "—"
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return local(dt, cfg.app.timezone).strftime("%m-%d %H:%M")
+
+
+def card_id_for(prefix: str, notice: Notice) -> str:
+    """Stable per logical notice: re-rendering the same notice gives the same card id."""
+    basis = notice.dedupe_key or f"{notice.kind}:{notice.to_rep}:{sorted(notice.data.items())!r}"
+    digest = hashlib.sha1(basis.encode()).hexdigest()[:12]
+    return f"{prefix}-{notice.lead_id or 0}-{digest}"
+
+
+def lead_label(notice: Notice) -> str:
+    title = notice.data.get("title") or ""
+    return f"#{notice.lead_id} {title}".strip() if notice.lead_id else title or "—"
+
+
+def stage_name(cfg: AppConfig, data: dict[str, Any]) -> str:
+    if data.get("stage_name"):
+        return str(data["stage_name"])
+    stage = cfg.funnel.stage(data.get("stage") or "")
+    return stage.name if stage else str(data.get("stage") or "—")
+
+
+def hours(value: Any) -> str:
+    return "—" if value is None else f"{float(value):g} 小时"
+
+
+def team_for(cfg: AppConfig, owner: str | None, supervisor: str | None,
+             team_id: str | None = None) -> Team | None:
+    """The team a supervisor card is about: the notice's team, else the owner's team led by
+    this supervisor, else the owner's first team, else the supervisor's first team."""
+    if team_id and cfg.org.team(team_id):
+        return cfg.org.team(team_id)
+    owned = cfg.org.teams_of(owner) if owner else []
+    led = [t for t in owned if t.supervisor == supervisor]
+    if led or owned:
+        return (led or owned)[0]
+    return next((t for t in cfg.org.teams if t.supervisor == supervisor), None)
+
+
+def reassign_candidates(cfg: AppConfig, team: Team | None, owner: str | None) -> list[str]:
+    """Team members who can take a lead now (active, receive leads), the owner excepted."""
+    if team is None:
+        return []
+    return [m for m in team.members if m != owner and skip_reason(cfg.org.rep(m)) is None]
+
+
+def reassign_buttons(cfg: AppConfig, lead_id: int, candidates: list[str]) -> list[Button]:
+    return [Button(f"转派给{rep_name(cfg, rep)}", "lead.reassign", {"lead": str(lead_id), "to": rep}, "primary")
+            for rep in candidates[:MAX_REASSIGN_BUTTONS]]
+
+
+def supervisor_buttons(cfg: AppConfig, notice: Notice, with_assist: bool = True) -> tuple[Button, ...]:
+    data = notice.data
+    team = team_for(cfg, data.get("owner"), notice.to_rep, data.get("team"))
+    value = {"lead": str(notice.lead_id)}
+    buttons = reassign_buttons(cfg, notice.lead_id, reassign_candidates(cfg, team, data.get("owner")))
+    if with_assist:
+        buttons.append(Button("标记需协同", "fuse.assist", value))
+    buttons.append(Button("催办", "fuse.nudge", value, "danger"))
+    return tuple(buttons)
+
+
+def reassign_footer(notice: Notice) -> str:
+    return f"转派给其他人:回复「转派 #{notice.lead_id} 姓名」"
+
+
+# ---- assignment, 公海, routing --------------------------------------------------------------
+
+@renderer("lead.assigned")
+def lead_assigned(rt: Any, notice: Notice) -> Card:
+    cfg, data = rt.cfg, notice.data
+    previous = data.get("previous_owner")
+    fields = [Field("线索", lead_label(notice), short=False), Field("分配原因", data.get("reason") or "—", short=False)]
+    if previous:
+        fields.append(Field("原负责人", rep_name(cfg, previous)))
+    return Card(card_id=card_id_for("assigned", notice), title="转派给你的线索" if previous else "新线索分配给你",
+                level=Level.INFO, fields=tuple(fields),
+                footer=f"请尽快首次联系;回复「跟进 #{notice.lead_id} 内容」记录跟进")
+
+
+@renderer("lead.pool")
+def lead_pool(rt: Any, notice: Notice) -> Card:
+    cfg, data = rt.cfg, notice.data
+    skipped = "、".join(f"{rep_name(cfg, rep)}({why})" for rep, why in data.get("skipped") or [])
+    team = cfg.org.team(data["team"]) if data.get("team") else None
+    active = [m for m in (team.members if team else []) if (r := cfg.org.rep(m)) and r.availability == "active"]
+    return Card(card_id=card_id_for("pool", notice), title="线索无人可分配,已进入公海", level=Level.WARNING,
+                fields=(Field("线索", lead_label(notice), short=False),
+                        Field("团队", data.get("team_name") or "—"),
+                        Field("原因", data.get("reason") or "—", short=False)),
+                text=f"未分配的成员:{skipped}" if skipped else None,
+                buttons=tuple(reassign_buttons(cfg, notice.lead_id, active)),
+                footer=reassign_footer(notice))
+
+
+@renderer("routing.paused")
+def routing_paused(rt: Any, notice: Notice) -> Card:
+    cfg, data = rt.cfg, notice.data
+    text = (f"{data.get('rep_name') or rep_name(cfg, data.get('rep'))} 今天有 {data.get('count')} 条线索"
+            f"超过 {hours(data.get('hours'))}未首次联系,已暂停优先分配至 {when(cfg, data.get('until'))}。")
+    return Card(card_id=card_id_for("paused", notice), title="销售暂停优先分配", level=Level.WARNING,
+                text=text, footer="暂停期间只有在其他成员都不可用时才会分给他")
+
+
+# ---- the stage fuse ---------------------------------------------------------------------------
+
+def fuse_fields(cfg: AppConfig, notice: Notice, with_owner: bool) -> list[Field]:
+    data = notice.data
+    fields = [Field("线索", lead_label(notice), short=False)]
+    if with_owner:
+        fields.append(Field("负责人", rep_name(cfg, data.get("owner"))))
+    clock = "(工作时间)" if data.get("clock") == "working" else ""
+    fields += [Field("阶段", stage_name(cfg, data)), Field("已超时", hours(data.get("hours_overdue")) + clock),
+               Field("上次更新", when(cfg, data.get("last_activity_at")))]
+    return fields
+
+
+@renderer("fuse.reminder")
+def fuse_reminder(rt: Any, notice: Notice) -> Card:
+    value = {"lead": str(notice.lead_id)}
+    mute = {**value, "customer": str(notice.customer_id)}
+    return Card(card_id=card_id_for("fuse-r", notice), title="跟进提醒:线索停留超时", level=Level.WARNING,
+                fields=tuple(fuse_fields(rt.cfg, notice, with_owner=False)),
+                buttons=(Button("已跟进", "fuse.done", value, "primary"), Button("延期1天", "fuse.snooze", value),
+                         Button("需要支援", "fuse.help", value), Button("不再提醒此客户", "followup.mute", mute)),
+                footer=f"回复「跟进 #{notice.lead_id} 内容」记录跟进,主管已同步收到提醒")
+
+
+@renderer("fuse.supervisor")
+def fuse_supervisor(rt: Any, notice: Notice) -> Card:
+    return Card(card_id=card_id_for("fuse-s", notice), title="线索超时未跟进", level=Level.DANGER,
+                fields=tuple(fuse_fields(rt.cfg, notice, with_owner=True)),
+                buttons=supervisor_buttons(rt.cfg, notice), footer=reassign_footer(notice))
+
+
+def activity_lines(cfg: AppConfig, items: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for a in items[:RECENT_ITEMS]:
+        kind = ACTIVITY_LABELS.get(a.get("kind"), a.get("kind") or "")
+        text = (a.get("text") or "").replace("\n", " ")
+        lines.append(f"· {when(cfg, a.get('at'))} {rep_name(cfg, a.get('actor'))} {kind}{(':' + text) if text else ''}")
+    return lines or ["· 暂无记录"]
+
+
+def conversion_text(conv: dict[str, Any] | None) -> str:
+    if not conv or not conv.get("entered"):
+        return "近30天无数据"
+    return f"{conv['reached']}/{conv['entered']}({conv['rate'] * 100:.0f}%)"
+
+
+@renderer("fuse.diagnosis")
+def fuse_diagnosis(rt: Any, notice: Notice) -> Card:
+    cfg, data = rt.cfg, notice.data
+    fields = fuse_fields(cfg, notice, with_owner=True)
+    fields += [Field("团队该阶段中位停留", hours(data.get("team_median_hours"))),
+               Field("负责人近30天本阶段转化", conversion_text(data.get("rep_conversion_30d")))]
+    text = "**最近动态**\n" + "\n".join(activity_lines(cfg, data.get("recent_activities") or []))
+    return Card(card_id=card_id_for("fuse-d", notice), title="诊断:线索超时 24 小时仍无进展", level=Level.DANGER,
+                fields=tuple(fields), text=text, buttons=supervisor_buttons(cfg, notice),
+                footer=reassign_footer(notice))
+
+
+# ---- follow-up watch, 公海 warnings, handover ------------------------------------------------
+
+@renderer("followup.supervisor")
+def followup_supervisor(rt: Any, notice: Notice) -> Card:
+    cfg, data = rt.cfg, notice.data
+    fields = (Field("线索", lead_label(notice), short=False), Field("负责人", rep_name(cfg, data.get("owner"))),
+              Field("阶段", stage_name(cfg, data)), Field("未跟进", hours(data.get("idle_hours"))),
+              Field("上次更新", when(cfg, data.get("last_activity_at"))))
+    return Card(card_id=card_id_for("follow-s", notice), title="已分配线索长时间未跟进", level=Level.WARNING,
+                fields=fields, buttons=supervisor_buttons(cfg, notice, with_assist=False),
+                footer=reassign_footer(notice))
+
+
+@renderer("pool.warning")
+def pool_warning(rt: Any, notice: Notice) -> Card:
+    cfg, data = rt.cfg, notice.data
+    value = {"lead": str(notice.lead_id)}
+    return Card(card_id=card_id_for("pool-w", notice), title="线索即将退回公海", level=Level.WARNING,
+                fields=(Field("线索", lead_label(notice), short=False), Field("退回时间", when(cfg, data.get("return_at"))),
+                        Field("剩余", f"{data.get('days_left')} 天"), Field("原因", data.get("reason") or "—")),
+                buttons=(Button("已跟进", "fuse.done", value, "primary"),),
+                footer=f"有新进展请回复「跟进 #{notice.lead_id} 内容」,跟进后将重新计时")
+
+
+@renderer("pool.returned")
+def pool_returned(rt: Any, notice: Notice) -> Card:
+    cfg, data = rt.cfg, notice.data
+    return Card(card_id=card_id_for("pool-r", notice), title="线索已退回公海", level=Level.INFO,
+                fields=(Field("线索", lead_label(notice), short=False), Field("原因", data.get("reason") or "—"),
+                        Field("可重新领取", f"{when(cfg, data.get('cooldown_until'))} 之后")),
+                footer=f"冷却期后可回复「领取 #{notice.lead_id}」重新领取")
+
+
+def handover_lines(cfg: AppConfig, leads: list[dict[str, Any]]) -> list[str]:
+    return [f"· #{ld['id']} {ld.get('title') or ''} · {ld.get('stage') or '—'} · {money(ld.get('budget_cny'))}"
+            f" · 上次更新 {when(cfg, ld.get('last_activity_at'))}" for ld in leads[:HANDOVER_LINES]]
+
+
+@renderer("handover.summary")
+def handover_summary(rt: Any, notice: Notice) -> Card:
+    cfg, data = rt.cfg, notice.data
+    count, leads = int(data.get("count") or 0), data.get("leads") or []
+    who = data.get("from_name") or rep_name(cfg, data.get("from"))
+    title = f"{who} 的 {count} 条线索已退回公海" if data.get("to_pool") else f"{who} 的 {count} 条线索已交接给你"
+    lines = handover_lines(cfg, leads)
+    if count > len(lines):
+        lines.append(f"…另有 {count - len(lines)} 条,发送「我的待办」或在 CRM 中查看")
+    return Card(card_id=card_id_for("handover", notice), title=title, level=Level.INFO,
+                fields=(Field("线索数", str(count)), Field("预算合计", money(data.get("budget_total") or 0))),
+                text="**按重要程度排列**\n" + "\n".join(lines),
+                footer="已为每条线索记录交接说明;请尽快逐一联系客户")
+
+
+@renderer("fuse.help")
+def help_requested(rt: Any, notice: Notice) -> Card:
+    """需要支援 tapped on a reminder (emitted by the tap handler, not a scan)."""
+    cfg, data = rt.cfg, notice.data
+    fields = (Field("线索", lead_label(notice), short=False), Field("负责人", rep_name(cfg, data.get("owner"))),
+              Field("阶段", stage_name(cfg, data)), Field("上次更新", when(cfg, data.get("last_activity_at"))))
+    return Card(card_id=card_id_for("help", notice), title=f"{rep_name(cfg, data.get('by'))} 请求支援",
+                level=Level.WARNING, fields=fields, buttons=supervisor_buttons(cfg, notice),
+                footer=reassign_footer(notice))
