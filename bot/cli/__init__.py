@@ -10,6 +10,7 @@ from bot.cli.admin import config_group, db_group
 from bot.cli.run import serve, worker_cmd, scheduler_cmd
 from bot.cli.outbox import outbox_group
 from bot.cli.sandbox import sandbox_cmd
+from bot.cli.simulate import simulate_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,7 +21,7 @@ def cli(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbox_cmd, outbox_group):
+for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbox_cmd, outbox_group, simulate_cmd):
     cli.add_command(command)
 
 
