@@ -28,7 +28,7 @@ def deliver(rt, notices: Iterable[Notice]) -> int:  # noqa: ANN001
         if item is None:
             continue
         try:
-            to = recipient_for_rep(rt.cfg, n.to_rep, as_supervisor=n.as_supervisor)
+            to = recipient_for_rep(rt.cfg, n.to_rep, as_supervisor=n.to_supervisor)
         except Unreachable as err:
             log.warning("notice %s not delivered: %s", n.kind, err)
             continue

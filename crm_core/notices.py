@@ -19,4 +19,13 @@ class Notice:
     # Kinds used across the codebase (kept here so they have one obvious home):
     # lead.assigned, lead.pool, routing.paused, fuse.reminder, fuse.supervisor, fuse.diagnosis,
     # followup.supervisor, pool.warning, pool.returned, dedup.prompt, dedup.review, dedup.merged,
-    # handover.summary, health.red, digest.rep, digest.supervisor, merge.report
+    # handover.summary, health.red, digest.rep, digest.supervisor, merge.report, fuse.help
+
+    @property
+    def to_supervisor(self) -> bool:
+        """Goes to someone in their supervisor role (their team's supervisor_platform)."""
+        return self.as_supervisor or self.kind in SUPERVISOR_KINDS
+
+
+SUPERVISOR_KINDS = frozenset({"fuse.supervisor", "fuse.diagnosis", "followup.supervisor", "lead.pool",
+                              "routing.paused", "fuse.help", "digest.supervisor"})

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("handlers.capture", "handlers.lead_actions", "handlers.voice", "handlers.commands")
+MODULES = ("handlers.capture", "handlers.lead_actions", "handlers.voice", "handlers.commands",
+           "handlers.workflow", "handlers.workflow_actions")
 
 
 def load_handlers() -> None:

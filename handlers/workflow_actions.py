@@ -190,7 +190,7 @@ def nudge(ctx: Context, s: Session, lead: Lead) -> Outcome:
     return f"已由 {ctx.rep.name} 催办", [Reply(text, to_rep=lead.owner_rep_id)], []
 
 
-FUSE_ACTIONS: dict[str, tuple[Callable[[Context, Session, Lead], None], Callable[..., Outcome]]] = {
+CARD_ACTIONS: dict[str, tuple[Callable[[Context, Session, Lead], None], Callable[..., Outcome]]] = {
     "fuse.done": (owner_only, done),
     "fuse.snooze": (owner_only, snooze),
     "fuse.help": (owner_only, ask_help),
@@ -202,7 +202,7 @@ FUSE_ACTIONS: dict[str, tuple[Callable[[Context, Session, Lead], None], Callable
 
 def lead_tap(ctx: Context) -> list[Reply]:
     tap = tap_of(ctx)
-    entry = FUSE_ACTIONS.get(tap.key)
+    entry = CARD_ACTIONS.get(tap.key)
     if entry is None:
         return [Reply("这个按钮暂不支持,请更新卡片后再试。")]
     allow, effect = entry

@@ -25,9 +25,12 @@ ACTIVITY_LABELS = {"follow_up": "跟进", "stage": "阶段", "assigned": "分配
 
 # ---- small helpers shared with the tap handlers and commands ---------------------------------
 
+SYSTEM_ACTORS = {"system": "系统", "cli": "管理员(命令行)", "api": "接口", "scheduler": "系统"}
+
+
 def rep_name(cfg: AppConfig, rep_id: str | None) -> str:
     rep = cfg.org.rep(rep_id) if rep_id else None
-    return rep.name if rep else (rep_id or "公海")
+    return rep.name if rep else SYSTEM_ACTORS.get(rep_id or "", rep_id or "公海")
 
 
 def when(cfg: AppConfig, value: str | datetime | None) -> str:
@@ -216,7 +219,7 @@ def pool_warning(rt: Any, notice: Notice) -> Card:
     value = {"lead": str(notice.lead_id)}
     return Card(card_id=card_id_for("pool-w", notice), title="线索即将退回公海", level=Level.WARNING,
                 fields=(Field("线索", lead_label(notice), short=False), Field("退回时间", when(cfg, data.get("return_at"))),
-                        Field("剩余", f"{data.get('days_left')} 天"), Field("原因", data.get("reason") or "—")),
+                        Field("剩余", f"{float(data.get('days_left') or 0):g} 天"), Field("原因", data.get("reason") or "—")),
                 buttons=(Button("已跟进", "fuse.done", value, "primary"),),
                 footer=f"有新进展请回复「跟进 #{notice.lead_id} 内容」,跟进后将重新计时")
 
