@@ -1,0 +1,254 @@
+"""A loopback fake of the DingTalk Stream gateway for tests and the sandbox: the HTTP
+`POST /v1.0/gateway/connections/open` (credential check, single-use ticket) and the WebSocket
+endpoint, which pushes CALLBACK / EVENT / SYSTEM frames, records every ack, can go silent (no
+frames, no pongs) and can send `disconnect`. Both listen on port 0 of 127.0.0.1."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+log = logging.getLogger(__name__)
+
+OPEN_PATH = "/v1.0/gateway/connections/open"
+TOPIC_ROBOT = "/v1.0/im/bot/messages/get"
+TOPIC_CARD = "/v1.0/card/instances/callback"
+
+
+@dataclass
+class StreamConnection:
+    """One accepted WebSocket and what happened on it."""
+    index: int
+    ticket: str
+    ws: ServerConnection
+    silent: bool = False
+    closed: bool = False
+    acks: list[dict[str, Any]] = field(default_factory=list)
+
+
+class FakeStreamGateway:
+    """`FakeStreamGateway(client_id, secret).start()`; point the client's `api_base` at
+    `api_base`; push frames with `push_*`; read `acks`, `opened` and `connections`."""
+
+    def __init__(self, client_id: str, client_secret: str, *, host: str = "127.0.0.1",
+                 ticket_ttl: float = 90.0, disconnect_grace: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.client_id, self._secret, self.host = client_id, client_secret, host
+        self.ticket_ttl, self.disconnect_grace, self.clock = ticket_ttl, disconnect_grace, clock
+        self.opened: list[dict[str, Any]] = []        # connections/open bodies, secret removed
+        self.connections: list[StreamConnection] = []
+        self.rejected_tickets: list[str] = []
+        self._tickets: dict[str, float] = {}          # ticket -> expiry; removed when used
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._ws_server: Server | None = None
+        self._http = ThreadingHTTPServer((host, 0), _OpenHandler)
+        self._http.gateway = self  # type: ignore[attr-defined]
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> "FakeStreamGateway":
+        ws_thread = threading.Thread(target=self._loop.run_forever, name="fake-stream-ws", daemon=True)
+        ws_thread.start()
+        self._ws_server = self._call(self._serve())
+        http_thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name="fake-stream-http", daemon=True)
+        http_thread.start()
+        self._threads = [ws_thread, http_thread]
+        return self
+
+    async def _serve(self) -> Server:
+        # No server-side keepalive: liveness is what the client under test must prove.
+        return await serve(self._serve_ws, self.host, 0, ping_interval=None,
+                           process_request=self._check_ticket)
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+        if self._ws_server is not None:
+            for conn in list(self.connections):
+                if not conn.closed:
+                    self._loop.call_soon_threadsafe(_abort, conn.ws)
+            self._call(self._close_ws(self._ws_server), timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        for t in self._threads:
+            t.join(timeout=5)
+
+    @staticmethod
+    async def _close_ws(server: Server) -> None:
+        server.close(close_connections=False)    # sockets were aborted above
+        await server.wait_closed()
+
+    def __enter__(self) -> "FakeStreamGateway":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def api_base(self) -> str:
+        host, port = self._http.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def ws_endpoint(self) -> str:
+        assert self._ws_server is not None, "start() first"
+        host, port = next(iter(self._ws_server.sockets)).getsockname()[:2]
+        return f"ws://{host}:{port}/connect"
+
+    # --- connections/open -----------------------------------------------------------------
+    def open_connection(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """What DingTalk answers to connections/open (also usable as a route of the main sandbox)."""
+        if not isinstance(body, dict) or not body.get("clientId") or not body.get("clientSecret"):
+            return 400, {"code": "MissingParameter", "message": "clientId and clientSecret are required"}
+        if not (secrets.compare_digest(str(body["clientId"]), self.client_id)
+                and secrets.compare_digest(str(body["clientSecret"]), self._secret)):
+            return 401, {"code": "InvalidAuthentication", "message": "invalid clientId or clientSecret"}
+        ticket = secrets.token_urlsafe(24)
+        with self._lock:
+            self._tickets[ticket] = self.clock() + self.ticket_ttl
+            self.opened.append({k: v for k, v in body.items() if k != "clientSecret"} | {"ticket": ticket})
+        return 200, {"endpoint": self.ws_endpoint, "ticket": ticket}
+
+    def _check_ticket(self, connection: ServerConnection, request: Request) -> Response | None:
+        ticket = parse_qs(urlsplit(request.path).query).get("ticket", [""])[0]
+        with self._lock:
+            expiry = self._tickets.pop(ticket, None)    # single use: gone once presented
+        if expiry is None or expiry < self.clock():
+            self.rejected_tickets.append(ticket)
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "invalid or used ticket\n")
+        connection.ticket = ticket  # type: ignore[attr-defined]
+        return None
+
+    async def _serve_ws(self, ws: ServerConnection) -> None:
+        with self._lock:
+            conn = StreamConnection(len(self.connections), ws.ticket, ws)  # type: ignore[attr-defined]
+            self.connections.append(conn)
+        try:
+            async for raw in ws:
+                self._record_ack(conn, raw)
+        except Exception as err:  # noqa: BLE001 - a client that vanishes is part of the test
+            log.debug("fake stream connection %d ended: %s", conn.index, err)
+        finally:
+            conn.closed = True
+
+    def _record_ack(self, conn: StreamConnection, raw: str | bytes) -> None:
+        try:
+            ack = json.loads(raw)
+        except ValueError:
+            ack = {"invalid": raw if isinstance(raw, str) else raw.decode("utf-8", "replace")}
+        with self._lock:
+            conn.acks.append({**ack, "_at": self.clock()} if isinstance(ack, dict) else {"invalid": ack})
+
+    # --- pushing frames ---------------------------------------------------------------------
+    def live(self) -> StreamConnection:
+        """The newest connection that is still open."""
+        with self._lock:
+            for conn in reversed(self.connections):
+                if not conn.closed:
+                    return conn
+        raise LookupError("no open stream connection")
+
+    def push(self, frame: dict[str, Any], conn: StreamConnection | None = None) -> str:
+        """Send one frame; returns its messageId. A silent connection sends nothing."""
+        conn = conn or self.live()
+        if not conn.silent:
+            self._call(conn.ws.send(json.dumps(frame, ensure_ascii=False)))
+        return frame["headers"]["messageId"]
+
+    def frame(self, kind: str, topic: str, data: Any, message_id: str | None = None,
+              **headers: str) -> dict[str, Any]:
+        return {"specVersion": "1.0", "type": kind,
+                "headers": {"appId": self.client_id, "connectionId": "fake-conn", "contentType": "application/json",
+                            "messageId": message_id or uuid.uuid4().hex, "time": str(int(self.clock() * 1000)),
+                            "topic": topic, **headers},
+                "data": data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)}
+
+    def push_robot_message(self, data: dict[str, Any], message_id: str | None = None) -> str:
+        return self.push(self.frame("CALLBACK", TOPIC_ROBOT, data, message_id))
+
+    def push_card_callback(self, data: dict[str, Any], message_id: str | None = None) -> str:
+        return self.push(self.frame("CALLBACK", TOPIC_CARD, data, message_id))
+
+    def push_event(self, event_type: str, data: dict[str, Any], event_id: str | None = None) -> str:
+        now_ms = str(int(self.clock() * 1000))
+        return self.push(self.frame("EVENT", "*", data, eventId=event_id or uuid.uuid4().hex,
+                                    eventType=event_type, eventBornTime=now_ms, eventCorpId="dingcorp",
+                                    eventUnifiedAppId=self.client_id))
+
+    def ping(self) -> str:
+        return self.push(self.frame("SYSTEM", "ping", {"opaque": uuid.uuid4().hex}))
+
+    def disconnect(self) -> str:
+        """SYSTEM disconnect; the connection is closed `disconnect_grace` seconds later."""
+        conn = self.live()
+        message_id = self.push(self.frame("SYSTEM", "disconnect", {"reason": "server maintenance"}), conn)
+        self._loop.call_soon_threadsafe(self._loop.call_later, self.disconnect_grace, _abort, conn.ws)
+        return message_id
+
+    def go_silent(self, conn: StreamConnection | None = None) -> StreamConnection:
+        """Stop sending and stop reading, so pings go unanswered: a stale socket."""
+        conn = conn or self.live()
+        conn.silent = True
+        self._loop.call_soon_threadsafe(conn.ws.transport.pause_reading)
+        return conn
+
+    # --- reading the record -----------------------------------------------------------------
+    @property
+    def acks(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [a for c in self.connections for a in c.acks]
+
+    def acks_for(self, message_id: str) -> list[dict[str, Any]]:
+        return [a for a in self.acks if a.get("headers", {}).get("messageId") == message_id]
+
+    def wait_until(self, condition: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Poll `condition` until truthy or `timeout`; returns its last value."""
+        give_up = time.monotonic() + timeout
+        while True:
+            result = condition()
+            if result or time.monotonic() > give_up:
+                return result
+            time.sleep(0.01)
+
+    def _call(self, coro: Any, timeout: float = 5.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+
+def _abort(ws: ServerConnection) -> None:
+    if ws.transport is not None:
+        ws.transport.abort()
+
+
+class _OpenHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        gateway: FakeStreamGateway = self.server.gateway  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"null")
+        except ValueError:
+            body = None
+        status, payload = (gateway.open_connection(body) if urlsplit(self.path).path == OPEN_PATH
+                           else (404, {"code": "NotFound", "message": self.path}))
+        raw = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("fake stream http: " + fmt, *args)

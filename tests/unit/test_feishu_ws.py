@@ -1,0 +1,288 @@
+"""Feishu long connection: lark's typed event objects and raw frames map to the same neutral
+events as HTTP mode and are enqueued once; the catch-all acks what nobody registered. The last
+tests run lark's real `ws.Client` against a small loopback fake of Feishu's endpoint + socket
+(protobuf frames), including the watchdog replacing a silent connection."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import lark_oapi as lark
+import pytest
+from lark_oapi.api.im.v1 import P2ImMessageReceiveV1
+from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTrigger
+from lark_oapi.ws.pb.pbbp2_pb2 import Frame
+from websockets.asyncio.server import ServerConnection, serve
+
+from bot.events import EventKind, InboundEvent
+from bot.gateway import Gateway
+from bot.platforms.base import InboundRequest
+from bot.platforms.feishu import FeishuInbound
+from bot.platforms.feishu.inbound import CARD_ACK
+from bot.streams.dingtalk_stream import Backoff
+from bot.streams.feishu_ws import FeishuEventHandlers, FeishuLongConnection, build_dispatcher
+from bot.streams.intake import Intake
+from bot.streams.watchdog import LivenessWatchdog, read_status
+from crm_core.kv import EmbeddedKV
+
+VTOKEN = "v-token-ws"
+
+
+def v2(event_type: str, event: dict[str, Any], event_id: str) -> dict[str, Any]:
+    return {"schema": "2.0", "header": {"event_id": event_id, "event_type": event_type,
+                                        "create_time": str(int(time.time() * 1000)), "token": VTOKEN,
+                                        "app_id": "cli_ws", "tenant_key": "tk"}, "event": event}
+
+
+def message(msg_type: str, content: dict, event_id: str = "ev-msg", chat_type: str = "group") -> dict:
+    mentions = [{"key": "@_user_1", "id": {"open_id": "ou_bot", "user_id": ""}, "name": "CRM助手", "tenant_key": "tk"},
+                {"key": "@_user_2", "id": {"open_id": "ou_lina", "user_id": "lina"}, "name": "李娜", "tenant_key": "tk"}]
+    return v2("im.message.receive_v1", {
+        "sender": {"sender_id": {"open_id": "ou_chen", "user_id": "chenjie", "union_id": "on_c"},
+                   "sender_type": "user", "tenant_key": "tk"},
+        "message": {"message_id": f"om_{event_id}", "create_time": str(int(time.time() * 1000) - 900),
+                    "chat_id": "oc_team", "chat_type": chat_type, "message_type": msg_type,
+                    "content": json.dumps(content, ensure_ascii=False), "mentions": mentions}}, event_id)
+
+
+def card_action(value: Any, event_id: str = "ev-card") -> dict:
+    return v2("card.action.trigger", {
+        "operator": {"open_id": "ou_chen", "user_id": "chenjie", "tenant_key": "tk"},
+        "token": "c-delayed", "host": "im_message",
+        "action": {"value": value, "tag": "select_static", "option": "won"},
+        "context": {"open_message_id": "om_card", "open_chat_id": "oc_team"}}, event_id)
+
+
+TEXT = message("text", {"text": "@_user_1 华东建材 王总 预算 50 万,转给 @_user_2"}, "ev-text")
+AUDIO = message("audio", {"file_key": "file_v3_voice", "duration": 3100}, "ev-voice", chat_type="p2p")
+CARD = card_action({"card_id": "lead-42", "action": "stage.set", "lead": "42"})
+CARD_STRING_VALUE = card_action(json.dumps({"card_id": "lead-42", "action": "stage.set"}), "ev-card-str")
+
+
+def http_event(payload: dict) -> InboundEvent:
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    (event,) = FeishuInbound(VTOKEN).handle(InboundRequest("POST", "/callback/feishu", {}, {}, body),
+                                           time.time()).events
+    return event
+
+
+def comparable(event: InboundEvent) -> dict[str, Any]:
+    d = event.to_dict()
+    d.pop("received_at")
+    return d
+
+
+@pytest.fixture
+def kv() -> EmbeddedKV:
+    return EmbeddedKV(prefix="feishu-ws-test")
+
+
+@pytest.fixture
+def handlers(kv: EmbeddedKV, cfg: Any) -> Iterator[FeishuEventHandlers]:
+    intake = Intake(Gateway(cfg, kv).enqueue, platform="feishu")
+    yield FeishuEventHandlers(intake)
+    intake.close()
+
+
+def drain(kv: EmbeddedKV, handlers: FeishuEventHandlers) -> list[InboundEvent]:
+    assert handlers.intake.flush()
+    queue, events = kv.queue("inbound"), []
+    while (delivery := queue.take(visibility_timeout=60)) is not None:
+        events.append(InboundEvent.from_dict(delivery.payload["event"]))
+    return events
+
+
+# --- typed lark objects (what the registered handlers receive) -------------------------------
+
+@pytest.mark.parametrize("payload", [TEXT, AUDIO], ids=["text", "audio"])
+def test_message_object_maps_like_http(kv: EmbeddedKV, handlers: FeishuEventHandlers, payload: dict) -> None:
+    handlers.on_message(lark.JSON.unmarshal(json.dumps(payload), P2ImMessageReceiveV1))
+    handlers.on_message(lark.JSON.unmarshal(json.dumps(payload), P2ImMessageReceiveV1))   # redelivery
+    assert [comparable(e) for e in drain(kv, handlers)] == [comparable(http_event(payload))]
+
+
+def test_card_action_object_maps_like_http_and_answers_the_toast(kv: EmbeddedKV,
+                                                                 handlers: FeishuEventHandlers) -> None:
+    response = handlers.on_card_action(lark.JSON.unmarshal(json.dumps(CARD), P2CardActionTrigger))
+    (event,) = drain(kv, handlers)
+    assert comparable(event) == comparable(http_event(CARD))
+    assert (event.kind, event.action.key, event.action.values["option"]) == (EventKind.CARD_ACTION, "stage.set", "won")
+    assert json.loads(lark.JSON.marshal(response)) == json.loads(CARD_ACK)
+
+
+# --- the dispatcher, fed raw frames as lark's ws client does --------------------------------
+
+@pytest.mark.parametrize("payload, kind, answer", [
+    (TEXT, EventKind.TEXT, None),
+    (CARD, EventKind.CARD_ACTION, json.loads(CARD_ACK)),
+    # lark's typed model rejects a string `value`; the catch-all still maps and answers it
+    (CARD_STRING_VALUE, EventKind.CARD_ACTION, json.loads(CARD_ACK)),
+    (v2("contact.user.created_v3", {"object": {"user_id": "u9", "open_id": "ou_9"}}, "ev-contact"),
+     EventKind.CONTACT, None),
+    (v2("im.chat.member.bot.added_v1", {"chat_id": "oc_new", "operator_id": {"open_id": "ou_chen"}}, "ev-added"),
+     EventKind.SYSTEM, None),
+    (v2("totally.unknown_v9", {"anything": 1}, "ev-unknown"), EventKind.UNKNOWN, None),
+    ({"uuid": "uuid-v1", "token": VTOKEN, "ts": "1732000000.1", "type": "event_callback",
+      "event": {"type": "message", "msg_type": "text", "text_without_at_bot": "你好", "open_id": "ou_chen",
+                "open_chat_id": "oc_1", "open_message_id": "om_v1", "chat_type": "p2p"}}, EventKind.TEXT, None),
+], ids=["text", "card", "card-string-value", "contact", "bot-added", "unknown", "v1-text"])
+def test_dispatcher_acks_and_enqueues_every_type(kv: EmbeddedKV, handlers: FeishuEventHandlers,
+                                                 payload: dict, kind: EventKind, answer: Any) -> None:
+    dispatcher = build_dispatcher(handlers)
+    raw = json.dumps(payload, ensure_ascii=False).encode()
+    results = [dispatcher._do_without_validation(raw) for _ in range(2)]   # second = redelivery
+    events = drain(kv, handlers)
+    assert [json.loads(lark.JSON.marshal(r)) if r is not None else None for r in results] == [answer, answer]
+    assert [comparable(e) for e in events] == [comparable(http_event(payload))]
+    assert events[0].kind is kind
+
+
+def test_unparseable_payload_is_acked_without_an_event(kv: EmbeddedKV, handlers: FeishuEventHandlers) -> None:
+    assert build_dispatcher(handlers)._do_without_validation(b"{not json") is None
+    assert drain(kv, handlers) == []
+
+
+# --- lark's real ws.Client against a loopback Feishu -----------------------------------------
+
+class FakeFeishu:
+    """POST /callback/ws/endpoint → a loopback socket speaking lark's protobuf frames."""
+
+    def __init__(self, app_secret: str) -> None:
+        self.secret, self.sockets, self.replies = app_secret, [], []
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.ws = asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(5)
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), self._endpoint_handler())
+        threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.domain = f"http://127.0.0.1:{self.http.server_address[1]}"
+
+    async def _serve(self) -> Any:
+        return await serve(self._on_socket, "127.0.0.1", 0, ping_interval=None)
+
+    async def _on_socket(self, ws: ServerConnection) -> None:
+        self.sockets.append(ws)
+        async for raw in ws:
+            frame = Frame()
+            frame.ParseFromString(raw)
+            headers = {h.key: h.value for h in frame.headers}
+            if headers.get("type") == "ping":   # answer like Feishu: a pong control frame
+                await ws.send(self.frame(0, {"type": "pong"}, b"").SerializeToString())
+            else:
+                self.replies.append((headers, json.loads(frame.payload)))
+
+    def _endpoint_handler(self) -> type:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                port = next(iter(fake.ws.sockets)).getsockname()[1]
+                ok = body.get("AppSecret") == fake.secret
+                resp = {"code": 0, "data": {"URL": f"ws://127.0.0.1:{port}/ws?device_id=d1&service_id=7",
+                                            "ClientConfig": {"ReconnectCount": -1, "ReconnectInterval": 1,
+                                                             "ReconnectNonce": 0, "PingInterval": 1}}} \
+                    if ok else {"code": 403, "msg": "app secret invalid"}
+                raw = json.dumps(resp).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+        return Handler
+
+    @staticmethod
+    def frame(method: int, headers: dict[str, str], payload: bytes) -> Frame:
+        frame = Frame(SeqID=1, LogID=1, service=7, method=method, payload=payload)
+        for key, value in headers.items():
+            frame.headers.add(key=key, value=value)
+        return frame
+
+    def push_event(self, payload: dict, message_id: str) -> None:
+        headers = {"type": "event", "message_id": message_id, "trace_id": "t", "sum": "1", "seq": "0"}
+        frame = self.frame(1, headers, json.dumps(payload, ensure_ascii=False).encode())
+        asyncio.run_coroutine_threadsafe(self.sockets[-1].send(frame.SerializeToString()), self.loop).result(5)
+
+    def go_silent(self) -> None:
+        self.loop.call_soon_threadsafe(self.sockets[-1].transport.pause_reading)
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+        for ws in self.sockets:
+            self.loop.call_soon_threadsafe(ws.transport.abort)
+        # let every socket handler finish before the loop stops, so none is left to the GC
+        asyncio.run_coroutine_threadsafe(self._close_server(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    async def _close_server(self) -> None:
+        self.ws.close(close_connections=False)
+        await self.ws.wait_closed()
+
+
+def wait_until(condition: Any, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return result
+
+
+@pytest.fixture
+def fake_feishu() -> Iterator[FakeFeishu]:
+    fake = FakeFeishu("lark-secret")
+    yield fake
+    fake.close()
+
+
+def test_real_lark_client_delivers_acks_and_survives_silence(fake_feishu: FakeFeishu, kv: EmbeddedKV,
+                                                             handlers: FeishuEventHandlers) -> None:
+    watchdog = LivenessWatchdog("feishu", kv, 1.5)
+    connection = FeishuLongConnection(app_id="cli_ws", app_secret="lark-secret", domain=fake_feishu.domain,
+                                      handlers=handlers, watchdog=watchdog, backoff=Backoff(0.05, 0.2))
+    stop = threading.Event()
+    threads = connection.start(stop)
+    try:
+        assert wait_until(lambda: fake_feishu.sockets, 5)
+        fake_feishu.push_event(CARD, "m-card")
+        assert wait_until(lambda: fake_feishu.replies, 3)
+        fake_feishu.go_silent()
+        assert wait_until(lambda: len(fake_feishu.sockets) == 2, 4)
+        fake_feishu.push_event(TEXT, "m-text")
+        assert wait_until(lambda: len(fake_feishu.replies) == 2, 3)
+        status = wait_until(lambda: (read_status(kv, "feishu") or {}).get("reconnects") == 1
+                            and read_status(kv, "feishu"), 2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+    assert not any(t.is_alive() for t in threads)
+    (headers, reply), _ = fake_feishu.replies
+    assert (headers["message_id"], reply["code"]) == ("m-card", 200)
+    assert json.loads(base64.b64decode(reply["data"])) == json.loads(CARD_ACK)
+    assert [e.event_id for e in drain(kv, handlers)] == ["ev-card", "ev-text"]
+    assert (status["connected"], status["reconnects"]) == (True, 1)
+    assert "no frame or pong" in status["last_error"]
+
+
+def test_refused_credentials_are_reported(fake_feishu: FakeFeishu, kv: EmbeddedKV,
+                                          handlers: FeishuEventHandlers) -> None:
+    watchdog = LivenessWatchdog("feishu", kv, 1.0)
+    connection = FeishuLongConnection(app_id="cli_ws", app_secret="wrong", domain=fake_feishu.domain,
+                                      handlers=handlers, watchdog=watchdog, backoff=Backoff(0.05, 0.2))
+    stop = threading.Event()
+    threads = connection.start(stop)
+    try:
+        status = wait_until(lambda: (read_status(kv, "feishu") or {}).get("last_error") and read_status(kv, "feishu"), 3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+    assert not any(t.is_alive() for t in threads) and fake_feishu.sockets == []
+    assert status["connected"] is False and "403" in status["last_error"] and "wrong" not in json.dumps(status)
