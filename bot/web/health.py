@@ -23,8 +23,21 @@ def component_status(runtime) -> dict:  # noqa: ANN001
 
 
 def platform_status(runtime, platform: str) -> dict:  # noqa: ANN001
-    probe = runtime.extras.get("platform_status")
-    return probe(platform) if probe else {"ok": True, "enabled": True}
+    """What this process knows without calling the platform: inbound mode, how long since
+    the last callback/frame, and for stream modes whether the connection is up."""
+    from bot.gateway import LAST_CALLBACK_KEY
+    from bot.streams import stream_platforms
+    from bot.streams.watchdog import read_status
+    cfg = getattr(runtime.cfg.platforms, platform)
+    last = runtime.kv.get(LAST_CALLBACK_KEY.format(platform=platform))
+    now = runtime.clock().timestamp()
+    status = {"ok": True, "mode": getattr(cfg, "mode", "http"),
+              "last_inbound_seconds_ago": round(now - float(last), 1) if last else None}
+    if platform in stream_platforms(runtime.cfg):
+        stream = read_status(runtime.kv, platform) or {"connected": False, "last_error": "not started"}
+        status.update(ok=bool(stream.get("connected")), connected=bool(stream.get("connected")),
+                      reconnects=stream.get("reconnects", 0), last_error=stream.get("last_error"))
+    return status
 
 
 def voice_status(runtime) -> dict:  # noqa: ANN001

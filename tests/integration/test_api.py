@@ -115,4 +115,7 @@ def test_healthz_reports_components(client):
     assert res.status_code == 200 and data["status"] == "ok"
     assert data["components"]["database"]["ok"] is True
     assert data["components"]["redis"] == {"ok": True, "backend": "embedded"}
-    assert set(data["components"]["platforms"]) == {"wecom", "dingtalk", "feishu"}
+    platforms = data["components"]["platforms"]
+    assert set(platforms) == {"wecom", "dingtalk", "feishu"}
+    assert platforms["wecom"] == {"ok": True, "mode": "http", "last_inbound_seconds_ago": None}
+    assert "enabled" in data["components"]["voice"]
