@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,13 +15,17 @@ log = logging.getLogger("crm_bot.worker")
 MAX_ATTEMPTS = 5
 VISIBILITY_SECONDS = 300.0    # voice transcription can take a while
 Processor = Callable[[dict[str, Any]], None]
+WORKER_BEAT_KEY = "worker:beat:{queue}"   # epoch seconds of the queue's last worker loop turn
+BEAT_EVERY = 10.0
 
 
 class Worker:
-    def __init__(self, queue: WorkQueue, process: Processor, visibility: float = VISIBILITY_SECONDS):
+    def __init__(self, queue: WorkQueue, process: Processor, visibility: float = VISIBILITY_SECONDS,
+                 beat: Callable[[], None] | None = None):
         self.queue = queue
         self.process = process
         self.visibility = visibility
+        self.beat = beat          # "this worker is alive", for the channel heartbeat
 
     def run_once(self, wait: float = 1.0) -> bool:
         """Process at most one message; True if one was taken."""
@@ -40,8 +45,12 @@ class Worker:
         return True
 
     def run(self, stop: threading.Event) -> None:
+        last_beat = 0.0
         while not stop.is_set():
             try:
+                if self.beat is not None and time.monotonic() - last_beat >= BEAT_EVERY:
+                    self.beat()
+                    last_beat = time.monotonic()
                 self.run_once(wait=0.5)
             except Exception:  # noqa: BLE001 - e.g. Redis briefly unreachable
                 log.exception("worker loop error; retrying")
@@ -60,11 +69,16 @@ def processors(rt) -> dict[str, Processor]:  # noqa: ANN001
     return Pipeline(rt).processors()
 
 
+def worker_beat(rt, queue: str) -> None:  # noqa: ANN001
+    """Record that a worker loop of `queue` is turning (read by scheduler/heartbeat.py)."""
+    rt.kv.set(WORKER_BEAT_KEY.format(queue=queue), f"{rt.clock().timestamp():.3f}", ttl=24 * 3600)
+
+
 def run_workers(rt, stop: threading.Event) -> list[threading.Thread]:  # noqa: ANN001
     threads = []
     for name, fn in processors(rt).items():
         for i in range(rt.cfg.app.worker_threads):
-            w = Worker(rt.kv.queue(name), fn)
+            w = Worker(rt.kv.queue(name), fn, beat=lambda q=name: worker_beat(rt, q))
             t = threading.Thread(target=w.run, args=(stop,), name=f"worker-{name}-{i}", daemon=True)
             t.start()
             threads.append(t)

@@ -1,4 +1,5 @@
-"""Process commands: `serve` (web + worker + scheduler in one process), `worker`, `scheduler`."""
+"""Process commands: `serve` (web + worker + scheduler in one process), `worker`, `scheduler`
+(and `scheduler jobs`)."""
 from __future__ import annotations
 
 import logging
@@ -16,14 +17,16 @@ log = logging.getLogger("crm_bot")
 @config_option
 @click.option("--host", default=None, help="bind address (default from config: app.host)")
 @click.option("--port", default=None, type=int, help="port (default from config: app.port)")
-def serve(config_path: str | None, host: str | None, port: int | None) -> None:
+@click.option("--streams/--no-streams", default=True, show_default=True,
+              help="open the DingTalk Stream / Feishu long connections the config asks for")
+def serve(config_path: str | None, host: str | None, port: int | None, streams: bool) -> None:
     """Run the webhook server, a worker and the scheduler in one process."""
     from waitress import create_server
 
     from bot.web import create_app
     rt = build_runtime(config_path)
     stop = threading.Event()
-    background = start_background(rt, stop, worker=True, scheduler=True)
+    background = start_background(rt, stop, worker=True, scheduler=True, streams=streams)
     server = create_server(create_app(rt), host=host or rt.cfg.app.host, port=port or rt.cfg.app.port,
                            threads=8, connection_limit=512, channel_timeout=30)
     log.info("crm-bot listening on http://%s:%s", server.effective_host, server.effective_port)
@@ -39,31 +42,60 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
 
 @click.command("worker")
 @config_option
-def worker_cmd(config_path: str | None) -> None:
+@click.option("--streams/--no-streams", default=True, show_default=True,
+              help="open the DingTalk Stream / Feishu long connections the config asks for")
+def worker_cmd(config_path: str | None, streams: bool) -> None:
     """Run queue workers only (multi-instance deployments share PostgreSQL + Redis)."""
-    _run_until_signal(config_path, worker=True, scheduler=False)
+    _run_until_signal(config_path, worker=True, scheduler=False, streams=streams)
 
 
-@click.command("scheduler")
+@click.group("scheduler", invoke_without_command=True)
 @config_option
-def scheduler_cmd(config_path: str | None) -> None:
-    """Run the scheduler only; several instances elect one leader per job run."""
-    _run_until_signal(config_path, worker=False, scheduler=True)
+@click.pass_context
+def scheduler_cmd(ctx: click.Context, config_path: str | None) -> None:
+    """Run the scheduler only (several instances run each job run once); `jobs` lists jobs."""
+    ctx.meta["scheduler.config"] = config_path
+    if ctx.invoked_subcommand is None:
+        _run_until_signal(config_path, worker=False, scheduler=True)
 
 
-def _run_until_signal(config_path: str | None, worker: bool, scheduler: bool) -> None:
+@scheduler_cmd.command("jobs")
+@config_option
+@click.pass_context
+def scheduler_jobs(ctx: click.Context, config_path: str | None) -> None:
+    """List the scheduled jobs with their next run and last result."""
+    from scheduler.runner import job_lines
+    root = ctx.find_root().obj
+    owned = not (root is not None and hasattr(root, "kv"))
+    rt = build_runtime(config_path or ctx.meta.get("scheduler.config")) if owned else root
+    try:
+        for line in job_lines(rt):
+            click.echo(line)
+    finally:
+        if owned:
+            rt.close()
+
+
+def _run_until_signal(config_path: str | None, worker: bool, scheduler: bool, streams: bool = False) -> None:
     rt = build_runtime(config_path)
     stop = threading.Event()
     _on_signal(stop.set)
-    threads = start_background(rt, stop, worker=worker, scheduler=scheduler)
+    threads = start_background(rt, stop, worker=worker, scheduler=scheduler, streams=streams)
     stop.wait()
     for t in threads:
         t.join(timeout=10)
     rt.close()
 
 
-def start_background(rt, stop: threading.Event, *, worker: bool, scheduler: bool) -> list[threading.Thread]:  # noqa: ANN001
+def start_background(rt, stop: threading.Event, *, worker: bool, scheduler: bool,  # noqa: ANN001
+                     streams: bool = False) -> list[threading.Thread]:
+    """Background threads of one process. `streams`: the platform connections that replace
+    HTTP callbacks (DingTalk Stream, Feishu long connection) when the config selects them;
+    `serve` and `worker` own them, see bot/streams/__init__.py for several instances."""
     threads = []
+    if streams:
+        from bot.streams import start_streams
+        threads += start_streams(rt, stop)
     if worker:
         from bot.worker import run_workers
         threads += run_workers(rt, stop)

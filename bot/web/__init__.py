@@ -18,8 +18,10 @@ def create_app(runtime: Runtime) -> Flask:
     app.extensions["crm_runtime"] = runtime
     from bot.web.api import api
     from bot.web.health import health
+    from bot.web.metrics import metrics
     from bot.web.workflow_api import workflow_api
     app.register_blueprint(health)
+    app.register_blueprint(metrics)
     app.register_blueprint(api)
     app.register_blueprint(workflow_api)
     _register_callbacks(app)

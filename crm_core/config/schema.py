@@ -233,6 +233,9 @@ class Job(Strict):
     enabled: bool = True
     cron: str | None = None           # "30 9 * * 1-5"
     every_minutes: float | None = Field(None, gt=0)
+    # How late a run may still start (busy scheduler, or every instance down at fire time);
+    # missed runs within it are coalesced into one. Default: half the interval, 60 min for cron.
+    grace_minutes: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _one_trigger(self) -> "Job":
@@ -249,9 +252,13 @@ class Schedules(Strict):
     heartbeat: Job = _job(every_minutes=5)
     fuse_scan: Job = _job(every_minutes=10)
     health_scores: Job = _job(cron="0 2 * * *")
+    health_refresh: Job = _job(every_minutes=15)      # customers with new activity since the last run
     rep_digest: Job = _job(cron="30 9 * * 1-5")
     supervisor_digest: Job = _job(cron="0 10 * * 1-5")
     merge_report: Job = _job(cron="0 9 1 * *")
+    followup_scan: Job = _job(every_minutes=30)       # 48 h without follow-up → supervisor
+    pool_scan: Job = _job(cron="0 8 * * *")           # 公海: warnings and returns
+    routing_check: Job = _job(every_minutes=15)       # slow first contact → out of rotation today
 
 
 class AlertRoute(Strict):
@@ -261,16 +268,39 @@ class AlertRoute(Strict):
     url: str | None = None                   # type=webhook
     smtp_host: str | None = None             # type=smtp
     smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
     mail_from: str | None = None
     mail_to: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _complete(self) -> "AlertRoute":
+        need = {"platform": ("platform", "chat_id"), "webhook": ("url",),
+                "smtp": ("smtp_host", "mail_from", "mail_to")}[self.type]
+        missing = [n for n in need if getattr(self, n) in (None, "", [])]
+        if missing:
+            raise ValueError(f"type {self.type} needs: {', '.join(missing)}")
+        return self
 
 
 class Alerts(Strict):
     routes: dict[PlatformName, AlertRoute] = Field(default_factory=dict)  # where alerts about X go
     ops_chats: dict[PlatformName, str] = Field(default_factory=dict)      # heartbeat test-message target
     inbound_silence_minutes: float = Field(60, gt=0)
+    # count silence in working hours only (nights and weekends are quiet) or in calendar time
+    inbound_silence_clock: Literal["calendar", "working"] = "working"
+    backlog_minutes: float = Field(10, gt=0)          # oldest waiting inbound message older = backlog
+    worker_silence_minutes: float = Field(3, gt=0)    # no worker heartbeat this long = worker down
     fail_for_minutes: float = Field(2, ge=0)
     reminder_minutes: float = Field(30, gt=0)
+
+    @model_validator(mode="after")
+    def _other_route(self) -> "Alerts":
+        same = [p for p, r in self.routes.items() if r.type == "platform" and r.platform == p]
+        if same:
+            raise ValueError(f"alerts about {', '.join(same)} must go over a different route, not the same platform")
+        return self
 
 
 class Voice(Strict):
