@@ -39,7 +39,7 @@ def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
                                actor=ctx.rep.id, platform=ctx.event.platform, created_at=ctx.now))
             lead_id, title = res.lead.id, res.lead.title
             task = (res.task.title, res.task.due_date) if res.task else None
-            notes = list(res.notes)
+            notes, notices = list(res.notes), list(res.notices)
     except MissingFields as err:
         ctx.rt.kv.delete(f"draft:saved:{draft.id}")
         raise UserError("还缺少:" + "、".join(LABELS.get(f, f) for f in err.fields)) from None
@@ -47,6 +47,7 @@ def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
         ctx.rt.kv.delete(f"draft:saved:{draft.id}")   # nothing was stored: allow another tap
         raise
     store.clear(ctx.rep.id)
+    ctx.rt.deliver(notices)          # e.g. a possible-duplicate card, after the commit
     text = f"已保存线索 #{lead_id}:{title}"
     if task:
         text += f"\n已创建待办:{task[0]}(截止 {task[1].isoformat()})"
@@ -70,3 +71,24 @@ def lead_card_tap(ctx: Context) -> list[Reply]:
     store.clear(ctx.rep.id)
     return [Reply(confirm_card(draft).resolved(f"已取消 · {stamp(ctx.now)}"), update=True),
             Reply("已取消这条线索草稿。")]
+
+
+@REGISTRY.action("lead.tags")
+def confirm_tags(ctx: Context) -> list[Reply]:
+    """Leads from forms and expo scans are saved without asking; the owner only confirms tags."""
+    from crm_core.db.models import CardRecord, Lead
+    from handlers.workflow_actions import card_from_dict
+    lead_id = int(ctx.event.action.values.get("lead", 0))
+    with ctx.rt.db.uow() as s:
+        lead = s.get(Lead, lead_id)
+        if lead is None or lead.owner_rep_id != ctx.rep.id:
+            return [Reply("这条线索不是你负责的,无需确认标签。")]
+        if (lead.details or {}).get("tags_confirmed_by"):
+            return [Reply(STALE)]
+        lead.details = {**(lead.details or {}), "tags_confirmed_by": ctx.rep.id, "tags_confirmed_at": ctx.now.isoformat()}
+        record = s.get(CardRecord, ctx.event.action.card_ref or "")
+        card = card_from_dict(record.content) if record is not None else None
+    replies = [Reply(f"已确认线索 #{lead_id} 的标签。")]
+    if card is not None:
+        replies.insert(0, Reply(card.resolved(f"标签已由 {ctx.rep.name} 确认 · {stamp(ctx.now)}"), update=True))
+    return replies

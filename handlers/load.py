@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 MODULES = ("handlers.capture", "handlers.lead_actions", "handlers.voice", "handlers.commands",
-           "handlers.workflow", "handlers.workflow_actions")
+           "handlers.workflow", "handlers.workflow_actions", "handlers.dedup_actions")
 
 
 def load_handlers() -> None:

@@ -15,7 +15,7 @@ log = logging.getLogger("crm_bot.notify")
 Renderer = Callable[[Any, Notice], "Card | str | None"]     # (runtime, notice)
 RENDERERS: dict[str, Renderer] = {}
 # Modules holding renderers; each feature adds its module name here.
-RENDERER_MODULES: list[str] = ["handlers.workflow_cards", "handlers.health_cards"]
+RENDERER_MODULES: list[str] = ["handlers.workflow_cards", "handlers.health_cards", "handlers.dedup_cards"]
 
 
 def renderer(kind: str) -> Callable[[Renderer], Renderer]:

@@ -113,8 +113,12 @@ def lead_assigned(rt: Any, notice: Notice) -> Card:
     fields = [Field("线索", lead_label(notice), short=False), Field("分配原因", data.get("reason") or "—", short=False)]
     if previous:
         fields.append(Field("原负责人", rep_name(cfg, previous)))
+    tags = data.get("tags") or []
+    if tags:       # from a form / expo scan: saved without asking, the owner only confirms the tags
+        fields.append(Field("标签", "、".join(tags), short=False))
+    buttons = (Button("确认标签", "lead.tags", {"lead": str(notice.lead_id)}, style="primary"),) if tags else ()
     return Card(card_id=card_id_for("assigned", notice), title="转派给你的线索" if previous else "新线索分配给你",
-                level=Level.INFO, fields=tuple(fields),
+                level=Level.INFO, fields=tuple(fields), buttons=buttons,
                 footer=f"请尽快首次联系;回复「跟进 #{notice.lead_id} 内容」记录跟进")
 
 

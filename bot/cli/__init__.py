@@ -7,10 +7,13 @@ import sys
 import click
 
 from bot.cli.admin import config_group, db_group
+from bot.cli.data import dedup_group, import_cmd, merge_group, report_group
 from bot.cli.run import serve, worker_cmd, scheduler_cmd
 from bot.cli.outbox import outbox_group
+from bot.cli.queue import queue_group
 from bot.cli.sandbox import sandbox_cmd
 from bot.cli.simulate import simulate_cmd
+from bot.cli.workflow import assign_group, handover_cmd, report_funnel_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,8 +24,10 @@ def cli(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbox_cmd, outbox_group, simulate_cmd):
+for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbox_cmd, outbox_group, simulate_cmd,
+                assign_group, handover_cmd, report_group, import_cmd, dedup_group, merge_group, queue_group):
     cli.add_command(command)
+report_group.add_command(report_funnel_cmd)
 
 
 def main() -> None:

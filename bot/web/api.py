@@ -62,11 +62,12 @@ def create_lead():  # noqa: ANN201
     rt = _runtime()
     try:
         with rt.db.uow() as s:
-            res = intake_lead(s, rt.cfg, data, actor="api", platform="api", now=rt.clock())
+            res = intake_lead(s, rt.cfg, data, actor="api", platform="api", now=rt.clock(), kv=rt.kv)
             view = queries.lead_view(res.lead, rt.clock(), res.contact)
     except MissingFields as err:
         return _error(400, "validation_failed", "required fields are missing",
                       fields={f: "required" for f in err.fields})
+    rt.deliver(res.notices)          # the new owner's card, possible-duplicate reviews
     return jsonify({"lead": view, "notes": res.notes}), 201
 
 

@@ -154,10 +154,13 @@ class DedupReview(Base):
     __tablename__ = "dedup_reviews"
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    candidate_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     score: Mapped[float] = mapped_column(Float)
-    status: Mapped[str] = mapped_column(String(16), default="open")   # open | merged | rejected
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | merged | rejected
     reviewer: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str | None] = mapped_column(String(16))        # prompt (rep) | review (steward)
+    assignee: Mapped[str | None] = mapped_column(String(64))    # rep id the card was sent to
+    merge_id: Mapped[int | None] = mapped_column(ID)            # the MergeRecord a 合并 decision made
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()
 

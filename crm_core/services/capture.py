@@ -3,13 +3,14 @@ in one unit of work. Every channel (chat, voice, API, import) comes through here
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from crm_core import audit
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Activity, Contact, Customer, Lead, MatchKey, Task
+from crm_core.notices import Notice
 from crm_core.services.lead_input import LeadInput
 
 
@@ -20,6 +21,9 @@ class CaptureResult:
     contact: Contact
     task: Task | None = None
     notes: list[str] = field(default_factory=list)   # what the rep should be told
+    notices: list[Notice] = field(default_factory=list)  # cards for others; the caller delivers them
+    merged_into: int | None = None                   # existing customer the lead joined (dedup at entry)
+    review_id: int | None = None                     # DedupReview opened for a possible duplicate
 
 
 def lead_title(data: LeadInput) -> str:
@@ -64,6 +68,11 @@ def contact_keys(customer: Customer, contact: Contact) -> list[tuple[str, str]]:
     return out
 
 
+def fuse_deadline_for(cfg: AppConfig, stage, now: datetime) -> datetime | None:  # noqa: ANN001
+    from crm_core.services.stages import fuse_deadline_for as deadline
+    return deadline(cfg, stage, now)
+
+
 def save_lead(session: Session, cfg: AppConfig, data: LeadInput, *, actor: str,
               platform: str | None, now: datetime, owner_rep_id: str | None = None,
               customer: Customer | None = None, contact: Contact | None = None) -> CaptureResult:
@@ -76,7 +85,7 @@ def save_lead(session: Session, cfg: AppConfig, data: LeadInput, *, actor: str,
                 next_action=data.next_action, industry=data.industry or customer.industry,
                 region=data.region or customer.region, source=data.source, stage=stage.key,
                 stage_entered_at=now, owner_rep_id=owner_rep_id, created_by=actor,
-                last_activity_at=now, fuse_deadline=now + timedelta(hours=stage.timeout_hours),
+                last_activity_at=now, fuse_deadline=fuse_deadline_for(cfg, stage, now),
                 details={"tags": data.tags} if data.tags else {}, created_at=now, updated_at=now)
     session.add(lead)
     session.flush()

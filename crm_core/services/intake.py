@@ -1,14 +1,25 @@
 """The capture pipeline every new lead goes through, whatever the channel:
-validate → duplicate check → save → assign. Returns what to tell the rep."""
+validate → duplicate check → save (joining an existing customer when it is surely the same) →
+possible-duplicate card. Returns what to tell the rep and the notices for others."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from crm_core import audit
 from crm_core.config.schema import AppConfig
-from crm_core.services.capture import CaptureResult, save_lead
-from crm_core.services.lead_input import LeadInput
+from crm_core.db.models import Contact, Customer
+from crm_core.normalize import parse_person_name
+from crm_core.kv.base import KV
+from crm_core.services.assign import assign_lead, give_lead
+from crm_core.services.capture import CaptureResult, index_contact, save_lead
+from crm_core.services.dedup_entry import (Match, band_of, check_entry, customer_line, open_review,
+                                           steward_of)
+from crm_core.services.lead_input import CHANNEL_LABELS, LeadInput
+
+PROMPT_NOTE = "这位客户可能已经存在,我另发了一张卡片,请选择「关联到已有客户」或「仍然新建」。"
 
 
 class MissingFields(ValueError):
@@ -18,9 +29,85 @@ class MissingFields(ValueError):
 
 
 def intake_lead(session: Session, cfg: AppConfig, data: LeadInput, *, actor: str,
-                platform: str | None, now: datetime, owner_rep_id: str | None = None) -> CaptureResult:
+                platform: str | None, now: datetime, owner_rep_id: str | None = None,
+                kv: KV | None = None) -> CaptureResult:
+    """Save a lead after the duplicate check, then assign it: a rep who captured it owns it;
+    otherwise (API, import) the assignment rules route it (needs `kv` for rotation state)."""
+    result = _capture(session, cfg, data, actor=actor, platform=platform, now=now, owner_rep_id=owner_rep_id)
+    if owner_rep_id is not None:
+        rep = cfg.org.rep(owner_rep_id)
+        team = cfg.org.teams_of(owner_rep_id)
+        if rep is not None:
+            give_lead(session, result.lead, rep, team[0].id if team else None, f"录入人 → {rep.name}", actor, now)
+    elif kv is not None:
+        _, notices = assign_lead(session, cfg, kv, result.lead, now, actor)
+        if data.tags:
+            notices = [replace(n, data={**n.data, "tags": list(data.tags)}) if n.kind == "lead.assigned" else n
+                       for n in notices]
+        result.notices.extend(notices)
+    return result
+
+
+def _capture(session: Session, cfg: AppConfig, data: LeadInput, *, actor: str, platform: str | None,
+             now: datetime, owner_rep_id: str | None) -> CaptureResult:
+    """Save a lead after the duplicate check: ≥ merge threshold joins the existing customer, the
+    prompt band asks the rep, the review band asks the data steward, anything lower is new."""
     missing = data.missing(cfg.funnel.capture_required)
     if missing:
         raise MissingFields(missing)
-    return save_lead(session, cfg, data, actor=actor, platform=platform, now=now,
-                     owner_rep_id=owner_rep_id)
+    matches = check_entry(session, cfg, data)
+    best = matches[0] if matches else None
+    band = band_of(cfg, best.score) if best else None
+    if best is not None and band == "merge":
+        return _join_existing(session, data, best, actor=actor, platform=platform, now=now,
+                              owner_rep_id=owner_rep_id, cfg=cfg)
+    result = save_lead(session, cfg, data, actor=actor, platform=platform, now=now, owner_rep_id=owner_rep_id)
+    if best is not None and band is not None:
+        rep = owner_rep_id or (actor if cfg.org.rep(actor) else None)
+        # a lead without a rep behind it (API, import) cannot be asked: the steward decides
+        kind = "prompt" if band == "prompt" and rep else "review"
+        review, notice = open_review(session, cfg, result.customer.id, best.customer_id, best.score, kind,
+                                     rep if kind == "prompt" else steward_of(cfg), now)
+        result.review_id = review.id
+        if notice is not None:
+            result.notices.append(notice)
+        if kind == "prompt":
+            result.notes.append(PROMPT_NOTE)
+    return result
+
+
+def adds_information(data: LeadInput, contact: Contact) -> bool:
+    """True when the new lead carries a phone, e-mail, WeChat id or full name the matched contact
+    lacks: then it is kept as an alias contact instead of being dropped."""
+    phones = set(contact.phones or []) | ({contact.phone} if contact.phone else set())
+    if data.phone and data.phone not in phones:
+        return True
+    if data.email and data.email != contact.email:
+        return True
+    if data.wechat_id and data.wechat_id.strip().lower() != (contact.wechat_id or "").strip().lower():
+        return True
+    name = (data.contact_name or "").strip()
+    return bool(name) and name != (contact.name or "") and parse_person_name(name).full
+
+
+def _join_existing(session: Session, data: LeadInput, match: Match, *, actor: str, platform: str | None,
+                   now: datetime, owner_rep_id: str | None, cfg: AppConfig) -> CaptureResult:
+    customer = session.get(Customer, match.customer_id)
+    matched = session.get(Contact, match.contact_id)
+    contact = matched
+    if adds_information(data, matched):
+        contact = Contact(customer_id=customer.id, name=data.contact_name or matched.name, title=None,
+                          phone=data.phone, phones=[data.phone] if data.phone else [], email=data.email,
+                          wechat_id=data.wechat_id, source=CHANNEL_LABELS.get(data.source, data.source),
+                          is_alias=True, created_at=now)
+        session.add(contact)
+        session.flush()
+        index_contact(session, customer, contact)
+    result = save_lead(session, cfg, data, actor=actor, platform=platform, now=now, owner_rep_id=owner_rep_id,
+                       customer=customer, contact=contact)
+    result.merged_into = customer.id
+    result.notes.append(f"已关联到已有客户:{customer_line(customer, matched)}")
+    audit.record(session, actor, "dedup.join", platform=platform, target_type="customer", target_id=customer.id,
+                 detail={"score": match.score, "source": data.source, "lead_id": result.lead.id,
+                         "contact_id": contact.id, "alias": contact is not matched}, now=now)
+    return result

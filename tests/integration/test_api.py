@@ -42,8 +42,11 @@ def test_post_lead_stores_everything(client, db):
         task = s.scalar(select(Task))
         assert task.due_date.isoformat() == "2027-02-22"     # a week before March
     detail = client.get(f"/api/v1/leads/{lead['id']}", headers=AUTH).get_json()
-    assert [a["kind"] for a in detail["activities"]] == ["created"]
+    assert [a["kind"] for a in detail["activities"]] == ["created", "assigned"]
     assert detail["customer"]["name"] == GOOD["company"]
+    # saved without asking, then routed by the rules (no rule matches a CRM buyer → default team)
+    assert detail["owner"] in ("zhang.wei", "li.na") and detail["team"] == "east-medical"
+    assert "轮流分配" in detail["assignments"][0]["reason"]
 
 
 @pytest.mark.parametrize("body, field", [

@@ -1,0 +1,49 @@
+"""Taps on the dedup cards: 关联到已有客户 / 仍然新建 (the rep it was sent to) and 合并 / 不是重复
+(the data steward); an admin may act on either. A second tap changes nothing and says so."""
+from __future__ import annotations
+
+from typing import Any
+
+from crm_core.services.dedup_entry import ReviewDenied, ReviewOutcome, decide_review, review_view
+from crm_core.services.merge import MergeError
+from handlers.context import Context, Reply, UserError
+from handlers.dedup_cards import resolution, review_card
+from handlers.registry import REGISTRY
+
+DECISIONS = ("link", "keep", "merge", "reject")
+STALE = "这张卡片已经失效了,无需再操作。"
+
+
+def _done_text(decision: str, outcome: ReviewOutcome, view: dict[str, Any]) -> str:
+    merge = outcome.merge
+    if decision in ("link", "merge") and merge is None:
+        return "这两条记录已经是同一个客户了,无需合并。"
+    if decision == "link":
+        return f"已关联到已有客户:{view['existing']['line']}(合并记录 #{merge.id})"
+    if decision == "merge":
+        kept = view["new"] if merge.survivor_id == view["new"]["id"] else view["existing"]
+        return f"已合并,保留记录:{kept['line']}(合并记录 #{merge.id},可用 crm-bot merge undo {merge.id} 撤销)"
+    return "好的,已保留为新客户。" if decision == "keep" else "已标记为不是重复,以后不会再提示这两条记录。"
+
+
+@REGISTRY.action("dedup")
+def dedup_tap(ctx: Context) -> list[Reply]:
+    action = ctx.event.action
+    decision = action.key.split(".", 1)[-1]
+    raw_id = str(action.values.get("review", ""))
+    if decision not in DECISIONS or not raw_id.isdigit():
+        return [Reply(STALE)]
+    try:
+        with ctx.rt.db.uow() as s:
+            outcome = decide_review(s, ctx.cfg, int(raw_id), decision, ctx.rep.id, ctx.now)
+            view = review_view(s, ctx.cfg, outcome.review)
+    except ReviewDenied as err:
+        raise UserError(f"抱歉,{err}。") from None
+    except LookupError:
+        return [Reply(STALE)]
+    except MergeError as err:
+        raise UserError(f"合并没有完成:{err}") from None
+    card = review_card(view).resolved(resolution(view))
+    if not outcome.changed:
+        return [Reply(card, update=True), Reply(f"这条疑似重复已经处理过了({resolution(view)}),无需重复操作。")]
+    return [Reply(card, update=True), Reply(_done_text(decision, outcome, view))]
