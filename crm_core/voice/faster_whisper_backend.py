@@ -51,6 +51,9 @@ class FasterWhisperTranscriber(Transcriber):
         segments, info = model.transcribe(
             audio.samples, language=language, task="transcribe", beam_size=self.settings.beam_size,
             vad_filter=True, vad_parameters=_VAD_PARAMETERS, condition_on_previous_text=False,
-            without_timestamps=True, initial_prompt=self.prompt_for(language))
+            without_timestamps=True, initial_prompt=self.prompt_for(language),
+            # Greedy/beam only, no sampling fallback: the same note always gives the same text
+            # (reproducible drafts and tests); condition_on_previous_text=False already guards loops.
+            temperature=0.0)
         # `segments` is lazy: decoding happens while joining, inside the caller's run lock.
         return "".join(segment.text for segment in segments), info.language

@@ -46,7 +46,8 @@ def convert(wav: bytes, fmt: str) -> bytes:
     """Re-encode WAV bytes to `fmt` ("amr" via sox, others via ffmpeg), pipes only."""
     if fmt == "amr":
         # 8 kHz mono at mode 7 (12.2 kbit/s), the usual bitrate of phone voice notes.
-        cmd = ["sox", "-t", "wav", "-", "-r", "8000", "-c", "1", "-C", "7", "-t", "amr-nb", "-"]
+        # -D: no dither, so the same text always gives the same bytes (reproducible ASR tests).
+        cmd = ["sox", "-D", "-t", "wav", "-", "-r", "8000", "-c", "1", "-C", "7", "-t", "amr-nb", "-"]
     else:
         cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
                *_FFMPEG_CODECS[fmt], "pipe:1"]

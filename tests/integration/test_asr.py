@@ -28,7 +28,7 @@ from tests.helpers.speech import missing_speech_tools, noise, tone, voice_note, 
 
 pytestmark = pytest.mark.voice
 
-SENTENCE = "Please call the customer next Wednesday about the budget."
+SENTENCE = "Call the customer on Wednesday to discuss the budget."
 KEY_WORDS = ("customer", "wednesday", "budget")
 _TOOLS_MISSING = missing_speech_tools() or (None if probe_ffmpeg() else "ffmpeg does not run")
 needs_speech = pytest.mark.skipif(_TOOLS_MISSING is not None, reason=f"cannot make test speech: {_TOOLS_MISSING}")
