@@ -5,7 +5,7 @@ Events travel through the work queue, so they round-trip through plain dicts.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
@@ -56,8 +56,11 @@ class InboundEvent:
     reply_ref: dict[str, Any] = field(default_factory=dict)  # what the outbound side needs to answer
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # Shallow on purpose: this runs on the ack path; asdict() deep-copies every field.
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["kind"] = self.kind.value
+        d["media"] = asdict(self.media) if self.media else None
+        d["action"] = asdict(self.action) if self.action else None
         for k in ("platform_time", "received_at"):
             d[k] = d[k].isoformat() if d[k] else None
         return d

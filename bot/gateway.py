@@ -54,12 +54,14 @@ class Gateway:
         self.queue = kv.queue(INBOUND_QUEUE)
         self.clock = clock
         self._noted: dict[str, float] = {}   # platform -> last written LAST_CALLBACK_KEY time
+        self.last_accept = float("-inf")      # monotonic time of the last callback taken
 
     def accept(self, endpoint: str, req: InboundRequest) -> InboundResult:
         """Verify and enqueue; raises InboundRejected (4xx) or UnknownEndpoint (404)."""
         adapter = self.adapters.get(endpoint)
         if adapter is None:
             raise UnknownEndpoint(endpoint)
+        self.last_accept = time.monotonic()     # read by in-process workers (bot/worker.py)
         now = self.clock()
         result = adapter.handle(req, now)
         for event in result.events:

@@ -15,17 +15,23 @@ log = logging.getLogger("crm_bot.worker")
 MAX_ATTEMPTS = 5
 VISIBILITY_SECONDS = 300.0    # voice transcription can take a while
 Processor = Callable[[dict[str, Any]], None]
+MAX_YIELD_SECONDS = 0.05
+WEB_BUSY_WINDOW = 0.1
 WORKER_BEAT_KEY = "worker:beat:{queue}"   # epoch seconds of the queue's last worker loop turn
 BEAT_EVERY = 10.0
 
 
 class Worker:
     def __init__(self, queue: WorkQueue, process: Processor, visibility: float = VISIBILITY_SECONDS,
-                 beat: Callable[[], None] | None = None):
+                 beat: Callable[[], None] | None = None, yield_to: Callable[[], bool] | None = None):
         self.queue = queue
         self.process = process
         self.visibility = visibility
         self.beat = beat          # "this worker is alive", for the channel heartbeat
+        # In a process that also serves webhooks (crm-bot serve), the workers share one GIL with
+        # the ack path. While callbacks are arriving, rest after each message for as long as it
+        # took: acks stay fast, and the workers still get at least half their time.
+        self.yield_to = yield_to
 
     def run_once(self, wait: float = 1.0) -> bool:
         """Process at most one message; True if one was taken."""
@@ -51,7 +57,9 @@ class Worker:
                 if self.beat is not None and time.monotonic() - last_beat >= BEAT_EVERY:
                     self.beat()
                     last_beat = time.monotonic()
-                self.run_once(wait=0.5)
+                started = time.monotonic()
+                if self.run_once(wait=0.5) and self.yield_to is not None and self.yield_to():
+                    stop.wait(min(time.monotonic() - started, MAX_YIELD_SECONDS))
             except Exception:  # noqa: BLE001 - e.g. Redis briefly unreachable
                 log.exception("worker loop error; retrying")
                 stop.wait(1.0)
@@ -74,11 +82,20 @@ def worker_beat(rt, queue: str) -> None:  # noqa: ANN001
     rt.kv.set(WORKER_BEAT_KEY.format(queue=queue), f"{rt.clock().timestamp():.3f}", ttl=24 * 3600)
 
 
+def web_busy(rt) -> Callable[[], bool]:  # noqa: ANN001
+    """True while this process's webhook endpoints took a callback in the last 100 ms."""
+    def busy() -> bool:
+        gw = rt.extras.get("gateway")
+        return gw is not None and time.monotonic() - gw.last_accept < WEB_BUSY_WINDOW
+    return busy
+
+
 def run_workers(rt, stop: threading.Event) -> list[threading.Thread]:  # noqa: ANN001
     threads = []
+    busy = web_busy(rt)
     for name, fn in processors(rt).items():
         for i in range(rt.cfg.app.worker_threads):
-            w = Worker(rt.kv.queue(name), fn, beat=lambda q=name: worker_beat(rt, q))
+            w = Worker(rt.kv.queue(name), fn, beat=lambda q=name: worker_beat(rt, q), yield_to=busy)
             t = threading.Thread(target=w.run, args=(stop,), name=f"worker-{name}-{i}", daemon=True)
             t.start()
             threads.append(t)

@@ -54,7 +54,8 @@ class EmbeddedQueue(WorkQueue):
     def __init__(self, kv: "EmbeddedKV", name: str) -> None:
         self.name = name
         self._kv = kv
-        self._cond = kv.cond
+        # Its own condition on the store's lock: a put wakes one taker of *this* queue only.
+        self._cond = threading.Condition(kv.mutex)
         self._messages: dict[str, _Message] = {}
         self._ready: OrderedDict[str, None] = OrderedDict()
         self._inflight: dict[str, float] = {}
@@ -69,7 +70,7 @@ class EmbeddedQueue(WorkQueue):
             now = self._kv.now()
             self._messages[message_id] = _Message(body, now)
             self._make_ready(message_id, now)
-            self._cond.notify_all()
+            self._cond.notify()
         return message_id
 
     def take(self, visibility_timeout: float = 60.0, wait: float = 0.0) -> Delivery | None:
@@ -134,9 +135,10 @@ class EmbeddedQueue(WorkQueue):
             now = self._kv.now()
             if delay > 0:
                 self._park(delivery.id, now + delay)
+                self._cond.notify_all()   # sleeping takers recompute their next deadline
             else:
                 self._make_ready(delivery.id, now)
-            self._cond.notify_all()
+                self._cond.notify()
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         with self._cond:
@@ -228,7 +230,8 @@ class EmbeddedKV(KV):
         self.prefix = prefix
         self.now = clock
         self.max_wait = _MAX_WAIT_REAL_S if clock is time.time else _MAX_WAIT_INJECTED_S
-        self.cond = threading.Condition()
+        self.mutex = threading.RLock()
+        self.cond = threading.Condition(self.mutex)    # locks and key waits; queues have their own
         self._data: dict[str, _Entry] = {}
         self._expiries: list[tuple[float, str]] = []  # lazy heap, swept on writes
         self._queues: dict[str, EmbeddedQueue] = {}
