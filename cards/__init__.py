@@ -4,7 +4,8 @@ Handlers build a `Card`; the notifier renders it for the recipient's platform; a
 a tap back into (card_id, action, values) with the helpers in `cards.render`.
 """
 from cards.model import (
-    Button, Card, CardDecodeError, CardError, DecodedAction, Field, Level,
+    Button, Card, CardDecodeError, CardError, DecodedAction, Field, Level, card_from_dict, card_to_dict,
 )
 
-__all__ = ["Button", "Card", "CardDecodeError", "CardError", "DecodedAction", "Field", "Level"]
+__all__ = ["Button", "Card", "CardDecodeError", "CardError", "DecodedAction", "Field", "Level", "card_from_dict",
+           "card_to_dict"]

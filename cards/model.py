@@ -273,3 +273,19 @@ def fit_to_size(build: Callable[[float], T], size: Callable[[T], int], limit: in
             return result
         scale /= 2
     raise CardError(f"卡片内容过多，压缩后仍超过 {limit} 字节")
+
+
+def card_to_dict(card: Card) -> dict[str, Any]:
+    """JSON-safe form of a card (stored as CardRecord.content and in outbound rows)."""
+    data = dataclasses.asdict(card)
+    data["level"] = card.level.value
+    return data
+
+
+def card_from_dict(data: dict[str, Any]) -> Card:
+    """Inverse of `card_to_dict`; re-validates the card."""
+    data = dict(data)
+    data["fields"] = tuple(Field(**f) for f in data.get("fields") or ())
+    data["buttons"] = tuple(Button(**b) for b in data.get("buttons") or ())
+    names = {f.name for f in dataclasses.fields(Card)}
+    return Card(**{k: v for k, v in data.items() if k in names})

@@ -77,7 +77,7 @@ def lead_card_tap(ctx: Context) -> list[Reply]:
 def confirm_tags(ctx: Context) -> list[Reply]:
     """Leads from forms and expo scans are saved without asking; the owner only confirms tags."""
     from crm_core.db.models import CardRecord, Lead
-    from handlers.workflow_actions import card_from_dict
+    from cards.model import card_from_dict
     lead_id = int(ctx.event.action.values.get("lead", 0))
     with ctx.rt.db.uow() as s:
         lead = s.get(Lead, lead_id)

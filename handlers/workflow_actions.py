@@ -3,14 +3,13 @@ only), 转派 / 标记需协同 / 催办 (the lead team's supervisor or an admin
 first (a refusal changes nothing), has at most one effect per card, and updates the card in place."""
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cards.model import Button, Card, CardError, Field, Level
+from cards.model import Button, Card, CardError, Field, Level, card_from_dict
 from crm_core import audit
 from crm_core.db.models import Activity, CardRecord, Customer, Lead
 from crm_core.notices import Notice
@@ -49,15 +48,6 @@ class Tap:
 def tap_of(ctx: Context) -> Tap:
     action = ctx.event.action
     return Tap(action.key, action.card_ref, dict(action.values or {}))
-
-
-def card_from_dict(data: dict[str, Any]) -> Card:
-    """A Card from its stored form (CardRecord.content, as the outbox writes it)."""
-    data = dict(data)
-    data["fields"] = tuple(Field(**f) for f in data.get("fields") or ())
-    data["buttons"] = tuple(Button(**b) for b in data.get("buttons") or ())
-    names = {f.name for f in dataclasses.fields(Card)}
-    return Card(**{k: v for k, v in data.items() if k in names})
 
 
 def stored_card(ctx: Context, card_id: str | None) -> tuple[Card | None, str | None]:

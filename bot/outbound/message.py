@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from cards.model import Button, Card, Field, clip_bytes
+from cards.model import card_from_dict, card_to_dict, clip_bytes  # noqa: F401 - re-exported for the outbox
 
 PLATFORMS = ("wecom", "dingtalk", "feishu")
 MAX_PARTS = 4
@@ -87,24 +87,6 @@ class Recipient:
         if not user_id:
             raise ValueError(f"rep {rep_id!r} has no {where} id")
         return cls(platform=where, user_id=user_id, rep_id=rep_id)
-
-
-# ---- cards as stored dicts -------------------------------------------------------------
-
-def card_to_dict(card: Card) -> dict[str, Any]:
-    """JSON-safe form of a card (CardRecord.content, outbound row bodies)."""
-    data = dataclasses.asdict(card)
-    data["level"] = card.level.value
-    return data
-
-
-def card_from_dict(data: dict[str, Any]) -> Card:
-    """Inverse of `card_to_dict`; re-validates the card."""
-    data = dict(data)
-    data["fields"] = tuple(Field(**f) for f in data.get("fields") or ())
-    data["buttons"] = tuple(Button(**b) for b in data.get("buttons") or ())
-    names = {f.name for f in dataclasses.fields(Card)}
-    return Card(**{k: v for k, v in data.items() if k in names})
 
 
 # ---- sizing ---------------------------------------------------------------------------
