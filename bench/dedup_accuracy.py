@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import defaultdict
 from itertools import combinations
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script from anywhere
 from bench.dedup_dataset import OUTPUT, generate
 from crm_core.dedup import DedupRecord, find_duplicate_groups, match_score
 

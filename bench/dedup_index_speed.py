@@ -10,9 +10,12 @@ import argparse
 import gc
 import random
 import resource
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script from anywhere
 from bench.dedup_dataset import iter_rows
 from crm_core.dedup import DedupRecord, DuplicateIndex, find_duplicate_groups
 

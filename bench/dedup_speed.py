@@ -15,6 +15,7 @@ import json
 import os
 import random
 import sqlite3
+import sys
 import tempfile
 import time
 import uuid
@@ -24,6 +25,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import create_engine, text
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script from anywhere
 from crm_core.config import AppConfig, load_config
 from crm_core.db import Database
 from crm_core.db.migrate import upgrade

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script from anywhere
 from crm_core.config import load_config
 from crm_core.db import Database
 from crm_core.db.migrate import upgrade
