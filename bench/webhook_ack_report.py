@@ -37,17 +37,19 @@ answers without reading the request: the generator's own overhead on this machin
 
 FINDINGS = """\
 Where the time goes (analysed 2026-11-22 with `py-spy record --gil` and in-process timing):
-- `crm-bot serve` is one CPython process, so the ack path and the queue workers share one GIL.
-  Under a burst the workers always have a backlog (a customer note costs ≈ 8–10 ms of worker
-  CPU, mostly SQLAlchemy units of work in `bot/pipeline.py` and `bot/outbound/delivery.py`) and
-  take most of the GIL: server CPU sits at ≈ 1 core in both (a) and (b). The same app with the
-  workers left out reached ≈ 65–70 % of the floor and p99 ≈ 9 ms; a worker that processes one
-  message at a time and rests as long as it worked while callbacks arrive: p99 ≈ 17 ms.
-- The ack path itself costs ≈ 50 µs more CPU per callback than the floor, ≈ 30 µs of it in
-  `InboundEvent.to_dict()` (`dataclasses.asdict` deep-copies the whole event).
-- With Redis every ack makes two round trips (claim `SET NX`, then the enqueue script),
-  ≈ 140 µs of redis-py time per callback: that variant reached ≈ 40 % of the floor even with
-  no workers running."""
+- `crm-bot serve` is one CPython process, so the ack path and the queue workers share one GIL
+  (server CPU ≈ 1 core in every crm-bot run). A customer note costs ≈ 8–10 ms of worker CPU,
+  mostly SQLAlchemy units of work in `bot/pipeline.py` and `bot/outbound/delivery.py`.
+- Done since the first run (33 % / p99 35 ms): in-process workers rest as long as their last
+  message took while callbacks are arriving (`bot/worker.py`, `Worker.yield_to`), the embedded
+  KV wakes only a taker of the queue that got a message, and `InboundEvent.to_dict()` is
+  shallow (38 → 6 µs). Effect: (b) p99 35 → 6–18 ms; (a) 33 % → 41–48 % of the floor.
+- Tried and rejected: a 0.5 ms GIL switch interval (13 % of the floor: switching overhead),
+  resting 3× the message time, resting by thread CPU time (no gain: 32–48 %).
+- Still open for (a): the same app with no workers reaches ≈ 65–70 % of the floor, so the
+  remaining gap is worker CPU per message (fewer transactions per message) and, with Redis,
+  the two round trips per ack (claim, then enqueue: ≈ 140 µs) that one script could merge.
+  A deployment expecting bursts runs `crm-bot worker` processes on other cores."""
 
 
 def bench_config(workdir: Path, sandbox_port: int, key_prefix: str, reps: int) -> tuple[Path, CallbackFactory]:
