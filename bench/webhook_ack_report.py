@@ -45,7 +45,8 @@ Where the time goes (analysed 2026-11-22 with `py-spy record --gil` and in-proce
   KV wakes only a taker of the queue that got a message, and `InboundEvent.to_dict()` is
   shallow (38 → 6 µs). Effect: (b) p99 35 → 6–18 ms; (a) 33 % → 41–48 % of the floor.
 - Tried and rejected: a 0.5 ms GIL switch interval (13 % of the floor: switching overhead),
-  resting 3× the message time, resting by thread CPU time (no gain: 32–48 %).
+  resting 3× the message time, resting by thread CPU time, resting 9× only while ≥ 2 callbacks
+  are in flight (no gain: 32–48 %).
 - Still open for (a): the same app with no workers reaches ≈ 65–70 % of the floor, so the
   remaining gap is worker CPU per message (fewer transactions per message) and, with Redis,
   the two round trips per ack (claim, then enqueue: ≈ 140 µs) that one script could merge.
