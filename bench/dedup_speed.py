@@ -18,7 +18,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,6 +29,7 @@ from crm_core.config import AppConfig, load_config
 from crm_core.db import Database
 from crm_core.db.migrate import upgrade
 from crm_core.db.models import Contact, Customer, MatchKey
+from crm_core.db.scratch import scratch_postgres
 from crm_core.normalize import normalize_company, normalize_phones
 from crm_core.services.capture import contact_keys
 from crm_core.services.dedup_entry import check_entry
@@ -182,22 +182,6 @@ def run_backend(label: str, url: str, folder: Path, probes: list[SimpleNamespace
           f"max_ms={max(timings):.1f}", flush=True)
 
 
-def postgres_database() -> tuple[str, str]:
-    name = f"crmbot_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return name, PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_postgres(name: str) -> None:
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -218,11 +202,8 @@ def main() -> None:
             if backend == "sqlite":
                 run_backend("sqlite", f"sqlite:///{folder / 'bench.sqlite3'}", folder, probes, args.customers, keys, cfg)
             elif backend == "postgres":
-                name, url = postgres_database()
-                try:
+                with scratch_postgres(PG_ADMIN_URL, "crmbot_bench") as url:
                     run_backend("postgres", url, folder, probes, args.customers, keys, cfg)
-                finally:
-                    drop_postgres(name)
 
 
 if __name__ == "__main__":

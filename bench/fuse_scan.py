@@ -12,17 +12,17 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script from anywhere
 from crm_core.config import load_config
 from crm_core.db import Database
 from crm_core.db.migrate import upgrade
 from crm_core.db.models import Customer, Lead
+from crm_core.db.scratch import scratch_postgres
 from crm_core.services.fuse import scan_fuses
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,16 +99,8 @@ def run_sqlite(count: int, overdue: int) -> bool:
 
 
 def run_postgres(count: int, overdue: int) -> bool:
-    name = f"crmbot_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        return run("postgresql", PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, count, overdue)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(PG_ADMIN_URL, "crmbot_bench") as url:
+        return run("postgresql", url, count, overdue)
 
 
 def main() -> int:

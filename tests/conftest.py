@@ -14,6 +14,7 @@ from crm_core.config import load_config
 from crm_core.db import Database
 from crm_core.db.migrate import upgrade
 from crm_core.db.models import Base
+from crm_core.db.scratch import scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "crm-bot.example.yaml"
@@ -35,22 +36,6 @@ def pg_reachable() -> str | None:
     return _pg_state["reason"]
 
 
-def _create_pg_database() -> tuple[str, str]:
-    name = f"crmbot_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    eng = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    eng.dispose()
-    return name, PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop_pg_database(name: str) -> None:
-    eng = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    eng.dispose()
-
-
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path_factory):  # noqa: ANN001, ANN201
     if request.param == "sqlite":
@@ -61,12 +46,9 @@ def db_url(request, tmp_path_factory):  # noqa: ANN001, ANN201
     reason = pg_reachable()
     if reason:
         pytest.skip(reason)
-    name, url = _create_pg_database()
-    try:
+    with scratch_postgres(PG_ADMIN_URL, "crmbot_test") as url:
         upgrade(url)
         yield url
-    finally:
-        _drop_pg_database(name)
 
 
 @pytest.fixture
