@@ -20,9 +20,10 @@ import redis
 import yaml
 
 from crm_core.db.migrate import upgrade
+from crm_core.db.scratch import scratch_postgres
 from scheduler.jobs import registered_jobs
 from scheduler.runner import ANCHOR
-from tests.conftest import EXAMPLE, ROOT, _create_pg_database, _drop_pg_database, pg_reachable
+from tests.conftest import EXAMPLE, PG_ADMIN_URL, ROOT, pg_reachable
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -37,10 +38,9 @@ def pg_url():  # noqa: ANN201
     reason = pg_reachable()
     if reason:
         pytest.skip(reason)
-    name, url = _create_pg_database()
-    upgrade(url)            # once here, so the two processes find the schema ready
-    yield url
-    _drop_pg_database(name)
+    with scratch_postgres(PG_ADMIN_URL, "crmbot_test") as url:
+        upgrade(url)            # once here, so the two processes find the schema ready
+        yield url
 
 
 def write_config(path: Path, prefix: str) -> Path:
