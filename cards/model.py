@@ -200,6 +200,18 @@ def _unpack_values(packed: str) -> dict[str, str]:
     return coerce_values(values)
 
 
+def json_object(value: Any, what: str) -> dict[str, Any]:
+    """A callback field that may arrive as a dict or as a JSON string (platforms do both)."""
+    if isinstance(value, (str, bytes)):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise CardDecodeError(f"{what}不是合法 JSON") from exc
+    if not isinstance(value, dict):
+        raise CardDecodeError(f"{what}不是 JSON 对象")
+    return value
+
+
 def coerce_values(values: Any) -> dict[str, str]:
     """Check a decoded value mapping: string keys, string values, no reserved keys."""
     if not isinstance(values, dict):

@@ -5,6 +5,8 @@ small safety helpers every adapter uses (body size, replay window, JSON/XML pars
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
 from dataclasses import dataclass, field
@@ -95,6 +97,17 @@ DECRYPT_FAILED = "cannot decrypt / 解密失败"
 WRONG_RECEIVER = "message is addressed to another receiver id / 接收方 ID 不匹配"
 MISSING_PARAM = "missing required parameter / 缺少必要参数"
 METHOD_NOT_ALLOWED = "method not allowed / 不支持的请求方法"
+
+
+def ciphertext_bytes(blob: str) -> bytes:
+    """Base64 AES-CBC ciphertext (IV block + at least one block, whole blocks) or a 400."""
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        raise InboundRejected(400, DECRYPT_FAILED) from None
+    if len(raw) < 32 or len(raw) % 16:
+        raise InboundRejected(400, DECRYPT_FAILED)
+    return raw
 
 
 def check_body_size(body: bytes) -> None:

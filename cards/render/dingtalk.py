@@ -11,6 +11,7 @@ import json
 from typing import Any, Mapping
 
 from cards.model import (
+    json_object,
     ACTION_RE, CARD_ID_RE, RESERVED_VALUE_KEYS, Card, CardDecodeError, DecodedAction, Level,
     clip_bytes, coerce_values, decode_action_token, fit_to_size,
 )
@@ -71,14 +72,7 @@ def decode_dingtalk_callback_params(payload: Mapping[str, Any] | str) -> Decoded
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, (str, bytes)):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise CardDecodeError("钉钉卡片回调不是合法 JSON") from exc
-    if not isinstance(value, dict):
-        raise CardDecodeError("钉钉卡片回调不是 JSON 对象")
-    return value
+    return json_object(value, "钉钉卡片回调")
 
 
 def _private_data(data: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import json
 from typing import Any, Mapping
 
 from cards.model import (
+    json_object,
     ACTION_RE, CARD_ID_RE, RESERVED_VALUE_KEYS, Button, Card, CardDecodeError, DecodedAction,
     Field, Level, clip_bytes, coerce_values, fit_to_size,
 )
@@ -50,14 +51,7 @@ def decode_feishu_action_value(value: Mapping[str, Any] | str) -> DecodedAction:
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, (str, bytes)):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise CardDecodeError("飞书卡片回调 value 不是合法 JSON") from exc
-    if not isinstance(value, dict):
-        raise CardDecodeError("飞书卡片回调 value 不是对象")
-    return value
+    return json_object(value, "飞书卡片回调 value ")
 
 
 def _json_size(obj: Any) -> int:

@@ -7,7 +7,6 @@ sha1(ts+nonce+verification_token+raw body), custom bots HMAC-SHA256(key=ts+"\\n"
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -16,7 +15,7 @@ import os
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bot.platforms.base import DECRYPT_FAILED, InboundRejected
+from bot.platforms.base import DECRYPT_FAILED, InboundRejected, ciphertext_bytes
 
 
 def _aes_key(encrypt_key: str) -> bytes:
@@ -25,12 +24,7 @@ def _aes_key(encrypt_key: str) -> bytes:
 
 def decrypt(encrypt_key: str, blob: str) -> str:
     """Base64 blob → plaintext string; 400 on anything that is not a valid ciphertext."""
-    try:
-        raw = base64.b64decode(blob, validate=True)
-    except (binascii.Error, ValueError):
-        raise InboundRejected(400, DECRYPT_FAILED) from None
-    if len(raw) < 32 or len(raw) % 16:
-        raise InboundRejected(400, DECRYPT_FAILED)
+    raw = ciphertext_bytes(blob)
     dec = Cipher(algorithms.AES(_aes_key(encrypt_key)), modes.CBC(raw[:16])).decryptor()
     padded = dec.update(raw[16:]) + dec.finalize()
     unpadder = padding.PKCS7(128).unpadder()

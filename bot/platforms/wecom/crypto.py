@@ -22,6 +22,7 @@ from bot.platforms.base import (
     MISSING_SIGNATURE,
     WRONG_RECEIVER,
     InboundRejected,
+    ciphertext_bytes,
 )
 
 PAD_BLOCK = 32
@@ -91,12 +92,7 @@ class MsgCrypt:
 
     def decrypt(self, encrypt: str) -> str:
         """Decrypt and check layout and receive-id. 400 on garbage, 403 on another receiver."""
-        try:
-            raw = base64.b64decode(encrypt, validate=True)
-        except (binascii.Error, ValueError):
-            raise InboundRejected(400, DECRYPT_FAILED) from None
-        if len(raw) < 32 or len(raw) % 16:
-            raise InboundRejected(400, DECRYPT_FAILED)
+        raw = ciphertext_bytes(encrypt)
         dec = self._cipher().decryptor()
         plain = dec.update(raw) + dec.finalize()
         msg, receive_id = _split_plaintext(plain)
