@@ -80,14 +80,11 @@ class Gateway:
     def enqueue(self, event: InboundEvent) -> bool:
         """Enqueue once per platform event id; False for a duplicate delivery."""
         key = f"inbound:seen:{event.platform}:{event.event_id}"
-        if not self.kv.claim(key, DEDUPE_TTL):
+        # claim + enqueue in one atomic step (one Redis round trip): if it fails, neither
+        # happened, and the platform's retry gets through
+        if self.queue.put_once({"event": event.to_dict()}, key, DEDUPE_TTL) is None:
             log.info("duplicate delivery of %s %s acknowledged", event.platform, event.event_id)
             return False
-        try:
-            self.queue.put({"event": event.to_dict()})
-        except Exception:
-            self.kv.delete(key)   # let the platform's retry get through
-            raise
         return True
 
 

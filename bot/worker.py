@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from crm_core.kv.base import WorkQueue
@@ -15,23 +16,56 @@ log = logging.getLogger("crm_bot.worker")
 MAX_ATTEMPTS = 5
 VISIBILITY_SECONDS = 300.0    # voice transcription can take a while
 Processor = Callable[[dict[str, Any]], None]
-MAX_YIELD_SECONDS = 0.05
-WEB_BUSY_WINDOW = 0.1
+WEB_BUSY_WINDOW = 0.1          # "callbacks are arriving": one was taken in the last 100 ms
+REST_FACTOR = 2.0              # while they are, rest 2× each message's time (workers ≤ ⅓ of the time)
+MAX_REST_SECONDS = 0.1
 WORKER_BEAT_KEY = "worker:beat:{queue}"   # epoch seconds of the queue's last worker loop turn
 BEAT_EVERY = 10.0
 
 
+class WebFirstGate:
+    """Acks before background work, for a process that serves webhooks *and* runs workers
+    (`crm-bot serve`): they share one GIL, and a platform that waits too long for its ack
+    retries or disables the callback, while a queued message only waits a little longer.
+
+    While callbacks are arriving (`busy()`), the process's workers take turns: one message at
+    a time, then a rest of `rest_factor` × its duration before the next worker's turn, so all
+    workers together use at most 1 / (1 + rest_factor) of the time and the ack path the rest
+    (plus its share of the GIL during each message). When callbacks stop, the workers run
+    freely again and drain what the burst queued. `crm-bot worker` processes have no gate."""
+
+    def __init__(self, busy: Callable[[], bool], rest_factor: float = REST_FACTOR,
+                 max_rest: float = MAX_REST_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.busy = busy
+        self.rest_factor = rest_factor
+        self.max_rest = max_rest
+        self.clock = clock
+        self._turn = threading.Lock()
+
+    @contextmanager
+    def turn(self, stop: threading.Event) -> Iterator[None]:
+        """Around the processing of one message taken from a queue."""
+        if not self.busy():
+            yield
+            return
+        with self._turn:
+            started = self.clock()
+            try:
+                yield
+            finally:
+                if self.busy():
+                    stop.wait(min((self.clock() - started) * self.rest_factor, self.max_rest))
+
+
 class Worker:
     def __init__(self, queue: WorkQueue, process: Processor, visibility: float = VISIBILITY_SECONDS,
-                 beat: Callable[[], None] | None = None, yield_to: Callable[[], bool] | None = None):
+                 beat: Callable[[], None] | None = None, gate: WebFirstGate | None = None):
         self.queue = queue
         self.process = process
         self.visibility = visibility
         self.beat = beat          # "this worker is alive", for the channel heartbeat
-        # In a process that also serves webhooks (crm-bot serve), the workers share one GIL with
-        # the ack path. While callbacks are arriving, rest after each message for as long as it
-        # took: acks stay fast, and the workers still get at least half their time.
-        self.yield_to = yield_to
+        self.gate = gate          # shared by the workers of a `serve` process (see WebFirstGate)
+        self.stop = threading.Event()     # set by run()'s caller; cuts a gate rest short
 
     def run_once(self, wait: float = 1.0) -> bool:
         """Process at most one message; True if one was taken."""
@@ -39,7 +73,11 @@ class Worker:
         if d is None:
             return False
         try:
-            self.process(d.payload)
+            if self.gate is None:
+                self.process(d.payload)
+            else:
+                with self.gate.turn(self.stop):
+                    self.process(d.payload)
         except Exception as err:  # noqa: BLE001 - a bad message must not stop the worker
             log.exception("message %s on %s failed (attempt %d)", d.id, d.queue, d.attempts)
             if d.attempts >= MAX_ATTEMPTS:
@@ -51,15 +89,14 @@ class Worker:
         return True
 
     def run(self, stop: threading.Event) -> None:
+        self.stop = stop
         last_beat = 0.0
         while not stop.is_set():
             try:
                 if self.beat is not None and time.monotonic() - last_beat >= BEAT_EVERY:
                     self.beat()
                     last_beat = time.monotonic()
-                started = time.monotonic()
-                if self.run_once(wait=0.5) and self.yield_to is not None and self.yield_to():
-                    stop.wait(min(time.monotonic() - started, MAX_YIELD_SECONDS))
+                self.run_once(wait=0.5)
             except Exception:  # noqa: BLE001 - e.g. Redis briefly unreachable
                 log.exception("worker loop error; retrying")
                 stop.wait(1.0)
@@ -92,10 +129,10 @@ def web_busy(rt) -> Callable[[], bool]:  # noqa: ANN001
 
 def run_workers(rt, stop: threading.Event) -> list[threading.Thread]:  # noqa: ANN001
     threads = []
-    busy = web_busy(rt)
+    gate = WebFirstGate(web_busy(rt))
     for name, fn in processors(rt).items():
         for i in range(rt.cfg.app.worker_threads):
-            w = Worker(rt.kv.queue(name), fn, beat=lambda q=name: worker_beat(rt, q), yield_to=busy)
+            w = Worker(rt.kv.queue(name), fn, beat=lambda q=name: worker_beat(rt, q), gate=gate)
             t = threading.Thread(target=w.run, args=(stop,), name=f"worker-{name}-{i}", daemon=True)
             t.start()
             threads.append(t)

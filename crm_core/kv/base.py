@@ -38,6 +38,12 @@ class WorkQueue(ABC):
         """Enqueue a JSON-serialisable payload; returns the message id."""
 
     @abstractmethod
+    def put_once(self, payload: dict[str, Any], claim_key: str, ttl: float) -> str | None:
+        """Enqueue unless `claim_key` (a KV key, as for `KV.claim`) was claimed within `ttl`
+        seconds: claim and enqueue happen together or not at all. Returns the message id,
+        or None for a repeat."""
+
+    @abstractmethod
     def take(self, visibility_timeout: float = 60.0, wait: float = 0.0) -> Delivery | None:
         """Take one message (waiting up to `wait` seconds). Unacked messages come back
         after `visibility_timeout` seconds."""

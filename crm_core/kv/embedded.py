@@ -73,6 +73,19 @@ class EmbeddedQueue(WorkQueue):
             self._cond.notify()
         return message_id
 
+    def put_once(self, payload: dict[str, Any], claim_key: str, ttl: float) -> str | None:
+        body, seconds = encode_payload(payload), _seconds(ttl)
+        message_id = uuid.uuid4().hex
+        with self._cond:   # the store's one mutex: claim and put are atomic together
+            if self._kv.entry(claim_key) is not None:
+                return None
+            self._kv.put_entry(claim_key, "1", seconds)
+            now = self._kv.now()
+            self._messages[message_id] = _Message(body, now)
+            self._make_ready(message_id, now)
+            self._cond.notify()
+        return message_id
+
     def take(self, visibility_timeout: float = 60.0, wait: float = 0.0) -> Delivery | None:
         if visibility_timeout <= 0:
             raise ValueError("visibility_timeout must be positive")

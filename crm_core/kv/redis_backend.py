@@ -53,6 +53,13 @@ class RedisQueue(WorkQueue):
         self._run(scripts.PUT, message_id, encode_payload(payload))
         return message_id
 
+    def put_once(self, payload: dict[str, Any], claim_key: str, ttl: float) -> str | None:
+        message_id = uuid.uuid4().hex
+        body, ms = encode_payload(payload), ttl_ms(ttl)
+        got = self._kv.script(scripts.PUT_ONCE)(keys=[*self._keys, self._kv.key(claim_key)],
+                                                args=[self._msg_prefix, message_id, body, ms])
+        return got or None
+
     def take(self, visibility_timeout: float = 60.0, wait: float = 0.0) -> Delivery | None:
         if visibility_timeout <= 0:
             raise ValueError("visibility_timeout must be positive")

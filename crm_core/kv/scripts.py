@@ -62,6 +62,17 @@ wake(KEYS[4])
 return fmt(now)
 """
 
+# KEYS[5] idempotency key; ARGV: 2 id, 3 payload, 4 key TTL ms. Claim + PUT in one step
+# (one round trip on the webhook ack path); '' when the key was already claimed.
+PUT_ONCE = _COMMON + """
+if not redis.call('SET', KEYS[5], '1', 'NX', 'PX', ARGV[4]) then return '' end
+local now = now_s()
+redis.call('HSET', ARGV[1] .. ARGV[2], 'p', ARGV[3], 'enq', fmt(now), 'att', 0)
+make_ready(ARGV[1] .. ARGV[2], ARGV[2], now)
+wake(KEYS[4])
+return ARGV[2]
+"""
+
 # ARGV: 2 visibility seconds, 3 reclaim batch size.
 # Returns {id, payload, attempts, enqueued_at} or {'', seconds until the next deadline or ''}.
 TAKE = _COMMON + """

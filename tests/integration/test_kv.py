@@ -201,6 +201,54 @@ def test_many_threads_process_each_message_exactly_once(kv_store):
     assert (stats.ready, stats.inflight, stats.dead) == (0, 0, 0)
 
 
+def test_put_once_enqueues_once_per_claim_key_and_shares_keys_with_claim(kv_store):
+    kv = kv_store.client()
+    q = kv.queue("inbound")
+    first = q.put_once({"event": "a"}, "seen:wecom:1", 0.3)
+    assert first is not None
+    assert q.put_once({"event": "a again"}, "seen:wecom:1", 0.3) is None     # a platform retry
+    assert q.put_once({"event": "b"}, "seen:wecom:2", 0.3) is not None
+    assert kv.claim("seen:wecom:2", 60) is False          # the same idempotency key space
+    assert kv.claim("seen:wecom:3", 60) is True
+    assert q.put_once({"event": "c"}, "seen:wecom:3", 60) is None
+    taken = drain(q)
+    assert [d.payload for d in taken] == [{"event": "a"}, {"event": "b"}]
+    assert taken[0].id == first
+    assert kv_store.wait_for(lambda: q.put_once({"event": "a later"}, "seen:wecom:1", 60) is not None, 0.3)
+    assert [d.payload for d in drain(q)] == [{"event": "a later"}]
+
+
+def test_put_once_with_a_bad_payload_claims_nothing(kv):
+    q = kv.queue("inbound")
+    with pytest.raises(TypeError):
+        q.put_once(["not a dict"], "seen:x", 60)   # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        q.put_once({"ok": 1}, "seen:x", 0)
+    assert q.stats().ready == 0
+    assert kv.claim("seen:x", 60) is True
+
+
+def test_put_once_from_many_threads_enqueues_each_key_once(kv_store):
+    keys, threads_n = 200, 6
+    won: list[str] = []
+    guard = threading.Lock()
+
+    def deliver() -> None:
+        q = kv_store.client().queue("dup")
+        for k in range(keys):
+            if q.put_once({"k": k}, f"seen:{k}", 60) is not None:
+                with guard:
+                    won.append(f"seen:{k}")
+
+    threads = [threading.Thread(target=deliver) for _ in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(won) == sorted(f"seen:{k}" for k in range(keys))
+    assert sorted(d.payload["k"] for d in drain(kv_store.client().queue("dup"))) == list(range(keys))
+
+
 # -- idempotency keys, cache, counters --------------------------------------------------
 
 def test_claim_is_true_once_per_ttl(kv_store):
