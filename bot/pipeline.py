@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.events import InboundEvent
@@ -33,7 +33,7 @@ class Pipeline:
             log.info("duplicate %s event %s ignored", event.platform, event.event_id)
             return
         self.handle(event)
-        self._mark_done(row_id)
+        self._mark_done(row_id, event)
 
     def handle(self, event: InboundEvent) -> None:
         """Run the handler for one event and send what it returns (each reply once)."""
@@ -78,29 +78,28 @@ class Pipeline:
         return fetch_media(self.rt, event)
 
     def _log_once(self, event: InboundEvent) -> int | None:
-        """Insert the inbound row; None if this event was already processed."""
+        """Insert the inbound row; None if this event was already processed. The insert comes
+        first (the usual case: one statement); the unique (platform, event_id) key catches a
+        redelivery, whose row is processed again unless it was done."""
         rep = self.rt.cfg.org.rep_by_platform_id(event.platform, event.sender_id)
+        row = InboundMessage(platform=event.platform, event_id=event.event_id, kind=event.kind.value,
+                             sender_id=event.sender_id, rep_id=rep.id if rep else None,
+                             text=(event.text or "")[:2000] or None, platform_time=event.platform_time,
+                             received_at=event.received_at)
         try:
             with self.rt.db.uow() as s:
-                existing = s.scalar(select(InboundMessage).where(
-                    InboundMessage.platform == event.platform, InboundMessage.event_id == event.event_id))
-                if existing is not None:
-                    return None if existing.status == "done" else existing.id
-                row = InboundMessage(platform=event.platform, event_id=event.event_id, kind=event.kind.value,
-                                     sender_id=event.sender_id, rep_id=rep.id if rep else None,
-                                     text=(event.text or "")[:2000] or None, platform_time=event.platform_time,
-                                     received_at=event.received_at)
                 s.add(row)
                 s.flush()
                 return row.id
-        except IntegrityError:   # another worker inserted it first
-            return None
+        except IntegrityError:   # delivered before: a crash mid-way, or already done
+            with self.rt.db.uow() as s:
+                existing = s.scalar(select(InboundMessage).where(
+                    InboundMessage.platform == event.platform, InboundMessage.event_id == event.event_id))
+                return None if existing is None or existing.status == "done" else existing.id
 
-    def _mark_done(self, row_id: int) -> None:
+    def _mark_done(self, row_id: int, event: InboundEvent) -> None:
         now = self.rt.clock()
+        ref = event.platform_time or event.received_at
         with self.rt.db.uow() as s:
-            row = s.get(InboundMessage, row_id)
-            row.status = "done"
-            row.processed_at = now
-            ref = row.platform_time or row.received_at
-            row.latency_ms = max(0.0, (now - ref).total_seconds() * 1000)
+            s.execute(update(InboundMessage).where(InboundMessage.id == row_id).values(
+                status="done", processed_at=now, latency_ms=max(0.0, (now - ref).total_seconds() * 1000)))

@@ -159,15 +159,14 @@ class Outbox:
 
     # ---- one job ------------------------------------------------------------------------
     def _process_locked(self, row_id: int) -> None:
-        job = self._prepare(row_id)
-        if job is None:
+        started = self._start(row_id)
+        if started is None:
             return
-        kind = "text" if job.as_text else job.kind
-        wait = self.limiter.reserve(scopes_of(job.to, job.route, kind, job.ref), cost=job.cost)
+        job, wait, attempts = started
         if wait > 0:
             self._hold(job, wait, "rate limit")
             return
-        attempts = self._begin_attempt(job)
+        woken = False
         try:
             refs = self._deliver(job)
         except RateLimited as err:
@@ -181,9 +180,10 @@ class Outbox:
             log.exception("outbound %s cannot be sent", job.row_id)
             self._fail(job, err, attempts, dead=True)
         else:
-            self._finish(job, refs)
+            self._queue_next(self._finish(job, refs))
+            woken = True
         finally:
-            if self._head(job.row_id) is None:    # sent or dead: the recipient's next may go
+            if not woken and self._head(job.row_id) is None:    # dead: the recipient's next may go
                 self._wake_next(job.to)
 
     def _deliver(self, job: Job) -> dict[str, Any]:
@@ -205,27 +205,37 @@ class Outbox:
                 self._save_progress(job)
         return refs
 
-    def _prepare(self, row_id: int) -> Job | None:
+    def _start(self, row_id: int) -> tuple[Job, float, int] | None:
+        """Plan the job, reserve its rate-limit budget and (when it may go now) count the
+        attempt, in one transaction: (job, seconds to wait or 0, attempts so far)."""
         with self.rt.db.uow() as s:
-            row = s.get(OutboundMessage, row_id)
-            if row is None or row.status in FINAL or row.body.get("in_plan_of"):
-                return None      # done, or goes out inside another row's coalesced message
-            to = Recipient.from_dict(row.body["to"])
-            route = PLATFORMS[to.platform].route(self.rt.cfg, to, row.kind, now=self._now())
-            if row.kind in TEXT_KINDS:
-                return self._text_job(s, row, to, route)
-            job = Job(row.id, row.kind, to, route, members=[row.id],
-                      card=card_from_dict(row.body["card"]), response_code=row.body.get("response_code"))
-            if row.kind == "card_update":
-                rec = s.get(CardRecord, row.card_id)
-                tapped = row.body.get("tapped_message_id")
-                job.ref = {"message_id": tapped} if tapped else {}
-                job.ref.update((rec.platform_ref or {}) if rec else {})
-            if job.as_text:      # the card as plain text, through a text route
-                job.route = PLATFORMS[to.platform].route(self.rt.cfg, to, "text", now=self._now())
-                limit = text_limit(to.platform, job.route, "text")
-                job.parts = [render(job.card, "text", max_bytes=limit)]
-            return job
+            job = self._prepare(s, row_id)
+            if job is None:
+                return None
+            kind = "text" if job.as_text else job.kind
+            wait = self.limiter.reserve(scopes_of(job.to, job.route, kind, job.ref), cost=job.cost)
+            return job, wait, (self._begin_attempt(s, job) if wait <= 0 else 0)
+
+    def _prepare(self, s: Any, row_id: int) -> Job | None:
+        row = s.get(OutboundMessage, row_id)
+        if row is None or row.status in FINAL or row.body.get("in_plan_of"):
+            return None      # done, or goes out inside another row's coalesced message
+        to = Recipient.from_dict(row.body["to"])
+        route = PLATFORMS[to.platform].route(self.rt.cfg, to, row.kind, now=self._now())
+        if row.kind in TEXT_KINDS:
+            return self._text_job(s, row, to, route)
+        job = Job(row.id, row.kind, to, route, members=[row.id],
+                  card=card_from_dict(row.body["card"]), response_code=row.body.get("response_code"))
+        if row.kind == "card_update":
+            rec = s.get(CardRecord, row.card_id)
+            tapped = row.body.get("tapped_message_id")
+            job.ref = {"message_id": tapped} if tapped else {}
+            job.ref.update((rec.platform_ref or {}) if rec else {})
+        if job.as_text:      # the card as plain text, through a text route
+            job.route = PLATFORMS[to.platform].route(self.rt.cfg, to, "text", now=self._now())
+            limit = text_limit(to.platform, job.route, "text")
+            job.parts = [render(job.card, "text", max_bytes=limit)]
+        return job
 
     def _text_job(self, s: Any, row: OutboundMessage, to: Recipient, route: str) -> Job:
         """Plan the message: a frozen plan (a call was already tried) is resumed as it is;
@@ -253,18 +263,18 @@ class Outbox:
         return Job(members[0], row.kind, to, route, parts=parts, members=members,
                    new_plan={"members": members, "parts": parts, "sent": 0})
 
-    def _begin_attempt(self, job: Job) -> int:
+    @staticmethod
+    def _begin_attempt(s: Any, job: Job) -> int:
         """Count the attempt (and freeze a new plan) before calling: a crash mid-call counts,
         and a retry re-sends the same parts with the same Feishu uuids."""
-        with self.rt.db.uow() as s:
-            row = s.get(OutboundMessage, job.row_id)
-            row.attempts = (row.attempts or 0) + 1
-            if job.new_plan is not None:
-                row.body = {**row.body, "plan": job.new_plan}
-                for member_id in job.members[1:]:
-                    member = s.get(OutboundMessage, member_id)
-                    member.body = {**member.body, "in_plan_of": job.row_id}
-            return row.attempts
+        row = s.get(OutboundMessage, job.row_id)
+        row.attempts = (row.attempts or 0) + 1
+        if job.new_plan is not None:
+            row.body = {**row.body, "plan": job.new_plan}
+            for member_id in job.members[1:]:
+                member = s.get(OutboundMessage, member_id)
+                member.body = {**member.body, "in_plan_of": job.row_id}
+        return row.attempts
 
     def _save_progress(self, job: Job) -> None:
         with self.rt.db.uow() as s:
@@ -300,7 +310,8 @@ class Outbox:
         log.log(logging.ERROR if dead else logging.WARNING, "outbound %s %s after %d attempt(s): %s",
                 job.row_id, "dead" if dead else "failed", attempts, text)
 
-    def _finish(self, job: Job, refs: dict[str, Any]) -> None:
+    def _finish(self, job: Job, refs: dict[str, Any]) -> int | None:
+        """Record the send; returns the recipient's next held message, which may go now."""
         now = self.rt.clock()
         msg_id = next((str(refs[k]) for k in ("msgid", "message_id", "cardBizId", "processQueryKey")
                        if refs.get(k)), None)
@@ -315,24 +326,29 @@ class Outbox:
             if rec is not None:    # a `None` value in refs means "used up": drop the key
                 merged = {**(rec.platform_ref or {}), **refs}
                 rec.platform_ref = {k: v for k, v in merged.items() if v is not None}
+            return self._oldest_held_in(s, job.to.platform, job.to.address[:100])
 
     def _wake_next(self, to: Recipient) -> None:
         """After a send, the recipient's oldest held message (if any) goes next."""
-        next_id = self._oldest_held(to.platform, to.address[:100])
-        if next_id is not None:
-            self.queue.put({"outbound_id": next_id})
+        self._queue_next(self._oldest_held(to.platform, to.address[:100]))
 
     def _on_due(self, payload: dict[str, Any]) -> None:
-        next_id = self._oldest_held(str(payload.get("platform")), str(payload.get("recipient")))
+        self._queue_next(self._oldest_held(str(payload.get("platform")), str(payload.get("recipient"))))
+
+    def _queue_next(self, next_id: int | None) -> None:
         if next_id is not None:
             self.queue.put({"outbound_id": next_id})
 
     def _oldest_held(self, platform: str, recipient: str) -> int | None:
         with self.rt.db.uow() as s:
-            rows = s.scalars(select(OutboundMessage).where(
-                OutboundMessage.platform == platform, OutboundMessage.recipient == recipient,
-                OutboundMessage.status == "held").order_by(OutboundMessage.id))
-            return next((r.id for r in rows if not r.body.get("in_plan_of")), None)
+            return self._oldest_held_in(s, platform, recipient)
+
+    @staticmethod
+    def _oldest_held_in(s: Any, platform: str, recipient: str) -> int | None:
+        rows = s.scalars(select(OutboundMessage).where(
+            OutboundMessage.platform == platform, OutboundMessage.recipient == recipient,
+            OutboundMessage.status == "held").order_by(OutboundMessage.id))
+        return next((r.id for r in rows if not r.body.get("in_plan_of")), None)
 
     # ---- rows ---------------------------------------------------------------------------
     def _insert(self, item: str | Card, to: Recipient, kind: str, dedupe_key: str | None,

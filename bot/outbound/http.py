@@ -7,7 +7,10 @@ or response headers: they name the platform, the API and the platform's code onl
 from __future__ import annotations
 
 import json
+import os
+import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -51,10 +54,31 @@ class PermanentError(OutboundError):
 
 
 def new_session() -> requests.Session:
-    """A pooled session; one per client so connections are reused across calls."""
+    """A pooled session; one per client so connections are reused across calls.
+
+    The environment (HTTPS_PROXY / NO_PROXY, REQUESTS_CA_BUNDLE) is read once per platform
+    host by `send()`, not on every request: requests would scan os.environ each time, which
+    costs about as much CPU as the call itself on a busy worker."""
     session = requests.Session()
     session.headers["User-Agent"] = "crm-bot/0.1"
+    session.trust_env = False
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     return session
+
+
+_proxies: dict[str, dict[str, str]] = {}
+_proxies_lock = threading.Lock()
+
+
+def proxies_for(url: str) -> dict[str, str]:
+    """The proxies the environment asks for this URL's scheme and host (NO_PROXY honoured)."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    with _proxies_lock:
+        found = _proxies.get(origin)
+        if found is None:
+            found = _proxies[origin] = dict(requests.utils.get_environ_proxies(origin))
+        return found
 
 
 def send(session: requests.Session, method: str, url: str, *, platform: str, api: str,
@@ -63,6 +87,8 @@ def send(session: requests.Session, method: str, url: str, *, platform: str, api
 
     Other 4xx responses are returned: each platform puts its own error code in the body.
     """
+    if not session.trust_env and "proxies" not in kw:
+        kw["proxies"] = proxies_for(url)
     try:
         resp = session.request(method, url, timeout=timeout, **kw)
     except requests.Timeout:

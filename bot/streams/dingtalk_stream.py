@@ -22,7 +22,7 @@ import requests
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from bot.outbound.http import DEFAULT_TIMEOUT, new_session
+from bot.outbound.http import DEFAULT_TIMEOUT, new_session, proxies_for
 from bot.platforms.dingtalk.inbound import stream_frame_to_event
 from bot.streams.intake import Intake
 from bot.streams.watchdog import LivenessWatchdog
@@ -85,7 +85,8 @@ def open_connection(session: requests.Session, api_base: str, client_id: str, cl
     body = {"clientId": client_id, "clientSecret": client_secret, "subscriptions": list(SUBSCRIPTIONS),
             "ua": USER_AGENT, "localIp": local_ip()}
     try:
-        resp = session.post(api_base.rstrip("/") + OPEN_PATH, json=body, timeout=timeout)
+        url = api_base.rstrip("/") + OPEN_PATH
+        resp = session.post(url, json=body, timeout=timeout, proxies=proxies_for(url))
     except requests.RequestException as err:
         raise StreamOpenFailed(f"connections/open unreachable: {type(err).__name__}") from None
     try:
