@@ -79,7 +79,10 @@ class Worker:
                 with self.gate.turn(self.stop):
                     self.process(d.payload)
         except Exception as err:  # noqa: BLE001 - a bad message must not stop the worker
-            log.exception("message %s on %s failed (attempt %d)", d.id, d.queue, d.attempts)
+            if getattr(err, "already_logged", False):   # an expected failure its processor reported
+                log.info("message %s on %s will be retried (attempt %d)", d.id, d.queue, d.attempts)
+            else:
+                log.exception("message %s on %s failed (attempt %d)", d.id, d.queue, d.attempts)
             if d.attempts >= MAX_ATTEMPTS:
                 self.queue.dead_letter(d, f"{type(err).__name__}: {str(err)[:200]}")
             else:

@@ -23,21 +23,37 @@ def serve(config_path: str | None, host: str | None, port: int | None, streams: 
     """Run the webhook server, a worker and the scheduler in one process."""
     from waitress import create_server
 
+    from bot.logfilters import limit_waitress_queue_warnings
     from bot.web import create_app
+    limit_waitress_queue_warnings()
     rt = build_runtime(config_path)
     stop = threading.Event()
     background = start_background(rt, stop, worker=True, scheduler=True, streams=streams)
     server = create_server(create_app(rt), host=host or rt.cfg.app.host, port=port or rt.cfg.app.port,
                            threads=8, connection_limit=512, channel_timeout=30)
     log.info("crm-bot listening on http://%s:%s", server.effective_host, server.effective_port)
-    _on_signal(lambda: (stop.set(), server.close()))
+    _on_signal(_first_raises(stop))
     try:
-        server.run()
+        server.run()       # returns on SIGTERM/SIGINT once the requests being answered are done
     finally:
         stop.set()
         for t in background:
             t.join(timeout=10)
+        server.close()
         rt.close()
+    log.info("crm-bot stopped")
+
+
+def _first_raises(stop: threading.Event):  # noqa: ANN202
+    """Signal handler for `serve`: the first signal ends waitress's loop the way it expects
+    (SystemExit inside `run()`: it stops taking requests and lets its threads finish theirs);
+    a later one, during the shutdown, only makes sure the background threads stop too."""
+    def on_signal() -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        raise SystemExit(0)
+    return on_signal
 
 
 @click.command("worker")

@@ -175,6 +175,7 @@ class Outbox:
             self._fail(job, err, attempts, dead=True)
         except OutboundError as err:       # transient, token, or anything unclassified
             self._fail(job, err, attempts, dead=attempts >= self.max_attempts)
+            err.already_logged = True      # the worker retries it without another traceback
             raise
         except Exception as err:  # noqa: BLE001 - e.g. a card no renderer can show: never retried
             log.exception("outbound %s cannot be sent", job.row_id)

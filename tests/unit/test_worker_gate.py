@@ -111,3 +111,22 @@ def test_stop_cuts_a_rest_short():
     stop.set()
     t.join(timeout=5)
     assert not t.is_alive() and time.monotonic() - began < 2.0
+
+
+def test_expected_failures_are_retried_without_a_second_traceback(caplog):
+    class Reported(Exception):
+        already_logged = True
+
+    def process(payload: dict) -> None:
+        raise (Reported if payload["reported"] else KeyError)("x")
+
+    q = EmbeddedKV().queue("outbound")
+    q.put({"reported": True})
+    q.put({"reported": False})
+    w = Worker(q, process)
+    with caplog.at_level("INFO", logger="crm_bot.worker"):
+        assert w.run_once(wait=0) and w.run_once(wait=0)
+    quiet, loud = [r for r in caplog.records if r.name == "crm_bot.worker"]
+    assert "will be retried" in quiet.getMessage() and quiet.exc_info is None
+    assert "failed" in loud.getMessage() and loud.exc_info is not None
+    assert q.stats().inflight == 2                      # both nacked for a later retry
