@@ -19,7 +19,8 @@ from flask import Flask, Response, request  # noqa: E402
 from bot.platforms.base import InboundRejected, InboundRequest  # noqa: E402
 from bot.platforms.wecom.inbound import TEXT_PLAIN, WeComInbound  # noqa: E402
 
-# The same waitress settings as bot/cli/run.py `serve`, so only the app differs.
+# The same waitress settings (and waitress log filter) as bot/cli/run.py `serve`, so only the
+# app differs.
 WAITRESS = {"threads": 8, "connection_limit": 512, "channel_timeout": 30}
 
 
@@ -50,11 +51,14 @@ def adapter_from_config(config_path: str | None) -> WeComInbound:
 
 def main(argv: list[str] | None = None) -> None:
     from waitress import create_server
+
+    from bot.logfilters import limit_waitress_queue_warnings
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=None, help="crm-bot config (WeCom token, AES key, corp id)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     args = parser.parse_args(argv)
+    limit_waitress_queue_warnings()   # as `crm-bot serve` does: the server's logging is not the app
     server = create_server(create_floor_app(adapter_from_config(args.config)),
                            host=args.host, port=args.port, **WAITRESS)
     print(f"floor listening on http://{server.effective_host}:{server.effective_port}", flush=True)

@@ -55,6 +55,7 @@ class Gateway:
         self.clock = clock
         self._noted: dict[str, float] = {}   # platform -> last written LAST_CALLBACK_KEY time
         self.last_accept = float("-inf")      # monotonic time of the last callback taken
+        self.accepted = 0                     # callbacks taken (both read by bot/worker.py)
 
     def accept(self, endpoint: str, req: InboundRequest) -> InboundResult:
         """Verify and enqueue; raises InboundRejected (4xx) or UnknownEndpoint (404)."""
@@ -62,6 +63,7 @@ class Gateway:
         if adapter is None:
             raise UnknownEndpoint(endpoint)
         self.last_accept = time.monotonic()     # read by in-process workers (bot/worker.py)
+        self.accepted += 1                      # a lost update under a race is harmless there
         now = self.clock()
         result = adapter.handle(req, now)
         for event in result.events:

@@ -23,37 +23,45 @@ WORKER_BEAT_KEY = "worker:beat:{queue}"   # epoch seconds of the queue's last wo
 BEAT_EVERY = 10.0
 
 
+WebActivity = Callable[[], tuple[int, float]]   # (callbacks taken so far, monotonic time of the last)
+
+
 class WebFirstGate:
     """Acks before background work, for a process that serves webhooks *and* runs workers
     (`crm-bot serve`): they share one GIL, and a platform that waits too long for its ack
     retries or disables the callback, while a queued message only waits a little longer.
 
-    While callbacks are arriving (`busy()`), the process's workers take turns: one message at
-    a time, then a rest of `rest_factor` × its duration before the next worker's turn, so all
-    workers together use at most 1 / (1 + rest_factor) of the time and the ack path the rest
-    (plus its share of the GIL during each message). When callbacks stop, the workers run
-    freely again and drain what the burst queued. `crm-bot worker` processes have no gate."""
+    While callbacks are arriving (one in the last `window` seconds), the process's workers
+    take turns, one message at a time; when callbacks came in *while* a message was being
+    processed (they competed with it for the GIL), the next turn waits `rest_factor` × that
+    message's duration. Under a flood all workers together get at most 1 / (1 + rest_factor)
+    of the time and the ack path the rest (plus its GIL share during each message); at a
+    trickle most messages see no callback and no rest. Without callbacks the workers run
+    freely and drain what a burst queued. `crm-bot worker` processes have no gate."""
 
-    def __init__(self, busy: Callable[[], bool], rest_factor: float = REST_FACTOR,
-                 max_rest: float = MAX_REST_SECONDS, clock: Callable[[], float] = time.monotonic):
-        self.busy = busy
+    def __init__(self, activity: WebActivity, rest_factor: float = REST_FACTOR,
+                 max_rest: float = MAX_REST_SECONDS, window: float = WEB_BUSY_WINDOW,
+                 clock: Callable[[], float] = time.monotonic):
+        self.activity = activity
         self.rest_factor = rest_factor
         self.max_rest = max_rest
+        self.window = window
         self.clock = clock
         self._turn = threading.Lock()
 
     @contextmanager
     def turn(self, stop: threading.Event) -> Iterator[None]:
         """Around the processing of one message taken from a queue."""
-        if not self.busy():
+        if self.clock() - self.activity()[1] >= self.window:
             yield
             return
         with self._turn:
+            taken = self.activity()[0]
             started = self.clock()
             try:
                 yield
             finally:
-                if self.busy():
+                if self.activity()[0] != taken:
                     stop.wait(min((self.clock() - started) * self.rest_factor, self.max_rest))
 
 
@@ -122,17 +130,17 @@ def worker_beat(rt, queue: str) -> None:  # noqa: ANN001
     rt.kv.set(WORKER_BEAT_KEY.format(queue=queue), f"{rt.clock().timestamp():.3f}", ttl=24 * 3600)
 
 
-def web_busy(rt) -> Callable[[], bool]:  # noqa: ANN001
-    """True while this process's webhook endpoints took a callback in the last 100 ms."""
-    def busy() -> bool:
+def web_activity(rt) -> WebActivity:  # noqa: ANN001
+    """How many callbacks this process's webhook endpoints took, and when the last one came."""
+    def activity() -> tuple[int, float]:
         gw = rt.extras.get("gateway")
-        return gw is not None and time.monotonic() - gw.last_accept < WEB_BUSY_WINDOW
-    return busy
+        return (0, float("-inf")) if gw is None else (gw.accepted, gw.last_accept)
+    return activity
 
 
 def run_workers(rt, stop: threading.Event) -> list[threading.Thread]:  # noqa: ANN001
     threads = []
-    gate = WebFirstGate(web_busy(rt))
+    gate = WebFirstGate(web_activity(rt))
     for name, fn in processors(rt).items():
         for i in range(rt.cfg.app.worker_threads):
             w = Worker(rt.kv.queue(name), fn, beat=lambda q=name: worker_beat(rt, q), gate=gate)

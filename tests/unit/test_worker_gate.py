@@ -2,6 +2,7 @@
 turns and rest between messages (the ack path keeps the GIL); otherwise they run freely."""
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -9,6 +10,16 @@ from bot.worker import WebFirstGate, Worker
 from crm_core.kv import EmbeddedKV
 
 WORK_S = 0.03
+
+
+def flood():
+    """Callbacks arriving all the time: each look sees one more, just now."""
+    taken = itertools.count()
+    return lambda: (next(taken), time.monotonic())
+
+
+def quiet():
+    return lambda: (0, float("-inf"))
 
 
 class Recorder:
@@ -56,7 +67,7 @@ def overlaps(spans: list[tuple[float, float, str]]) -> int:
 
 
 def test_while_callbacks_arrive_workers_take_turns_and_rest():
-    gate = WebFirstGate(lambda: True, rest_factor=2.0, max_rest=1.0)
+    gate = WebFirstGate(flood(), rest_factor=2.0, max_rest=1.0)
     rec, _ = run_two_queues(gate)
     ordered = sorted(rec.spans)
     assert overlaps(ordered) == 0                       # one message at a time, across queues
@@ -67,14 +78,22 @@ def test_while_callbacks_arrive_workers_take_turns_and_rest():
 
 
 def test_rest_is_capped():
-    gate = WebFirstGate(lambda: True, rest_factor=50.0, max_rest=0.01)
+    gate = WebFirstGate(flood(), rest_factor=50.0, max_rest=0.01)
     rec, elapsed = run_two_queues(gate, per_queue=3)
     assert overlaps(rec.spans) == 0
     assert elapsed < 6 * (WORK_S + 0.01) + 1.0          # not 6 x 50 x WORK_S
 
 
+def test_after_a_recent_callback_workers_take_turns_without_resting():
+    last = time.monotonic()
+    gate = WebFirstGate(lambda: (7, last), rest_factor=50.0, max_rest=1.0, window=60.0)
+    rec, elapsed = run_two_queues(gate)
+    assert overlaps(rec.spans) == 0
+    assert elapsed < 8 * WORK_S + 1.0                   # no callback during a message: no rest
+
+
 def test_without_callbacks_workers_run_concurrently():
-    rec, _ = run_two_queues(WebFirstGate(lambda: False))
+    rec, _ = run_two_queues(WebFirstGate(quiet()))
     assert overlaps(rec.spans) >= 2
 
 
@@ -88,7 +107,7 @@ def test_a_failing_message_is_retried_and_its_turn_released():
     q = kv.queue("inbound")
     q.put({"q": "inbound", "fail": True})
     q.put({"q": "inbound"})
-    gate = WebFirstGate(lambda: True, rest_factor=1.0, max_rest=0.05)
+    gate = WebFirstGate(flood(), rest_factor=1.0, max_rest=0.05)
     rec = Recorder()
     w = Worker(q, rec, gate=gate)
     assert w.run_once(wait=0) and w.run_once(wait=0)
@@ -101,7 +120,7 @@ def test_stop_cuts_a_rest_short():
     kv = EmbeddedKV()
     q = kv.queue("inbound")
     q.put({"q": "inbound"})
-    gate = WebFirstGate(lambda: True, rest_factor=1000.0, max_rest=30.0)
+    gate = WebFirstGate(flood(), rest_factor=1000.0, max_rest=30.0)
     w = Worker(q, Recorder(), gate=gate)
     stop = threading.Event()
     t = threading.Thread(target=w.run, args=(stop,), daemon=True)
