@@ -28,7 +28,8 @@ extracts fields, saves a draft and sends a confirm card), 30 % commands (我的�
 Each server is a fresh subprocess (fresh data dir) warmed with {warm} callbacks; `crm-bot serve`
 runs its worker and scheduler in-process as deployed, replying to a `crm-bot sandbox` process.
 The floor (`bench/floor_app.py`) is a bare Flask app under waitress with the same settings
-(threads=8) that only verifies, decrypts (`WeComInbound.handle`) and answers an empty 200.
+(threads=8, waitress's per-request "Task queue depth" warnings folded into one line per 10 s as
+in `serve`) that only verifies, decrypts (`WeComInbound.handle`) and answers an empty 200.
 (a) `wrk` (1 thread, Lua script cycling through the pre-built callbacks), {conns} connections,
 {dur:.0f} s per server. (b) an asyncio open-loop generator (keep-alive connections, up to
 {conns}) sending {rate:.0f} callbacks/s for {odur:.0f} s on a fixed schedule; latency is measured from each
@@ -36,21 +37,34 @@ request's *scheduled* send time. "client only" is the same generator against a s
 answers without reading the request: the generator's own overhead on this machine."""
 
 FINDINGS = """\
-Where the time goes (analysed 2026-11-22 with `py-spy record --gil` and in-process timing):
-- `crm-bot serve` is one CPython process, so the ack path and the queue workers share one GIL
-  (server CPU ≈ 1 core in every crm-bot run). A customer note costs ≈ 8–10 ms of worker CPU,
-  mostly SQLAlchemy units of work in `bot/pipeline.py` and `bot/outbound/delivery.py`.
-- Done since the first run (33 % / p99 35 ms): in-process workers rest as long as their last
-  message took while callbacks are arriving (`bot/worker.py`, `Worker.yield_to`), the embedded
-  KV wakes only a taker of the queue that got a message, and `InboundEvent.to_dict()` is
-  shallow (38 → 6 µs). Effect: (b) p99 35 → 6–18 ms; (a) 33 % → 41–48 % of the floor.
-- Tried and rejected: a 0.5 ms GIL switch interval (13 % of the floor: switching overhead),
-  resting 3× the message time, resting by thread CPU time, resting 9× only while ≥ 2 callbacks
-  are in flight (no gain: 32–48 %).
-- Still open for (a): the same app with no workers reaches ≈ 65–70 % of the floor, so the
-  remaining gap is worker CPU per message (fewer transactions per message) and, with Redis,
-  the two round trips per ack (claim, then enqueue: ≈ 140 µs) that one script could merge.
-  A deployment expecting bursts runs `crm-bot worker` processes on other cores."""
+Where the time goes (analysed 2026-11-22 with `py-spy record --gil`, cProfile, in-process timing):
+- `crm-bot serve` is one CPython process: the ack path and the queue workers share one GIL. A
+  customer note costs 7–11 ms of worker CPU on this machine (inbound 3–4 ms; its reply card
+  4–6 ms: SQLAlchemy units of work and the HTTP call to the sandbox).
+- What took (a) from 16 % (this machine at the start of session 2; 41–48 % on session 1's) up:
+  1. `WebFirstGate` (`bot/worker.py`): while callbacks arrive, the process's 6 worker threads
+     take turns, one message at a time, and after a message that callbacks competed with, the
+     next turn waits 2× its duration. Before, each thread rested on its own and together they
+     still held the GIL most of the time (16 % → 62–72 % in 3 s runs).
+  2. waitress warns "Task queue depth is N" for nearly every request under load; formatting and
+     writing thousands of lines a second took 5–25 % of the GIL. `serve` and the floor both fold
+     them into one line per 10 s (`bot/logfilters.py`), so only the app differs.
+  3. Less worker CPU per message: the outbox plans, reserves rate budget and counts the attempt
+     in one transaction and finds the next held message while recording the send (6 → 4
+     transactions); the inbound log inserts first and marks done with one UPDATE; requests'
+     per-call scan of os.environ for proxies is done once per host. Outbound 6.5 → 4.7 ms,
+     inbound 5.0 → 3.4 ms CPU per message.
+  4. Claim + enqueue of a callback in one atomic step (one Redis script, not two round trips).
+- The price: during a flood the workers get at most ⅓ of the time, so the queue grows ("worker
+  done / acked") and drains when callbacks slow down; at a trickle a message rarely overlaps a
+  callback and never rests. Deployments expecting sustained bursts run `crm-bot worker`
+  processes (with Redis) on other cores.
+- With Redis every ack makes one round trip, 0.2–0.4 ms of CPU in redis-py and the kernel on
+  this VM (the floor does no I/O), and redis-server runs on the same 2 cores: the +redis column
+  stays near half the floor. The target is met by `crm-bot serve` as the README runs it.
+- Tried and rejected: a 0.5 ms GIL switch interval (13 % of the floor), resting 3× per thread
+  without a shared turn, resting by thread CPU time, resting 9× only while ≥ 2 callbacks are in
+  flight (32–48 %: the 6 threads each rested on their own, so one of them was always running)."""
 
 
 def bench_config(workdir: Path, sandbox_port: int, key_prefix: str, reps: int) -> tuple[Path, CallbackFactory]:
