@@ -23,17 +23,22 @@ def _error(status: int, error: str, message: str, **extra):  # noqa: ANN202
     return jsonify({"error": error, "message": message, **extra}), status
 
 
+def bearer_error(tokens: list[bytes]):  # noqa: ANN201
+    """None if the request carries one of `tokens` as its bearer token, else the 401 answer."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return _error(401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)")
+    given = header[7:].strip().encode()
+    if not any(hmac.compare_digest(given, t) for t in tokens if t):
+        return _error(401, "unauthorized", "invalid token")
+    return None
+
+
 def require_token(view):  # noqa: ANN001, ANN201
     @wraps(view)
     def wrapper(*args, **kwargs):  # noqa: ANN202
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return _error(401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)")
-        given = header[7:].strip().encode()
-        tokens = [t.get_secret_value().encode() for t in _runtime().cfg.app.api_tokens]
-        if not any(hmac.compare_digest(given, t) for t in tokens if t):
-            return _error(401, "unauthorized", "invalid token")
-        return view(*args, **kwargs)
+        denied = bearer_error([t.get_secret_value().encode() for t in _runtime().cfg.app.api_tokens])
+        return denied if denied is not None else view(*args, **kwargs)
     return wrapper
 
 

@@ -1,5 +1,5 @@
-"""GET /metrics (Prometheus text via prometheus-client) and GET /api/v1/health/channels (JSON,
-bearer token). The collector lives in a registry kept on the Flask app, so two apps in one
+"""GET /metrics (Prometheus text via prometheus-client; bearer token when `app.metrics_token`
+is set) and GET /api/v1/health/channels (JSON, bearer token). The collector lives in a registry kept on the Flask app, so two apps in one
 process never share state. Latency histograms are cumulative from the database and read
 incrementally: each scrape only aggregates rows processed since the previous one."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.utils import floatToGoString
 from sqlalchemy import func, select
 
-from bot.web.api import require_token
+from bot.web.api import bearer_error, require_token
 from crm_core.db.models import OutboundMessage
 from crm_core.services.channel_health import BUCKETS_MS, TARGET_MS, channel_health, latency_buckets
 
@@ -133,6 +133,11 @@ def registry_for(app: Any) -> CollectorRegistry:
 
 @metrics.get("/metrics")
 def prometheus():  # noqa: ANN201
+    token = current_app.extensions["crm_runtime"].cfg.app.metrics_token
+    if token is not None:     # Prometheus: `authorization: {credentials: <token>}` in the scrape job
+        denied = bearer_error([token.get_secret_value().encode()])
+        if denied is not None:
+            return denied
     body = generate_latest(registry_for(current_app))
     return Response(body, content_type=CONTENT_TYPE_LATEST)
 

@@ -26,6 +26,7 @@ class AppSection(Strict):
     port: int = Field(8080, ge=1, le=65535)
     public_base_url: str = "http://127.0.0.1:8080"
     api_tokens: list[SecretStr] = Field(default_factory=list)
+    metrics_token: SecretStr | None = None   # set: GET /metrics needs "Authorization: Bearer <it>"
     worker_threads: int = Field(2, ge=1, le=64)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
 

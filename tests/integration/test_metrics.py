@@ -125,3 +125,18 @@ def test_health_channels_api(runtime, db, clock):  # noqa: ANN001
     assert wecom["share_under_300ms_7d"] == pytest.approx(sum(x < 300 for x in week) / len(week), abs=1e-4)
     assert set(body["channels"]) >= {"wecom", "dingtalk", "feishu"} and body["channels"]["feishu"]["count_7d"] == 0
     assert body["queues"]["inbound"]["ready"] == 0
+
+
+def test_metrics_token_when_configured(runtime, db, clock):  # noqa: ANN001
+    from pydantic import SecretStr
+    open_client = app_for(runtime)
+    assert open_client.get("/metrics").status_code == 200          # unset: open, as before
+    app_cfg = runtime.cfg.app.model_copy(update={"metrics_token": SecretStr("scrape-secret")})
+    runtime.cfg = runtime.cfg.model_copy(update={"app": app_cfg})
+    client = app_for(runtime)
+    missing = client.get("/metrics")
+    assert missing.status_code == 401 and "missing bearer token" in missing.get_json()["message"]
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer change-me-local-token"})
+    assert wrong.status_code == 401 and wrong.get_json()["message"] == "invalid token"
+    ok = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+    assert ok.status_code == 200 and b"crmbot_inbound_latency_seconds" in ok.get_data()
