@@ -65,7 +65,8 @@ class WorkQueue(ABC):
 
     @abstractmethod
     def retry_dead(self, message_id: str | None = None) -> int:
-        """Move one (or all) dead letters back to ready; returns how many."""
+        """Move one (or all) dead letters back to ready, each as a new message (new id,
+        attempts counted from zero, same payload); returns how many."""
 
     @abstractmethod
     def stats(self) -> QueueStats: ...

@@ -174,10 +174,12 @@ class EmbeddedQueue(WorkQueue):
             ids = list(self._dead) if message_id is None else [message_id]
             moved = [i for i in ids if i in self._dead]
             now = self._kv.now()
-            for i in moved:
+            for i in moved:     # a new message each (see scripts.RETRY_DEAD): attempts from zero
                 del self._dead[i]
-                self._messages[i].reason, self._messages[i].failed_at = "", 0.0
-                self._make_ready(i, now)
+                old = self._messages.pop(i)
+                new_id = uuid.uuid4().hex
+                self._messages[new_id] = _Message(old.payload, old.enqueued_at)
+                self._make_ready(new_id, now)
             if moved:
                 self._cond.notify_all()
             return len(moved)

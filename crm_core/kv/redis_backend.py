@@ -116,7 +116,7 @@ class RedisQueue(WorkQueue):
         return letters
 
     def retry_dead(self, message_id: str | None = None) -> int:
-        return int(self._run(scripts.RETRY_DEAD, message_id or ""))
+        return int(self._run(scripts.RETRY_DEAD, message_id or "", uuid.uuid4().hex))
 
     def stats(self) -> QueueStats:
         ready, inflight, dead, age = self._run(scripts.STATS)

@@ -139,7 +139,10 @@ redis.call('HSET', mk, 'st', 'd', 'why', ARGV[4], 'fail', fmt(now))
 return 1
 """
 
-# ARGV: 2 id, or '' for every dead letter. Returns how many went back to ready.
+# ARGV: 2 id, or '' for every dead letter; 3 a fresh token for the new ids. Each letter goes
+# back to ready as a new message (id <token>:<n>, attempts from zero, same payload and enqueue
+# time): an admin's retry gets the full MAX_ATTEMPTS, and a stale delivery of the old id
+# cannot touch it. Returns how many went back to ready.
 RETRY_DEAD = _COMMON + """
 local now = now_s()
 local ids
@@ -148,9 +151,12 @@ local moved = 0
 for _, id in ipairs(ids) do
   local mk = ARGV[1] .. id
   if redis.call('ZREM', KEYS[3], id) == 1 and redis.call('EXISTS', mk) == 1 then
-    redis.call('HDEL', mk, 'why', 'fail')
-    make_ready(mk, id, now)
+    local f = redis.call('HMGET', mk, 'p', 'enq')
+    redis.call('DEL', mk)
     moved = moved + 1
+    local nid = ARGV[3] .. ':' .. moved
+    redis.call('HSET', ARGV[1] .. nid, 'p', f[1], 'enq', f[2], 'att', 0)
+    make_ready(ARGV[1] .. nid, nid, now)
   end
 end
 if moved > 0 then wake(KEYS[4]) end

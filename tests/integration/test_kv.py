@@ -157,8 +157,16 @@ def test_dead_letter_and_retry(kv_store):
     assert q.stats().dead == 2 and q.take() is None
     assert [q.retry_dead(ids[1]), q.retry_dead("no-such-id"), q.retry_dead()] == [1, 0, 1]
     retried = drain(q)
-    assert [(d.id, d.attempts) for d in retried] == [(ids[1], 2), (ids[0], 2)]
-    assert q.dead_letters() == [] and q.stats().dead == 0
+    # back as new messages: attempts from zero (an admin's retry gets every attempt again)
+    assert [(d.payload, d.attempts) for d in retried] == [({"n": 1}, 1), ({"n": 0}, 1)]
+    assert not {d.id for d in retried} & set(ids)
+    assert [d.enqueued_at for d in retried] == [b.enqueued_at, a.enqueued_at]
+    q.ack(a)                      # a stale delivery of the old message changes nothing
+    q.nack(b)
+    assert q.stats().inflight == 2 and q.take() is None
+    for d in retried:
+        q.ack(d)
+    assert q.dead_letters() == [] and q.stats() == type(q.stats())(0, 0, 0, None)
 
 
 def test_stats(kv_store):
