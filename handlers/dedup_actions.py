@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_core.services.dedup_entry import ReviewDenied, ReviewOutcome, decide_review, review_view
+from crm_core.services.dedup_entry import ReviewDenied, ReviewOutcome, decide_review, open_reviews_for, review_view
 from crm_core.services.merge import MergeError
 from handlers.context import Context, Reply, UserError
 from handlers.dedup_cards import resolution, review_card
@@ -47,3 +47,26 @@ def dedup_tap(ctx: Context) -> list[Reply]:
     if not outcome.changed:
         return [Reply(card, update=True), Reply(f"这条疑似重复已经处理过了({resolution(view)}),无需重复操作。")]
     return [Reply(card, update=True), Reply(_done_text(decision, outcome, view))]
+
+
+CARDS_PER_ASK = 5
+MAX_CARDS_PER_ASK = 10
+
+
+@REGISTRY.command("待审重复", "重复审核", "dedup", usage="列出待你审核的疑似重复客户(每次发几张卡片)",
+                  example="待审重复")
+def pending_reviews(ctx: Context) -> list[Reply]:
+    """The reviews an import or scan queued beyond the cards it sent, a few cards at a time:
+    the most likely duplicates first; each decision removes one from the list."""
+    arg = ctx.data.get("args", "").strip()
+    if arg and not (arg.isdigit() and 1 <= int(arg) <= MAX_CARDS_PER_ASK):
+        raise UserError(f"「待审重复」后面可以写要几张卡片(1–{MAX_CARDS_PER_ASK}),例如:待审重复 5")
+    want = int(arg) if arg else CARDS_PER_ASK
+    with ctx.rt.db.uow() as s:
+        total, reviews = open_reviews_for(s, ctx.rt.cfg, ctx.rep.id, want)
+        cards = [review_card(review_view(s, ctx.rt.cfg, r)) for r in reviews]
+    if not total:
+        return [Reply("没有待你审核的疑似重复客户。")]
+    more = ",处理完可再发「待审重复」看下一批" if total > len(cards) else ""
+    head = f"待你审核的疑似重复客户共 {total} 条,先看相似度最高的 {len(cards)} 条{more}:"
+    return [Reply(head), *(Reply(card) for card in cards)]

@@ -15,6 +15,8 @@ from typing import Any
 import click
 
 from bot.cli.common import build_runtime, config_option
+from crm_core.services.dedup_scan import MAX_REVIEW_CARDS as SCAN_REVIEW_CARDS
+from crm_core.services.importer import MAX_REVIEW_CARDS as IMPORT_REVIEW_CARDS
 from crm_core.services.lead_input import CHANNEL_LABELS
 
 CLI_ACTOR = "cli"
@@ -79,6 +81,7 @@ def import_cmd(ctx: click.Context, file: Path, source: str, bad_rows_path: str |
                    f"与已有客户重复 {report.joined_existing},文件内重复 {report.joined_in_file},"
                    f"待审核 {report.reviews},有问题 {len(report.bad_rows)} 行,用时 {report.seconds:.1f} 秒"
                    f"(批次 {report.batch_id})")
+        _review_hint(report.reviews, IMPORT_REVIEW_CARDS)
         _deliver(rt, report.notices)
 
 
@@ -102,6 +105,8 @@ def dedup_scan_cmd(ctx: click.Context, dry_run: bool, config_path: str | None) -
                    f"{verb} {report.merged_customers} 条记录,待审核 {report.reviews} 对,用时 {report.seconds:.1f} 秒")
         if report.merge_ids:
             click.echo("合并记录:" + ", ".join(f"#{i}" for i in report.merge_ids) + "(可用 crm-bot merge undo ID 撤销)")
+        if not dry_run:
+            _review_hint(report.reviews, SCAN_REVIEW_CARDS)
         _deliver(rt, report.notices)
 
 
@@ -166,3 +171,8 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     if report["by_trigger"]:
         lines.append("  按方式:" + "、".join(f"{k} {v}" for k, v in report["by_trigger"].items()))
     return lines
+
+def _review_hint(reviews: int, cards_cap: int) -> None:
+    if reviews > cards_cap:
+        click.echo(f"已给数据管理员发出前 {cards_cap} 张审核卡片,其余 {reviews - cards_cap} 对在队列中:"
+                   f"数据管理员在聊天里发「待审重复」逐批处理")

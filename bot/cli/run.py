@@ -19,16 +19,25 @@ log = logging.getLogger("crm_bot")
 @click.option("--port", default=None, type=int, help="port (default from config: app.port)")
 @click.option("--streams/--no-streams", default=True, show_default=True,
               help="open the DingTalk Stream / Feishu long connections the config asks for")
-def serve(config_path: str | None, host: str | None, port: int | None, streams: bool) -> None:
-    """Run the webhook server, a worker and the scheduler in one process."""
+@click.option("--workers/--no-workers", default=True, show_default=True,
+              help="run queue workers in this process (--no-workers: web-only, needs Redis and `crm-bot worker`)")
+@click.option("--scheduler/--no-scheduler", "with_scheduler", default=True, show_default=True,
+              help="run the scheduler in this process")
+def serve(config_path: str | None, host: str | None, port: int | None, streams: bool, workers: bool,
+          with_scheduler: bool) -> None:
+    """Run the webhook server, a worker and the scheduler in one process (or the web part only)."""
     from waitress import create_server
 
     from bot.logfilters import limit_waitress_queue_warnings
     from bot.web import create_app
     limit_waitress_queue_warnings()
     rt = build_runtime(config_path)
+    if not workers and rt.kv.backend != "redis":
+        rt.close()
+        raise click.UsageError("--no-workers needs Redis (app.redis_url / CRM_BOT_REDIS_URL): with the "
+                               "embedded queue no other process can take this server's messages")
     stop = threading.Event()
-    background = start_background(rt, stop, worker=True, scheduler=True, streams=streams)
+    background = start_background(rt, stop, worker=workers, scheduler=with_scheduler, streams=streams)
     server = create_server(create_app(rt), host=host or rt.cfg.app.host, port=port or rt.cfg.app.port,
                            threads=8, connection_limit=512, channel_timeout=30)
     log.info("crm-bot listening on http://%s:%s", server.effective_host, server.effective_port)

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import JSON, TextClause, select, text, update
+from sqlalchemy import JSON, TextClause, func, select, text, update
 from sqlalchemy.orm import Session
 
 from crm_core import audit
@@ -232,10 +232,26 @@ def open_review(session: Session, cfg: AppConfig, customer_id: int, candidate_id
     return review, notice
 
 
-def may_decide(cfg: AppConfig, review: DedupReview, actor: str) -> bool:
+def decides_all(cfg: AppConfig, actor: str) -> bool:
+    """The data steward (and admins / steward-role reps) may decide any review."""
     rep = cfg.org.rep(actor)
-    roles = set(rep.roles) if rep else set()
-    return actor == review.assignee or actor == steward_of(cfg) or bool(roles & {"steward", "admin"})
+    return actor == steward_of(cfg) or bool(set(rep.roles if rep else ()) & {"steward", "admin"})
+
+
+def open_reviews_for(session: Session, cfg: AppConfig, actor: str, limit: int) -> tuple[int, list[DedupReview]]:
+    """The open reviews `actor` may decide (all of them for a steward, else those sent to the
+    actor), most likely duplicates first: (how many in all, the first `limit`)."""
+    where = [DedupReview.status == "open"]
+    if not decides_all(cfg, actor):
+        where.append(DedupReview.assignee == actor)
+    total = session.scalar(select(func.count()).select_from(DedupReview).where(*where)) or 0
+    rows = list(session.scalars(select(DedupReview).where(*where)
+                                .order_by(DedupReview.score.desc(), DedupReview.id).limit(limit)))
+    return total, rows
+
+
+def may_decide(cfg: AppConfig, review: DedupReview, actor: str) -> bool:
+    return actor == review.assignee or decides_all(cfg, actor)
 
 
 def active_root(session: Session, customer_id: int) -> Customer:

@@ -12,13 +12,18 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import redis
 import requests
+import yaml
+
+from crm_core.kv import RedisKV
 
 from bot.platforms.wecom.crypto import new_nonce
 from bot.platforms.wecom.inbound import WeComInbound
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "crm-bot.example.yaml"
+REDIS_URL = os.environ.get("CRM_BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:
@@ -27,22 +32,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path, cfg):  # noqa: ANN001, ANN201
+def start(tmp_path: Path, *args: str, config: Path = EXAMPLE, **extra_env: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_BOT_")}
-    env["CRM_BOT_DATA_DIR"] = str(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--config", str(EXAMPLE),
-                             "--host", "127.0.0.1", "--port", str(port), "--no-streams"],
+    env.update(CRM_BOT_DATA_DIR=str(tmp_path), **extra_env)
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--config", str(config),
+                             "--host", "127.0.0.1", "--port", str(port), "--no-streams", *args],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_healthy(proc: subprocess.Popen, url: str) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             if requests.get(f"{url}/healthz", timeout=2).status_code in (200, 503):
-                break
+                return
         except requests.ConnectionError:
             time.sleep(0.2)
+
+
+@pytest.fixture
+def served(tmp_path, cfg):  # noqa: ANN001, ANN201
+    proc, url = start(tmp_path)
+    wait_healthy(proc, url)
     try:
         yield proc, url
     finally:
@@ -74,3 +87,37 @@ def test_serve_answers_then_stops_cleanly_on_sigterm(served, cfg):  # noqa: ANN0
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out[-2000:]
     assert "Traceback" not in out and "crm-bot stopped" in out, out[-3000:]
+
+
+def test_web_only_needs_redis(tmp_path):  # noqa: ANN001
+    proc, _ = start(tmp_path, "--no-workers")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "--no-workers needs Redis" in out
+
+
+@pytest.mark.redis
+def test_web_only_instance_queues_for_separate_workers(tmp_path, cfg):  # noqa: ANN001
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as err:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {type(err).__name__}")
+    prefix = f"test-webonly-{time.time_ns()}"
+    raw = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    raw["app"]["key_prefix"] = prefix
+    config = tmp_path / "crm-bot.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    proc, url = start(tmp_path, "--no-workers", "--no-scheduler", config=config, CRM_BOT_REDIS_URL=REDIS_URL)
+    kv = RedisKV.from_url(REDIS_URL, prefix)
+    try:
+        wait_healthy(proc, url)
+        assert stranger_callback(cfg, url).status_code == 200
+        time.sleep(1.0)                       # an in-process worker would have taken it by now
+        assert kv.queue("inbound").stats().ready == 1
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "scheduler vm:" not in out, out[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for key in kv.client.scan_iter(f"{prefix}:*", count=1000):
+            kv.client.delete(key)

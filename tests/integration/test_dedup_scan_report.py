@@ -150,3 +150,17 @@ def test_cli_scan_undo_and_report(db, cfg, clock, runtime) -> None:  # noqa: ANN
     assert out.exit_code == 0 and "2026-11 客户去重月报" in out.output and "撤销 1 次" in out.output
     out = runner.invoke(report_group, ["merges", "--month", "2026/11"], obj=runtime)
     assert out.exit_code != 0 and "YYYY-MM" in out.output
+
+
+def test_cli_scan_says_where_the_reviews_beyond_the_cards_wait(db, cfg, clock, runtime, monkeypatch) -> None:  # noqa: ANN001
+    import bot.cli.data
+    import crm_core.services.dedup_scan
+    from bot.cli.data import dedup_group
+    monkeypatch.setattr(crm_core.services.dedup_scan, "MAX_REVIEW_CARDS", 0)   # no card for the one pair
+    monkeypatch.setattr(bot.cli.data, "SCAN_REVIEW_CARDS", 0)
+    seed(db, cfg, clock)
+    out = CliRunner().invoke(dedup_group, ["scan"], obj=runtime)
+    assert out.exit_code == 0, out.output
+    assert "其余 1 对在队列中" in out.output and "「待审重复」" in out.output
+    with db.uow() as s:
+        assert s.scalar(select(func.count()).select_from(DedupReview).where(DedupReview.status == "open")) == 1
