@@ -82,8 +82,11 @@ class LocalStack:
     def stop(self) -> None:
         from waitress.wasyncore import close_all
         self._stop.set()
-        self.server.close()
-        close_all(self._socket_map)       # keep-alive connections would keep the loop running
+        # Close every socket (keep-alive connections too) from the server's own loop thread:
+        # closing them from here races its select() ("Bad file descriptor").
+        self.server.trigger.pull_trigger(lambda: close_all(self._socket_map))
+        self._threads[0].join(timeout=5)          # the web thread: its loop ends with an empty map
+        self.server.task_dispatcher.shutdown()
         for t in self._threads:
             t.join(timeout=5)
             if t.is_alive():
