@@ -45,6 +45,22 @@ class Handshake:
         return self.response.text == self.expected
 
 
+@dataclass(frozen=True)
+class StreamDelivery:
+    """A DingTalk Stream frame pushed to crm-bot: in Stream mode the 'answer' is the frame's ack
+    (status_code 200 once acked, 504 when no ack came), not an HTTP response."""
+    message_id: str
+    ack: dict[str, Any] | None
+
+    @property
+    def status_code(self) -> int:
+        return 200 if self.ack is not None else 504
+
+    @property
+    def ok(self) -> bool:
+        return self.ack is not None
+
+
 class RemoteSandbox:
     """The simulator's handle on a sandbox running elsewhere (`crm-bot sandbox`), over /_sandbox/."""
 
@@ -87,6 +103,9 @@ class RemoteSandbox:
     def find_card(self, platform: str, ids: list[str]) -> dict[str, Any] | None:
         return self._post("/card", {"platform": platform, "card_ids": ids})["card"]
 
+    def push_stream(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        return self._post("/stream", {"kind": kind, "data": data})
+
     def tap_code(self, platform: str, ref: str, operator: str) -> str:
         return self._post("/tap_code", {"platform": platform, "ref": ref, "operator": operator})["code"]
 
@@ -114,6 +133,17 @@ class PlatformSimulator:
     @functools.cached_property
     def feishu(self) -> FeishuCallbacks:
         return FeishuCallbacks(self.cfg, self._feishu_card_path)
+
+    @property
+    def dingtalk_stream(self) -> bool:
+        """DingTalk in Stream mode: messages and taps go as frames over crm-bot's own
+        connection to the sandbox's Stream gateway, signed by nothing but that connection."""
+        d = self.cfg.platforms.dingtalk
+        return d.enabled and d.mode == "stream"
+
+    def _stream(self, kind: str, payload: dict[str, Any]) -> StreamDelivery:
+        got = self.sandbox.push_stream(kind, payload)
+        return StreamDelivery(got["message_id"], got.get("ack") if got.get("acked") else None)
 
     # ---- messages ----------------------------------------------------------------------
     def send_text(self, platform: str, user_id: str, text: str, *, msg_id: str | None = None,
@@ -158,6 +188,8 @@ class PlatformSimulator:
             body = {"text": {"content": content["text"]}} if kind == "text" else {"content": content}
             payload = self.dingtalk.message(user_id, kind, body, msg_id=msg_id, chat_id=chat_id, now=now,
                                             session_url=f"{self.sandbox.url}/dingtalk/session/{session}")
+            if self.dingtalk_stream:
+                return self._stream("robot", payload)
             return self.post(self.dingtalk.request(payload, now, tamper))
         if platform != "feishu":
             raise ValueError(f"未知平台：{platform!r}")
@@ -193,6 +225,8 @@ class PlatformSimulator:
         if platform == "dingtalk":
             group = found["recipient"] if found.get("group") else None
             payload = self.dingtalk.card_callback(user_id, ref, button.payload, group)
+            if self.dingtalk_stream:
+                return self._stream("card", payload)
             return self.post(self.dingtalk.request(payload, now, tamper))
         payload = self.feishu.card_action(user_id, button.payload, ref, found.get("chat_id", ""), code, now)
         return self.post(self.feishu.request(payload, now, tamper, self.feishu.card_path))

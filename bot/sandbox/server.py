@@ -111,6 +111,8 @@ class SandboxServer:
         self._httpd = _HTTPServer((host, port), _RequestHandler)
         self._httpd.sandbox = self
         self._thread: threading.Thread | None = None
+        self._stream: Any = None                  # the DingTalk Stream gateway, started on first use
+        self._stream_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -126,6 +128,9 @@ class SandboxServer:
 
     def stop(self) -> None:
         self.state.wake.set()
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream = None
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
@@ -189,6 +194,30 @@ class SandboxServer:
             return feishu_api.issue_card_token(self.state, ref, operator)
         return ""
 
+    # ---- DingTalk Stream mode ------------------------------------------------------------
+    def stream_gateway(self) -> Any:
+        """The fake DingTalk Stream gateway behind `POST /dingtalk/v1.0/gateway/connections/open`
+        (checks the configured app key/secret; the WebSocket endpoint is its own port)."""
+        from bot.sandbox.stream_server import FakeStreamGateway
+        with self._stream_lock:
+            if self._stream is None:
+                creds = self.state.creds
+                self._stream = FakeStreamGateway(creds.dingtalk_app_key, creds.dingtalk_app_secret).start()
+            return self._stream
+
+    def push_stream(self, kind: str, data: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        """Deliver a robot message (`kind` "robot") or a card tap ("card") to the connected
+        crm-bot as a Stream frame; waits for its ack: {"message_id", "acked", "ack"}."""
+        gateway = self.stream_gateway()
+        push = {"robot": gateway.push_robot_message, "card": gateway.push_card_callback}.get(kind)
+        if push is None:
+            raise ValueError(f"stream frame kind must be robot or card, not {kind!r}")
+        if not gateway.wait_until(lambda: any(not c.closed for c in gateway.connections), timeout):
+            raise LookupError("no crm-bot is connected to the sandbox's DingTalk Stream gateway")
+        message_id = push(data)
+        acks = gateway.wait_until(lambda: gateway.acks_for(message_id), timeout)
+        return {"message_id": message_id, "acked": bool(acks), "ack": acks[0] if acks else None}
+
     def base_urls(self) -> dict[str, str]:
         """The api_base values to put in crm-bot's config to use this sandbox."""
         return {"wecom": f"{self.url}/wecom", "dingtalk": f"{self.url}/dingtalk",
@@ -202,6 +231,9 @@ class SandboxServer:
         req = ApiRequest(method, "/" + rest, query, headers, body, self.url)
         if segment == "_sandbox":
             return _control(self, req)
+        if segment == "dingtalk" and req.path == "/v1.0/gateway/connections/open" and method == "POST":
+            status, payload = self.stream_gateway().open_connection(req.json_object())
+            return json_response(payload, status)
         api = self._apis.get(segment)
         if api is None:
             return json_response({"error": f"no such sandbox platform: /{segment}"}, 404)
@@ -263,7 +295,7 @@ def _control(srv: SandboxServer, req: ApiRequest) -> ApiResponse:
         if req.method != "POST" or body is None or action is None:
             raise ValueError(f"unsupported control call {req.method} {req.path}")
         return json_response({"ok": True, **(action(srv, body) or {})})
-    except (KeyError, ValueError, TypeError, binascii.Error) as err:
+    except (KeyError, ValueError, TypeError, LookupError, binascii.Error) as err:
         return json_response({"ok": False, "error": f"{type(err).__name__}: {err}"}, 400)
 
 
@@ -282,6 +314,7 @@ _CONTROL_POST: dict[str, Callable[[SandboxServer, dict[str, Any]], dict[str, Any
     "/message": lambda srv, b: srv.register_message(b["platform"], b["message_id"], b["info"]),
     "/card": lambda srv, b: {"card": srv.find_card(b["platform"], list(b["card_ids"]))},
     "/tap_code": lambda srv, b: {"code": srv.tap_code(b["platform"], b["ref"], b["operator"])},
+    "/stream": lambda srv, b: srv.push_stream(b["kind"], dict(b["data"])),
 }
 
 

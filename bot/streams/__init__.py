@@ -27,9 +27,10 @@ def stream_platforms(cfg: Any) -> list[str]:
             if getattr(p, name).enabled and getattr(p, name).mode == mode]
 
 
-def start_streams(rt: Any, stop: threading.Event) -> list[threading.Thread]:
-    """Open the connections the config asks for; threads end once `stop` is set."""
-    platforms = stream_platforms(rt.cfg)
+def start_streams(rt: Any, stop: threading.Event, only: tuple[str, ...] | None = None) -> list[threading.Thread]:
+    """Open the connections the config asks for (of `only` these platforms, if given);
+    threads end once `stop` is set."""
+    platforms = [p for p in stream_platforms(rt.cfg) if only is None or p in only]
     if not platforms:
         return []
     from bot.gateway import Gateway
