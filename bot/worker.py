@@ -19,6 +19,7 @@ Processor = Callable[[dict[str, Any]], None]
 WEB_BUSY_WINDOW = 0.1          # "callbacks are arriving": one was taken in the last 100 ms
 REST_FACTOR = 2.0              # while they are, rest 2× each message's time (workers ≤ ⅓ of the time)
 MAX_REST_SECONDS = 0.1
+MAX_TURN_WAIT_SECONDS = 0.5    # a turn held longer is I/O-bound: the next worker goes ahead
 WORKER_BEAT_KEY = "worker:beat:{queue}"   # epoch seconds of the queue's last worker loop turn
 BEAT_EVERY = 10.0
 
@@ -41,10 +42,11 @@ class WebFirstGate:
 
     def __init__(self, activity: WebActivity, rest_factor: float = REST_FACTOR,
                  max_rest: float = MAX_REST_SECONDS, window: float = WEB_BUSY_WINDOW,
-                 clock: Callable[[], float] = time.monotonic):
+                 max_wait: float = MAX_TURN_WAIT_SECONDS, clock: Callable[[], float] = time.monotonic):
         self.activity = activity
         self.rest_factor = rest_factor
         self.max_rest = max_rest
+        self.max_wait = max_wait
         self.window = window
         self.clock = clock
         self._turn = threading.Lock()
@@ -55,14 +57,20 @@ class WebFirstGate:
         if self.clock() - self.activity()[1] >= self.window:
             yield
             return
-        with self._turn:
-            taken = self.activity()[0]
-            started = self.clock()
+        # A message that holds its turn for long is waiting on I/O (a platform API, a model),
+        # not holding the GIL: after `max_wait` the next worker goes ahead anyway.
+        turn = self._turn.acquire(timeout=self.max_wait)
+        taken = self.activity()[0]
+        started = self.clock()
+        try:
+            yield
+        finally:
             try:
-                yield
-            finally:
-                if self.activity()[0] != taken:
+                if turn and self.activity()[0] != taken:
                     stop.wait(min((self.clock() - started) * self.rest_factor, self.max_rest))
+            finally:
+                if turn:
+                    self._turn.release()
 
 
 class Worker:

@@ -67,7 +67,7 @@ def overlaps(spans: list[tuple[float, float, str]]) -> int:
 
 
 def test_while_callbacks_arrive_workers_take_turns_and_rest():
-    gate = WebFirstGate(flood(), rest_factor=2.0, max_rest=1.0)
+    gate = WebFirstGate(flood(), rest_factor=2.0, max_rest=1.0, max_wait=30.0)
     rec, _ = run_two_queues(gate)
     ordered = sorted(rec.spans)
     assert overlaps(ordered) == 0                       # one message at a time, across queues
@@ -78,7 +78,7 @@ def test_while_callbacks_arrive_workers_take_turns_and_rest():
 
 
 def test_rest_is_capped():
-    gate = WebFirstGate(flood(), rest_factor=50.0, max_rest=0.01)
+    gate = WebFirstGate(flood(), rest_factor=50.0, max_rest=0.01, max_wait=30.0)
     rec, elapsed = run_two_queues(gate, per_queue=3)
     assert overlaps(rec.spans) == 0
     assert elapsed < 6 * (WORK_S + 0.01) + 1.0          # not 6 x 50 x WORK_S
@@ -86,7 +86,7 @@ def test_rest_is_capped():
 
 def test_after_a_recent_callback_workers_take_turns_without_resting():
     last = time.monotonic()
-    gate = WebFirstGate(lambda: (7, last), rest_factor=50.0, max_rest=1.0, window=60.0)
+    gate = WebFirstGate(lambda: (7, last), rest_factor=50.0, max_rest=1.0, window=60.0, max_wait=30.0)
     rec, elapsed = run_two_queues(gate)
     assert overlaps(rec.spans) == 0
     assert elapsed < 8 * WORK_S + 1.0                   # no callback during a message: no rest
@@ -149,3 +149,34 @@ def test_expected_failures_are_retried_without_a_second_traceback(caplog):
     assert "will be retried" in quiet.getMessage() and quiet.exc_info is None
     assert "failed" in loud.getMessage() and loud.exc_info is not None
     assert q.stats().inflight == 2                      # both nacked for a later retry
+
+
+def test_a_message_waiting_on_io_does_not_hold_up_the_others():
+    kv = EmbeddedKV()
+    slow, fast = kv.queue("voice"), kv.queue("inbound")
+    slow.put({"q": "voice"})
+    done: dict[str, float] = {}
+
+    def transcribe(payload: dict) -> None:
+        time.sleep(1.5)                                 # e.g. a platform API or a model: no GIL
+        done["slow"] = time.monotonic()
+
+    def reply(payload: dict) -> None:
+        done["fast"] = time.monotonic()
+
+    gate = WebFirstGate(flood(), rest_factor=2.0, max_rest=0.1, max_wait=0.2)
+    stop = threading.Event()
+    workers = [Worker(slow, transcribe, gate=gate), Worker(fast, reply, gate=gate)]
+    threads = [threading.Thread(target=w.run, args=(stop,), daemon=True) for w in workers]
+    threads[0].start()
+    time.sleep(0.1)                                     # the slow one holds the turn
+    fast.put({"q": "inbound"})
+    began = time.monotonic()
+    threads[1].start()
+    deadline = time.monotonic() + 5
+    while len(done) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    for t in threads:
+        t.join(timeout=5)
+    assert done["fast"] - began < 0.8 and done["fast"] < done["slow"]
