@@ -46,6 +46,7 @@ class Target:
     argv: list[str]                       # the port is appended
     env: dict[str, str] = field(default_factory=dict)
     crm: bool = False                     # crm-bot: fresh data dir, worker progress reported
+    companion: list[str] | None = None    # a second process with the same env (e.g. `crm-bot worker`)
 
 
 @dataclass
@@ -66,20 +67,28 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_BOT_")}
         env.update(target.env, CRM_BOT_DATA_DIR=str(self.data_dir), PYTHONUNBUFFERED="1")
         self.log = (self.data_dir / "server.log").open("wb")
+        self.env = env
         self.proc = subprocess.Popen([*target.argv, str(self.port)], env=env, cwd=ROOT,
                                      stdout=self.log, stderr=subprocess.STDOUT)
+        self.companion: subprocess.Popen | None = None
 
     def __enter__(self) -> "Server":
         wait_port(self.port, self.proc, timeout=90)
+        if self.target.companion:    # after the server migrated the database
+            self.companion = subprocess.Popen(self.target.companion, env=self.env, cwd=ROOT,
+                                              stdout=self.log, stderr=subprocess.STDOUT)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:   # workers busy with a backlog: not worth waiting for
-            self.proc.kill()
-            self.proc.wait()
+        for proc in (self.proc, self.companion):
+            if proc is None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:   # workers busy with a backlog: not worth waiting for
+                proc.kill()
+                proc.wait()
         self.log.close()
 
     def cpu_s(self) -> float:
@@ -137,7 +146,12 @@ def targets(cfg_path: Path, redis_prefix: str | None) -> list[Target]:
     out = [Target("floor", [py, str(ROOT / "bench" / "floor_app.py"), "--config", str(cfg_path), "--port"]),
            Target("crm-bot", serve, crm=True)]
     if redis_prefix:
-        out.append(Target("crm-bot+redis", serve, {"CRM_BOT_REDIS_URL": REDIS_URL}, crm=True))
+        redis_env = {"CRM_BOT_REDIS_URL": REDIS_URL}
+        out.append(Target("crm-bot+redis", serve, redis_env, crm=True))
+        # the README's split deployment: a web-only `serve` plus one `crm-bot worker` process
+        web_only = [*serve[:-1], "--no-workers", "--port"]
+        out.append(Target("crm-bot split", web_only, redis_env, crm=True,
+                          companion=[py, "-m", "bot.cli", "worker", "--config", str(cfg_path), "--no-streams"]))
     return out
 
 

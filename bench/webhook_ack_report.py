@@ -60,8 +60,10 @@ Where the time goes (analysed 2026-11-22 with `py-spy record --gil`, cProfile, i
   callback and never rests. Deployments expecting sustained bursts run `crm-bot worker`
   processes (with Redis) on other cores.
 - With Redis every ack makes one round trip, 0.2–0.4 ms of CPU in redis-py and the kernel on
-  this VM (the floor does no I/O), and redis-server runs on the same 2 cores: the +redis column
-  stays near half the floor. The target is met by `crm-bot serve` as the README runs it.
+  this VM (the floor does no I/O), and redis-server runs on the same 2 cores: with in-process
+  workers the +redis column stays near half the floor. The split deployment (workers in their
+  own process, with their own GIL) roughly doubles it even on 2 cores shared with redis-server,
+  the sandbox and the load generator. The target is met by `crm-bot serve` as the README runs it.
 - Tried and rejected: a 0.5 ms GIL switch interval (13 % of the floor), resting 3× per thread
   without a shared turn, resting by thread CPU time, resting 9× only while ≥ 2 callbacks are in
   flight (32–48 %: the 6 threads each rested on their own, so one of them was always running)."""
@@ -130,7 +132,9 @@ def section_text(args: argparse.Namespace, closed: dict, opened: dict, summary: 
     parts = [SECTION, "",
              f"Run {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} with `{cmd}` "
              f"(`crm-bot serve`: waitress threads=8, embedded KV = the README default; "
-             f"`+redis`: `CRM_BOT_REDIS_URL=redis://127.0.0.1:6379/15`, unique key prefix).", "",
+             f"`+redis`: `CRM_BOT_REDIS_URL=redis://127.0.0.1:6379/15`, unique key prefix; "
+             f"`split`: the README's split deployment on the same Redis, a web-only "
+             f"`serve --no-workers` plus one `crm-bot worker` process).", "",
              "Machine: " + _machine(), "",
              "Load average when the run started: " + ", ".join(f"{x:.2f}" for x in args.loadavg)
              + " (other work on the machine competes for the same 2 cores).", "",
