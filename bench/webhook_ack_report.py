@@ -61,9 +61,10 @@ Where the time goes (analysed 2026-11-22 with `py-spy record --gil`, cProfile, i
   processes (with Redis) on other cores.
 - With Redis every ack makes one round trip, 0.2–0.4 ms of CPU in redis-py and the kernel on
   this VM (the floor does no I/O), and redis-server runs on the same 2 cores: with in-process
-  workers the +redis column stays near half the floor. The split deployment (workers in their
-  own process, with their own GIL) roughly doubles it even on 2 cores shared with redis-server,
-  the sandbox and the load generator. The target is met by `crm-bot serve` as the README runs it.
+  workers the +redis column varies between 30 % and 53 % of the floor across this session's runs.
+  The split deployment (workers in their own process, with their own GIL) reached 56–60 % even
+  on 2 cores shared with redis-server, the sandbox and the load generator, and its worker kept
+  up 3–5× better. The target is met by `crm-bot serve` as the README runs it.
 - Tried and rejected: a 0.5 ms GIL switch interval (13 % of the floor), resting 3× per thread
   without a shared turn, resting by thread CPU time, resting 9× only while ≥ 2 callbacks are in
   flight (32–48 %: the 6 threads each rested on their own, so one of them was always running)."""
