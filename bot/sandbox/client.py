@@ -103,8 +103,8 @@ class RemoteSandbox:
     def find_card(self, platform: str, ids: list[str]) -> dict[str, Any] | None:
         return self._post("/card", {"platform": platform, "card_ids": ids})["card"]
 
-    def push_stream(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        return self._post("/stream", {"kind": kind, "data": data})
+    def push_stream(self, platform: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        return self._post("/stream", {"platform": platform, "kind": kind, "data": data})
 
     def tap_code(self, platform: str, ref: str, operator: str) -> str:
         return self._post("/tap_code", {"platform": platform, "ref": ref, "operator": operator})["code"]
@@ -134,15 +134,14 @@ class PlatformSimulator:
     def feishu(self) -> FeishuCallbacks:
         return FeishuCallbacks(self.cfg, self._feishu_card_path)
 
-    @property
-    def dingtalk_stream(self) -> bool:
-        """DingTalk in Stream mode: messages and taps go as frames over crm-bot's own
-        connection to the sandbox's Stream gateway, signed by nothing but that connection."""
-        d = self.cfg.platforms.dingtalk
-        return d.enabled and d.mode == "stream"
+    def streamed(self, platform: str) -> bool:
+        """DingTalk Stream / Feishu long-connection mode: messages and taps go as frames over
+        crm-bot's own connection to the sandbox's gateway, not as signed HTTP callbacks."""
+        p = getattr(self.cfg.platforms, platform)
+        return p.enabled and getattr(p, "mode", "http") in ("stream", "long_connection")
 
-    def _stream(self, kind: str, payload: dict[str, Any]) -> StreamDelivery:
-        got = self.sandbox.push_stream(kind, payload)
+    def _stream(self, platform: str, kind: str, payload: dict[str, Any]) -> StreamDelivery:
+        got = self.sandbox.push_stream(platform, kind, payload)
         return StreamDelivery(got["message_id"], got.get("ack") if got.get("acked") else None)
 
     # ---- messages ----------------------------------------------------------------------
@@ -188,8 +187,8 @@ class PlatformSimulator:
             body = {"text": {"content": content["text"]}} if kind == "text" else {"content": content}
             payload = self.dingtalk.message(user_id, kind, body, msg_id=msg_id, chat_id=chat_id, now=now,
                                             session_url=f"{self.sandbox.url}/dingtalk/session/{session}")
-            if self.dingtalk_stream:
-                return self._stream("robot", payload)
+            if self.streamed("dingtalk"):
+                return self._stream("dingtalk", "message", payload)
             return self.post(self.dingtalk.request(payload, now, tamper))
         if platform != "feishu":
             raise ValueError(f"未知平台：{platform!r}")
@@ -197,6 +196,8 @@ class PlatformSimulator:
         self.sandbox.register_message("feishu", message_id, {
             "recipient": chat_id or user_id, "chat_id": chat, "msg_type": kind, "inbound": True})
         payload = self.feishu.message(user_id, message_id, chat, bool(chat_id), kind, content, now)
+        if self.streamed("feishu"):
+            return self._stream("feishu", "message", payload)
         return self.post(self.feishu.request(payload, now, tamper))
 
     # ---- card taps ------------------------------------------------------------------------
@@ -225,10 +226,12 @@ class PlatformSimulator:
         if platform == "dingtalk":
             group = found["recipient"] if found.get("group") else None
             payload = self.dingtalk.card_callback(user_id, ref, button.payload, group)
-            if self.dingtalk_stream:
-                return self._stream("card", payload)
+            if self.streamed("dingtalk"):
+                return self._stream("dingtalk", "card", payload)
             return self.post(self.dingtalk.request(payload, now, tamper))
         payload = self.feishu.card_action(user_id, button.payload, ref, found.get("chat_id", ""), code, now)
+        if self.streamed("feishu"):
+            return self._stream("feishu", "card", payload)
         return self.post(self.feishu.request(payload, now, tamper, self.feishu.card_path))
 
     def _find(self, platform: str, sent: Any, card: dict[str, Any]) -> dict[str, Any]:

@@ -112,6 +112,7 @@ class SandboxServer:
         self._httpd.sandbox = self
         self._thread: threading.Thread | None = None
         self._stream: Any = None                  # the DingTalk Stream gateway, started on first use
+        self._feishu_ws: Any = None               # the Feishu long-connection gateway, likewise
         self._stream_lock = threading.Lock()
 
     @property
@@ -131,6 +132,9 @@ class SandboxServer:
         if self._stream is not None:
             self._stream.stop()
             self._stream = None
+        if self._feishu_ws is not None:
+            self._feishu_ws.close()
+            self._feishu_ws = None
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
@@ -205,17 +209,35 @@ class SandboxServer:
                 self._stream = FakeStreamGateway(creds.dingtalk_app_key, creds.dingtalk_app_secret).start()
             return self._stream
 
-    def push_stream(self, kind: str, data: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
-        """Deliver a robot message (`kind` "robot") or a card tap ("card") to the connected
-        crm-bot as a Stream frame; waits for its ack: {"message_id", "acked", "ack"}."""
-        gateway = self.stream_gateway()
-        push = {"robot": gateway.push_robot_message, "card": gateway.push_card_callback}.get(kind)
-        if push is None:
-            raise ValueError(f"stream frame kind must be robot or card, not {kind!r}")
-        if not gateway.wait_until(lambda: any(not c.closed for c in gateway.connections), timeout):
-            raise LookupError("no crm-bot is connected to the sandbox's DingTalk Stream gateway")
+    def feishu_ws_gateway(self) -> Any:
+        """The fake Feishu long-connection gateway behind `POST /feishu/callback/ws/endpoint`."""
+        from bot.sandbox.feishu_ws_server import FakeFeishuLongConnection
+        with self._stream_lock:
+            if self._feishu_ws is None:
+                creds = self.state.creds
+                self._feishu_ws = FakeFeishuLongConnection(creds.feishu_app_id, creds.feishu_app_secret)
+            return self._feishu_ws
+
+    def push_stream(self, platform: str, kind: str, data: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        """Deliver a user's message (`kind` "message") or a card tap ("card") to the crm-bot
+        connected in DingTalk Stream / Feishu long-connection mode, as a frame on its connection;
+        waits for the frame's ack: {"message_id", "acked", "ack"}."""
+        if kind not in ("message", "card"):
+            raise ValueError(f"stream frame kind must be message or card, not {kind!r}")
+        if platform == "dingtalk":
+            gateway = self.stream_gateway()
+            connected = lambda: any(not c.closed for c in gateway.connections)  # noqa: E731
+            push = gateway.push_robot_message if kind == "message" else gateway.push_card_callback
+            acks_for = gateway.acks_for
+        elif platform == "feishu":
+            gateway = self.feishu_ws_gateway()
+            connected, push, acks_for = gateway.connected, gateway.push_event, gateway.replies_for
+        else:
+            raise ValueError(f"{platform} has no stream mode")
+        if not gateway.wait_until(connected, timeout):
+            raise LookupError(f"no crm-bot is connected to the sandbox's {platform} stream gateway")
         message_id = push(data)
-        acks = gateway.wait_until(lambda: gateway.acks_for(message_id), timeout)
+        acks = gateway.wait_until(lambda: acks_for(message_id), timeout)
         return {"message_id": message_id, "acked": bool(acks), "ack": acks[0] if acks else None}
 
     def base_urls(self) -> dict[str, str]:
@@ -233,6 +255,9 @@ class SandboxServer:
             return _control(self, req)
         if segment == "dingtalk" and req.path == "/v1.0/gateway/connections/open" and method == "POST":
             status, payload = self.stream_gateway().open_connection(req.json_object())
+            return json_response(payload, status)
+        if segment == "feishu" and req.path == "/callback/ws/endpoint" and method == "POST":
+            status, payload = self.feishu_ws_gateway().endpoint(req.json_object())
             return json_response(payload, status)
         api = self._apis.get(segment)
         if api is None:
@@ -314,7 +339,7 @@ _CONTROL_POST: dict[str, Callable[[SandboxServer, dict[str, Any]], dict[str, Any
     "/message": lambda srv, b: srv.register_message(b["platform"], b["message_id"], b["info"]),
     "/card": lambda srv, b: {"card": srv.find_card(b["platform"], list(b["card_ids"]))},
     "/tap_code": lambda srv, b: {"code": srv.tap_code(b["platform"], b["ref"], b["operator"])},
-    "/stream": lambda srv, b: srv.push_stream(b["kind"], dict(b["data"])),
+    "/stream": lambda srv, b: srv.push_stream(b["platform"], b["kind"], dict(b["data"])),
 }
 
 

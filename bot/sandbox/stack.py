@@ -64,8 +64,9 @@ class LocalStack:
         from bot.streams import start_streams
         from bot.worker import run_workers
         self._threads += run_workers(self.rt, self._stop)
-        # DingTalk in Stream mode connects to the sandbox's Stream gateway, as it would to DingTalk
-        self._threads += start_streams(self.rt, self._stop, only=("dingtalk",))
+        # DingTalk Stream / Feishu long-connection modes connect to the sandbox's fake gateways,
+        # as they would to the platforms
+        self._threads += start_streams(self.rt, self._stop)
 
     def settle(self, timeout: float = 20.0, quiet: float = 0.3) -> bool:
         """Wait until both queues are empty and nothing new was sent for `quiet` seconds."""

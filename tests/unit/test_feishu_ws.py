@@ -4,27 +4,24 @@ tests run lark's real `ws.Client` against a small loopback fake of Feishu's endp
 (protobuf frames), including the watchdog replacing a silent connection."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import lark_oapi as lark
 import pytest
 from lark_oapi.api.im.v1 import P2ImMessageReceiveV1
 from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTrigger
-from lark_oapi.ws.pb.pbbp2_pb2 import Frame
-from websockets.asyncio.server import ServerConnection, serve
 
 from bot.events import EventKind, InboundEvent
 from bot.gateway import Gateway
 from bot.platforms.base import InboundRequest
 from bot.platforms.feishu import FeishuInbound
 from bot.platforms.feishu.inbound import CARD_ACK
+from bot.sandbox.feishu_ws_server import FakeFeishuLongConnection
 from bot.streams.dingtalk_stream import Backoff
 from bot.streams.feishu_ws import FeishuEventHandlers, FeishuLongConnection, build_dispatcher
 from bot.streams.intake import Intake
@@ -150,81 +147,7 @@ def test_unparseable_payload_is_acked_without_an_event(kv: EmbeddedKV, handlers:
 
 # --- lark's real ws.Client against a loopback Feishu -----------------------------------------
 
-class FakeFeishu:
-    """POST /callback/ws/endpoint → a loopback socket speaking lark's protobuf frames."""
-
-    def __init__(self, app_secret: str) -> None:
-        self.secret, self.sockets, self.replies = app_secret, [], []
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        self.ws = asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(5)
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), self._endpoint_handler())
-        threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.domain = f"http://127.0.0.1:{self.http.server_address[1]}"
-
-    async def _serve(self) -> Any:
-        return await serve(self._on_socket, "127.0.0.1", 0, ping_interval=None)
-
-    async def _on_socket(self, ws: ServerConnection) -> None:
-        self.sockets.append(ws)
-        async for raw in ws:
-            frame = Frame()
-            frame.ParseFromString(raw)
-            headers = {h.key: h.value for h in frame.headers}
-            if headers.get("type") == "ping":   # answer like Feishu: a pong control frame
-                await ws.send(self.frame(0, {"type": "pong"}, b"").SerializeToString())
-            else:
-                self.replies.append((headers, json.loads(frame.payload)))
-
-    def _endpoint_handler(self) -> type:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                port = next(iter(fake.ws.sockets)).getsockname()[1]
-                ok = body.get("AppSecret") == fake.secret
-                resp = {"code": 0, "data": {"URL": f"ws://127.0.0.1:{port}/ws?device_id=d1&service_id=7",
-                                            "ClientConfig": {"ReconnectCount": -1, "ReconnectInterval": 1,
-                                                             "ReconnectNonce": 0, "PingInterval": 1}}} \
-                    if ok else {"code": 403, "msg": "app secret invalid"}
-                raw = json.dumps(resp).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-        return Handler
-
-    @staticmethod
-    def frame(method: int, headers: dict[str, str], payload: bytes) -> Frame:
-        frame = Frame(SeqID=1, LogID=1, service=7, method=method, payload=payload)
-        for key, value in headers.items():
-            frame.headers.add(key=key, value=value)
-        return frame
-
-    def push_event(self, payload: dict, message_id: str) -> None:
-        headers = {"type": "event", "message_id": message_id, "trace_id": "t", "sum": "1", "seq": "0"}
-        frame = self.frame(1, headers, json.dumps(payload, ensure_ascii=False).encode())
-        asyncio.run_coroutine_threadsafe(self.sockets[-1].send(frame.SerializeToString()), self.loop).result(5)
-
-    def go_silent(self) -> None:
-        self.loop.call_soon_threadsafe(self.sockets[-1].transport.pause_reading)
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-        for ws in self.sockets:
-            self.loop.call_soon_threadsafe(ws.transport.abort)
-        # let every socket handler finish before the loop stops, so none is left to the GC
-        asyncio.run_coroutine_threadsafe(self._close_server(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-
-    async def _close_server(self) -> None:
-        self.ws.close(close_connections=False)
-        await self.ws.wait_closed()
+FakeFeishu = FakeFeishuLongConnection
 
 
 def wait_until(condition: Any, timeout: float) -> Any:
@@ -236,7 +159,7 @@ def wait_until(condition: Any, timeout: float) -> Any:
 
 @pytest.fixture
 def fake_feishu() -> Iterator[FakeFeishu]:
-    fake = FakeFeishu("lark-secret")
+    fake = FakeFeishu("cli_ws", "lark-secret")
     yield fake
     fake.close()
 

@@ -1,8 +1,8 @@
-"""DingTalk in Stream mode end to end: crm-bot opens its connection at the sandbox
-(connections/open with the configured app key and secret, then the WebSocket), a rep's
-message arrives as a frame and is acked, the reply card goes out through the sandbox's open
-API, and a tap on it (a card-callback frame) updates it in place. `crm-bot simulate` drives
-Stream mode the same way."""
+"""DingTalk Stream and Feishu long-connection modes end to end: crm-bot opens its connection
+at the sandbox (DingTalk connections/open, Feishu callback/ws/endpoint, both with the configured
+app credentials, then the WebSocket), a rep's message arrives as a frame and is acked, the reply
+card goes out through the sandbox's open API, and a tap on it (a card frame) updates it in
+place. `crm-bot simulate` drives Stream mode the same way."""
 from __future__ import annotations
 
 import pytest
@@ -80,3 +80,25 @@ def test_remote_sandbox_pushes_frames_through_its_control_api(stream_stack):  # 
     assert sim.send_text("dingtalk", REP, "帮助").status_code == 200
     assert stream_stack.settle()
     assert "查客户" in sim.sent_as_text(stream_stack.sandbox.sent("dingtalk", after=mark))
+
+
+@pytest.fixture
+def feishu_ws_stack(cfg, db, db_url):  # noqa: ANN001, ANN201
+    feishu = cfg.platforms.feishu.model_copy(update={"mode": "long_connection"})
+    long_cfg = cfg.model_copy(update={"platforms": cfg.platforms.model_copy(update={"feishu": feishu})})
+    with LocalStack(long_cfg, db_url) as s:
+        yield s
+
+
+def test_feishu_long_connection_message_and_card_tap(feishu_ws_stack, db):  # noqa: ANN001
+    stack, rep = feishu_ws_stack, REPS["feishu"]
+    res = stack.sim.send_text("feishu", rep, "记录杭州优品科技有限公司张总要采购CT设备,预算300万,3月招标")
+    assert isinstance(res, StreamDelivery) and res.status_code == 200     # lark's client acked the frame
+    assert stack.settle()
+    card_call = next(c for c in stack.sandbox.sent("feishu") if "新线索" in stack.sim.sent_as_text([c]))
+    assert stack.sim.tap("feishu", rep, card_call, "lead.confirm").status_code == 200
+    assert stack.settle()
+    with db.uow() as s:
+        assert s.scalar(select(Lead)).budget_cny == 3_000_000
+    after = "\n".join(stack.sim.sent_as_text([c]) for c in stack.sandbox.sent("feishu"))
+    assert "已保存为线索" in after and "已保存线索" in after
