@@ -12,6 +12,7 @@ from bot.events import InboundEvent
 from bot.outbound.message import Recipient
 from cards.model import Card
 from handlers.context import Reply
+from crm_core.config.schema import Rep
 from crm_core.db.models import InboundMessage
 
 log = logging.getLogger("crm_bot.pipeline")
@@ -28,20 +29,20 @@ class Pipeline:
 
     def process_inbound(self, payload: dict[str, Any]) -> None:
         event = InboundEvent.from_dict(payload["event"])
-        row_id = self._log_once(event)
+        rep = self.rt.cfg.org.rep_by_platform_id(event.platform, event.sender_id)
+        row_id = self._log_once(event, rep)
         if row_id is None:
             log.info("duplicate %s event %s ignored", event.platform, event.event_id)
             return
-        self.handle(event)
+        self.handle(event, rep)
         self._mark_done(row_id, event)
 
-    def handle(self, event: InboundEvent) -> None:
+    def handle(self, event: InboundEvent, rep: Rep | None) -> None:
         """Run the handler for one event and send what it returns (each reply once)."""
         from handlers.context import Context
         from handlers.dispatch import APOLOGY, dispatch
         from handlers.load import load_handlers
         load_handlers()
-        rep = self.rt.cfg.org.rep_by_platform_id(event.platform, event.sender_id)
         sent = iter(range(1000))
         emit = lambda reply: self.deliver(event, rep, reply, next(sent))  # noqa: E731
         ctx = Context(rt=self.rt, event=event, rep=rep, now=self.rt.clock(), emit=emit,
@@ -77,11 +78,10 @@ class Pipeline:
         from bot.media import fetch_media
         return fetch_media(self.rt, event)
 
-    def _log_once(self, event: InboundEvent) -> int | None:
+    def _log_once(self, event: InboundEvent, rep: Rep | None) -> int | None:
         """Insert the inbound row; None if this event was already processed. The insert comes
         first (the usual case: one statement); the unique (platform, event_id) key catches a
         redelivery, whose row is processed again unless it was done."""
-        rep = self.rt.cfg.org.rep_by_platform_id(event.platform, event.sender_id)
         row = InboundMessage(platform=event.platform, event_id=event.event_id, kind=event.kind.value,
                              sender_id=event.sender_id, rep_id=rep.id if rep else None,
                              text=(event.text or "")[:2000] or None, platform_time=event.platform_time,

@@ -6,23 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import secrets
 import threading
-import time
 import uuid
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import cache
 from typing import Any
 
-from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 from websockets.asyncio.server import ServerConnection, serve
 
-log = logging.getLogger(__name__)
+from bot.sandbox.json_post import json_post_server
+from bot.sandbox.stream_server import wait_until
 
 ENDPOINT_PATH = "/callback/ws/endpoint"
 SERVICE_ID = 7
 METHOD_CONTROL, METHOD_DATA = 0, 1
+
+
+@cache
+def frame_class() -> Any:
+    """lark's protobuf Frame; imported on first use (lark_oapi takes seconds to import, and the
+    sandbox imports this module for ENDPOINT_PATH alone)."""
+    from lark_oapi.ws.pb.pbbp2_pb2 import Frame
+    return Frame
 
 
 class FakeFeishuLongConnection:
@@ -37,8 +42,7 @@ class FakeFeishuLongConnection:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="fake-feishu-ws", daemon=True).start()
         self.ws = asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(5)
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), _EndpointHandler)
-        self.http.fake = self  # type: ignore[attr-defined]
+        self.http = json_post_server(lambda _path, body: self.endpoint(body))
         threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     @property
@@ -52,7 +56,7 @@ class FakeFeishuLongConnection:
     async def _on_socket(self, ws: ServerConnection) -> None:
         self.sockets.append(ws)
         async for raw in ws:
-            frame = Frame()
+            frame = frame_class()()
             frame.ParseFromString(raw)
             headers = {h.key: h.value for h in frame.headers}
             if headers.get("type") == "ping":   # answer like Feishu: a pong control frame
@@ -76,8 +80,8 @@ class FakeFeishuLongConnection:
 
     # --- frames ---------------------------------------------------------------------------------
     @staticmethod
-    def frame(method: int, headers: dict[str, str], payload: bytes) -> Frame:
-        frame = Frame(SeqID=1, LogID=1, service=SERVICE_ID, method=method, payload=payload)
+    def frame(method: int, headers: dict[str, str], payload: bytes) -> Any:
+        frame = frame_class()(SeqID=1, LogID=1, service=SERVICE_ID, method=method, payload=payload)
         for key, value in headers.items():
             frame.headers.add(key=key, value=value)
         return frame
@@ -100,11 +104,7 @@ class FakeFeishuLongConnection:
     def go_silent(self) -> None:
         self.loop.call_soon_threadsafe(self.sockets[-1].transport.pause_reading)
 
-    def wait_until(self, condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-        give_up = time.monotonic() + timeout
-        while not (result := condition()) and time.monotonic() < give_up:
-            time.sleep(0.01)
-        return result
+    wait_until = staticmethod(wait_until)
 
     def close(self) -> None:
         self.http.shutdown()
@@ -118,22 +118,3 @@ class FakeFeishuLongConnection:
     async def _close_server(self) -> None:
         self.ws.close(close_connections=False)
         await self.ws.wait_closed()
-
-
-class _EndpointHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        fake: FakeFeishuLongConnection = self.server.fake  # type: ignore[attr-defined]
-        try:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"null")
-        except ValueError:
-            body = None
-        status, payload = fake.endpoint(body)
-        raw = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        log.debug("fake feishu ws endpoint: " + fmt, *args)

@@ -18,9 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
+from bot.sandbox.feishu_ws_server import ENDPOINT_PATH as WS_ENDPOINT_PATH
 from bot.sandbox.state import (
     SANDBOX_PLATFORMS, Media, SandboxCredentials, SandboxState, SentCall,
 )
+from bot.sandbox.stream_server import OPEN_PATH as STREAM_OPEN_PATH
 
 log = logging.getLogger(__name__)
 JSON_CT = "application/json; charset=utf-8"
@@ -253,10 +255,10 @@ class SandboxServer:
         req = ApiRequest(method, "/" + rest, query, headers, body, self.url)
         if segment == "_sandbox":
             return _control(self, req)
-        if segment == "dingtalk" and req.path == "/v1.0/gateway/connections/open" and method == "POST":
+        if segment == "dingtalk" and req.path == STREAM_OPEN_PATH and method == "POST":
             status, payload = self.stream_gateway().open_connection(req.json_object())
             return json_response(payload, status)
-        if segment == "feishu" and req.path == "/callback/ws/endpoint" and method == "POST":
+        if segment == "feishu" and req.path == WS_ENDPOINT_PATH and method == "POST":
             status, payload = self.feishu_ws_gateway().endpoint(req.json_object())
             return json_response(payload, status)
         api = self._apis.get(segment)

@@ -14,18 +14,29 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from bot.sandbox.json_post import json_post_server
+
 log = logging.getLogger(__name__)
 
 OPEN_PATH = "/v1.0/gateway/connections/open"
 TOPIC_ROBOT = "/v1.0/im/bot/messages/get"
 TOPIC_CARD = "/v1.0/card/instances/callback"
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll `condition` until truthy or `timeout`; returns its last value."""
+    give_up = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result or time.monotonic() > give_up:
+            return result
+        time.sleep(0.01)
 
 
 @dataclass
@@ -55,8 +66,7 @@ class FakeStreamGateway:
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ws_server: Server | None = None
-        self._http = ThreadingHTTPServer((host, 0), _OpenHandler)
-        self._http.gateway = self  # type: ignore[attr-defined]
+        self._http = json_post_server(self._answer, host)
         self._threads: list[threading.Thread] = []
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -122,6 +132,11 @@ class FakeStreamGateway:
             self._tickets[ticket] = self.clock() + self.ticket_ttl
             self.opened.append({k: v for k, v in body.items() if k != "clientSecret"} | {"ticket": ticket})
         return 200, {"endpoint": self.ws_endpoint, "ticket": ticket}
+
+    def _answer(self, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+        if path != OPEN_PATH:
+            return 404, {"code": "NotFound", "message": path}
+        return self.open_connection(body)
 
     def _check_ticket(self, connection: ServerConnection, request: Request) -> Response | None:
         ticket = parse_qs(urlsplit(request.path).query).get("ticket", [""])[0]
@@ -215,14 +230,7 @@ class FakeStreamGateway:
     def acks_for(self, message_id: str) -> list[dict[str, Any]]:
         return [a for a in self.acks if a.get("headers", {}).get("messageId") == message_id]
 
-    def wait_until(self, condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Poll `condition` until truthy or `timeout`; returns its last value."""
-        give_up = time.monotonic() + timeout
-        while True:
-            result = condition()
-            if result or time.monotonic() > give_up:
-                return result
-            time.sleep(0.01)
+    wait_until = staticmethod(wait_until)
 
     def _call(self, coro: Any, timeout: float = 5.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
@@ -231,24 +239,3 @@ class FakeStreamGateway:
 def _abort(ws: ServerConnection) -> None:
     if ws.transport is not None:
         ws.transport.abort()
-
-
-class _OpenHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        gateway: FakeStreamGateway = self.server.gateway  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
-        try:
-            body = json.loads(self.rfile.read(length) or b"null")
-        except ValueError:
-            body = None
-        status, payload = (gateway.open_connection(body) if urlsplit(self.path).path == OPEN_PATH
-                           else (404, {"code": "NotFound", "message": self.path}))
-        raw = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        log.debug("fake stream http: " + fmt, *args)

@@ -65,25 +65,23 @@ class EmbeddedQueue(WorkQueue):
 
     def put(self, payload: dict[str, Any]) -> str:
         body = encode_payload(payload)
-        message_id = uuid.uuid4().hex
         with self._cond:
-            now = self._kv.now()
-            self._messages[message_id] = _Message(body, now)
-            self._make_ready(message_id, now)
-            self._cond.notify()
-        return message_id
+            return self._add_ready(body, self._kv.now())
 
     def put_once(self, payload: dict[str, Any], claim_key: str, ttl: float) -> str | None:
         body, seconds = encode_payload(payload), _seconds(ttl)
-        message_id = uuid.uuid4().hex
         with self._cond:   # the store's one mutex: claim and put are atomic together
             if self._kv.entry(claim_key) is not None:
                 return None
             self._kv.put_entry(claim_key, "1", seconds)
-            now = self._kv.now()
-            self._messages[message_id] = _Message(body, now)
-            self._make_ready(message_id, now)
-            self._cond.notify()
+            return self._add_ready(body, self._kv.now())
+
+    def _add_ready(self, body: str, now: float, enqueued_at: float | None = None) -> str:
+        """A new message (no deliveries yet), ready `now`, one taker woken; caller holds the lock."""
+        message_id = uuid.uuid4().hex
+        self._messages[message_id] = _Message(body, now if enqueued_at is None else enqueued_at)
+        self._make_ready(message_id, now)
+        self._cond.notify()
         return message_id
 
     def take(self, visibility_timeout: float = 60.0, wait: float = 0.0) -> Delivery | None:
@@ -177,9 +175,7 @@ class EmbeddedQueue(WorkQueue):
             for i in moved:     # a new message each (see scripts.RETRY_DEAD): attempts from zero
                 del self._dead[i]
                 old = self._messages.pop(i)
-                new_id = uuid.uuid4().hex
-                self._messages[new_id] = _Message(old.payload, old.enqueued_at)
-                self._make_ready(new_id, now)
+                self._add_ready(old.payload, now, old.enqueued_at)
             if moved:
                 self._cond.notify_all()
             return len(moved)

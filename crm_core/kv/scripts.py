@@ -41,6 +41,11 @@ local function make_ready(mk, id, now)
   redis.call('RPUSH', KEYS[1], id)
   redis.call('HSET', mk, 'st', 'r', 'since', fmt(now))
 end
+-- A new message (no deliveries yet), ready now; `enq` is when it was first enqueued.
+local function add_ready(id, payload, enq, now)
+  redis.call('HSET', ARGV[1] .. id, 'p', payload, 'enq', enq, 'att', 0)
+  make_ready(ARGV[1] .. id, id, now)
+end
 -- A delivery is current while nobody has taken the message since (att unchanged) and it is
 -- not dead; returns the message state then, nil otherwise.
 local function current_state(mk, att)
@@ -56,8 +61,7 @@ end
 
 PUT = _COMMON + """
 local now = now_s()
-redis.call('HSET', ARGV[1] .. ARGV[2], 'p', ARGV[3], 'enq', fmt(now), 'att', 0)
-make_ready(ARGV[1] .. ARGV[2], ARGV[2], now)
+add_ready(ARGV[2], ARGV[3], fmt(now), now)
 wake(KEYS[4])
 return fmt(now)
 """
@@ -67,8 +71,7 @@ return fmt(now)
 PUT_ONCE = _COMMON + """
 if not redis.call('SET', KEYS[5], '1', 'NX', 'PX', ARGV[4]) then return '' end
 local now = now_s()
-redis.call('HSET', ARGV[1] .. ARGV[2], 'p', ARGV[3], 'enq', fmt(now), 'att', 0)
-make_ready(ARGV[1] .. ARGV[2], ARGV[2], now)
+add_ready(ARGV[2], ARGV[3], fmt(now), now)
 wake(KEYS[4])
 return ARGV[2]
 """
@@ -154,9 +157,7 @@ for _, id in ipairs(ids) do
     local f = redis.call('HMGET', mk, 'p', 'enq')
     redis.call('DEL', mk)
     moved = moved + 1
-    local nid = ARGV[3] .. ':' .. moved
-    redis.call('HSET', ARGV[1] .. nid, 'p', f[1], 'enq', f[2], 'att', 0)
-    make_ready(ARGV[1] .. nid, nid, now)
+    add_ready(ARGV[3] .. ':' .. moved, f[1], f[2], now)
   end
 end
 if moved > 0 then wake(KEYS[4]) end

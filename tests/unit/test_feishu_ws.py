@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import lark_oapi as lark
@@ -22,6 +23,7 @@ from bot.platforms.base import InboundRequest
 from bot.platforms.feishu import FeishuInbound
 from bot.platforms.feishu.inbound import CARD_ACK
 from bot.sandbox.feishu_ws_server import FakeFeishuLongConnection
+from bot.sandbox.stream_server import wait_until
 from bot.streams.dingtalk_stream import Backoff
 from bot.streams.feishu_ws import FeishuEventHandlers, FeishuLongConnection, build_dispatcher
 from bot.streams.intake import Intake
@@ -150,13 +152,6 @@ def test_unparseable_payload_is_acked_without_an_event(kv: EmbeddedKV, handlers:
 FakeFeishu = FakeFeishuLongConnection
 
 
-def wait_until(condition: Any, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return result
-
-
 @pytest.fixture
 def fake_feishu() -> Iterator[FakeFeishu]:
     fake = FakeFeishu("cli_ws", "lark-secret")
@@ -164,14 +159,26 @@ def fake_feishu() -> Iterator[FakeFeishu]:
     fake.close()
 
 
-def test_real_lark_client_delivers_acks_and_survives_silence(fake_feishu: FakeFeishu, kv: EmbeddedKV,
-                                                             handlers: FeishuEventHandlers) -> None:
-    watchdog = LivenessWatchdog("feishu", kv, 1.5)
-    connection = FeishuLongConnection(app_id="cli_ws", app_secret="lark-secret", domain=fake_feishu.domain,
-                                      handlers=handlers, watchdog=watchdog, backoff=Backoff(0.05, 0.2))
+@contextmanager
+def lark_client(fake: FakeFeishu, kv: EmbeddedKV, handlers: FeishuEventHandlers, secret: str,
+                silence: float) -> Iterator[list[threading.Thread]]:
+    """lark's real ws.Client (through FeishuLongConnection) against the fake, stopped and
+    joined on exit; yields its threads."""
+    connection = FeishuLongConnection(app_id="cli_ws", app_secret=secret, domain=fake.domain, handlers=handlers,
+                                      watchdog=LivenessWatchdog("feishu", kv, silence), backoff=Backoff(0.05, 0.2))
     stop = threading.Event()
     threads = connection.start(stop)
     try:
+        yield threads
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+
+
+def test_real_lark_client_delivers_acks_and_survives_silence(fake_feishu: FakeFeishu, kv: EmbeddedKV,
+                                                             handlers: FeishuEventHandlers) -> None:
+    with lark_client(fake_feishu, kv, handlers, "lark-secret", 1.5) as threads:
         assert wait_until(lambda: fake_feishu.sockets, 5)
         fake_feishu.push_event(CARD, "m-card")
         assert wait_until(lambda: fake_feishu.replies, 3)
@@ -181,10 +188,6 @@ def test_real_lark_client_delivers_acks_and_survives_silence(fake_feishu: FakeFe
         assert wait_until(lambda: len(fake_feishu.replies) == 2, 3)
         status = wait_until(lambda: (read_status(kv, "feishu") or {}).get("reconnects") == 1
                             and read_status(kv, "feishu"), 2)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(5)
     assert not any(t.is_alive() for t in threads)
     (headers, reply), _ = fake_feishu.replies
     assert (headers["message_id"], reply["code"]) == ("m-card", 200)
@@ -196,16 +199,7 @@ def test_real_lark_client_delivers_acks_and_survives_silence(fake_feishu: FakeFe
 
 def test_refused_credentials_are_reported(fake_feishu: FakeFeishu, kv: EmbeddedKV,
                                           handlers: FeishuEventHandlers) -> None:
-    watchdog = LivenessWatchdog("feishu", kv, 1.0)
-    connection = FeishuLongConnection(app_id="cli_ws", app_secret="wrong", domain=fake_feishu.domain,
-                                      handlers=handlers, watchdog=watchdog, backoff=Backoff(0.05, 0.2))
-    stop = threading.Event()
-    threads = connection.start(stop)
-    try:
+    with lark_client(fake_feishu, kv, handlers, "wrong", 1.0) as threads:
         status = wait_until(lambda: (read_status(kv, "feishu") or {}).get("last_error") and read_status(kv, "feishu"), 3)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(5)
     assert not any(t.is_alive() for t in threads) and fake_feishu.sockets == []
     assert status["connected"] is False and "403" in status["last_error"] and "wrong" not in json.dumps(status)
