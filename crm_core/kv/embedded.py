@@ -63,26 +63,29 @@ class EmbeddedQueue(WorkQueue):
         self._dead: OrderedDict[str, None] = OrderedDict()
         self._seq = itertools.count()
 
+    # Message ids are drawn *before* taking the store's mutex: uuid4() reads os.urandom, a system
+    # call that releases the GIL, and a thread parked there while holding the mutex makes every
+    # webhook thread queue up behind it (measured: the ack bench fell from 65 % to 15 % of the floor).
     def put(self, payload: dict[str, Any]) -> str:
-        body = encode_payload(payload)
+        body, message_id = encode_payload(payload), uuid.uuid4().hex
         with self._cond:
-            return self._add_ready(body, self._kv.now())
+            self._add_ready(message_id, body, self._kv.now())
+        return message_id
 
     def put_once(self, payload: dict[str, Any], claim_key: str, ttl: float) -> str | None:
-        body, seconds = encode_payload(payload), _seconds(ttl)
+        body, seconds, message_id = encode_payload(payload), _seconds(ttl), uuid.uuid4().hex
         with self._cond:   # the store's one mutex: claim and put are atomic together
             if self._kv.entry(claim_key) is not None:
                 return None
             self._kv.put_entry(claim_key, "1", seconds)
-            return self._add_ready(body, self._kv.now())
+            self._add_ready(message_id, body, self._kv.now())
+        return message_id
 
-    def _add_ready(self, body: str, now: float, enqueued_at: float | None = None) -> str:
+    def _add_ready(self, message_id: str, body: str, now: float, enqueued_at: float | None = None) -> None:
         """A new message (no deliveries yet), ready `now`, one taker woken; caller holds the lock."""
-        message_id = uuid.uuid4().hex
         self._messages[message_id] = _Message(body, now if enqueued_at is None else enqueued_at)
         self._make_ready(message_id, now)
         self._cond.notify()
-        return message_id
 
     def take(self, visibility_timeout: float = 60.0, wait: float = 0.0) -> Delivery | None:
         if visibility_timeout <= 0:
@@ -175,7 +178,7 @@ class EmbeddedQueue(WorkQueue):
             for i in moved:     # a new message each (see scripts.RETRY_DEAD): attempts from zero
                 del self._dead[i]
                 old = self._messages.pop(i)
-                self._add_ready(old.payload, now, old.enqueued_at)
+                self._add_ready(uuid.uuid4().hex, old.payload, now, old.enqueued_at)   # admin path: rare
             if moved:
                 self._cond.notify_all()
             return len(moved)
