@@ -45,7 +45,7 @@ class Pipeline:
         load_handlers()
         sent = iter(range(1000))
         emit = lambda reply: self.deliver(event, rep, reply, next(sent))  # noqa: E731
-        ctx = Context(rt=self.rt, event=event, rep=rep, now=self.rt.clock(), emit=emit,
+        ctx = Context(services=self.rt.services, event=event, rep=rep, now=self.rt.clock(), emit=emit,
                       fetch_media=self.fetch_media)
         try:
             replies = dispatch(ctx)

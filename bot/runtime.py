@@ -53,6 +53,21 @@ class Runtime:
     def data_dir(self) -> Path:
         return data_dir(self.cfg)
 
+    @property
+    def services(self) -> "Services":
+        """The narrow set handlers may use (built once)."""
+        from crm_core.voice import build_transcriber
+        from handlers.context import Services
+        svc = self.extras.get("services")
+        if svc is None:
+            v = self.cfg.voice
+            svc = self.extras["services"] = Services(
+                cfg=self.cfg, db=self.db, kv=self.kv, deliver=self.deliver,
+                transcriber=build_transcriber(backend=v.backend, model_path=v.model_path,
+                                              compute_type=v.compute_type, language=v.language,
+                                              data_dir=str(self.data_dir)))
+        return svc
+
     def deliver(self, notices) -> int:  # noqa: ANN001
         """Send domain notices (cards/texts) to the people they name."""
         from bot.notify import deliver

@@ -67,7 +67,7 @@ def new_draft(ctx: Context, text: str, *, source: str = "chat", transcript: str 
         return [Reply(empty_reply or (HINT_EN if ctx.english() else HINT))]
     draft = Draft(fields=fields, note=text, source=source, transcript=transcript, audio_ref=audio_ref,
                   platform=ctx.event.platform)
-    return advance(ctx, DraftStore(ctx.rt.kv), draft)
+    return advance(ctx, DraftStore(ctx.kv), draft)
 
 
 def apply_answer(ctx: Context, store: DraftStore, draft: Draft, name: str, text: str) -> list[Reply]:
@@ -81,7 +81,7 @@ def apply_answer(ctx: Context, store: DraftStore, draft: Draft, name: str, text:
 @REGISTRY.text
 def capture_text(ctx: Context) -> list[Reply]:
     text = (ctx.event.text or "").strip()
-    store = DraftStore(ctx.rt.kv)
+    store = DraftStore(ctx.kv)
     draft = store.get(ctx.rep.id)
     correction = CORRECTION_RE.match(text)
     if draft is not None and correction:
@@ -95,7 +95,7 @@ def capture_text(ctx: Context) -> list[Reply]:
 
 @REGISTRY.command("取消", "cancel", usage="取消", example="取消")
 def cancel(ctx: Context) -> list[Reply]:
-    store = DraftStore(ctx.rt.kv)
+    store = DraftStore(ctx.kv)
     draft = store.get(ctx.rep.id)
     if draft is None:
         return [Reply("当前没有待确认的线索。")]

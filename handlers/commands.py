@@ -41,7 +41,7 @@ def find_customer(ctx: Context) -> str:
     if not q:
         raise UserError("请在「查客户」后面写客户名称或电话,例如:查客户 优品")
     digits = re.sub(r"\D", "", q)
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         cond = [Customer.name.contains(q)]
         if len(digits) >= 4:
             cond.append(Contact.phone.contains(digits))
@@ -66,7 +66,7 @@ def rep_name(ctx: Context, rep_id: str | None) -> str:
 
 @REGISTRY.command("我的待办", "待办", "todo", usage="查看我的待办", example="我的待办")
 def my_todos(ctx: Context) -> str:
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         tasks = list(s.scalars(select(Task).where(Task.owner_rep_id == ctx.rep.id, Task.status == "open")
                                .order_by(Task.due_date.is_(None), Task.due_date, Task.id).limit(10)))
     if not tasks:
@@ -95,7 +95,7 @@ def follow_up(ctx: Context) -> str:
     m = LEAD_REF.match(ctx.data.get("args", "").strip())
     if not m or not m.group(2).strip():
         raise UserError("请这样写:跟进 #线索编号 跟进内容,例如「跟进 #12 今天电话沟通了报价」")
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         lead = own_lead(ctx, s, int(m.group(1)))
         record_follow_up(s, lead, ctx.rep.id, ctx.event.platform, m.group(2).strip(), ctx.now)
         title = lead.title

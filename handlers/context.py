@@ -1,8 +1,9 @@
-"""The handler's view of one event: who sent it (as a configured rep), when, and the
-services it may use. Handlers return `Reply` objects instead of sending."""
+"""The handler's view of one event: who sent it (as a configured rep), when, and the narrow
+set of services it may use (`Services`, built once by the composition root). Handlers
+return `Reply` objects instead of sending; the pipeline sends them."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,10 @@ from typing import Any
 from bot.events import InboundEvent
 from cards.model import Card
 from crm_core.config.schema import AppConfig, Rep
+from crm_core.db import Database
+from crm_core.kv.base import KV
+from crm_core.notices import Notice
+from crm_core.voice import Transcriber
 
 
 class UserError(Exception):
@@ -30,9 +35,20 @@ class Reply:
     update: bool = False
 
 
+@dataclass(frozen=True)
+class Services:
+    """What handlers may use besides their event: configuration, storage, the KV, notice
+    delivery (after a commit) and the speech model (loaded on first use)."""
+    cfg: AppConfig
+    db: Database
+    kv: KV
+    deliver: Callable[[Iterable[Notice]], int]
+    transcriber: Transcriber
+
+
 @dataclass
 class Context:
-    rt: Any                    # bot.runtime.Runtime (kept loose: handlers must not import bot.web)
+    services: Services
     event: InboundEvent
     rep: Rep | None
     now: datetime
@@ -46,7 +62,19 @@ class Context:
 
     @property
     def cfg(self) -> AppConfig:
-        return self.rt.cfg
+        return self.services.cfg
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    @property
+    def kv(self) -> KV:
+        return self.services.kv
+
+    def deliver(self, notices: Iterable[Notice]) -> int:
+        """Send domain notices returned by a service, once its unit of work has committed."""
+        return self.services.deliver(notices)
 
     @property
     def actor(self) -> str:

@@ -34,7 +34,7 @@ def dedup_tap(ctx: Context) -> list[Reply]:
     if decision not in DECISIONS or not raw_id.isdigit():
         return [Reply(STALE)]
     try:
-        with ctx.rt.db.uow() as s:
+        with ctx.db.uow() as s:
             outcome = decide_review(s, ctx.cfg, int(raw_id), decision, ctx.rep.id, ctx.now)
             view = review_view(s, ctx.cfg, outcome.review)
     except ReviewDenied as err:
@@ -62,9 +62,9 @@ def pending_reviews(ctx: Context) -> list[Reply]:
     if arg and not (arg.isdigit() and 1 <= int(arg) <= MAX_CARDS_PER_ASK):
         raise UserError(f"「待审重复」后面可以写要几张卡片(1–{MAX_CARDS_PER_ASK}),例如:待审重复 5")
     want = int(arg) if arg else CARDS_PER_ASK
-    with ctx.rt.db.uow() as s:
-        total, reviews = open_reviews_for(s, ctx.rt.cfg, ctx.rep.id, want)
-        cards = [review_card(review_view(s, ctx.rt.cfg, r)) for r in reviews]
+    with ctx.db.uow() as s:
+        total, reviews = open_reviews_for(s, ctx.cfg, ctx.rep.id, want)
+        cards = [review_card(review_view(s, ctx.cfg, r)) for r in reviews]
     if not total:
         return [Reply("没有待你审核的疑似重复客户。")]
     more = ",处理完可再发「待审重复」看下一批" if total > len(cards) else ""

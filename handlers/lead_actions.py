@@ -27,10 +27,10 @@ def lead_input(draft: Draft) -> LeadInput:
 
 def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
     data = lead_input(draft)
-    if not ctx.rt.kv.claim(f"draft:saved:{draft.id}", ttl=24 * 3600):
+    if not ctx.kv.claim(f"draft:saved:{draft.id}", ttl=24 * 3600):
         return [Reply(STALE)]
     try:
-        with ctx.rt.db.uow() as s:
+        with ctx.db.uow() as s:
             res = intake_lead(s, ctx.cfg, data, actor=ctx.rep.id, platform=ctx.event.platform,
                               now=ctx.now, owner_rep_id=ctx.rep.id)
             if draft.source == "voice":
@@ -41,13 +41,13 @@ def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
             task = (res.task.title, res.task.due_date) if res.task else None
             notes, notices = list(res.notes), list(res.notices)
     except MissingFields as err:
-        ctx.rt.kv.delete(f"draft:saved:{draft.id}")
+        ctx.kv.delete(f"draft:saved:{draft.id}")
         raise UserError("还缺少:" + "、".join(LABELS.get(f, f) for f in err.fields)) from None
     except Exception:
-        ctx.rt.kv.delete(f"draft:saved:{draft.id}")   # nothing was stored: allow another tap
+        ctx.kv.delete(f"draft:saved:{draft.id}")   # nothing was stored: allow another tap
         raise
     store.clear(ctx.rep.id)
-    ctx.rt.deliver(notices)          # e.g. a possible-duplicate card, after the commit
+    ctx.deliver(notices)          # e.g. a possible-duplicate card, after the commit
     text = f"已保存线索 #{lead_id}:{title}"
     if task:
         text += f"\n已创建待办:{task[0]}(截止 {task[1].isoformat()})"
@@ -58,7 +58,7 @@ def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
 @REGISTRY.action("lead")
 def lead_card_tap(ctx: Context) -> list[Reply]:
     action = ctx.event.action
-    store = DraftStore(ctx.rt.kv)
+    store = DraftStore(ctx.kv)
     draft = store.get(ctx.rep.id)
     if draft is None or draft.id != action.values.get("draft"):
         return [Reply(STALE)]
@@ -79,7 +79,7 @@ def confirm_tags(ctx: Context) -> list[Reply]:
     from crm_core.db.models import CardRecord, Lead
     from cards.model import card_from_dict
     lead_id = int(ctx.event.action.values.get("lead", 0))
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         lead = s.get(Lead, lead_id)
         if lead is None or lead.owner_rep_id != ctx.rep.id:
             return [Reply("这条线索不是你负责的,无需确认标签。")]

@@ -3,29 +3,15 @@ DingTalk's own recognition text), then the same draft flow as typed text."""
 from __future__ import annotations
 
 import logging
-import threading
 
 from bot.events import EventKind
-from crm_core.voice import VoiceError, build_transcriber, decode_audio
+from crm_core.voice import VoiceError, decode_audio
 from handlers.capture import new_draft
 from handlers.context import Context, Reply
 from handlers.registry import REGISTRY
 
 log = logging.getLogger("crm_bot.voice")
-_lock = threading.Lock()
 LISTENING = "正在识别语音…"
-
-
-def transcriber(rt):  # noqa: ANN001, ANN201
-    """One transcriber per runtime, loaded on first use."""
-    with _lock:
-        t = rt.extras.get("transcriber")
-        if t is None:
-            v = rt.cfg.voice
-            t = rt.extras["transcriber"] = build_transcriber(
-                backend=v.backend, model_path=v.model_path, compute_type=v.compute_type,
-                language=v.language, data_dir=str(rt.data_dir))
-        return t
 
 
 def transcribe_event(ctx: Context) -> str:
@@ -37,7 +23,7 @@ def transcribe_event(ctx: Context) -> str:
     ctx.send_now(Reply(LISTENING))
     audio = ctx.fetch_media(ctx.event)
     decoded = decode_audio(audio, max_seconds=ctx.cfg.voice.max_seconds)
-    return transcriber(ctx.rt).transcribe(decoded).text.strip()
+    return ctx.services.transcriber.transcribe(decoded).text.strip()
 
 
 @REGISTRY.kind(EventKind.VOICE)

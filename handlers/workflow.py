@@ -93,7 +93,7 @@ def advance_cmd(ctx: Context) -> str:
     if not word:
         raise UserError(f"请写明要推进到哪个阶段。可选阶段:{stage_choices(ctx)}")
     stage = find_stage(ctx, word)
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         lead = own_lead(ctx, s, lead_id)
         try:
             act = advance_stage(s, ctx.cfg, lead, stage.key, ctx.rep.id, ctx.event.platform, ctx.now, details)
@@ -121,7 +121,7 @@ def reassign_cmd(ctx: Context) -> list[Reply]:
     if not rest:
         raise UserError("请写明转派给谁,例如:转派 #12 李娜")
     to = find_rep(ctx, rest.split()[0])
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         lead = s.get(Lead, lead_id)
         if lead is None:
             raise UserError(f"没有找到线索 #{lead_id}。")
@@ -132,7 +132,7 @@ def reassign_cmd(ctx: Context) -> list[Reply]:
             _, notices = reassign(s, ctx.cfg, lead, to.id, ctx.rep.id, ctx.now)
         except AssignError as err:
             raise UserError(str(err)) from None
-    ctx.rt.deliver(notices)
+    ctx.deliver(notices)
     replies = [Reply(f"已将 #{lead_id} {title} 转派给 {to.name}(原负责人:{rep_name(ctx.cfg, previous)})。")]
     if previous and previous not in (ctx.rep.id, to.id):
         replies.append(Reply(f"线索 #{lead_id} {title} 已由 {ctx.rep.name} 转派给 {to.name}。", to_rep=previous))
@@ -170,7 +170,7 @@ def find_customer(ctx: Context, s: Session, query: str, *, lifting: bool) -> Cus
 
 @REGISTRY.command("静音提醒", "mute", usage="不再提醒某个客户的跟进超时", example="静音提醒 优品")
 def mute_cmd(ctx: Context) -> str:
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         customer = find_customer(ctx, s, ctx.data.get("args", "").strip(), lifting=False)
         mute(s, ctx.rep.id, customer.id, ctx.rep.id, ctx.event.platform, ctx.now)
         name, cid = customer.name, customer.id
@@ -179,7 +179,7 @@ def mute_cmd(ctx: Context) -> str:
 
 @REGISTRY.command("取消静音", "恢复提醒", "unmute", usage="恢复某个客户的提醒", example="取消静音 优品")
 def unmute_cmd(ctx: Context) -> str:
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         customer = find_customer(ctx, s, ctx.data.get("args", "").strip(), lifting=True)
         lifted = unmute(s, ctx.rep.id, customer.id, ctx.rep.id, ctx.event.platform, ctx.now)
         name, cid = customer.name, customer.id
@@ -194,7 +194,7 @@ def pool_cmd(ctx: Context) -> str:
     q = select(Lead).where(Lead.owner_rep_id.is_(None), Lead.status.in_(("open", "pool")))
     if "admin" not in ctx.rep.roles:
         q = q.where(or_(Lead.team_id.in_(teams), Lead.team_id.is_(None)))
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         leads = list(s.scalars(q.order_by(Lead.budget_cny.desc().nulls_last(), Lead.id).limit(POOL_LIST)))
         lines = [f"· #{ld.id} {ld.title} · 电话 {visible_phone(s, ld, ctx.rep.id, ctx.cfg) or '—'}" for ld in leads]
     if not lines:
@@ -205,7 +205,7 @@ def pool_cmd(ctx: Context) -> str:
 @REGISTRY.command("领取", "claim", usage="从公海领取线索", example="领取 #12")
 def claim_cmd(ctx: Context) -> str:
     lead_id, _ = lead_args(ctx, "领取 #线索编号,例如「领取 #12」")
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         lead = s.get(Lead, lead_id)
         if lead is None:
             raise UserError(f"没有找到线索 #{lead_id}。")

@@ -54,7 +54,7 @@ def stored_card(ctx: Context, card_id: str | None) -> tuple[Card | None, str | N
     """(the card as last sent, its result if it was already acted upon)."""
     if not card_id:
         return None, None
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         rec = s.get(CardRecord, card_id)
         if rec is None:
             return None, None
@@ -77,20 +77,20 @@ def run_once(ctx: Context, tap: Tap, effect: Effect) -> list[Reply]:
     if result:
         return [Reply(f"{STALE}({result})")]
     key = claim_key(tap, ctx)
-    if not ctx.rt.kv.claim(key, CLAIM_TTL):
+    if not ctx.kv.claim(key, CLAIM_TTL):
         return [Reply(STALE)]
     try:
-        with ctx.rt.db.uow() as s:
+        with ctx.db.uow() as s:
             lead = s.get(Lead, tap.lead_id) if tap.lead_id else None
             text, replies, notices = effect(ctx, s, lead)
     except DOMAIN_ERRORS as err:
-        ctx.rt.kv.delete(key)
+        ctx.kv.delete(key)
         raise UserError(str(err)) from None
     except BaseException:
-        ctx.rt.kv.delete(key)
+        ctx.kv.delete(key)
         raise
     if notices:
-        ctx.rt.deliver(notices)
+        ctx.deliver(notices)
     shown = f"{text} · {when(ctx.cfg, ctx.now)}"
     first = Reply(card.resolved(shown), update=True) if card is not None else Reply(shown)
     return [first, *replies]
@@ -100,7 +100,7 @@ def check(ctx: Context, tap: Tap, allow: Callable[[Context, Session, Lead], None
     """Authorise before claiming, so a refused tap never uses up the card."""
     if tap.lead_id is None:
         raise UserError("这张卡片缺少线索编号,无法处理。")
-    with ctx.rt.db.uow() as s:
+    with ctx.db.uow() as s:
         lead = s.get(Lead, tap.lead_id)
         if lead is None:
             raise UserError(f"没有找到线索 #{tap.lead_id}。")

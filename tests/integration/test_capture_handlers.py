@@ -33,7 +33,7 @@ def tap(runtime, card: Card, action: str, user: str = "zhangwei"):  # noqa: ANN0
 
 def run(runtime, ev: InboundEvent):  # noqa: ANN001, ANN201
     rep = runtime.cfg.org.rep_by_platform_id(ev.platform, ev.sender_id)
-    return dispatch(Context(rt=runtime, event=ev, rep=rep, now=runtime.clock()))
+    return dispatch(Context(services=runtime.services, event=ev, rep=rep, now=runtime.clock()))
 
 
 def card_of(replies) -> Card:  # noqa: ANN001

@@ -168,7 +168,7 @@ def tap(runtime, rep_id: str, key: str, review_id: int) -> list:  # noqa: ANN001
     event = InboundEvent(platform=rep.platform, kind=EventKind.CARD_ACTION, event_id=f"e-{key}-{rep_id}",
                          sender_id=rep.platform_ids[rep.platform], conversation_id="p2p",
                          action=CardAction(key=key, values={"review": str(review_id)}, card_ref=f"dedup-{review_id}"))
-    return dispatch(Context(rt=runtime, event=event, rep=rep, now=runtime.clock()))
+    return dispatch(Context(services=runtime.services, event=event, rep=rep, now=runtime.clock()))
 
 
 @pytest.mark.parametrize("fields, kind, buttons", [

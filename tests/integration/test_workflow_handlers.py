@@ -68,7 +68,7 @@ def run(rt, rep_id: str, *, text: str | None = None, card: Card | None = None,  
     ev = InboundEvent(platform=rep.platform, kind=EventKind.CARD_ACTION if tap else EventKind.TEXT,
                       event_id=uuid.uuid4().hex, sender_id=rep.platform_ids[rep.platform],
                       conversation_id=rep.platform_ids[rep.platform], text=text, action=tap)
-    replies = dispatch(Context(rt=rt, event=ev, rep=rep, now=rt.clock()))
+    replies = dispatch(Context(services=rt.services, event=ev, rep=rep, now=rt.clock()))
     for i, reply in enumerate(replies):      # queued in the outbox as the worker would
         Pipeline(rt).deliver(ev, rep, reply, i)
     return replies
