@@ -20,7 +20,7 @@ _CONFIG_KEYS = {"wecom": ("wecom", "api_base"), "dingtalk": ("dingtalk", "api_ba
               help="listen port (0 = any free port)")
 def sandbox_cmd(config_path: str | None, host: str, port: int) -> None:
     """运行平台沙箱：模拟企业微信、钉钉、飞书的开放接口并记录机器人发出的消息（Ctrl-C 退出）。"""
-    from bot.sandbox import SandboxCredentials, SandboxServer
+    from sandbox import SandboxCredentials, SandboxServer
 
     cfg = load_or_exit(config_path)
     try:

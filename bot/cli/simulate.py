@@ -22,7 +22,7 @@ def user_id_for(cfg, platform: str, user: str) -> str:  # noqa: ANN001
 
 
 def last_card(stack, platform: str):  # noqa: ANN001, ANN201
-    from bot.sandbox.cardjson import card_of_call
+    from sandbox.cardjson import card_of_call
     for call in reversed(stack.sandbox.sent(platform)):
         if card_of_call(call) is not None:
             return call
@@ -54,7 +54,7 @@ def simulate_cmd(config_path: str | None, platform: str, user: str, steps: tuple
     import logging
     logging.getLogger().setLevel(logging.WARNING)    # the conversation is the output
     from bot.runtime import database_url
-    from bot.sandbox.stack import LocalStack
+    from sandbox.stack import LocalStack
     from crm_core.db.migrate import upgrade
     cfg = load_or_exit(config_path)
     url = database_url(cfg)

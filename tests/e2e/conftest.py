@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.stack import LocalStack
+from sandbox.stack import LocalStack
 
 REPS = {"wecom": "zhangwei", "dingtalk": "manager7002", "feishu": "ou_chenjie"}   # one rep per platform
 

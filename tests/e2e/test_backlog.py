@@ -9,9 +9,9 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from bot.sandbox.stack import LocalStack
 from crm_core.db.models import InboundMessage
 from crm_core.kv.redis_backend import RedisKV
+from sandbox.stack import LocalStack
 
 REDIS_URL = os.environ.get("CRM_BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 N = 1000

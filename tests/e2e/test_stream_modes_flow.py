@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.sandbox.client import StreamDelivery
-from bot.sandbox.stack import LocalStack
 from crm_core.db.models import InboundMessage, Lead
+from sandbox.client import StreamDelivery
+from sandbox.stack import LocalStack
 from tests.e2e.conftest import REPS
 
 REP = REPS["dingtalk"]
@@ -74,7 +74,7 @@ def test_simulate_command_in_stream_mode(tmp_path, monkeypatch):  # noqa: ANN001
 
 
 def test_remote_sandbox_pushes_frames_through_its_control_api(stream_stack):  # noqa: ANN001
-    from bot.sandbox.client import PlatformSimulator, RemoteSandbox
+    from sandbox.client import PlatformSimulator, RemoteSandbox
     sim = PlatformSimulator(stream_stack.cfg, stream_stack.url, RemoteSandbox(stream_stack.sandbox.url))
     mark = sim.mark()
     assert sim.send_text("dingtalk", REP, "帮助").status_code == 200

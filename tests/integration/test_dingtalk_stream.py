@@ -17,13 +17,13 @@ from bot.events import EventKind, InboundEvent
 from bot.gateway import LAST_CALLBACK_KEY, Gateway
 from bot.platforms.base import InboundRequest
 from bot.platforms.dingtalk import DingTalkInbound, robot_headers
-from bot.sandbox.stream_server import FakeStreamGateway
 from bot.streams.dingtalk_stream import Backoff, DingTalkStreamClient, ack_for
 from bot.streams.intake import Intake
 from bot.streams.watchdog import LivenessWatchdog, read_status
 from cards.model import encode_action_token
 from crm_core.kv import EmbeddedKV
 from crm_core.kv.base import KV
+from sandbox.stream_server import FakeStreamGateway
 
 APP_KEY, SECRET = "ding-stream-app", "stream-app-secret-7c1e"
 

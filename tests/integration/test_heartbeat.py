@@ -20,13 +20,13 @@ import pytest
 
 from bot.gateway import INBOUND_QUEUE, LAST_CALLBACK_KEY
 from bot.runtime import Runtime
-from bot.sandbox.callbacks import Tamper, WeComCallbacks
-from bot.sandbox.cardjson import call_text
-from bot.sandbox.server import SandboxServer
-from bot.sandbox.state import SandboxCredentials
 from bot.worker import worker_beat
 from crm_core.config.schema import AlertRoute
 from crm_core.kv import EmbeddedKV
+from sandbox.callbacks import Tamper, WeComCallbacks
+from sandbox.cardjson import call_text
+from sandbox.server import SandboxServer
+from sandbox.state import SandboxCredentials
 from scheduler.heartbeat import LEG_LABELS, Incident, Probe, decide, human_duration, run_heartbeat
 
 STEP = timedelta(minutes=5)               # the heartbeat interval of the example config

@@ -27,13 +27,13 @@ from bot.outbound import (
 from bot.outbound.message import TRUNCATED_NOTE, coalesce, split_text
 from bot.outbound.ratelimit import RateLimiter, Window
 from bot.runtime import Runtime
-from bot.sandbox.server import SandboxServer
-from bot.sandbox.state import SandboxCredentials
 from bot.worker import Worker
 from cards import Button, Card, Field, Level
 from crm_core.config.schema import DingTalkRobot
 from crm_core.db.models import CardRecord, OutboundMessage
 from crm_core.kv import EmbeddedKV
+from sandbox.server import SandboxServer
+from sandbox.state import SandboxCredentials
 
 USERS = {"wecom": "zhangwei", "dingtalk": "manager7001", "feishu": "ou_zhangwei"}
 TOKEN_API = {"wecom": "gettoken", "dingtalk": "accessToken", "feishu": "tenant_access_token"}

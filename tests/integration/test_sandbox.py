@@ -24,13 +24,13 @@ from bot.platforms.base import InboundRejected, InboundRequest
 from bot.platforms.dingtalk import DingTalkInbound, custom_robot_sign
 from bot.platforms.feishu import FeishuCardInbound, FeishuInbound, custom_bot_sign
 from bot.platforms.wecom import WeComInbound
-from bot.sandbox import (
-    CardNotTappable, PlatformSimulator, RemoteSandbox, SandboxCredentials, SandboxServer, SentCall,
-)
 from cards.model import Button, Card, Field, Level
 from cards.render import (
     render_dingtalk, render_dingtalk_update, render_feishu, render_text, render_wecom,
     render_wecom_update,
+)
+from sandbox import (
+    CardNotTappable, PlatformSimulator, RemoteSandbox, SandboxCredentials, SandboxServer, SentCall,
 )
 
 T0 = 1_790_000_000.0

@@ -22,13 +22,13 @@ from bot.gateway import Gateway
 from bot.platforms.base import InboundRequest
 from bot.platforms.feishu import FeishuInbound
 from bot.platforms.feishu.inbound import CARD_ACK
-from bot.sandbox.feishu_ws_server import FakeFeishuLongConnection
-from bot.sandbox.stream_server import wait_until
 from bot.streams.dingtalk_stream import Backoff
 from bot.streams.feishu_ws import FeishuEventHandlers, FeishuLongConnection, build_dispatcher
 from bot.streams.intake import Intake
 from bot.streams.watchdog import LivenessWatchdog, read_status
 from crm_core.kv import EmbeddedKV
+from sandbox.feishu_ws_server import FakeFeishuLongConnection
+from sandbox.stream_server import wait_until
 
 VTOKEN = "v-token-ws"
 

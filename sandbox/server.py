@@ -18,11 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.sandbox.feishu_ws_server import ENDPOINT_PATH as WS_ENDPOINT_PATH
-from bot.sandbox.state import (
+from sandbox.feishu_ws_server import ENDPOINT_PATH as WS_ENDPOINT_PATH
+from sandbox.state import (
     SANDBOX_PLATFORMS, Media, SandboxCredentials, SandboxState, SentCall,
 )
-from bot.sandbox.stream_server import OPEN_PATH as STREAM_OPEN_PATH
+from sandbox.stream_server import OPEN_PATH as STREAM_OPEN_PATH
 
 log = logging.getLogger(__name__)
 JSON_CT = "application/json; charset=utf-8"
@@ -97,7 +97,7 @@ def json_response(payload: dict[str, Any], status: int = 200, **kw: Any) -> ApiR
 
 
 def _platform_apis() -> dict[str, PlatformApi]:
-    from bot.sandbox import dingtalk_api, feishu_api, wecom_api
+    from sandbox import dingtalk_api, feishu_api, wecom_api
     apis = (wecom_api.API, dingtalk_api.API, dingtalk_api.OAPI, feishu_api.API)
     return {a.prefix: a for a in apis}
 
@@ -175,7 +175,7 @@ class SandboxServer:
     # ---- the platform's own bookkeeping, used by the simulator (also under /_sandbox/) ----
     def open_session(self, user_id: str, conversation_id: str, group: bool) -> str:
         """A DingTalk session webhook id for one message the simulator sends."""
-        from bot.sandbox.dingtalk_api import open_session
+        from sandbox.dingtalk_api import open_session
         return open_session(self.state, user_id, conversation_id, group)
 
     def register_message(self, platform: str, message_id: str, info: dict[str, Any]) -> None:
@@ -193,7 +193,7 @@ class SandboxServer:
 
     def tap_code(self, platform: str, ref: str, operator: str) -> str:
         """What a tap callback carries: WeCom ResponseCode, Feishu delayed-update token."""
-        from bot.sandbox import feishu_api, wecom_api
+        from sandbox import feishu_api, wecom_api
         if platform == "wecom":
             return wecom_api.response_code_for_tap(self.state, ref)
         if platform == "feishu":
@@ -204,7 +204,7 @@ class SandboxServer:
     def stream_gateway(self) -> Any:
         """The fake DingTalk Stream gateway behind `POST /dingtalk/v1.0/gateway/connections/open`
         (checks the configured app key/secret; the WebSocket endpoint is its own port)."""
-        from bot.sandbox.stream_server import FakeStreamGateway
+        from sandbox.stream_server import FakeStreamGateway
         with self._stream_lock:
             if self._stream is None:
                 creds = self.state.creds
@@ -213,7 +213,7 @@ class SandboxServer:
 
     def feishu_ws_gateway(self) -> Any:
         """The fake Feishu long-connection gateway behind `POST /feishu/callback/ws/endpoint`."""
-        from bot.sandbox.feishu_ws_server import FakeFeishuLongConnection
+        from sandbox.feishu_ws_server import FakeFeishuLongConnection
         with self._stream_lock:
             if self._feishu_ws is None:
                 creds = self.state.creds

@@ -13,13 +13,13 @@ from typing import Any, Callable
 
 import requests
 
-from bot.sandbox.callbacks import (
+from crm_core.config.schema import AppConfig
+from sandbox.callbacks import (
     CallbackRequest, DingTalkCallbacks, FeishuCallbacks, Tamper, WeComCallbacks, stable_id,
 )
-from bot.sandbox.cardjson import FoundButton, card_buttons, card_ids, card_of_call, sent_as_text
-from bot.sandbox.feishu_api import p2p_chat_id
-from bot.sandbox.state import SentCall, new_id
-from crm_core.config.schema import AppConfig
+from sandbox.cardjson import FoundButton, card_buttons, card_ids, card_of_call, sent_as_text
+from sandbox.feishu_api import p2p_chat_id
+from sandbox.state import SentCall, new_id
 
 AUDIO_TYPES = {"amr": "audio/amr", "opus": "audio/ogg", "ogg": "audio/ogg", "wav": "audio/wav",
                "mp3": "audio/mpeg", "silk": "audio/silk", "m4a": "audio/mp4"}

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from bot.sandbox.json_post import json_post_server
+from sandbox.json_post import json_post_server
 
 log = logging.getLogger(__name__)
 

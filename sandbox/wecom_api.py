@@ -11,8 +11,8 @@ import re
 import secrets
 from typing import Any
 
-from bot.sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
-from bot.sandbox.state import SandboxState, TokenStatus
+from sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
+from sandbox.state import SandboxState, TokenStatus
 
 PLATFORM = "wecom"
 RESPONSE_CODE = "wecom_response_code"

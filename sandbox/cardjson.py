@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from cards.model import CardDecodeError, decode_action_token, strip_markdown
-from bot.sandbox.state import SentCall
+from sandbox.state import SentCall
 
 PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书"}
 UPDATE_APIS = {"update_template_card", "interactiveCards/update", "im/patch", "card/update"}

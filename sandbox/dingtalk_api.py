@@ -14,8 +14,8 @@ import secrets
 from typing import Any
 
 from bot.platforms.dingtalk.signing import robot_sign
-from bot.sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
-from bot.sandbox.state import SandboxState, TokenStatus
+from sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
+from sandbox.state import SandboxState, TokenStatus
 
 PLATFORM = "dingtalk"
 SESSION = "dingtalk_session"

@@ -31,8 +31,8 @@ def point_at_sandbox(cfg: AppConfig, urls: dict[str, str]) -> AppConfig:
 class LocalStack:
     def __init__(self, cfg: AppConfig, db_url: str, *, kv: KV | None = None,
                  clock: Callable[[], datetime] = utcnow, workers: bool = True):
-        from bot.sandbox.server import SandboxServer
-        from bot.sandbox.state import SandboxCredentials
+        from sandbox.server import SandboxServer
+        from sandbox.state import SandboxCredentials
         self.sandbox = SandboxServer(SandboxCredentials.from_config(cfg))
         self._base_cfg, self._db_url, self._kv, self._clock = cfg, db_url, kv, clock
         self.with_workers = workers
@@ -43,7 +43,7 @@ class LocalStack:
         from waitress import create_server
 
         from bot.runtime import Runtime
-        from bot.sandbox.client import PlatformSimulator
+        from sandbox.client import PlatformSimulator
         from bot.web import create_app
         self.sandbox.start()
         self.cfg = point_at_sandbox(self._base_cfg, self.sandbox.base_urls())

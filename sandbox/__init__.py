@@ -3,6 +3,10 @@ Feishu open APIs crm-bot calls (with real token, signature and response-code che
 records everything crm-bot sent, plus `PlatformSimulator`, which sends crm-bot the signed and
 encrypted callbacks the platforms would. Part of the product: `crm-bot sandbox` runs it.
 
+It lives at the top level, not in `bot/`: a product feature for admins and tests (a loopback
+fake of the platforms' APIs), not part of the bot's runtime, which never imports it (only the CLI,
+lazily). It uses `bot.platforms` crypto/signing helpers and `cards`, never `handlers`/`scheduler`.
+
 Deviations from / additions to the shared sandbox contract (the outbound clients rely on these):
 * `sent()` returns *delivered* calls only (2xx and errcode/code 0); `sent(..., include_failed=True)`
   (`/_sandbox/sent?include_failed=1`) also returns rejected attempts, e.g. injected failures.
@@ -39,10 +43,10 @@ Deviations from / additions to the shared sandbox contract (the outbound clients
 * Extra modules: `callbacks.py` (builds the platform → crm-bot requests) and `cardjson.py`
   (buttons and readable text from the platforms' card JSON).
 """
-from bot.sandbox.client import CardNotTappable, Handshake, PlatformSimulator, RemoteSandbox
-from bot.sandbox.cardjson import sent_as_text
-from bot.sandbox.server import SandboxServer
-from bot.sandbox.state import SandboxCredentials, SentCall
+from sandbox.client import CardNotTappable, Handshake, PlatformSimulator, RemoteSandbox
+from sandbox.cardjson import sent_as_text
+from sandbox.server import SandboxServer
+from sandbox.state import SandboxCredentials, SentCall
 
 __all__ = ["CardNotTappable", "Handshake", "PlatformSimulator", "RemoteSandbox", "SandboxCredentials",
            "SandboxServer", "SentCall", "sent_as_text"]

@@ -14,8 +14,8 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 
-from bot.sandbox.json_post import json_post_server
-from bot.sandbox.stream_server import wait_until
+from sandbox.json_post import json_post_server
+from sandbox.stream_server import wait_until
 
 ENDPOINT_PATH = "/callback/ws/endpoint"
 SERVICE_ID = 7

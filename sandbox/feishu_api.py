@@ -14,9 +14,9 @@ import re
 from typing import Any
 
 from bot.platforms.feishu.crypto import custom_bot_sign
-from bot.sandbox.cardjson import card_ids
-from bot.sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
-from bot.sandbox.state import SandboxState, TokenStatus, new_id
+from sandbox.cardjson import card_ids
+from sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
+from sandbox.state import SandboxState, TokenStatus, new_id
 
 PLATFORM = "feishu"
 CARD_TOKEN = "feishu_card_token"
