@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import or_, select
-
-from crm_core.db.models import Contact, Customer, Lead, Task
 from crm_core.normalize import mask_phone
+from crm_core.services.activity import record_follow_up
+from crm_core.services.queries import get_lead, open_tasks, search_customers
+from crm_core.services.rows import Lead, Session
 from handlers.capture import new_draft
 from handlers.context import Context, Reply, UserError
 from handlers.registry import REGISTRY
@@ -40,23 +40,16 @@ def find_customer(ctx: Context) -> str:
     q = ctx.data.get("args", "").strip()
     if not q:
         raise UserError("请在「查客户」后面写客户名称或电话,例如:查客户 优品")
-    digits = re.sub(r"\D", "", q)
     with ctx.db.uow() as s:
-        cond = [Customer.name.contains(q)]
-        if len(digits) >= 4:
-            cond.append(Contact.phone.contains(digits))
-        rows = s.execute(select(Customer, Contact).outerjoin(Contact, Contact.customer_id == Customer.id)
-                         .where(Customer.status == "active", or_(*cond)).order_by(Customer.id.desc()).limit(20)).all()
-    if not rows:
+        hits = search_customers(s, q, limit=20)
+    if not hits:
         return f"没有找到与「{q}」相关的客户。"
-    seen, lines = set(), [f"找到 {len({c.id for c, _ in rows})} 个客户:"]
-    for cust, contact in rows:
-        if cust.id in seen:
-            continue
-        seen.add(cust.id)
-        who = f" · {contact.name or ''} {mask_phone(contact.phone) if contact and contact.phone else ''}" if contact else ""
-        lines.append(f"#{cust.id} {cust.name}{who.rstrip()}(负责人:{rep_name(ctx, cust.owner_rep_id)})")
-    return "\n".join(lines[:11])
+    lines = [f"找到 {len(hits)} 个客户:"]
+    for hit in hits[:10]:
+        phone = mask_phone(hit.contact_phone) if hit.contact_phone else ""
+        who = f" · {hit.contact_name or ''} {phone}" if hit.has_contact else ""
+        lines.append(f"#{hit.id} {hit.name}{who.rstrip()}(负责人:{rep_name(ctx, hit.owner_rep_id)})")
+    return "\n".join(lines)
 
 
 def rep_name(ctx: Context, rep_id: str | None) -> str:
@@ -67,8 +60,7 @@ def rep_name(ctx: Context, rep_id: str | None) -> str:
 @REGISTRY.command("我的待办", "待办", "todo", usage="查看我的待办", example="我的待办")
 def my_todos(ctx: Context) -> str:
     with ctx.db.uow() as s:
-        tasks = list(s.scalars(select(Task).where(Task.owner_rep_id == ctx.rep.id, Task.status == "open")
-                               .order_by(Task.due_date.is_(None), Task.due_date, Task.id).limit(10)))
+        tasks = open_tasks(s, ctx.rep.id, limit=10)
     if not tasks:
         return "目前没有待办,干得漂亮!"
     today = ctx.now.date()
@@ -79,8 +71,8 @@ def my_todos(ctx: Context) -> str:
     return "\n".join(lines)
 
 
-def own_lead(ctx: Context, session, lead_id: int) -> Lead:  # noqa: ANN001
-    lead = session.get(Lead, lead_id)
+def own_lead(ctx: Context, s: Session, lead_id: int) -> Lead:
+    lead = get_lead(s, lead_id)
     if lead is None:
         raise UserError(f"没有找到线索 #{lead_id}。")
     roles = set(ctx.rep.roles)
@@ -91,7 +83,6 @@ def own_lead(ctx: Context, session, lead_id: int) -> Lead:  # noqa: ANN001
 
 @REGISTRY.command("跟进", "follow", usage="给线索记一条跟进", example="跟进 #12 今天电话沟通了报价,客户下周回复")
 def follow_up(ctx: Context) -> str:
-    from crm_core.services.activity import record_follow_up
     m = LEAD_REF.match(ctx.data.get("args", "").strip())
     if not m or not m.group(2).strip():
         raise UserError("请这样写:跟进 #线索编号 跟进内容,例如「跟进 #12 今天电话沟通了报价」")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from crm_core.db.models import Activity
+from cards.model import card_from_dict
+from crm_core.services.activity import record_voice_note
 from crm_core.services.intake import MissingFields, intake_lead
 from crm_core.services.lead_input import LeadInput
+from crm_core.services.lead_marks import confirm_lead_tags
+from crm_core.services.queries import sent_card
 from handlers.capture import stamp
 from handlers.context import Context, Reply, UserError
 from handlers.drafts import Draft, DraftStore
@@ -34,9 +37,8 @@ def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
             res = intake_lead(s, ctx.cfg, data, actor=ctx.rep.id, platform=ctx.event.platform,
                               now=ctx.now, owner_rep_id=ctx.rep.id)
             if draft.source == "voice":
-                s.add(Activity(customer_id=res.customer.id, lead_id=res.lead.id, kind="voice_note",
-                               text=draft.note, transcript=draft.transcript, audio_ref=draft.audio_ref,
-                               actor=ctx.rep.id, platform=ctx.event.platform, created_at=ctx.now))
+                record_voice_note(s, res.lead, draft.note, draft.transcript, draft.audio_ref, ctx.rep.id,
+                                  ctx.event.platform, ctx.now)
             lead_id, title = res.lead.id, res.lead.title
             task = (res.task.title, res.task.due_date) if res.task else None
             notes, notices = list(res.notes), list(res.notices)
@@ -76,17 +78,14 @@ def lead_card_tap(ctx: Context) -> list[Reply]:
 @REGISTRY.action("lead.tags")
 def confirm_tags(ctx: Context) -> list[Reply]:
     """Leads from forms and expo scans are saved without asking; the owner only confirms tags."""
-    from crm_core.db.models import CardRecord, Lead
-    from cards.model import card_from_dict
     lead_id = int(ctx.event.action.values.get("lead", 0))
     with ctx.db.uow() as s:
-        lead = s.get(Lead, lead_id)
-        if lead is None or lead.owner_rep_id != ctx.rep.id:
+        outcome = confirm_lead_tags(s, lead_id, ctx.rep.id, ctx.now)
+        if outcome == "not_owner":
             return [Reply("这条线索不是你负责的,无需确认标签。")]
-        if (lead.details or {}).get("tags_confirmed_by"):
+        if outcome == "already_confirmed":
             return [Reply(STALE)]
-        lead.details = {**(lead.details or {}), "tags_confirmed_by": ctx.rep.id, "tags_confirmed_at": ctx.now.isoformat()}
-        record = s.get(CardRecord, ctx.event.action.card_ref or "")
+        record = sent_card(s, ctx.event.action.card_ref or "")
         card = card_from_dict(record.content) if record is not None else None
     replies = [Reply(f"已确认线索 #{lead_id} 的标签。")]
     if card is not None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import Session
-
 from crm_core.config.schema import Rep, Stage
-from crm_core.db.models import Customer, Lead, Mute
 from crm_core.services.assign import AssignError, can_reassign, reassign
 from crm_core.services.followup import mute, unmute
 from crm_core.services.pool import PoolError, claim_from_pool, visible_phone
+from crm_core.services.queries import get_lead, pool_leads, rep_customers
+from crm_core.services.rows import Customer, Session
 from crm_core.services.stages import StageError, StageGateError, advance_stage, label
 from handlers.commands import LEAD_REF, own_lead
 from handlers.context import Context, Reply, UserError
@@ -122,7 +120,7 @@ def reassign_cmd(ctx: Context) -> list[Reply]:
         raise UserError("请写明转派给谁,例如:转派 #12 李娜")
     to = find_rep(ctx, rest.split()[0])
     with ctx.db.uow() as s:
-        lead = s.get(Lead, lead_id)
+        lead = get_lead(s, lead_id)
         if lead is None:
             raise UserError(f"没有找到线索 #{lead_id}。")
         if not can_reassign(ctx.cfg, ctx.rep.id, lead):
@@ -141,25 +139,13 @@ def reassign_cmd(ctx: Context) -> list[Reply]:
 
 # ---- 静音提醒 / 取消静音 --------------------------------------------------------------------------
 
-def related(rep_id: str):  # noqa: ANN201 - a SQL condition
-    """Customers the rep owns or holds a lead on."""
-    return or_(Customer.owner_rep_id == rep_id,
-               exists().where(Lead.customer_id == Customer.id, Lead.owner_rep_id == rep_id))
-
-
-def muted_by(rep_id: str):  # noqa: ANN201 - a SQL condition
-    return exists().where(Mute.customer_id == Customer.id, Mute.rep_id == rep_id, Mute.lifted_at.is_(None))
-
-
 def find_customer(ctx: Context, s: Session, query: str, *, lifting: bool) -> Customer:
     """`#5` or a name fragment, among the rep's customers (and, to unmute, the ones they muted)."""
     if not query:
         raise UserError("请写客户名称或编号,例如:静音提醒 优品 / 静音提醒 #5")
-    mine = or_(related(ctx.rep.id), muted_by(ctx.rep.id)) if lifting else related(ctx.rep.id)
     digits = re.fullmatch(r"#?(\d+)", query)
-    cond = Customer.id == int(digits.group(1)) if digits else Customer.name.contains(query)
-    rows = list(s.scalars(select(Customer).where(cond, Customer.status == "active", mine)
-                          .order_by(Customer.id).limit(6)))
+    rows = rep_customers(s, ctx.rep.id, customer_id=int(digits.group(1)) if digits else None, name_part=query,
+                         include_muted=lifting, limit=6)
     if not rows:
         raise UserError(f"你负责的客户中没有找到「{query}」。")
     if len(rows) > 1:
@@ -190,12 +176,9 @@ def unmute_cmd(ctx: Context) -> str:
 
 @REGISTRY.command("公海", "pool", usage="查看可领取的公海线索", example="公海")
 def pool_cmd(ctx: Context) -> str:
-    teams = [t.id for t in ctx.cfg.org.teams_of(ctx.rep.id)]
-    q = select(Lead).where(Lead.owner_rep_id.is_(None), Lead.status.in_(("open", "pool")))
-    if "admin" not in ctx.rep.roles:
-        q = q.where(or_(Lead.team_id.in_(teams), Lead.team_id.is_(None)))
+    teams = None if "admin" in ctx.rep.roles else [t.id for t in ctx.cfg.org.teams_of(ctx.rep.id)]
     with ctx.db.uow() as s:
-        leads = list(s.scalars(q.order_by(Lead.budget_cny.desc().nulls_last(), Lead.id).limit(POOL_LIST)))
+        leads = pool_leads(s, teams, POOL_LIST)
         lines = [f"· #{ld.id} {ld.title} · 电话 {visible_phone(s, ld, ctx.rep.id, ctx.cfg) or '—'}" for ld in leads]
     if not lines:
         return "公海里暂时没有可领取的线索。"
@@ -206,7 +189,7 @@ def pool_cmd(ctx: Context) -> str:
 def claim_cmd(ctx: Context) -> str:
     lead_id, _ = lead_args(ctx, "领取 #线索编号,例如「领取 #12」")
     with ctx.db.uow() as s:
-        lead = s.get(Lead, lead_id)
+        lead = get_lead(s, lead_id)
         if lead is None:
             raise UserError(f"没有找到线索 #{lead_id}。")
         try:

@@ -7,16 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from cards.model import Button, Card, CardError, Field, Level, card_from_dict
-from crm_core import audit
-from crm_core.db.models import Activity, CardRecord, Customer, Lead
 from crm_core.notices import Notice
-from crm_core.services.activity import ActivityError, record_follow_up
+from crm_core.services.activity import ActivityError, record_follow_up, record_note
 from crm_core.services.assign import AssignError, can_reassign, reassign, supervisors_for
 from crm_core.services.followup import mute, unmute
 from crm_core.services.fuse import postpone_fuse
+from crm_core.services.lead_marks import mark_needs_assist
+from crm_core.services.queries import get_customer, get_lead, sent_card
+from crm_core.services.rows import Customer, Lead, Session
 from handlers.commands import own_lead
 from handlers.context import Context, Reply, UserError
 from handlers.registry import REGISTRY
@@ -55,14 +54,13 @@ def stored_card(ctx: Context, card_id: str | None) -> tuple[Card | None, str | N
     if not card_id:
         return None, None
     with ctx.db.uow() as s:
-        rec = s.get(CardRecord, card_id)
-        if rec is None:
-            return None, None
-        content, result = dict(rec.content or {}), rec.result
+        sent = sent_card(s, card_id)
+    if sent is None:
+        return None, None
     try:
-        return card_from_dict(content), result
+        return card_from_dict(sent.content), sent.result
     except (CardError, TypeError, ValueError):      # an old or foreign card: answer in text
-        return None, result
+        return None, sent.result
 
 
 def claim_key(tap: Tap, ctx: Context) -> str:
@@ -81,7 +79,7 @@ def run_once(ctx: Context, tap: Tap, effect: Effect) -> list[Reply]:
         return [Reply(STALE)]
     try:
         with ctx.db.uow() as s:
-            lead = s.get(Lead, tap.lead_id) if tap.lead_id else None
+            lead = get_lead(s, tap.lead_id) if tap.lead_id else None
             text, replies, notices = effect(ctx, s, lead)
     except DOMAIN_ERRORS as err:
         ctx.kv.delete(key)
@@ -101,7 +99,7 @@ def check(ctx: Context, tap: Tap, allow: Callable[[Context, Session, Lead], None
     if tap.lead_id is None:
         raise UserError("这张卡片缺少线索编号,无法处理。")
     with ctx.db.uow() as s:
-        lead = s.get(Lead, tap.lead_id)
+        lead = get_lead(s, tap.lead_id)
         if lead is None:
             raise UserError(f"没有找到线索 #{tap.lead_id}。")
         allow(ctx, s, lead)
@@ -120,10 +118,7 @@ def supervisor_only(what: str) -> Callable[[Context, Session, Lead], None]:
 
 def note(ctx: Context, s: Session, lead: Lead, kind: str, text: str, **data: Any) -> None:
     """An activity (not a follow-up: the rep's fuse keeps running) plus the audit row."""
-    s.add(Activity(customer_id=lead.customer_id, lead_id=lead.id, kind=kind, text=text, actor=ctx.rep.id,
-                   platform=ctx.event.platform, created_at=ctx.now, data=data))
-    audit.record(s, ctx.rep.id, f"lead.{kind}", platform=ctx.event.platform, target_type="lead",
-                 target_id=lead.id, detail=data, now=ctx.now)
+    record_note(s, lead, kind, text, ctx.rep.id, ctx.event.platform, ctx.now, data)
 
 
 # ---- the rep's reminder ------------------------------------------------------------------------
@@ -164,8 +159,7 @@ def do_reassign(ctx: Context, s: Session, lead: Lead) -> Outcome:
 
 
 def mark_assist(ctx: Context, s: Session, lead: Lead) -> Outcome:
-    lead.details = {**(lead.details or {}), "needs_assist": {"by": ctx.rep.id, "at": ctx.now.isoformat()}}
-    note(ctx, s, lead, "assist", "主管标记需协同")
+    mark_needs_assist(s, lead, ctx.rep.id, ctx.event.platform, ctx.now)
     extra = [Reply(f"主管 {ctx.rep.name} 已将线索 #{lead.id} {lead.title} 标记为需协同,请与主管沟通下一步。",
                    to_rep=lead.owner_rep_id)] if lead.owner_rep_id else []
     return f"已由 {ctx.rep.name} 标记需协同", extra, []
@@ -215,7 +209,7 @@ def unmute_card(ctx: Context, mute_id: int, customer: Customer) -> Card:
 
 def do_mute(ctx: Context, s: Session, lead: Lead) -> Outcome:
     row = mute(s, ctx.rep.id, lead.customer_id, ctx.rep.id, ctx.event.platform, ctx.now)
-    customer = s.get(Customer, lead.customer_id)
+    customer = get_customer(s, lead.customer_id)
     return "已设置不再提醒此客户", [Reply(unmute_card(ctx, row.id, customer))], []
 
 
@@ -237,7 +231,7 @@ def followup_tap(ctx: Context) -> list[Reply]:
     customer_id = customer_of_tap(ctx, tap)
 
     def lift(c: Context, s: Session, _lead: Lead | None) -> Outcome:
-        customer = s.get(Customer, customer_id)
+        customer = get_customer(s, customer_id)
         if customer is None:
             raise UserError(f"没有找到客户 #{customer_id}。")
         lifted = unmute(s, c.rep.id, customer_id, c.rep.id, c.event.platform, c.now)

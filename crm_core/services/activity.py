@@ -48,3 +48,25 @@ def record_follow_up(session: Session, lead: Lead, actor: str, platform: str | N
                  target_id=lead.id, detail={"kind": kind}, now=now)
     session.flush()
     return act
+
+
+def record_voice_note(session: Session, lead: Lead, text: str | None, transcript: str | None,
+                      audio_ref: str | None, actor: str, platform: str | None, now: datetime) -> Activity:
+    """The voice note a lead was captured from: what was said, its transcript and where the
+    audio is, beside the lead's "created" activity."""
+    act = Activity(customer_id=lead.customer_id, lead_id=lead.id, kind="voice_note", text=text,
+                   transcript=transcript, audio_ref=audio_ref, actor=actor, platform=platform, created_at=now)
+    session.add(act)
+    return act
+
+
+def record_note(session: Session, lead: Lead, kind: str, text: str, actor: str, platform: str | None,
+                now: datetime, data: dict[str, Any] | None = None) -> Activity:
+    """An activity that is not a follow-up (the owner's fuse keeps running), plus the audit row
+    `lead.<kind>`."""
+    act = Activity(customer_id=lead.customer_id, lead_id=lead.id, kind=kind, text=text, actor=actor,
+                   platform=platform, created_at=now, data=dict(data or {}))
+    session.add(act)
+    audit.record(session, actor, f"lead.{kind}", platform=platform, target_type="lead",
+                 target_id=lead.id, detail=dict(data or {}), now=now)
+    return act

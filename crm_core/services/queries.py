@@ -1,14 +1,18 @@
-"""Read models for the API and the CLI: leads, customers, one lead with its history.
-Phones are masked unless the caller may see them."""
+"""Read models for the API, the CLI and the chat handlers: leads, customers, one lead with its
+history, a rep's to-dos and customers, the pool, a sent card. Phones are masked unless the
+caller may see them."""
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from crm_core.db.models import Activity, Assignment, Contact, Customer, Lead, MergeRecord, Task
+from crm_core.db.models import (Activity, Assignment, CardRecord, Contact, Customer, Lead, MergeRecord, Mute,
+                                Task)
 
 MAX_PAGE = 200
 
@@ -102,3 +106,100 @@ def lead_detail(session: Session, lead_id: int, now: datetime) -> dict[str, Any]
          "undone_at": _iso(m.undone_at)}
         for m in session.scalars(select(MergeRecord).where(MergeRecord.survivor_id == lead.customer_id))]
     return view
+
+
+# ---- lookups for the chat handlers ---------------------------------------------------------------
+
+def get_lead(session: Session, lead_id: int) -> Lead | None:
+    return session.get(Lead, lead_id)
+
+
+def get_customer(session: Session, customer_id: int) -> Customer | None:
+    return session.get(Customer, customer_id)
+
+
+@dataclass(frozen=True)
+class CustomerHit:
+    """An active customer matching a search, with the first of its contacts that matched
+    (`has_contact` False when it has none)."""
+    id: int
+    name: str
+    owner_rep_id: str | None
+    has_contact: bool
+    contact_name: str | None
+    contact_phone: str | None
+
+
+def search_customers(session: Session, text: str, limit: int = 20) -> list[CustomerHit]:
+    """Active customers whose name contains `text` or (with 4+ digits in it) one of whose
+    contacts' phone contains those digits; newest first, one hit per customer, looking at
+    the first `limit` customer/contact rows."""
+    digits = re.sub(r"\D", "", text)
+    cond = [Customer.name.contains(text)]
+    if len(digits) >= 4:
+        cond.append(Contact.phone.contains(digits))
+    rows = session.execute(select(Customer, Contact).outerjoin(Contact, Contact.customer_id == Customer.id)
+                           .where(Customer.status == "active", or_(*cond)).order_by(Customer.id.desc())
+                           .limit(limit)).all()
+    hits: dict[int, CustomerHit] = {}
+    for cust, contact in rows:
+        if cust.id not in hits:
+            hits[cust.id] = CustomerHit(cust.id, cust.name, cust.owner_rep_id, contact is not None,
+                                        contact.name if contact else None, contact.phone if contact else None)
+    return list(hits.values())
+
+
+@dataclass(frozen=True)
+class TodoItem:
+    title: str
+    due_date: date | None
+
+
+def open_tasks(session: Session, rep_id: str, limit: int = 10) -> list[TodoItem]:
+    """The rep's open to-dos, soonest due first (undated last)."""
+    tasks = session.scalars(select(Task).where(Task.owner_rep_id == rep_id, Task.status == "open")
+                            .order_by(Task.due_date.is_(None), Task.due_date, Task.id).limit(limit))
+    return [TodoItem(t.title, t.due_date) for t in tasks]
+
+
+def _related(rep_id: str) -> ColumnElement[bool]:
+    """Customers the rep owns or holds a lead on."""
+    return or_(Customer.owner_rep_id == rep_id,
+               exists().where(Lead.customer_id == Customer.id, Lead.owner_rep_id == rep_id))
+
+
+def _muted_by(rep_id: str) -> ColumnElement[bool]:
+    return exists().where(Mute.customer_id == Customer.id, Mute.rep_id == rep_id, Mute.lifted_at.is_(None))
+
+
+def rep_customers(session: Session, rep_id: str, *, customer_id: int | None = None, name_part: str = "",
+                  include_muted: bool = False, limit: int = 6) -> list[Customer]:
+    """Active customers the rep owns or holds a lead on (`include_muted`: or has muted), by id
+    when given, else by a name fragment; in id order."""
+    mine = or_(_related(rep_id), _muted_by(rep_id)) if include_muted else _related(rep_id)
+    cond = Customer.id == customer_id if customer_id is not None else Customer.name.contains(name_part)
+    return list(session.scalars(select(Customer).where(cond, Customer.status == "active", mine)
+                                .order_by(Customer.id).limit(limit)))
+
+
+def pool_leads(session: Session, team_ids: list[str] | None, limit: int) -> list[Lead]:
+    """Unowned open or pooled leads, biggest budget first; `team_ids` None = every team,
+    else those teams' leads and the ones without a team."""
+    q = select(Lead).where(Lead.owner_rep_id.is_(None), Lead.status.in_(("open", "pool")))
+    if team_ids is not None:
+        q = q.where(or_(Lead.team_id.in_(team_ids), Lead.team_id.is_(None)))
+    return list(session.scalars(q.order_by(Lead.budget_cny.desc().nulls_last(), Lead.id).limit(limit)))
+
+
+@dataclass(frozen=True)
+class SentCard:
+    """A card as last sent (its neutral content) and its result once it was acted upon."""
+    content: dict[str, Any]
+    result: str | None
+
+
+def sent_card(session: Session, card_id: str) -> SentCard | None:
+    rec = session.get(CardRecord, card_id)
+    if rec is None:
+        return None
+    return SentCard(dict(rec.content or {}), rec.result)
