@@ -63,7 +63,7 @@ def open_counts(session: Session, rep_ids: list[str]) -> dict[str, int]:
     rows = session.execute(select(Lead.owner_rep_id, func.count()).where(
         Lead.status == "open", Lead.owner_rep_id.in_(rep_ids)).group_by(Lead.owner_rep_id)).all()
     counts = {r: 0 for r in rep_ids}
-    counts.update({owner: n for owner, n in rows})
+    counts.update({owner: n for owner, n in rows if owner is not None})   # IN () never matches NULL
     return counts
 
 
@@ -110,7 +110,9 @@ def pick_rep(session: Session, cfg: AppConfig, kv: KV, team: Team, strategy: str
         why = skip_reason(rep)
         if why:
             result.skipped.append((rep_id, why))
-        elif is_paused(kv, rep.id, now, cfg.app.timezone):
+            continue
+        assert rep is not None                  # skip_reason() gives a reason for a missing rep
+        if is_paused(kv, rep.id, now, cfg.app.timezone):
             paused.append(rep)
         else:
             ready.append(rep)

@@ -21,7 +21,7 @@ class LeadFacts:
 
     @classmethod
     def of(cls, lead: object, customer: object | None = None) -> "LeadFacts":
-        def pick(name: str) -> object:
+        def pick(name: str) -> str | None:
             value = getattr(lead, name, None)
             return value if value not in (None, "") else getattr(customer, name, None)
         return cls(region=pick("region"), industry=pick("industry"), source=pick("source"),

@@ -115,12 +115,16 @@ class Platforms(Strict):
 Role = Literal["rep", "supervisor", "admin", "steward", "receive_leads"]
 
 
+def _default_roles() -> list[Role]:
+    return ["rep", "receive_leads"]
+
+
 class Rep(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str = Field(min_length=1)
     platform: PlatformName                         # where this person is reached
     platform_ids: dict[PlatformName, str]
-    roles: list[Role] = Field(default_factory=lambda: ["rep", "receive_leads"])
+    roles: list[Role] = Field(default_factory=_default_roles)
     availability: Literal["active", "on_leave", "departed"] = "active"
     weight: int = Field(1, ge=0, le=100)           # for weighted assignment
     max_open_leads: int | None = Field(None, ge=1)  # holding limit for 公海 claims
@@ -199,12 +203,18 @@ class Assignment(Strict):
     slow_first_contact_count: int = Field(3, ge=1)
 
 
+DedupSignal = Literal["phone", "email", "company", "name", "wechat"]
+
+
+def _default_dedup_weights() -> dict[DedupSignal, float]:
+    return {"phone": 100, "email": 90, "company": 75, "name": 40, "wechat": 95}
+
+
 class Dedup(Strict):
     merge_threshold: float = Field(92, ge=0, le=100)
     prompt_threshold: float = Field(85, ge=0, le=100)
     review_threshold: float = Field(75, ge=0, le=100)
-    weights: dict[Literal["phone", "email", "company", "name", "wechat"], float] = Field(
-        default_factory=lambda: {"phone": 100, "email": 90, "company": 75, "name": 40, "wechat": 95})
+    weights: dict[DedupSignal, float] = Field(default_factory=_default_dedup_weights)
     survivor: Literal["newest", "oldest"] = "newest"
 
     @model_validator(mode="after")
@@ -214,9 +224,15 @@ class Dedup(Strict):
         return self
 
 
+HealthDimension = Literal["activity", "value", "dependency", "risk", "growth"]
+
+
+def _default_health_weights() -> dict[HealthDimension, float]:
+    return {"activity": 25, "value": 30, "dependency": 20, "risk": 15, "growth": 10}
+
+
 class Health(Strict):
-    weights: dict[Literal["activity", "value", "dependency", "risk", "growth"], float] = Field(
-        default_factory=lambda: {"activity": 25, "value": 30, "dependency": 20, "risk": 15, "growth": 10})
+    weights: dict[HealthDimension, float] = Field(default_factory=_default_health_weights)
     red_below: float = Field(60, ge=0, le=100)
     green_above: float = Field(85, ge=0, le=100)
     notify_supervisor: bool = True

@@ -113,7 +113,7 @@ def find_duplicate_pairs(records: list[DedupRecord], threshold: float = DEFAULT_
                          weights: DedupWeights | None = None) -> list[tuple[int, int, float]]:
     """(earlier position, later position, score) of every blocked pair scoring ≥ `threshold`."""
     index = DuplicateIndex(weights=weights)
-    pairs = []
+    pairs: list[tuple[int, int, float]] = []
     for position, record in enumerate(records):
         pairs.extend((earlier, position, score) for earlier, score in index.match_positions(record, threshold))
         index.add(record)

@@ -108,7 +108,7 @@ def compute_features(record: DedupRecord) -> Features:
     email = norm.normalize_email(record.email)
     domain = email.rsplit("@", 1)[1] if email else None
     public = norm.is_public_mail_domain(domain)
-    role = bool(email) and not public and email.split("@", 1)[0] in ROLE_MAILBOXES
+    role = bool(email and not public and email.split("@", 1)[0] in ROLE_MAILBOXES)
     company_key = norm.normalize_company(record.company)
     person = norm.parse_person_name(record.name)
     title = person.title or ""

@@ -117,7 +117,7 @@ def _cross_script_similarity(a: Features, b: Features) -> float | None:
     head = han.company_key[:2]
     if len(head) < 2 or not norm.has_han(head) or not latin.company_key.startswith(norm.pinyin_of(head)):
         return None
-    same_city = bool(han.company_region) and norm.pinyin_of(han.company_region) == latin.company_region
+    same_city = bool(han.company_region and norm.pinyin_of(han.company_region) == latin.company_region)
     return 0.9 if same_city else 0.8
 
 

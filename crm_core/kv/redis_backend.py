@@ -10,7 +10,7 @@ import logging
 import random
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -103,7 +103,8 @@ class RedisQueue(WorkQueue):
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         if limit <= 0:
             return []
-        ids = self._kv.client.zrange(self._keys[2], 0, limit - 1)
+        # cast: redis-py types every reply as bytes | str; this client decodes (decode_responses).
+        ids = cast(list[str], self._kv.client.zrange(self._keys[2], 0, limit - 1))
         pipe = self._kv.client.pipeline(transaction=False)
         for message_id in ids:
             pipe.hmget(self._msg_prefix + message_id, "p", "why", "att", "fail", "st")
@@ -188,7 +189,7 @@ class RedisKV(KV):
         return self._scripts[source]
 
     def get(self, key: str) -> str | None:
-        return self.client.get(self.key(key))
+        return cast(str | None, self.client.get(self.key(key)))   # decode_responses: str, not bytes
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
         self.client.set(self.key(key), value, px=None if ttl is None else ttl_ms(ttl))

@@ -11,7 +11,9 @@ NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 def has_han(text: str | None) -> bool:
     """True when `text` contains a CJK ideograph."""
-    return bool(text) and HAN.search(text) is not None
+    if not text:
+        return False
+    return HAN.search(text) is not None
 
 
 def to_halfwidth(text: str) -> str:

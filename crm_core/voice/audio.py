@@ -255,7 +255,12 @@ def _run_capped(cmd: list[str], data: bytes, max_bytes: int, timeout_s: float) -
     stderr_tail = bytearray()
     helpers = [threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True),
                threading.Thread(target=_drain_tail, args=(proc.stderr, stderr_tail), daemon=True)]
-    watchdog = threading.Timer(timeout_s, lambda: (timed_out.set(), proc.kill()))
+
+    def _on_timeout() -> None:
+        timed_out.set()
+        proc.kill()
+
+    watchdog = threading.Timer(timeout_s, _on_timeout)
     out = bytearray()
     try:
         for thread in helpers:
