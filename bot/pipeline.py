@@ -21,7 +21,9 @@ INBOUND_QUEUE = "inbound"
 
 class Pipeline:
     def __init__(self, rt):  # noqa: ANN001
+        from handlers.load import build_registry
         self.rt = rt
+        self.registry = build_registry()
 
     def processors(self) -> dict[str, Any]:
         from bot.outbound.delivery import outbound_processors
@@ -41,14 +43,12 @@ class Pipeline:
         """Run the handler for one event and send what it returns (each reply once)."""
         from handlers.context import Context
         from handlers.dispatch import APOLOGY, dispatch
-        from handlers.load import load_handlers
-        load_handlers()
         sent = iter(range(1000))
         emit = lambda reply: self.deliver(event, rep, reply, next(sent))  # noqa: E731
         ctx = Context(services=self.rt.services, event=event, rep=rep, now=self.rt.clock(), emit=emit,
                       fetch_media=self.fetch_media)
         try:
-            replies = dispatch(ctx)
+            replies = dispatch(ctx, self.registry)
         except Exception:  # noqa: BLE001 - the user gets an apology, the log gets the details
             log.exception("handler failed for %s event %s", event.platform, event.event_id)
             replies = [Reply(APOLOGY)]

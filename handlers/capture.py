@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from crm_core.clock import local
 from crm_core.extract import extract_lead_fields
 from handlers.context import Context, Reply
 from handlers.drafts import FIELDS, Draft, DraftStore
 from handlers.lead_card import LABELS, QUESTIONS, confirm_card
-from handlers.registry import REGISTRY
+from handlers.registry import Registry
 
 HINT = ("没太看懂这条消息 🙂 直接说客户情况就能建线索,例如:\n"
         "「刚跟杭州优品的李经理通了电话,想上CRM,预算五十万,下周三约演示」\n发送「帮助」查看全部用法。")
@@ -78,7 +79,6 @@ def apply_answer(ctx: Context, store: DraftStore, draft: Draft, name: str, text:
     return advance(ctx, store, draft)
 
 
-@REGISTRY.text
 def capture_text(ctx: Context) -> list[Reply]:
     text = (ctx.event.text or "").strip()
     store = DraftStore(ctx.kv)
@@ -93,7 +93,6 @@ def capture_text(ctx: Context) -> list[Reply]:
     return new_draft(ctx, text)
 
 
-@REGISTRY.command("取消", "cancel", usage="取消", example="取消")
 def cancel(ctx: Context) -> list[Reply]:
     store = DraftStore(ctx.kv)
     draft = store.get(ctx.rep.id)
@@ -107,5 +106,9 @@ def cancel(ctx: Context) -> list[Reply]:
 
 
 def stamp(now: datetime) -> str:
-    from crm_core.clock import local
     return local(now).strftime("%m-%d %H:%M")
+
+
+def register(registry: Registry) -> None:
+    registry.set_fallback(capture_text)
+    registry.add_command(cancel, "取消", "cancel", usage="取消", example="取消")

@@ -10,15 +10,15 @@ from crm_core.services.queries import get_lead, open_tasks, search_customers
 from crm_core.services.rows import Lead, Session
 from handlers.capture import new_draft
 from handlers.context import Context, Reply, UserError
-from handlers.registry import REGISTRY
+from handlers.registry import Registry
 
 LEAD_REF = re.compile(r"^#?(\d+)\s*(.*)$", re.S)
 
 
-@REGISTRY.command("帮助", "help", "?", "？", usage="帮助", example="帮助")
-def help_cmd(ctx: Context) -> str:
+def help_text(registry: Registry) -> str:
+    """帮助: every command with an example, in the order they were registered."""
     lines = ["我能帮你管客户,直接说客户情况就能建线索,也可以发语音。常用命令:"]
-    for cmd in REGISTRY.commands:
+    for cmd in registry.commands:
         if cmd.example and cmd.name not in ("帮助",):
             english = next((a for a in cmd.aliases if a.isascii() and a.isalpha()), "")
             alias = f"({english})" if english else ""
@@ -26,8 +26,6 @@ def help_cmd(ctx: Context) -> str:
     return "\n".join(lines)
 
 
-@REGISTRY.command("新建", "新线索", "new", usage="新建一条线索",
-                  example="新建 杭州优品 李经理 13912345678 想上CRM 预算50万")
 def new_cmd(ctx: Context) -> list[Reply]:
     rest = ctx.data.get("args", "")
     if not rest:
@@ -35,7 +33,6 @@ def new_cmd(ctx: Context) -> list[Reply]:
     return new_draft(ctx, rest)
 
 
-@REGISTRY.command("查客户", "查询客户", "find", usage="按名称、电话查客户", example="查客户 优品")
 def find_customer(ctx: Context) -> str:
     q = ctx.data.get("args", "").strip()
     if not q:
@@ -57,7 +54,6 @@ def rep_name(ctx: Context, rep_id: str | None) -> str:
     return rep.name if rep else (rep_id or "公海")
 
 
-@REGISTRY.command("我的待办", "待办", "todo", usage="查看我的待办", example="我的待办")
 def my_todos(ctx: Context) -> str:
     with ctx.db.uow() as s:
         tasks = open_tasks(s, ctx.rep.id, limit=10)
@@ -81,7 +77,6 @@ def own_lead(ctx: Context, s: Session, lead_id: int) -> Lead:
     return lead
 
 
-@REGISTRY.command("跟进", "follow", usage="给线索记一条跟进", example="跟进 #12 今天电话沟通了报价,客户下周回复")
 def follow_up(ctx: Context) -> str:
     m = LEAD_REF.match(ctx.data.get("args", "").strip())
     if not m or not m.group(2).strip():
@@ -91,3 +86,16 @@ def follow_up(ctx: Context) -> str:
         record_follow_up(s, lead, ctx.rep.id, ctx.event.platform, m.group(2).strip(), ctx.now)
         title = lead.title
     return f"已记录跟进:#{m.group(1)} {title}"
+
+
+def register(registry: Registry) -> None:
+    def help_cmd(ctx: Context) -> str:
+        return help_text(registry)
+
+    registry.add_command(help_cmd, "帮助", "help", "?", "？", usage="帮助", example="帮助")
+    registry.add_command(new_cmd, "新建", "新线索", "new", usage="新建一条线索",
+                         example="新建 杭州优品 李经理 13912345678 想上CRM 预算50万")
+    registry.add_command(find_customer, "查客户", "查询客户", "find", usage="按名称、电话查客户", example="查客户 优品")
+    registry.add_command(my_todos, "我的待办", "待办", "todo", usage="查看我的待办", example="我的待办")
+    registry.add_command(follow_up, "跟进", "follow", usage="给线索记一条跟进",
+                         example="跟进 #12 今天电话沟通了报价,客户下周回复")

@@ -8,7 +8,7 @@ from crm_core.services.dedup_entry import ReviewDenied, ReviewOutcome, decide_re
 from crm_core.services.merge import MergeError
 from handlers.context import Context, Reply, UserError
 from handlers.dedup_cards import resolution, review_card
-from handlers.registry import REGISTRY
+from handlers.registry import Registry
 
 DECISIONS = ("link", "keep", "merge", "reject")
 STALE = "这张卡片已经失效了,无需再操作。"
@@ -26,7 +26,6 @@ def _done_text(decision: str, outcome: ReviewOutcome, view: dict[str, Any]) -> s
     return "好的,已保留为新客户。" if decision == "keep" else "已标记为不是重复,以后不会再提示这两条记录。"
 
 
-@REGISTRY.action("dedup")
 def dedup_tap(ctx: Context) -> list[Reply]:
     action = ctx.event.action
     decision = action.key.split(".", 1)[-1]
@@ -53,8 +52,6 @@ CARDS_PER_ASK = 5
 MAX_CARDS_PER_ASK = 10
 
 
-@REGISTRY.command("待审重复", "重复审核", "dedup", usage="列出待你审核的疑似重复客户(每次发几张卡片)",
-                  example="待审重复")
 def pending_reviews(ctx: Context) -> list[Reply]:
     """The reviews an import or scan queued beyond the cards it sent, a few cards at a time:
     the most likely duplicates first; each decision removes one from the list."""
@@ -70,3 +67,9 @@ def pending_reviews(ctx: Context) -> list[Reply]:
     more = ",处理完可再发「待审重复」看下一批" if total > len(cards) else ""
     head = f"待你审核的疑似重复客户共 {total} 条,先看相似度最高的 {len(cards)} 条{more}:"
     return [Reply(head), *(Reply(card) for card in cards)]
+
+
+def register(registry: Registry) -> None:
+    registry.add_action("dedup", dedup_tap)
+    registry.add_command(pending_reviews, "待审重复", "重复审核", "dedup",
+                         usage="列出待你审核的疑似重复客户(每次发几张卡片)", example="待审重复")

@@ -6,7 +6,7 @@ import logging
 
 from bot.events import EventKind
 from handlers.context import Context, Reply, UserError
-from handlers.registry import REGISTRY, Registry, as_replies
+from handlers.registry import Registry, as_replies
 
 log = logging.getLogger("crm_bot.handlers")
 
@@ -37,7 +37,7 @@ def route(ctx: Context, registry: Registry):  # noqa: ANN201
     return registry.kinds.get(ev.kind)
 
 
-def dispatch(ctx: Context, registry: Registry = REGISTRY) -> list[Reply]:
+def dispatch(ctx: Context, registry: Registry) -> list[Reply]:
     """Run the matching handler; a UserError becomes a polite reply."""
     ev = ctx.event
     if ctx.rep is None:

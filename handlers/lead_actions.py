@@ -14,7 +14,7 @@ from handlers.capture import stamp
 from handlers.context import Context, Reply, UserError
 from handlers.drafts import Draft, DraftStore
 from handlers.lead_card import LABELS, confirm_card
-from handlers.registry import REGISTRY
+from handlers.registry import Registry
 
 STALE = "这张卡片已经处理过或已过期,无需重复操作。"
 
@@ -57,7 +57,6 @@ def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
     return [Reply(card, update=True), Reply("\n".join([text, *notes]))]
 
 
-@REGISTRY.action("lead")
 def lead_card_tap(ctx: Context) -> list[Reply]:
     action = ctx.event.action
     store = DraftStore(ctx.kv)
@@ -75,7 +74,6 @@ def lead_card_tap(ctx: Context) -> list[Reply]:
             Reply("已取消这条线索草稿。")]
 
 
-@REGISTRY.action("lead.tags")
 def confirm_tags(ctx: Context) -> list[Reply]:
     """Leads from forms and expo scans are saved without asking; the owner only confirms tags."""
     lead_id = int(ctx.event.action.values.get("lead", 0))
@@ -91,3 +89,8 @@ def confirm_tags(ctx: Context) -> list[Reply]:
     if card is not None:
         replies.insert(0, Reply(card.resolved(f"标签已由 {ctx.rep.name} 确认 · {stamp(ctx.now)}"), update=True))
     return replies
+
+
+def register(registry: Registry) -> None:
+    registry.add_action("lead", lead_card_tap)
+    registry.add_action("lead.tags", confirm_tags)

@@ -1,12 +1,19 @@
-"""Import every handler module once so their decorators fill the registry."""
+"""The handler registry the bot uses, built explicitly: every handler module registers its
+commands, card actions, event kinds and the free-text fallback, in this order (帮助 lists the
+commands in the order they were registered)."""
 from __future__ import annotations
 
-import importlib
-
-MODULES = ("handlers.capture", "handlers.lead_actions", "handlers.voice", "handlers.commands",
-           "handlers.workflow", "handlers.workflow_actions", "handlers.dedup_actions")
+from handlers import capture, commands, dedup_actions, lead_actions, voice, workflow, workflow_actions
+from handlers.registry import Registry
 
 
-def load_handlers() -> None:
-    for name in MODULES:
-        importlib.import_module(name)
+def build_registry() -> Registry:
+    registry = Registry()
+    capture.register(registry)
+    lead_actions.register(registry)
+    voice.register(registry)
+    commands.register(registry)
+    workflow.register(registry)
+    workflow_actions.register(registry)
+    dedup_actions.register(registry)
+    return registry

@@ -1,5 +1,7 @@
-"""Handlers register like listeners: by command word (Chinese first, English aliases),
-by card action key, or by event kind. `dispatch` picks one and normalizes its result."""
+"""Where handlers are found: by command word (Chinese first, English aliases), by card action
+key, or by event kind, with one free-text fallback. Each handler module fills a `Registry` in
+its `register(registry)`; handlers.load.build_registry() builds the one the bot uses.
+`dispatch` picks a handler and normalizes its result."""
 from __future__ import annotations
 
 import re
@@ -28,27 +30,18 @@ class Registry:
     kinds: dict[EventKind, HandlerFn] = field(default_factory=dict)
     fallback: HandlerFn | None = None                              # free text
 
-    def command(self, *words: str, usage: str = "", example: str = "") -> Callable[[HandlerFn], HandlerFn]:
-        def deco(fn: HandlerFn) -> HandlerFn:
-            self.commands.append(Command(words[0], tuple(words), fn, usage, example))
-            return fn
-        return deco
+    def add_command(self, fn: HandlerFn, *words: str, usage: str = "", example: str = "") -> None:
+        """`words[0]` is the command's name (帮助 lists commands in the order they were added)."""
+        self.commands.append(Command(words[0], tuple(words), fn, usage, example))
 
-    def action(self, prefix: str) -> Callable[[HandlerFn], HandlerFn]:
-        def deco(fn: HandlerFn) -> HandlerFn:
-            self.actions[prefix] = fn
-            return fn
-        return deco
+    def add_action(self, prefix: str, fn: HandlerFn) -> None:
+        self.actions[prefix] = fn
 
-    def kind(self, kind: EventKind) -> Callable[[HandlerFn], HandlerFn]:
-        def deco(fn: HandlerFn) -> HandlerFn:
-            self.kinds[kind] = fn
-            return fn
-        return deco
+    def add_kind(self, kind: EventKind, fn: HandlerFn) -> None:
+        self.kinds[kind] = fn
 
-    def text(self, fn: HandlerFn) -> HandlerFn:
+    def set_fallback(self, fn: HandlerFn) -> None:
         self.fallback = fn
-        return fn
 
     def match_command(self, text: str) -> tuple[Command, str] | None:
         """The command a message starts with (longest alias first) and the rest of it."""
@@ -81,6 +74,3 @@ def as_replies(result: "list[Reply] | Reply | str | None") -> list[Reply]:
     if isinstance(result, (str, Reply)):
         result = [result]
     return [r if isinstance(r, Reply) else Reply(r) for r in result]
-
-
-REGISTRY = Registry()

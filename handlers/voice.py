@@ -8,7 +8,7 @@ from bot.events import EventKind
 from crm_core.voice import VoiceError, decode_audio
 from handlers.capture import new_draft
 from handlers.context import Context, Reply
-from handlers.registry import REGISTRY
+from handlers.registry import Registry
 
 log = logging.getLogger("crm_bot.voice")
 LISTENING = "正在识别语音…"
@@ -26,7 +26,6 @@ def transcribe_event(ctx: Context) -> str:
     return ctx.services.transcriber.transcribe(decoded).text.strip()
 
 
-@REGISTRY.kind(EventKind.VOICE)
 def voice_note(ctx: Context) -> list[Reply]:
     try:
         text = transcribe_event(ctx)
@@ -37,3 +36,7 @@ def voice_note(ctx: Context) -> list[Reply]:
     ref = f"{ctx.event.platform}:{media.key}" if media else None
     return new_draft(ctx, text, source="voice", transcript=text, audio_ref=ref,
                      empty_reply=f"识别到:「{text}」\n但没找到客户信息。可以再说一遍,或直接打字。")
+
+
+def register(registry: Registry) -> None:
+    registry.add_kind(EventKind.VOICE, voice_note)

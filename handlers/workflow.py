@@ -14,7 +14,7 @@ from crm_core.services.rows import Customer, Session
 from crm_core.services.stages import StageError, StageGateError, advance_stage, label
 from handlers.commands import LEAD_REF, own_lead
 from handlers.context import Context, Reply, UserError
-from handlers.registry import REGISTRY
+from handlers.registry import Registry
 from handlers.workflow_cards import rep_name
 
 # Words a rep may use for the stage-gate details saved with a move.
@@ -83,8 +83,6 @@ def gate_hint(lead_id: int, stage: Stage, err: StageGateError) -> str:
     return "\n".join(lines)
 
 
-@REGISTRY.command("推进阶段", "advance", usage="把线索推进到下一阶段(缺什么会告诉你)",
-                  example="推进阶段 #12 定制方案发送")
 def advance_cmd(ctx: Context) -> str:
     lead_id, rest = lead_args(ctx, "推进阶段 #线索编号 阶段名称,例如「推进阶段 #12 定制方案发送」")
     word, details = parse_details(rest)
@@ -113,7 +111,6 @@ def find_rep(ctx: Context, word: str) -> Rep:
     return rep
 
 
-@REGISTRY.command("转派", "reassign", usage="把线索转给另一位同事(主管/管理员)", example="转派 #12 李娜")
 def reassign_cmd(ctx: Context) -> list[Reply]:
     lead_id, rest = lead_args(ctx, "转派 #线索编号 同事姓名,例如「转派 #12 李娜」")
     if not rest:
@@ -154,7 +151,6 @@ def find_customer(ctx: Context, s: Session, query: str, *, lifting: bool) -> Cus
     return rows[0]
 
 
-@REGISTRY.command("静音提醒", "mute", usage="不再提醒某个客户的跟进超时", example="静音提醒 优品")
 def mute_cmd(ctx: Context) -> str:
     with ctx.db.uow() as s:
         customer = find_customer(ctx, s, ctx.data.get("args", "").strip(), lifting=False)
@@ -163,7 +159,6 @@ def mute_cmd(ctx: Context) -> str:
     return f"已静音:不再提醒客户 #{cid} {name} 的跟进超时(主管仍会收到)。发送「取消静音 #{cid}」可恢复。"
 
 
-@REGISTRY.command("取消静音", "恢复提醒", "unmute", usage="恢复某个客户的提醒", example="取消静音 优品")
 def unmute_cmd(ctx: Context) -> str:
     with ctx.db.uow() as s:
         customer = find_customer(ctx, s, ctx.data.get("args", "").strip(), lifting=True)
@@ -174,7 +169,6 @@ def unmute_cmd(ctx: Context) -> str:
 
 # ---- 公海 / 领取 ---------------------------------------------------------------------------------
 
-@REGISTRY.command("公海", "pool", usage="查看可领取的公海线索", example="公海")
 def pool_cmd(ctx: Context) -> str:
     teams = None if "admin" in ctx.rep.roles else [t.id for t in ctx.cfg.org.teams_of(ctx.rep.id)]
     with ctx.db.uow() as s:
@@ -185,7 +179,6 @@ def pool_cmd(ctx: Context) -> str:
     return "\n".join([f"公海线索(前 {len(lines)} 条):", *lines, "回复「领取 #编号」领取"])
 
 
-@REGISTRY.command("领取", "claim", usage="从公海领取线索", example="领取 #12")
 def claim_cmd(ctx: Context) -> str:
     lead_id, _ = lead_args(ctx, "领取 #线索编号,例如「领取 #12」")
     with ctx.db.uow() as s:
@@ -199,3 +192,17 @@ def claim_cmd(ctx: Context) -> str:
         title, phone = lead.title, visible_phone(s, lead, ctx.rep.id, ctx.cfg)
     contact = f",电话 {phone}" if phone else ""
     return f"已领取 #{lead_id} {title}{contact}。请尽快首次联系,回复「跟进 #{lead_id} 内容」记录跟进。"
+
+
+# ---- registration --------------------------------------------------------------------------------
+
+def register(registry: Registry) -> None:
+    registry.add_command(advance_cmd, "推进阶段", "advance", usage="把线索推进到下一阶段(缺什么会告诉你)",
+                         example="推进阶段 #12 定制方案发送")
+    registry.add_command(reassign_cmd, "转派", "reassign", usage="把线索转给另一位同事(主管/管理员)",
+                         example="转派 #12 李娜")
+    registry.add_command(mute_cmd, "静音提醒", "mute", usage="不再提醒某个客户的跟进超时", example="静音提醒 优品")
+    registry.add_command(unmute_cmd, "取消静音", "恢复提醒", "unmute", usage="恢复某个客户的提醒",
+                         example="取消静音 优品")
+    registry.add_command(pool_cmd, "公海", "pool", usage="查看可领取的公海线索", example="公海")
+    registry.add_command(claim_cmd, "领取", "claim", usage="从公海领取线索", example="领取 #12")

@@ -18,7 +18,7 @@ from crm_core.services.queries import get_customer, get_lead, sent_card
 from crm_core.services.rows import Customer, Lead, Session
 from handlers.commands import own_lead
 from handlers.context import Context, Reply, UserError
-from handlers.registry import REGISTRY
+from handlers.registry import Registry
 from handlers.workflow_cards import rep_name, stage_name, when
 
 STALE = "这张卡片已经处理过了,无需重复操作。"
@@ -194,10 +194,6 @@ def lead_tap(ctx: Context) -> list[Reply]:
     return run_once(ctx, tap, effect)
 
 
-REGISTRY.action("fuse")(lead_tap)
-REGISTRY.action("lead.reassign")(lead_tap)
-
-
 # ---- 不再提醒此客户 / 恢复提醒 ---------------------------------------------------------------------
 
 def unmute_card(ctx: Context, mute_id: int, customer: Customer) -> Card:
@@ -220,7 +216,6 @@ def customer_of_tap(ctx: Context, tap: Tap) -> int:
     return int(raw)
 
 
-@REGISTRY.action("followup")
 def followup_tap(ctx: Context) -> list[Reply]:
     tap = tap_of(ctx)
     if tap.key == "followup.mute":
@@ -238,3 +233,8 @@ def followup_tap(ctx: Context) -> list[Reply]:
         return ("已恢复提醒此客户" if lifted else "此客户本来就在提醒中"), [], []
     return run_once(ctx, tap, lift)
 
+
+def register(registry: Registry) -> None:
+    registry.add_action("fuse", lead_tap)
+    registry.add_action("lead.reassign", lead_tap)
+    registry.add_action("followup", followup_tap)

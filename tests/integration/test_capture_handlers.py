@@ -12,9 +12,9 @@ from cards.model import Card
 from crm_core.db.models import Customer, Lead, Task
 from handlers.context import Context
 from handlers.dispatch import dispatch
-from handlers.load import load_handlers
+from handlers.load import build_registry
 
-load_handlers()
+REGISTRY = build_registry()
 _ids = itertools.count(1)
 
 
@@ -33,7 +33,7 @@ def tap(runtime, card: Card, action: str, user: str = "zhangwei"):  # noqa: ANN0
 
 def run(runtime, ev: InboundEvent):  # noqa: ANN001, ANN201
     rep = runtime.cfg.org.rep_by_platform_id(ev.platform, ev.sender_id)
-    return dispatch(Context(services=runtime.services, event=ev, rep=rep, now=runtime.clock()))
+    return dispatch(Context(services=runtime.services, event=ev, rep=rep, now=runtime.clock()), REGISTRY)
 
 
 def card_of(replies) -> Card:  # noqa: ANN001

@@ -163,12 +163,12 @@ def tap(runtime, rep_id: str, key: str, review_id: int) -> list:  # noqa: ANN001
     from bot.events import CardAction, EventKind, InboundEvent
     from handlers.context import Context
     from handlers.dispatch import dispatch
-    import handlers.dedup_actions  # noqa: F401 - registers the "dedup" actions
+    from handlers.load import build_registry
     rep = runtime.cfg.org.rep(rep_id)
     event = InboundEvent(platform=rep.platform, kind=EventKind.CARD_ACTION, event_id=f"e-{key}-{rep_id}",
                          sender_id=rep.platform_ids[rep.platform], conversation_id="p2p",
                          action=CardAction(key=key, values={"review": str(review_id)}, card_ref=f"dedup-{review_id}"))
-    return dispatch(Context(services=runtime.services, event=event, rep=rep, now=runtime.clock()))
+    return dispatch(Context(services=runtime.services, event=event, rep=rep, now=runtime.clock()), build_registry())
 
 
 @pytest.mark.parametrize("fields, kind, buttons", [

@@ -3,7 +3,6 @@ an import or scan queued beyond the cards it sent, most likely first, and decide
 the cards; every decision shortens the list."""
 from __future__ import annotations
 
-import handlers.dedup_actions  # noqa: F401 - registers the command and the card taps
 from cards.model import Card
 from crm_core.db.models import DedupReview
 from crm_core.services.dedup_entry import open_review

@@ -12,8 +12,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import handlers.workflow  # noqa: F401 - registers the commands
-import handlers.workflow_actions  # noqa: F401 - registers the card taps
 import handlers.workflow_cards  # noqa: F401 - registers the renderers
 from bot.pipeline import Pipeline
 from bot.events import CardAction, EventKind, InboundEvent
@@ -35,10 +33,12 @@ from crm_core.services.routing import check_slow_first_contact
 from crm_core.services.stages import advance_stage
 from handlers.context import Context, Reply
 from handlers.dispatch import dispatch
+from handlers.load import build_registry
 from handlers.notify import render
 from handlers.workflow_actions import STALE, card_from_dict
 
 TOKEN = {"Authorization": "Bearer change-me-local-token"}
+REGISTRY = build_registry()
 
 
 # ---------------------------------------------------------------- helpers
@@ -68,7 +68,7 @@ def run(rt, rep_id: str, *, text: str | None = None, card: Card | None = None,  
     ev = InboundEvent(platform=rep.platform, kind=EventKind.CARD_ACTION if tap else EventKind.TEXT,
                       event_id=uuid.uuid4().hex, sender_id=rep.platform_ids[rep.platform],
                       conversation_id=rep.platform_ids[rep.platform], text=text, action=tap)
-    replies = dispatch(Context(services=rt.services, event=ev, rep=rep, now=rt.clock()))
+    replies = dispatch(Context(services=rt.services, event=ev, rep=rep, now=rt.clock()), REGISTRY)
     for i, reply in enumerate(replies):      # queued in the outbox as the worker would
         Pipeline(rt).deliver(ev, rep, reply, i)
     return replies
