@@ -4,8 +4,8 @@ records everything crm-bot sent, plus `PlatformSimulator`, which sends crm-bot t
 encrypted callbacks the platforms would. Part of the product: `crm-bot sandbox` runs it.
 
 It lives at the top level, not in `bot/`: a product feature for admins and tests (a loopback
-fake of the platforms' APIs), not part of the bot's runtime, which never imports it (only the CLI,
-lazily). It uses `bot.platforms` crypto/signing helpers and `cards`, never `handlers`/`scheduler`.
+fake of the platforms' APIs), not part of the bot's runtime, which never imports it (only the CLI
+does). It uses `bot.platforms` crypto/signing helpers and `cards`, never `handlers`/`scheduler`.
 
 Deviations from / additions to the shared sandbox contract (the outbound clients rely on these):
 * `sent()` returns *delivered* calls only (2xx and errcode/code 0); `sent(..., include_failed=True)`

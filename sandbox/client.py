@@ -61,6 +61,10 @@ class StreamDelivery:
         return self.ack is not None
 
 
+# What sending crm-bot a message or tap gives back: the HTTP response, or in Stream mode the ack.
+Delivered = requests.Response | StreamDelivery
+
+
 class RemoteSandbox:
     """The simulator's handle on a sandbox running elsewhere (`crm-bot sandbox`), over /_sandbox/."""
 
@@ -147,7 +151,7 @@ class PlatformSimulator:
     # ---- messages ----------------------------------------------------------------------
     def send_text(self, platform: str, user_id: str, text: str, *, msg_id: str | None = None,
                   chat_id: str | None = None, forge_signature: bool = False,
-                  timestamp: float | None = None, raw_body: bytes | None = None) -> requests.Response:
+                  timestamp: float | None = None, raw_body: bytes | None = None) -> Delivered:
         """A user's text message (WeCom app chats are one-to-one: `chat_id` is ignored there)."""
         tamper, now = Tamper(forge_signature, timestamp, raw_body), self.clock()
         if platform == "wecom":
@@ -157,7 +161,7 @@ class PlatformSimulator:
     def send_voice(self, platform: str, user_id: str, audio: bytes, *, fmt: str, duration_ms: int,
                    recognition: str | None = None, msg_id: str | None = None, chat_id: str | None = None,
                    forge_signature: bool = False, timestamp: float | None = None,
-                   raw_body: bytes | None = None) -> requests.Response:
+                   raw_body: bytes | None = None) -> Delivered:
         """A voice note: the audio goes into the sandbox media store under a fresh key."""
         tamper, now = Tamper(forge_signature, timestamp, raw_body), self.clock()
         content_type = AUDIO_TYPES.get(fmt.lower(), "application/octet-stream")
@@ -180,7 +184,7 @@ class PlatformSimulator:
                                message_id, chat_id, now, tamper)
 
     def _send_json(self, platform: str, user_id: str, kind: str, content: dict[str, Any],
-                   msg_id: str | None, chat_id: str | None, now: float, tamper: Tamper) -> requests.Response:
+                   msg_id: str | None, chat_id: str | None, now: float, tamper: Tamper) -> Delivered:
         if platform == "dingtalk":
             conversation = chat_id or stable_id("cid", self.dingtalk.robot_code, user_id)
             session = self.sandbox.open_session(user_id, conversation, bool(chat_id))
@@ -203,7 +207,7 @@ class PlatformSimulator:
     # ---- card taps ------------------------------------------------------------------------
     def tap(self, platform: str, user_id: str, card_payload_or_sent_call: SentCall | dict[str, Any],
             action: str, *, forge_signature: bool = False, timestamp: float | None = None,
-            raw_body: bytes | None = None, stale_ok: bool = False, **values: Any) -> requests.Response:
+            raw_body: bytes | None = None, stale_ok: bool = False, **values: Any) -> Delivered:
         """Tap the button `action` (the action key or the button text; `values` narrow it down)
         on a card crm-bot sent. The card's latest state counts: a resolved card cannot be
         tapped again unless `stale_ok` (a second client still showing the old card)."""

@@ -87,7 +87,7 @@ def _msg_error(body: dict[str, Any]) -> ApiResponse | None:
     if body.get("msgKey") not in MSG_KEYS:
         return _err(400, "InvalidParameter.msgKey", f"msgKey {body.get('msgKey')!r} 不存在")
     param = body.get("msgParam")
-    if _json_string(param) is None:
+    if not isinstance(param, str) or _json_string(param) is None:
         return _err(400, "InvalidParameter.msgParam", "msgParam 必须是 JSON 对象字符串")
     if len(param.encode()) > MSG_PARAM_LIMIT:
         return _err(400, "InvalidParameter.msgParam", f"msgParam 超过 {MSG_PARAM_LIMIT} 字节")
@@ -97,9 +97,10 @@ def _msg_error(body: dict[str, Any]) -> ApiResponse | None:
 def batch_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
     body, error = _checked_body(state, req)
     users = body.get("userIds")
-    if error is None and (not isinstance(users, list) or not 1 <= len(users) <= MAX_USERS
-                          or not all(isinstance(u, str) and u for u in users)):
-        error = _err(400, "InvalidParameter.userIds", f"userIds 需要 1-{MAX_USERS} 个用户")
+    if not (isinstance(users, list) and 1 <= len(users) <= MAX_USERS
+            and all(isinstance(u, str) and u for u in users)):
+        users = []
+        error = error or _err(400, "InvalidParameter.userIds", f"userIds 需要 1-{MAX_USERS} 个用户")
     error = error or _msg_error(body)
     if error:
         return error
@@ -176,7 +177,7 @@ def _robot_message_error(body: dict[str, Any] | None) -> ApiResponse | None:
     required = ROBOT_MSGTYPES.get(str(msgtype))
     if required is None:
         return _oapi_err(40035, f"不支持的 msgtype {msgtype!r}")
-    if not (body.get(msgtype) or {}).get(required):
+    if not (body.get(str(msgtype)) or {}).get(required):    # a known msgtype: str already
         return _oapi_err(40035, f"{msgtype}.{required} 不能为空")
     return None
 

@@ -140,7 +140,9 @@ def reply_message(state: SandboxState, req: ApiRequest) -> ApiResponse:
     if parent is None:
         return _err(400, MESSAGE_NOT_FOUND, "message not found")
     body = req.json_object()
-    error = _err(400, 99992402, "body is not a JSON object") if body is None else _content_error(body)
+    if body is None:
+        return _err(400, 99992402, "body is not a JSON object")
+    error = _content_error(body)
     if error:
         return error
     return _deliver(state, body, parent["recipient"], parent["chat_id"], req.params["message_id"])

@@ -120,6 +120,7 @@ class SandboxServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
+        assert isinstance(host, str)            # an AF_INET address: (str, int)
         return f"http://{host}:{port}"
 
     def start(self) -> "SandboxServer":

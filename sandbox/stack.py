@@ -40,7 +40,7 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> "LocalStack":
-        from waitress import create_server
+        from waitress.server import BaseWSGIServer, create_server
 
         from bot.runtime import Runtime
         from sandbox.client import PlatformSimulator
@@ -50,8 +50,10 @@ class LocalStack:
         kv = self._kv or connect(None, "stack")
         self.rt = Runtime(cfg=self.cfg, db=Database(self._db_url), kv=kv, clock=self._clock)
         self._socket_map: dict = {}
-        self.server = create_server(create_app(self.rt), map=self._socket_map, host="127.0.0.1", port=0, threads=8)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        server = create_server(create_app(self.rt), map=self._socket_map, host="127.0.0.1", port=0, threads=8)
+        assert isinstance(server, BaseWSGIServer)       # one address: one listening socket
+        self.server = server
+        self.url = f"http://127.0.0.1:{server.getsockname()[1]}"   # = waitress's effective_port
         t = threading.Thread(target=self.server.run, name="stack-web", daemon=True)
         t.start()
         self._threads.append(t)
@@ -61,12 +63,11 @@ class LocalStack:
         return self
 
     def start_workers(self) -> None:
-        from bot.streams import start_streams
         from bot.worker import run_workers
         self._threads += run_workers(self.rt, self._stop)
         # DingTalk Stream / Feishu long-connection modes connect to the sandbox's fake gateways,
         # as they would to the platforms
-        self._threads += start_streams(self.rt, self._stop)
+        self._threads += self.rt.start_streams(self._stop)
 
     def settle(self, timeout: float = 20.0, quiet: float = 0.3) -> bool:
         """Wait until both queues are empty and nothing new was sent for `quiet` seconds."""
@@ -88,7 +89,8 @@ class LocalStack:
         self._stop.set()
         # Close every socket (keep-alive connections too) from the server's own loop thread:
         # closing them from here races its select() ("Bad file descriptor").
-        self.server.trigger.pull_trigger(lambda: close_all(self._socket_map))
+        # types-waitress declares `trigger` as int; it is a waitress.trigger.trigger
+        self.server.trigger.pull_trigger(lambda: close_all(self._socket_map))  # type: ignore[attr-defined]
         self._threads[0].join(timeout=5)          # the web thread: its loop ends with an empty map
         self.server.task_dispatcher.shutdown()
         for t in self._threads:

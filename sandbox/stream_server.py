@@ -111,6 +111,7 @@ class FakeStreamGateway:
     @property
     def api_base(self) -> str:
         host, port = self._http.server_address[:2]
+        assert isinstance(host, str)            # an AF_INET address: (str, int)
         return f"http://{host}:{port}"
 
     @property

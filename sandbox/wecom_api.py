@@ -58,17 +58,18 @@ def gettoken(state: SandboxState, req: ApiRequest) -> ApiResponse:
     return _ok({"access_token": token, "expires_in": ttl})
 
 
-def _body_or_error(state: SandboxState, req: ApiRequest) -> tuple[dict[str, Any] | None, ApiResponse | None]:
+def _body_or_error(state: SandboxState, req: ApiRequest) -> dict[str, Any] | ApiResponse:
+    """The authenticated request's JSON body, or the error WeCom answers instead."""
     denied = _auth(state, req)
     if denied:
-        return None, denied
+        return denied
     body = req.json_object()
     if body is None:
-        return None, _err(47001, "data format error: body is not a JSON object")
+        return _err(47001, "data format error: body is not a JSON object")
     agent = state.creds.wecom_agent_id
     if agent is not None and str(body.get("agentid", "")) != str(agent):
-        return None, _err(40056, f"invalid agentid {body.get('agentid')!r}")
-    return body, None
+        return _err(40056, f"invalid agentid {body.get('agentid')!r}")
+    return body
 
 
 def _content_error(msgtype: str, body: dict[str, Any], markdown_limit: int) -> ApiResponse | None:
@@ -107,9 +108,9 @@ def card_error(card: Any, allowed: set[str]) -> str | None:
 
 
 def message_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
-    body, error = _body_or_error(state, req)
-    if error:
-        return error
+    body = _body_or_error(state, req)
+    if isinstance(body, ApiResponse):
+        return body
     touser = str(body.get("touser") or "")
     if not (touser or body.get("toparty") or body.get("totag")):
         return _err(40058, "touser, toparty and totag are all empty")
@@ -126,7 +127,7 @@ def message_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
     extra: dict[str, Any] = {"invaliduser": "", "invalidparty": "", "invalidtag": "",
                              "unlicenseduser": "", "msgid": msgid}
     info: dict[str, Any] = {"recipient": touser, "msgtype": msgtype, "card": card, "disabled": False}
-    if msgtype == "template_card":
+    if msgtype == "template_card" and isinstance(card, dict):    # card_error has checked it
         if card["card_type"] in UPDATABLE:
             extra["response_code"] = info["response_code"] = _issue_response_code(state, msgid)
         if card.get("task_id"):
@@ -152,9 +153,9 @@ def response_code_for_tap(state: SandboxState, msgid: str) -> str:
 
 
 def update_template_card(state: SandboxState, req: ApiRequest) -> ApiResponse:
-    body, error = _body_or_error(state, req)
-    if error:
-        return error
+    body = _body_or_error(state, req)
+    if isinstance(body, ApiResponse):
+        return body
     card, button = body.get("template_card"), body.get("button")
     if not isinstance(button, dict) and not isinstance(card, dict):
         return _err(BAD_PARAM, "either button or template_card is required")

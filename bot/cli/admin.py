@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy.engine import make_url
 
 from bot.cli.common import config_option, load_or_exit
-from crm_core.config import resolve_config_path
+from bot.runtime import database_url
+from crm_core.assignment.lint import lint_rules
+from crm_core.config import AppConfig, resolve_config_path
+from crm_core.db.migrate import upgrade
 
 
 @click.group("config")
@@ -24,11 +28,7 @@ def config_check(config_path: str | None) -> None:
                f"platforms: {', '.join(cfg.platforms.enabled()) or 'none'})")
 
 
-def config_warnings(cfg) -> list[str]:  # noqa: ANN001
-    try:
-        from crm_core.assignment.lint import lint_rules
-    except ImportError:
-        return []
+def config_warnings(cfg: AppConfig) -> list[str]:
     return lint_rules(cfg)
 
 
@@ -41,9 +41,6 @@ def db_group() -> None:
 @config_option
 def db_upgrade(config_path: str | None) -> None:
     """Create or migrate the database schema to the latest version."""
-    from bot.runtime import database_url
-    from crm_core.db.migrate import upgrade
-    from sqlalchemy.engine import make_url
     url = database_url(load_or_exit(config_path))
     upgrade(url)
     click.echo(f"database at {make_url(url).render_as_string(hide_password=True)} is up to date")

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import click
 
-from crm_core.config import ConfigError, load_config
+from bot.runtime import Runtime
+from crm_core.config import AppConfig, ConfigError, load_config
 
 config_option = click.option("--config", "config_path", metavar="PATH", default=None,
                              help="config file (default: $CRM_BOT_CONFIG, config/crm-bot.yaml, then the example)")
 
 
-def load_or_exit(path: str | None):  # noqa: ANN201
+def load_or_exit(path: str | None) -> AppConfig:
     try:
         return load_config(path)
     except ConfigError as err:
@@ -19,6 +20,5 @@ def load_or_exit(path: str | None):  # noqa: ANN201
         raise SystemExit(1) from None
 
 
-def build_runtime(path: str | None, migrate: bool = True):  # noqa: ANN201
-    from bot.runtime import Runtime
+def build_runtime(path: str | None, migrate: bool = True) -> Runtime:
     return Runtime.build(load_or_exit(path), migrate=migrate)

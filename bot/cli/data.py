@@ -7,7 +7,7 @@ crm_core service and delivers the notices it returns.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,16 +15,23 @@ from typing import Any
 import click
 
 from bot.cli.common import build_runtime, config_option
+from bot.runtime import Runtime
+from crm_core.notices import Notice
 from crm_core.services.dedup_scan import MAX_REVIEW_CARDS as SCAN_REVIEW_CARDS
+from crm_core.services.dedup_scan import scan
+from crm_core.services.import_rows import BadRow, ImportFileError
 from crm_core.services.importer import MAX_REVIEW_CARDS as IMPORT_REVIEW_CARDS
+from crm_core.services.importer import import_file
 from crm_core.services.lead_input import CHANNEL_LABELS
+from crm_core.services.merge import MergeError, undo_merge
+from crm_core.services.merge_report import merge_report, merge_report_notices
 
 CLI_ACTOR = "cli"
 MAX_BAD_ROWS_SHOWN = 200
 
 
 @contextmanager
-def runtime_for(ctx: click.Context, config_path: str | None) -> Iterator[Any]:
+def runtime_for(ctx: click.Context, config_path: str | None) -> Iterator[Runtime]:
     """The test's Runtime when one was passed as `obj`, else one built (and closed) here."""
     root = ctx.find_root().obj
     if root is not None and hasattr(root, "db") and hasattr(root, "cfg"):
@@ -37,13 +44,13 @@ def runtime_for(ctx: click.Context, config_path: str | None) -> Iterator[Any]:
         rt.close()
 
 
-def _deliver(rt: Any, notices: list) -> None:
+def _deliver(rt: Runtime, notices: Sequence[Notice]) -> None:
     if notices:
         sent = rt.deliver(notices)
         click.echo(f"已发送 {sent} 张卡片")
 
 
-def _write_bad_rows(path: str, bad_rows: list) -> None:
+def _write_bad_rows(path: str, bad_rows: Sequence[BadRow]) -> None:
     with open(path, "w", newline="", encoding="utf-8-sig") as fh:   # BOM: Excel opens it as UTF-8
         writer = csv.writer(fh)
         writer.writerow(["行号", "原因"])
@@ -60,8 +67,6 @@ def _write_bad_rows(path: str, bad_rows: list) -> None:
 def import_cmd(ctx: click.Context, file: Path, source: str, bad_rows_path: str | None,
                config_path: str | None) -> None:
     """Import customers from a .csv or .xlsx file (one batch: all good rows or nothing)."""
-    from crm_core.services.import_rows import ImportFileError
-    from crm_core.services.importer import import_file
     with runtime_for(ctx, config_path) as rt:
         click.echo(f"正在导入 {file.name} …")
         try:
@@ -96,7 +101,6 @@ def dedup_group() -> None:
 @click.pass_context
 def dedup_scan_cmd(ctx: click.Context, dry_run: bool, config_path: str | None) -> None:
     """Find duplicate groups among existing customers, merge the sure ones, queue the rest."""
-    from crm_core.services.dedup_scan import scan
     with runtime_for(ctx, config_path) as rt:
         with rt.db.uow() as s:
             report = scan(s, rt.cfg, CLI_ACTOR, rt.clock(), dry_run=dry_run)
@@ -121,7 +125,6 @@ def merge_group() -> None:
 @click.pass_context
 def merge_undo_cmd(ctx: click.Context, merge_id: int, config_path: str | None) -> None:
     """Restore the exact state before merge MERGE_ID."""
-    from crm_core.services.merge import MergeError, undo_merge
     with runtime_for(ctx, config_path) as rt:
         try:
             with rt.db.uow() as s:
@@ -144,7 +147,6 @@ def report_group() -> None:
 @click.pass_context
 def report_merges_cmd(ctx: click.Context, month: str, notify: bool, config_path: str | None) -> None:
     """Monthly merge report: records before/after, groups merged, by source, time saved."""
-    from crm_core.services.merge_report import merge_report, merge_report_notices
     with runtime_for(ctx, config_path) as rt:
         try:
             with rt.db.uow() as s:

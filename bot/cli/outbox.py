@@ -5,20 +5,20 @@
 """
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from sqlalchemy import select
 
 from bot.cli.common import build_runtime, config_option
+from bot.runtime import Runtime
 from crm_core.clock import local
 from crm_core.db.models import OutboundMessage
+from crm_core.kv.keys import OUTBOUND_QUEUE
 
 STATUSES = ("queued", "held", "failed", "sent", "dead")
 ERROR_WIDTH = 70
 
 
-def list_outbound(rt: Any, status: str | None = None, limit: int = 20) -> list[OutboundMessage]:
+def list_outbound(rt: Runtime, status: str | None = None, limit: int = 20) -> list[OutboundMessage]:
     """Outbound rows, newest first, optionally of one status."""
     query = select(OutboundMessage).order_by(OutboundMessage.id.desc()).limit(max(1, limit))
     if status:
@@ -27,11 +27,10 @@ def list_outbound(rt: Any, status: str | None = None, limit: int = 20) -> list[O
         return list(s.scalars(query))
 
 
-def retry_outbound(rt: Any, row_id: int | None = None) -> list[int]:
+def retry_outbound(rt: Runtime, row_id: int | None = None) -> list[int]:
     """Re-queue message `row_id` (any status but sent) or, without an id, every dead one.
     Attempts start again from zero. A row that went out inside a coalesced message is
     retried through the row that carries it. Returns the re-queued ids."""
-    from bot.outbound.delivery import OUTBOUND_QUEUE
     with rt.db.uow() as s:
         if row_id is None:
             rows = [r for r in s.scalars(select(OutboundMessage).where(OutboundMessage.status == "dead"))
@@ -40,7 +39,13 @@ def retry_outbound(rt: Any, row_id: int | None = None) -> list[int]:
             row = s.get(OutboundMessage, row_id)
             if row is None:
                 raise click.ClickException(f"no outbound message #{row_id}")
-            row = s.get(OutboundMessage, row.body.get("in_plan_of") or row.id)
+            carrier_id = row.body.get("in_plan_of")
+            if carrier_id:           # it went out inside another row's coalesced message
+                carrier = s.get(OutboundMessage, carrier_id)
+                if carrier is None:
+                    raise click.ClickException(f"outbound message #{row.id} belongs to #{carrier_id}, "
+                                               "which no longer exists")
+                row = carrier
             if row.status == "sent":
                 raise click.ClickException(f"outbound message #{row.id} was already sent")
             rows = [row]
@@ -59,7 +64,7 @@ def retry_outbound(rt: Any, row_id: int | None = None) -> list[int]:
     return ids
 
 
-def _runtime(ctx: click.Context, config_path: str | None) -> tuple[Any, bool]:
+def _runtime(ctx: click.Context, config_path: str | None) -> tuple[Runtime, bool]:
     """(runtime, owned): tests pass a Runtime as `obj`; otherwise build one from the config."""
     root = ctx.find_root().obj
     if root is not None and hasattr(root, "db") and hasattr(root, "kv"):

@@ -15,19 +15,24 @@ from typing import Any
 import click
 
 from bot.cli.common import build_runtime, config_option
+from bot.events import InboundEvent
+from bot.pipeline import Pipeline
+from bot.platforms.registry import default_registry
+from bot.runtime import Runtime
+from bot.worker import VISIBILITY_SECONDS, Worker
 from crm_core.kv.base import Delivery, QueueStats, WorkQueue
+from crm_core.kv.keys import ALL_QUEUES, INBOUND_QUEUE
 
-INBOUND_QUEUE = "inbound"
 PROGRESS_EVERY = 2.0          # seconds between progress lines
 
 
-class PlatformView:
-    """A WorkQueue-shaped view of the inbound queue that only hands out matching messages.
-    Non-matching ones stay taken (invisible) until `release()` gives them back, so one pass
-    sees every ready message once; if the process dies they return after the visibility
-    timeout, so nothing is lost."""
+class PlatformView(WorkQueue):
+    """A view of the inbound queue whose `take` only hands out matching messages (the rest
+    is the queue's own). Non-matching ones stay taken (invisible) until `release()` gives
+    them back, so one pass sees every ready message once; if the process dies they return
+    after the visibility timeout, so nothing is lost."""
 
-    def __init__(self, queue: WorkQueue, wanted: Callable[[dict[str, Any]], bool], visibility: float):
+    def __init__(self, queue: WorkQueue, wanted: Callable[[dict[str, Any]], bool], visibility: float) -> None:
         self.queue, self.wanted, self.visibility = queue, wanted, visibility
         self.name = queue.name
         self.parked: list[Delivery] = []
@@ -48,6 +53,21 @@ class PlatformView:
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         self.queue.dead_letter(delivery, reason)
 
+    def put(self, payload: dict[str, Any]) -> str:
+        return self.queue.put(payload)
+
+    def put_once(self, payload: dict[str, Any], claim_key: str, ttl: float) -> str | None:
+        return self.queue.put_once(payload, claim_key, ttl)
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self.queue.dead_letters(limit)
+
+    def retry_dead(self, message_id: str | None = None) -> int:
+        return self.queue.retry_dead(message_id)
+
+    def stats(self) -> QueueStats:
+        return self.queue.stats()
+
     def release(self) -> int:
         for d in self.parked:
             self.queue.nack(d)
@@ -56,8 +76,6 @@ class PlatformView:
 
 
 def received_within(platform: str, since: datetime) -> Callable[[dict[str, Any]], bool]:
-    from bot.events import InboundEvent
-
     def wanted(payload: dict[str, Any]) -> bool:
         try:
             event = InboundEvent.from_dict(payload["event"])
@@ -67,11 +85,9 @@ def received_within(platform: str, since: datetime) -> Callable[[dict[str, Any]]
     return wanted
 
 
-def drain_platform(rt: Any, platform: str, hours: float, echo: Callable[[str], None] = click.echo,
+def drain_platform(rt: Runtime, platform: str, hours: float, echo: Callable[[str], None] = click.echo,
                    limit: int | None = None) -> dict[str, int]:
     """Process the platform's ready inbound messages received in the last `hours`."""
-    from bot.pipeline import Pipeline
-    from bot.worker import VISIBILITY_SECONDS, Worker
     queue = rt.kv.queue(INBOUND_QUEUE)
     view = PlatformView(queue, received_within(platform, rt.clock() - timedelta(hours=hours)), VISIBILITY_SECONDS)
     counts = {"processed": 0, "failed": 0}
@@ -99,7 +115,7 @@ def drain_platform(rt: Any, platform: str, hours: float, echo: Callable[[str], N
     return counts
 
 
-def _runtime(ctx: click.Context, config_path: str | None) -> tuple[Any, bool]:
+def _runtime(ctx: click.Context, config_path: str | None) -> tuple[Runtime, bool]:
     """(runtime, owned): tests pass a Runtime as `obj`; otherwise build one from the config."""
     root = ctx.find_root().obj
     if root is not None and hasattr(root, "db") and hasattr(root, "kv"):
@@ -128,10 +144,9 @@ def queue_group(ctx: click.Context, config_path: str | None) -> None:
 @click.pass_context
 def queue_stats(ctx: click.Context, config_path: str | None) -> None:
     """Ready / in-flight / dead messages and the oldest ready age, per queue."""
-    from bot.worker import processors
     rt, owned = _runtime(ctx, config_path)
     try:
-        for line in stats_lines({n: rt.kv.queue(n).stats() for n in sorted(processors(rt))}):
+        for line in stats_lines({n: rt.kv.queue(n).stats() for n in sorted(ALL_QUEUES)}):
             click.echo(line)
     finally:
         if owned:
@@ -139,7 +154,7 @@ def queue_stats(ctx: click.Context, config_path: str | None) -> None:
 
 
 @queue_group.command("drain")
-@click.option("--platform", type=click.Choice(["wecom", "dingtalk", "feishu"]), required=True)
+@click.option("--platform", type=click.Choice(default_registry().names()), required=True)
 @click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=72.0, show_default=True,
               help="only messages received within this many hours")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="stop after this many messages")

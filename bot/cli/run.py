@@ -5,10 +5,17 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
+from types import FrameType
 
 import click
 
 from bot.cli.common import build_runtime, config_option
+from bot.logfilters import limit_waitress_queue_warnings
+from bot.runtime import Runtime
+from bot.web import create_app
+from bot.worker import run_workers
+from scheduler.runner import job_lines, run_scheduler
 
 log = logging.getLogger("crm_bot")
 
@@ -26,10 +33,8 @@ log = logging.getLogger("crm_bot")
 def serve(config_path: str | None, host: str | None, port: int | None, streams: bool, workers: bool,
           with_scheduler: bool) -> None:
     """Run the webhook server, a worker and the scheduler in one process (or the web part only)."""
-    from waitress import create_server
+    from waitress.server import MultiSocketServer, create_server  # only `serve` needs the web server
 
-    from bot.logfilters import limit_waitress_queue_warnings
-    from bot.web import create_app
     limit_waitress_queue_warnings()
     rt = build_runtime(config_path)
     if not workers and rt.kv.backend != "redis":
@@ -40,7 +45,10 @@ def serve(config_path: str | None, host: str | None, port: int | None, streams: 
     background = start_background(rt, stop, worker=workers, scheduler=with_scheduler, streams=streams)
     server = create_server(create_app(rt), host=host or rt.cfg.app.host, port=port or rt.cfg.app.port,
                            threads=8, connection_limit=512, channel_timeout=30)
-    log.info("crm-bot listening on http://%s:%s", server.effective_host, server.effective_port)
+    # One socket unless the host name resolves to several addresses (e.g. IPv4 and IPv6).
+    listening = server.effective_listen if isinstance(server, MultiSocketServer) else [server.getsockname()]
+    for bound_host, bound_port in listening:
+        log.info("crm-bot listening on http://%s:%s", bound_host, bound_port)
     _on_signal(_first_raises(stop))
     try:
         server.run()       # returns on SIGTERM/SIGINT once the requests being answered are done
@@ -53,7 +61,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, streams: 
     log.info("crm-bot stopped")
 
 
-def _first_raises(stop: threading.Event):  # noqa: ANN202
+def _first_raises(stop: threading.Event) -> Callable[[], None]:
     """Signal handler for `serve`: the first signal ends waitress's loop the way it expects
     (SystemExit inside `run()`: it stops taking requests and lets its threads finish theirs);
     a later one, during the shutdown, only makes sure the background threads stop too."""
@@ -89,10 +97,9 @@ def scheduler_cmd(ctx: click.Context, config_path: str | None) -> None:
 @click.pass_context
 def scheduler_jobs(ctx: click.Context, config_path: str | None) -> None:
     """List the scheduled jobs with their next run and last result."""
-    from scheduler.runner import job_lines
     root = ctx.find_root().obj
     owned = not (root is not None and hasattr(root, "kv"))
-    rt = build_runtime(config_path or ctx.meta.get("scheduler.config")) if owned else root
+    rt: Runtime = build_runtime(config_path or ctx.meta.get("scheduler.config")) if owned else root
     try:
         for line in job_lines(rt):
             click.echo(line)
@@ -112,28 +119,25 @@ def _run_until_signal(config_path: str | None, worker: bool, scheduler: bool, st
     rt.close()
 
 
-def start_background(rt, stop: threading.Event, *, worker: bool, scheduler: bool,  # noqa: ANN001
+def start_background(rt: Runtime, stop: threading.Event, *, worker: bool, scheduler: bool,
                      streams: bool = False) -> list[threading.Thread]:
     """Background threads of one process. `streams`: the platform connections that replace
     HTTP callbacks (DingTalk Stream, Feishu long connection) when the config selects them;
     `serve` and `worker` own them, see bot/streams/__init__.py for several instances."""
-    threads = []
+    threads: list[threading.Thread] = []
     if streams:
-        from bot.streams import start_streams
-        threads += start_streams(rt, stop)
+        threads += rt.start_streams(stop)
     if worker:
-        from bot.worker import run_workers
         threads += run_workers(rt, stop)
     if scheduler:
-        from scheduler.runner import run_scheduler
         t = threading.Thread(target=run_scheduler, args=(rt, stop), name="scheduler", daemon=True)
         t.start()
         threads.append(t)
     return threads
 
 
-def _on_signal(fn) -> None:  # noqa: ANN001
-    def handler(_sig, _frame) -> None:  # noqa: ANN001
+def _on_signal(fn: Callable[[], None]) -> None:
+    def handler(_sig: int, _frame: FrameType | None) -> None:
         fn()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)

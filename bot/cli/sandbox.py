@@ -8,6 +8,7 @@ import threading
 import click
 
 from bot.cli.common import config_option, load_or_exit
+from sandbox import SandboxCredentials, SandboxServer
 
 _CONFIG_KEYS = {"wecom": ("wecom", "api_base"), "dingtalk": ("dingtalk", "api_base"),
                 "dingtalk_oapi": ("dingtalk", "oapi_base"), "feishu": ("feishu", "api_base")}
@@ -20,8 +21,6 @@ _CONFIG_KEYS = {"wecom": ("wecom", "api_base"), "dingtalk": ("dingtalk", "api_ba
               help="listen port (0 = any free port)")
 def sandbox_cmd(config_path: str | None, host: str, port: int) -> None:
     """运行平台沙箱：模拟企业微信、钉钉、飞书的开放接口并记录机器人发出的消息（Ctrl-C 退出）。"""
-    from sandbox import SandboxCredentials, SandboxServer
-
     cfg = load_or_exit(config_path)
     try:
         srv = SandboxServer(SandboxCredentials.from_config(cfg), host=host, port=port)

@@ -9,14 +9,23 @@ from typing import Any
 
 import click
 
+import handlers.workflow_cards  # noqa: F401 - registers the handover.summary renderer
 from bot.cli.common import build_runtime, config_option
+from bot.runtime import Runtime
+from bot.web.workflow_api import funnel_data
+from bot.worker import Worker
+from crm_core.assignment.explain import explain
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig
+from crm_core.db.models import Customer
+from crm_core.kv.keys import OUTBOUND_QUEUE
+from crm_core.services.handover import handover, plan_handover
+from handlers.lead_card import money
 
 HANDOVER_ACTOR = "cli"
 
 
-def _runtime(ctx: click.Context, config_path: str | None) -> tuple[Any, bool]:
+def _runtime(ctx: click.Context, config_path: str | None) -> tuple[Runtime, bool]:
     """(runtime, owned): tests pass a Runtime as the root `obj`; otherwise build one."""
     root = ctx.find_root().obj
     if root is not None and hasattr(root, "db") and hasattr(root, "kv"):
@@ -24,7 +33,7 @@ def _runtime(ctx: click.Context, config_path: str | None) -> tuple[Any, bool]:
     return build_runtime(config_path), True
 
 
-def with_runtime(ctx: click.Context, config_path: str | None, work: Callable[[Any], int]) -> None:
+def with_runtime(ctx: click.Context, config_path: str | None, work: Callable[[Runtime], int]) -> None:
     rt, owned = _runtime(ctx, config_path)
     ctx.meta["workflow.owned_runtime"] = owned     # a caller's runtime sends its own queue
     try:
@@ -36,14 +45,12 @@ def with_runtime(ctx: click.Context, config_path: str | None, work: Callable[[An
         raise SystemExit(code)
 
 
-def send_pending(rt: Any) -> None:
+def send_pending(rt: Runtime) -> None:
     """Without a shared Redis the queue lives in this process: send what was queued now,
     or it would vanish when the command exits."""
     if rt.kv.backend != "embedded":
         return
-    from bot.outbound.delivery import OUTBOUND_QUEUE, outbound_processors
-    from bot.worker import Worker
-    Worker(rt.kv.queue(OUTBOUND_QUEUE), outbound_processors(rt)[OUTBOUND_QUEUE]).drain(limit=100)
+    Worker(rt.kv.queue(OUTBOUND_QUEUE), rt.outbox.processors()[OUTBOUND_QUEUE]).drain(limit=100)
 
 
 # ---- assign explain ----------------------------------------------------------------------------
@@ -59,9 +66,8 @@ def assign_group() -> None:
 @click.pass_context
 def assign_explain(ctx: click.Context, lead_id: int, config_path: str | None) -> None:
     """Show how LEAD_ID would be routed right now, rule by rule (nothing changes)."""
-    from crm_core.assignment.explain import explain
 
-    def work(rt: Any) -> int:
+    def work(rt: Runtime) -> int:
         with rt.db.uow() as s:
             lines = explain(s, rt.cfg, rt.kv, lead_id, rt.clock())
         for line in lines:
@@ -72,11 +78,8 @@ def assign_explain(ctx: click.Context, lead_id: int, config_path: str | None) ->
 
 # ---- handover ----------------------------------------------------------------------------------
 
-def handover_listing(rt: Any, rep_id: str) -> list[str]:
+def handover_listing(rt: Runtime, rep_id: str) -> list[str]:
     """The rep's open leads, most important first, one line each (budget, stage, customer)."""
-    from crm_core.db.models import Customer
-    from crm_core.services.handover import plan_handover
-    from handlers.lead_card import money
     cfg, tz = rt.cfg, rt.cfg.app.timezone
     with rt.db.uow() as s:
         leads = plan_handover(s, rep_id, cfg)
@@ -103,21 +106,24 @@ def check_handover(cfg: AppConfig, rep_id: str, to_rep: str | None, force: bool)
     return None
 
 
-def run_handover(rt: Any, rep_id: str, to_rep: str | None, note: str | None, *, dry_run: bool,
+def _rep_name(cfg: AppConfig, rep_id: str) -> str:
+    rep = cfg.org.rep(rep_id)
+    return rep.name if rep else rep_id      # check_handover has made sure both reps exist
+
+
+def run_handover(rt: Runtime, rep_id: str, to_rep: str | None, note: str | None, *, dry_run: bool,
                  confirm: Callable[[str], bool], force: bool = False, flush: bool = True) -> int:
     """List, confirm, move; the receiver (or, for --pool, the supervisors) gets one summary card."""
-    import handlers.workflow_cards  # noqa: F401 - registers the handover.summary renderer
-    from crm_core.services.handover import handover
     problem = check_handover(rt.cfg, rep_id, to_rep, force)
     if problem:
         click.echo(problem, err=True)
         return 2
     listing = handover_listing(rt, rep_id)
     if not listing:
-        click.echo(f"{rt.cfg.org.rep(rep_id).name} 没有未结线索,无需交接。")
+        click.echo(f"{_rep_name(rt.cfg, rep_id)} 没有未结线索,无需交接。")
         return 0
     click.echo("\n".join(listing))
-    target = rt.cfg.org.rep(to_rep).name if to_rep else "公海"
+    target = _rep_name(rt.cfg, to_rep) if to_rep else "公海"
     if dry_run or not confirm(f"把以上线索交接给 {target}?"):
         click.echo("未做任何更改。")
         return 0
@@ -151,16 +157,7 @@ def handover_cmd(ctx: click.Context, rep: str, to_rep: str | None, pool: bool, n
         flush=ctx.meta.get("workflow.owned_runtime", True)))
 
 
-# ---- report funnel -----------------------------------------------------------------------------
-
-def stage_key(cfg: AppConfig, word: str) -> str:
-    """A stage by key or name (ValueError naming the choices otherwise)."""
-    found = next((s.key for s in cfg.funnel.stages if word in (s.key, s.name)), None)
-    if found is None:
-        choices = ", ".join(f"{s.key}({s.name})" for s in cfg.funnel.stages)
-        raise ValueError(f"unknown stage '{word}'; choose one of {choices}")
-    return found
-
+# ---- report funnel (the numbers: bot.web.workflow_api.funnel_data, shared with the API) --------
 
 def rate_text(r: dict[str, Any]) -> str:
     pct = "—" if r["rate"] is None else f"{r['rate'] * 100:.1f}%"
@@ -182,18 +179,6 @@ def funnel_lines(cfg: AppConfig, reports: list[dict[str, Any]], days: float) -> 
     return lines
 
 
-def funnel_data(rt: Any, from_stage: str | None, to_stage: str | None, days: float,
-                window: float) -> list[dict[str, Any]]:
-    """Penetration dicts: one pair, or every consecutive pair of the funnel."""
-    from crm_core.services.funnel_report import funnel_report, stage_penetration
-    now = rt.clock()
-    with rt.db.uow() as s:
-        if from_stage:
-            a, b = stage_key(rt.cfg, from_stage), stage_key(rt.cfg, to_stage)
-            return [stage_penetration(s, rt.cfg, a, b, now, days=days, window_days=window).as_dict()]
-        return [p.as_dict() for p in funnel_report(s, rt.cfg, now, days=days, window_days=window)]
-
-
 @click.command("funnel")
 @click.option("--from", "from_stage", metavar="STAGE", help="stage key or name (with --to)")
 @click.option("--to", "to_stage", metavar="STAGE", help="stage key or name (with --from)")
@@ -210,7 +195,7 @@ def report_funnel_cmd(ctx: click.Context, from_stage: str | None, to_stage: str 
     if bool(from_stage) != bool(to_stage):
         raise click.UsageError("give both --from and --to, or neither (the whole funnel)")
 
-    def work(rt: Any) -> int:
+    def work(rt: Runtime) -> int:
         try:
             reports = funnel_data(rt, from_stage, to_stage, days, window)
         except ValueError as err:

@@ -35,7 +35,7 @@ class Headers(dict[str, str]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and super().__contains__(key.lower())
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
 
@@ -212,6 +212,16 @@ def as_float(value: Any) -> float | None:
 def as_str(value: Any) -> str:
     """Payload field as a string ('' for None) — platforms mix numbers and strings."""
     return "" if value is None else str(value)
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """Payload field that should be a JSON object ({} when absent or of another type)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """Payload field that should be a JSON array ([] when absent or of another type)."""
+    return value if isinstance(value, list) else []
 
 
 def received_now(now: float) -> datetime:

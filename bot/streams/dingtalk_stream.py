@@ -23,6 +23,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from bot.outbound.http import DEFAULT_TIMEOUT, new_session, proxies_for
+from bot.platforms.base import as_dict
 from bot.platforms.dingtalk.inbound import stream_frame_to_event
 from bot.streams.intake import Intake
 from bot.streams.watchdog import LivenessWatchdog
@@ -82,7 +83,7 @@ def local_ip() -> str:
 def open_connection(session: requests.Session, api_base: str, client_id: str, client_secret: str,
                     timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> StreamTicket:
     """POST {api_base}/v1.0/gateway/connections/open → the WebSocket endpoint and its ticket."""
-    body = {"clientId": client_id, "clientSecret": client_secret, "subscriptions": list(SUBSCRIPTIONS),
+    body: dict[str, Any] = {"clientId": client_id, "clientSecret": client_secret, "subscriptions": list(SUBSCRIPTIONS),
             "ua": USER_AGENT, "localIp": local_ip()}
     try:
         url = api_base.rstrip("/") + OPEN_PATH
@@ -106,7 +107,7 @@ def ack_for(frame: dict[str, Any]) -> dict[str, Any] | None:
     Robot messages get `{"response": null}` (replies go through sessionWebhook / OpenAPI); card
     callbacks `{"response": {}}`, leaving the card to the worker's update API call; events
     SUCCESS; SYSTEM frames echo their data. Unknown kinds are acked too, never left to retry."""
-    headers = frame.get("headers") if isinstance(frame.get("headers"), dict) else {}
+    headers = as_dict(frame.get("headers"))
     message_id = headers.get("messageId")
     if not message_id:
         return None
@@ -239,7 +240,7 @@ class DingTalkStreamClient:
         ack = ack_for(frame)
         if ack is not None:
             await ws.send(json.dumps(ack))
-        headers = frame.get("headers") if isinstance(frame.get("headers"), dict) else {}
+        headers = as_dict(frame.get("headers"))
         if frame.get("type") == "SYSTEM":
             return headers.get("topic") == "disconnect"
         self._hand_over(frame, headers)

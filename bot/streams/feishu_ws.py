@@ -26,6 +26,7 @@ from lark_oapi.ws import client as lark_ws
 from lark_oapi.ws.exception import ClientException
 
 from bot.events import EventKind, InboundEvent
+from bot.platforms.base import as_dict
 from bot.platforms.feishu.inbound import CARD_ACK, long_connection_event_to_inbound
 from bot.streams.dingtalk_stream import Backoff
 from bot.streams.intake import Intake
@@ -104,9 +105,9 @@ def event_key(payload: bytes) -> str:
     if not isinstance(data, dict):
         return ""
     if data.get("schema"):
-        header = data.get("header") if isinstance(data.get("header"), dict) else {}
+        header = as_dict(data.get("header"))
         return f"p2.{header.get('event_type', '')}"
-    event = data.get("event") if isinstance(data.get("event"), dict) else {}
+    event = as_dict(data.get("event"))
     return f"p1.{event.get('type', '')}" if data.get("uuid") else ""
 
 

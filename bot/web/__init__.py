@@ -3,49 +3,50 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from bot.runtime import Runtime
+from bot.web.api import api
+from bot.web.callbacks import callbacks
+from bot.web.context import attach_runtime
+from bot.web.health import health
+from bot.web.metrics import metrics
+from bot.web.workflow_api import workflow_api
 
 log = logging.getLogger("crm_bot.web")
+
+
+class _JSONProvider(DefaultJSONProvider):
+    ensure_ascii = False          # Chinese text stays readable in every JSON answer
 
 
 def create_app(runtime: Runtime) -> Flask:
     app = Flask("crm_bot")
     app.config["MAX_CONTENT_LENGTH"] = runtime.cfg.app.max_body_bytes
-    app.json.ensure_ascii = False
-    app.extensions["crm_runtime"] = runtime
-    from bot.web.api import api
-    from bot.web.health import health
-    from bot.web.metrics import metrics
-    from bot.web.workflow_api import workflow_api
+    app.json = _JSONProvider(app)
+    attach_runtime(app, runtime)
     app.register_blueprint(health)
     app.register_blueprint(metrics)
     app.register_blueprint(api)
     app.register_blueprint(workflow_api)
-    _register_callbacks(app)
+    app.register_blueprint(callbacks)
     _register_errors(app)
     return app
 
 
-def _register_callbacks(app: Flask) -> None:
-    try:
-        from bot.web.callbacks import callbacks
-    except ImportError:   # platform adapters not installed in this build
-        return
-    app.register_blueprint(callbacks)
-
-
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(err: HTTPException):  # noqa: ANN202
+    def http_error(err: HTTPException) -> tuple[Response, int]:
+        # Flask hands only HTTPExceptions that carry a code to error handlers.
+        status = err.code or 500
         reason = {413: "request body too large", 404: "not found", 405: "method not allowed"}
         body = {"error": err.name.lower().replace(" ", "_"),
-                "message": reason.get(err.code or 0, err.description or err.name)}
-        return jsonify(body), err.code
+                "message": reason.get(status, err.description or err.name)}
+        return jsonify(body), status
 
     @app.errorhandler(Exception)
-    def crash(err: Exception):  # noqa: ANN202
+    def crash(err: Exception) -> tuple[Response, int]:
         log.exception("unhandled error: %s", type(err).__name__)
         return jsonify({"error": "internal_error", "message": "internal error; it has been logged"}), 500

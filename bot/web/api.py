@@ -3,27 +3,29 @@ Validation errors are 400 with a message per field; nothing is written on error.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
+from bot.web.context import current_runtime
 from crm_core.services import queries
 from crm_core.services.intake import MissingFields, intake_lead
 from crm_core.services.lead_input import LeadInput
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+P = ParamSpec("P")
+R = TypeVar("R")
+WithStatus = tuple[Response, int]          # a JSON body and its HTTP status
 
 
-def _runtime():  # noqa: ANN202
-    return current_app.extensions["crm_runtime"]
-
-
-def _error(status: int, error: str, message: str, **extra):  # noqa: ANN202
+def _error(status: int, error: str, message: str, **extra: Any) -> WithStatus:
     return jsonify({"error": error, "message": message, **extra}), status
 
 
-def bearer_error(tokens: list[bytes]):  # noqa: ANN201
+def bearer_error(tokens: list[bytes]) -> WithStatus | None:
     """None if the request carries one of `tokens` as its bearer token, else the 401 answer."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
@@ -34,10 +36,10 @@ def bearer_error(tokens: list[bytes]):  # noqa: ANN201
     return None
 
 
-def require_token(view):  # noqa: ANN001, ANN201
+def require_token(view: Callable[P, R]) -> Callable[P, R | WithStatus]:
     @wraps(view)
-    def wrapper(*args, **kwargs):  # noqa: ANN202
-        denied = bearer_error([t.get_secret_value().encode() for t in _runtime().cfg.app.api_tokens])
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | WithStatus:
+        denied = bearer_error([t.get_secret_value().encode() for t in current_runtime().cfg.app.api_tokens])
         return denied if denied is not None else view(*args, **kwargs)
     return wrapper
 
@@ -53,7 +55,7 @@ def field_errors(err: ValidationError) -> dict[str, str]:
 
 @api.post("/leads")
 @require_token
-def create_lead():  # noqa: ANN201
+def create_lead() -> Response | WithStatus:
     if not request.is_json:
         return _error(415, "unsupported_media_type", "send the lead as JSON (Content-Type: application/json)")
     body = request.get_json(silent=True)
@@ -64,7 +66,7 @@ def create_lead():  # noqa: ANN201
         data = LeadInput.model_validate(body)
     except ValidationError as err:
         return _error(400, "validation_failed", "some fields are invalid", fields=field_errors(err))
-    rt = _runtime()
+    rt = current_runtime()
     try:
         with rt.db.uow() as s:
             res = intake_lead(s, rt.cfg, data, actor="api", platform="api", now=rt.clock(), kv=rt.kv)
@@ -92,15 +94,15 @@ class _BadArg(ValueError):
 
 
 @api.errorhandler(_BadArg)
-def _bad_arg(err: _BadArg):  # noqa: ANN202
+def _bad_arg(err: _BadArg) -> WithStatus:
     return _error(400, "bad_request", str(err))
 
 
 @api.get("/leads")
 @require_token
-def list_leads():  # noqa: ANN201
+def list_leads() -> Response:
     limit, offset = _page_args()
-    rt = _runtime()
+    rt = current_runtime()
     with rt.db.uow() as s:
         return jsonify(queries.list_leads(s, rt.clock(), status=request.args.get("status"),
                                           owner=request.args.get("owner"), stage=request.args.get("stage"),
@@ -109,8 +111,8 @@ def list_leads():  # noqa: ANN201
 
 @api.get("/leads/<int:lead_id>")
 @require_token
-def get_lead(lead_id: int):  # noqa: ANN201
-    rt = _runtime()
+def get_lead(lead_id: int) -> Response | WithStatus:
+    rt = current_runtime()
     with rt.db.uow() as s:
         view = queries.lead_detail(s, lead_id, rt.clock())
     if view is None:
@@ -120,9 +122,9 @@ def get_lead(lead_id: int):  # noqa: ANN201
 
 @api.get("/customers")
 @require_token
-def list_customers():  # noqa: ANN201
+def list_customers() -> Response:
     limit, offset = _page_args()
-    rt = _runtime()
+    rt = current_runtime()
     with rt.db.uow() as s:
         return jsonify(queries.list_customers(s, q=request.args.get("q"), limit=limit, offset=offset,
                                               include_merged=request.args.get("include_merged") == "1"))

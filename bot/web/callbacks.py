@@ -1,53 +1,32 @@
-"""Platform callback endpoints: translate the Flask request, hand it to the gateway, and
-answer with what the adapter says. Rejections are 4xx JSON with a clear reason."""
+"""Platform callback endpoints: `/callback/<path>` for every HTTP endpoint the enabled
+platforms declare. Translate the Flask request, hand it to the gateway, and answer with what
+the adapter says. Rejections are 4xx JSON with a clear reason."""
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from bot.gateway import Gateway, InboundRejected, InboundRequest, UnknownEndpoint
+from bot.web.context import current_runtime
 
 log = logging.getLogger("crm_bot.callbacks")
 callbacks = Blueprint("callbacks", __name__)
 
 
 def gateway() -> Gateway:
-    rt = current_app.extensions["crm_runtime"]
-    gw = rt.extras.get("gateway")
-    if gw is None:
-        gw = rt.extras["gateway"] = Gateway(rt.cfg, rt.kv, clock=lambda: rt.clock().timestamp())
-    return gw
+    return current_runtime().gateway
 
 
-def _handle(endpoint: str) -> Response | tuple:
+@callbacks.route("/callback/<path:path>", methods=["GET", "POST"])
+def callback(path: str) -> Response | tuple[Response, int]:
     req = InboundRequest(method=request.method, path=request.path, args=request.args.to_dict(),
                          headers=dict(request.headers), body=request.get_data(cache=False))
     try:
-        result = gateway().accept(endpoint, req)
+        result = gateway().accept(path, req)
     except UnknownEndpoint:
-        return jsonify({"error": "not_found", "message": f"platform '{endpoint}' is not enabled"}), 404
+        return jsonify({"error": "not_found", "message": f"platform '{path}' is not enabled"}), 404
     except InboundRejected as err:
-        log.warning("%s callback rejected: %s", endpoint, err.reason)
+        log.warning("%s callback rejected: %s", path, err.reason)
         return jsonify({"error": "rejected", "message": err.reason}), err.status
     return Response(result.response_body, status=result.status, content_type=result.content_type)
-
-
-@callbacks.route("/callback/wecom", methods=["GET", "POST"])
-def wecom():  # noqa: ANN201
-    return _handle("wecom")
-
-
-@callbacks.post("/callback/dingtalk")
-def dingtalk():  # noqa: ANN201
-    return _handle("dingtalk")
-
-
-@callbacks.post("/callback/feishu")
-def feishu():  # noqa: ANN201
-    return _handle("feishu")
-
-
-@callbacks.post("/callback/feishu/card")
-def feishu_card():  # noqa: ANN201
-    return _handle("feishu_card")

@@ -7,18 +7,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 from sqlalchemy import func, select
 
-from bot.web.api import bearer_error, require_token
+from bot.runtime import Runtime
+from bot.web.api import WithStatus, bearer_error, require_token
+from bot.web.context import current_runtime, runtime_of
 from crm_core.db.models import OutboundMessage
+from crm_core.kv.keys import ALL_QUEUES
 from crm_core.services.channel_health import BUCKETS_MS, TARGET_MS, channel_health, latency_buckets
+from scheduler.heartbeat import channel_states
 
 log = logging.getLogger("crm_bot.metrics")
 metrics = Blueprint("metrics", __name__)
@@ -30,19 +34,18 @@ OUTBOUND_WINDOW = timedelta(hours=24)
 _registry_lock = threading.Lock()
 
 
-def queue_names(rt: Any) -> list[str]:
+def queue_names(rt: Runtime) -> list[str]:
     """Every queue a worker serves (the same table `crm-bot worker` runs)."""
-    from bot.worker import processors
-    return sorted(processors(rt))
+    return sorted(ALL_QUEUES)
 
 
 class CrmCollector:
     """Custom collector for one runtime. Keeps the latency histogram's running totals."""
 
-    def __init__(self, rt: Any) -> None:
+    def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._lock = threading.Lock()
-        self._cursor = None                       # processed_at up to which rows are counted
+        self._cursor: datetime | None = None      # processed_at up to which rows are counted
         self._totals: dict[str, tuple[list[int], int, float]] = {}
 
     def describe(self) -> list[Metric]:
@@ -79,7 +82,7 @@ class CrmCollector:
         hist = HistogramMetricFamily("crmbot_inbound_latency_seconds",
                                      "Inbound message latency: platform timestamp to processed",
                                      labels=["platform"])
-        for platform in sorted(set(self.rt.cfg.platforms.enabled()) | set(totals)):
+        for platform in sorted(set(self.rt.channels) | set(totals)):
             cum, count, total = totals.get(platform, ([0] * len(BUCKETS_MS), 0, 0.0))
             buckets = [(floatToGoString(b / 1000), c) for b, c in zip(BUCKETS_MS, cum)] + [("+Inf", count)]
             hist.add_metric([platform], buckets, sum_value=total / 1000)
@@ -120,20 +123,20 @@ class CrmCollector:
         yield from (by_status, dead_g)
 
 
-def registry_for(app: Any) -> CollectorRegistry:
+def registry_for(app: Flask) -> CollectorRegistry:
     """The app's own registry (built on first use)."""
     with _registry_lock:
         reg = app.extensions.get("crm_metrics_registry")
         if reg is None:
             reg = CollectorRegistry(auto_describe=False)
-            reg.register(CrmCollector(app.extensions["crm_runtime"]))
+            reg.register(CrmCollector(runtime_of(app)))
             app.extensions["crm_metrics_registry"] = reg
         return reg
 
 
 @metrics.get("/metrics")
-def prometheus():  # noqa: ANN201
-    token = current_app.extensions["crm_runtime"].cfg.app.metrics_token
+def prometheus() -> Response | WithStatus:
+    token = current_runtime().cfg.app.metrics_token
     if token is not None:     # Prometheus: `authorization: {credentials: <token>}` in the scrape job
         denied = bearer_error([token.get_secret_value().encode()])
         if denied is not None:
@@ -144,15 +147,14 @@ def prometheus():  # noqa: ANN201
 
 @metrics.get("/api/v1/health/channels")
 @require_token
-def health_channels():  # noqa: ANN201
-    from scheduler.heartbeat import channel_states
-    rt = current_app.extensions["crm_runtime"]
+def health_channels() -> Response:
+    rt = current_runtime()
     now = rt.clock()
     with rt.db.uow() as s:
         health = channel_health(s, rt.cfg, now)
     states = channel_states(rt)
     channels = {p: {**h.as_dict(), "heartbeat": states.get(p)} for p, h in health.items()}
-    queues = {}
+    queues: dict[str, dict[str, Any]] = {}
     for name in queue_names(rt):
         st = rt.kv.queue(name).stats()
         queues[name] = {"ready": st.ready, "inflight": st.inflight, "dead": st.dead,

@@ -1,14 +1,43 @@
 """Workflow reports over the integration API: `GET /api/v1/reports/funnel` gives stage
 penetration (share of leads entering stage A that reach stage B within the window), overall,
-per team and per rep; same bearer token as the rest of /api/v1."""
+per team and per rep; same bearer token as the rest of /api/v1. `funnel_data` also backs
+`crm-bot report funnel`."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from typing import Any
 
-from bot.web.api import _error, require_token
+from flask import Blueprint, Response, jsonify, request
+
+from bot.runtime import Runtime
+from bot.web.api import WithStatus, _error, require_token
+from bot.web.context import current_runtime
+from crm_core.config.schema import AppConfig
+from crm_core.services.funnel_report import funnel_report, stage_penetration
 
 workflow_api = Blueprint("workflow_api", __name__, url_prefix="/api/v1")
 MAX_DAYS = 730
+
+
+def stage_key(cfg: AppConfig, word: str) -> str:
+    """A stage by key or name (ValueError naming the choices otherwise)."""
+    found = next((s.key for s in cfg.funnel.stages if word in (s.key, s.name)), None)
+    if found is None:
+        choices = ", ".join(f"{s.key}({s.name})" for s in cfg.funnel.stages)
+        raise ValueError(f"unknown stage '{word}'; choose one of {choices}")
+    return found
+
+
+def funnel_data(rt: Runtime, from_stage: str | None, to_stage: str | None, days: float,
+                window: float) -> list[dict[str, Any]]:
+    """Penetration dicts: one pair (both stages given), or every consecutive pair of the funnel."""
+    now = rt.clock()
+    with rt.db.uow() as s:
+        if from_stage:
+            if not to_stage:
+                raise ValueError("give both from and to, or neither (the whole funnel)")
+            a, b = stage_key(rt.cfg, from_stage), stage_key(rt.cfg, to_stage)
+            return [stage_penetration(s, rt.cfg, a, b, now, days=days, window_days=window).as_dict()]
+        return [p.as_dict() for p in funnel_report(s, rt.cfg, now, days=days, window_days=window)]
 
 
 def _number(name: str, default: float, low: float, high: float) -> float:
@@ -26,10 +55,9 @@ def _number(name: str, default: float, low: float, high: float) -> float:
 
 @workflow_api.get("/reports/funnel")
 @require_token
-def funnel():  # noqa: ANN201
+def funnel() -> Response | WithStatus:
     """?from=STAGE&to=STAGE (keys or names; both or neither) &days=90 &window=7"""
-    from bot.cli.workflow import funnel_data
-    rt = current_app.extensions["crm_runtime"]
+    rt = current_runtime()
     a, b = request.args.get("from") or None, request.args.get("to") or None
     if bool(a) != bool(b):
         return _error(400, "bad_request", "give both from and to, or neither (the whole funnel)")

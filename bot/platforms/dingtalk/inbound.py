@@ -20,6 +20,7 @@ from bot.platforms.base import (
     InboundRejected,
     InboundRequest,
     InboundResult,
+    as_dict,
     as_int,
     as_str,
     check_body_size,
@@ -126,7 +127,7 @@ def stream_frame_to_event(frame: dict[str, Any], now: float | None = None) -> In
     carry an event-subscription payload with the type in `headers.eventType`.
     """
     now = time.time() if now is None else now
-    headers = frame.get("headers") if isinstance(frame.get("headers"), dict) else {}
+    headers = as_dict(frame.get("headers"))
     data = frame.get("data")
     if frame.get("type") not in ("CALLBACK", "EVENT"):
         return None
@@ -182,7 +183,7 @@ def _content(data: dict[str, Any], field: str = "content") -> dict[str, Any]:
 
 
 def _text(data: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
-    text = data.get("text") if isinstance(data.get("text"), dict) else {}
+    text = as_dict(data.get("text"))
     # DingTalk removes the @bot mention but leaves the space after it.
     return InboundEvent(kind=EventKind.TEXT, text=as_str(text.get("content")).strip(), **common)
 
@@ -231,7 +232,7 @@ def _card_callback(data: dict[str, Any], now: float) -> InboundEvent:
     out_track_id = as_str(data.get("outTrackId") or data.get("cardBizId"))
     user_id = as_str(data.get("userId"))
     space_type = as_str(data.get("spaceType"))
-    common = {
+    common: dict[str, Any] = {
         "platform": PLATFORM,
         # A retried tap repeats the same action ids and params, so the same id; another
         # button (or another choice) changes the digest.

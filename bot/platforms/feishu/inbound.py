@@ -15,8 +15,9 @@ from typing import Any, Callable
 from bot.events import CardAction, EventKind, InboundEvent, MediaRef
 from bot.platforms.base import (
     BAD_SIGNATURE, BAD_TOKEN, METHOD_NOT_ALLOWED, MISSING_PARAM, MISSING_SIGNATURE,
-    InboundRejected, InboundRequest, InboundResult, as_float, as_int, as_str, check_body_size,
-    check_fresh, parse_epoch, parse_json_object, received_now, secure_equals, utc_from_epoch,
+    InboundRejected, InboundRequest, InboundResult, as_dict, as_float, as_int, as_list, as_str,
+    check_body_size, check_fresh, parse_epoch, parse_json_object, received_now, secure_equals,
+    utc_from_epoch,
 )
 from bot.platforms.feishu import crypto
 
@@ -95,7 +96,7 @@ class FeishuInbound(_FeishuBase):
         signed = self._verify_signature(req, now)
         payload = self._open(req.body)
         is_challenge = payload.get("type") == "url_verification"
-        header = payload.get("header") if isinstance(payload.get("header"), dict) else {}
+        header = as_dict(payload.get("header"))
         self._check_token(header.get("token", payload.get("token")), signed, is_challenge)
         if is_challenge:  # answered in plain JSON even when the request was encrypted
             return self._challenge(payload)
@@ -194,7 +195,7 @@ def feishu_payload_to_event(payload: dict[str, Any], now: float) -> InboundEvent
                        created / 1000.0 if created else None)
         mapper = _V2_MAPPERS.get(event_type) or _by_prefix(event_type)
         return mapper(event if isinstance(event, dict) else {}, common)
-    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+    event = as_dict(payload.get("event"))
     common = _base(as_str(payload.get("uuid")) or _digest(payload),
                    as_str(event.get("type")) or "event_callback", now, as_float(payload.get("ts")))
     return _v1_message(event, common) if event.get("type") == "message" else _unknown(event, common)
@@ -234,7 +235,7 @@ def _system(event: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
 
 
 def _contact(event: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
-    user = event.get("object") if isinstance(event.get("object"), dict) else {}
+    user = as_dict(event.get("object"))
     common["reply_ref"]["contact"] = {"change_type": common["raw_type"],
                                       "user_id": as_str(user.get("user_id")),
                                       "open_id": as_str(user.get("open_id"))}
@@ -269,14 +270,14 @@ def _post_text(content: dict[str, Any], mentions: Any) -> str:
 
 
 def _message(event: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
-    msg = event.get("message") if isinstance(event.get("message"), dict) else {}
+    msg = as_dict(event.get("message"))
     msg_type, message_id = as_str(msg.get("message_type")), as_str(msg.get("message_id"))
     _with_user(common, _dig(event, "sender", "sender_id"), as_str(msg.get("chat_id")))
     created = as_int(msg.get("create_time"))
     common.update(raw_type=msg_type or "message",
                   conversation_type="group" if msg.get("chat_type") == "group" else "p2p",
                   platform_time=utc_from_epoch(created / 1000.0) if created else common["platform_time"])
-    mentions = msg.get("mentions") if isinstance(msg.get("mentions"), list) else []
+    mentions = as_list(msg.get("mentions"))
     common["reply_ref"].update(
         message_id=message_id, chat_id=as_str(msg.get("chat_id")),
         chat_type=as_str(msg.get("chat_type")), tenant_key=as_str(_dig(event, "sender", "tenant_key")),
@@ -343,7 +344,7 @@ def _card_event(action: Any, ids: Any, chat_id: str, message_id: str, token: str
 
 
 def _card_trigger(event: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
-    ctx = event.get("context") if isinstance(event.get("context"), dict) else {}
+    ctx = as_dict(event.get("context"))
     return _card_event(event.get("action"), event.get("operator"),
                        as_str(ctx.get("open_chat_id")), as_str(ctx.get("open_message_id")),
                        as_str(event.get("token")), common)
