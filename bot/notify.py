@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from bot.recipients import Unreachable, recipient_for_rep
 from crm_core.notices import Notice
-from handlers.notify import render
+from handlers.notify import default_renderers
 
 log = logging.getLogger("crm_bot.notify")
 
@@ -24,7 +24,7 @@ def deliver(rt, notices: Iterable[Notice]) -> int:  # noqa: ANN001
     """Returns how many notices were handed to the outbox."""
     sent = 0
     for n in notices:
-        item = render(rt, n)
+        item = default_renderers().render(rt.cfg, n)
         if item is None:
             continue
         try:

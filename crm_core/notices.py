@@ -1,31 +1,246 @@
 """Domain notices: what a service wants someone to be told. crm_core never renders or
-sends; handlers/notify.py turns each notice into a card or text and sends it."""
+sends; handlers/notify.py turns each notice into a card or text and sends it.
+
+One frozen dataclass per kind, with typed fields (a field stays a dict / list only where the
+payload is a genuinely nested report: a digest's items, a dedup review's two sides, the monthly
+merge figures). `kind` is a class constant kept for logs, Reminder rows and dedupe keys.
+Every concrete type is listed in NOTICE_TYPES (the one obvious home); each needs a renderer
+(handlers/notify.py `default_renderers`, checked by tests/unit/test_notices.py)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+Items = list[dict[str, Any]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Notice:
-    kind: str                      # e.g. "lead.assigned", "fuse.reminder", "fuse.supervisor"
+    kind: ClassVar[str] = ""
+    supervisor_role: ClassVar[bool] = False   # always goes to the recipient in their supervisor role
+
     to_rep: str                    # config rep id of the recipient
     lead_id: int | None = None
     customer_id: int | None = None
-    data: dict[str, Any] = field(default_factory=dict)
     dedupe_key: str | None = None  # the same logical notice goes out once
     as_supervisor: bool = False    # sent to the team's supervisor_platform when configured
-
-    # Kinds used across the codebase (kept here so they have one obvious home):
-    # lead.assigned, lead.pool, routing.paused, fuse.reminder, fuse.supervisor, fuse.diagnosis,
-    # followup.supervisor, pool.warning, pool.returned, dedup.prompt, dedup.review, dedup.merged,
-    # handover.summary, health.red, digest.rep, digest.supervisor, merge.report, fuse.help
 
     @property
     def to_supervisor(self) -> bool:
         """Goes to someone in their supervisor role (their team's supervisor_platform)."""
-        return self.as_supervisor or self.kind in SUPERVISOR_KINDS
+        return self.as_supervisor or self.supervisor_role
 
 
-SUPERVISOR_KINDS = frozenset({"fuse.supervisor", "fuse.diagnosis", "followup.supervisor", "lead.pool",
-                              "routing.paused", "fuse.help", "digest.supervisor"})
+@dataclass(frozen=True, kw_only=True)
+class LeadNotice(Notice):
+    """About one lead (not a kind of its own)."""
+    lead_id: int
+    title: str
+
+
+# ---- assignment, 公海, routing --------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class LeadAssigned(LeadNotice):
+    kind: ClassVar[str] = "lead.assigned"
+    reason: str
+    team: str | None = None
+    previous_owner: str | None = None
+    tags: tuple[str, ...] = ()     # from a form / expo scan: the owner only confirms them
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeadPooled(LeadNotice):
+    kind: ClassVar[str] = "lead.pool"
+    supervisor_role: ClassVar[bool] = True
+    reason: str
+    team: str | None = None
+    team_name: str | None = None
+    skipped: tuple[tuple[str, str], ...] = ()   # (rep id, why not)
+    platform: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoutingPaused(Notice):
+    kind: ClassVar[str] = "routing.paused"
+    supervisor_role: ClassVar[bool] = True
+    rep: str
+    rep_name: str
+    count: int
+    hours: float
+    until: str                     # ISO timestamp
+    platform: str | None = None
+
+
+# ---- the stage fuse, follow-up watch ----------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class FuseNotice(LeadNotice):
+    """The facts every fuse notice carries (not a kind of its own)."""
+    stage: str
+    stage_name: str
+    owner: str | None
+    deadline: str                  # ISO timestamps
+    last_activity_at: str
+    hours_overdue: float
+    idle_hours: float
+    clock: str                     # "working" or "calendar"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FuseReminder(FuseNotice):
+    kind: ClassVar[str] = "fuse.reminder"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FuseSupervisor(FuseNotice):
+    kind: ClassVar[str] = "fuse.supervisor"
+    supervisor_role: ClassVar[bool] = True
+    platform: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FuseDiagnosis(FuseNotice):
+    kind: ClassVar[str] = "fuse.diagnosis"
+    supervisor_role: ClassVar[bool] = True
+    recent_activities: Items
+    team_median_hours: float | None = None
+    rep_conversion_30d: dict[str, Any] | None = None   # {"entered", "reached", "rate"}
+    platform: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HelpRequested(LeadNotice):
+    """需要支援 tapped on a reminder (emitted by the tap handler, not a scan)."""
+    kind: ClassVar[str] = "fuse.help"
+    supervisor_role: ClassVar[bool] = True
+    owner: str | None
+    stage: str
+    team: str | None
+    last_activity_at: str
+    by: str                        # the rep who asked
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowupSupervisor(LeadNotice):
+    kind: ClassVar[str] = "followup.supervisor"
+    supervisor_role: ClassVar[bool] = True
+    owner: str | None
+    stage: str
+    idle_hours: float
+    last_activity_at: str
+    platform: str | None = None
+
+
+# ---- 公海 warnings, handover ----------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class PoolWarning(LeadNotice):
+    kind: ClassVar[str] = "pool.warning"
+    return_at: str
+    reason: str
+    days_left: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolReturned(LeadNotice):
+    kind: ClassVar[str] = "pool.returned"
+    reason: str
+    cooldown_until: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoverSummary(Notice):
+    kind: ClassVar[str] = "handover.summary"
+    from_rep: str
+    from_name: str
+    count: int
+    to_pool: bool
+    budget_total: int
+    leads: Items                   # the first few, most important first: id, title, stage, ...
+
+
+# ---- deduplication ----------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class DuplicatePrompt(Notice):
+    """The rep's possible-duplicate prompt; `view` is dedup_entry.review_view (both sides)."""
+    kind: ClassVar[str] = "dedup.prompt"
+    view: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuplicateReview(Notice):
+    """The data steward's review; `view` is dedup_entry.review_view (both sides)."""
+    kind: ClassVar[str] = "dedup.review"
+    view: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeReport(Notice):
+    """The monthly merge figures (merge_report.merge_report) for one supervisor."""
+    kind: ClassVar[str] = "merge.report"
+    report: dict[str, Any]
+
+
+# ---- customer health, daily digests -----------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class HealthNotice(Notice):
+    """A customer's new health score (not a kind of its own)."""
+    customer_id: int
+    customer: str                  # the customer's name
+    score: float
+    level: str
+    previous_score: float | None
+    previous_level: str | None
+    dimensions: dict[str, float]
+    weakest: str
+    weakest_label: str
+    suggestion: str
+    drop_percent: float | None = None
+    owner: str | None = None       # set on the supervisors' copies
+    owner_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthRed(HealthNotice):
+    kind: ClassVar[str] = "health.red"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthDrop(HealthNotice):
+    kind: ClassVar[str] = "health.drop"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestRep(Notice):
+    kind: ClassVar[str] = "digest.rep"
+    date: str                      # ISO local day
+    todos: Items
+    todo_total: int
+    overdue: Items
+    overdue_total: int
+    healthy: Items
+    new_leads: Items
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestSupervisor(Notice):
+    kind: ClassVar[str] = "digest.supervisor"
+    supervisor_role: ClassVar[bool] = True
+    date: str
+    teams: list[str]
+    penetration: Items
+    overdue: Items
+    red: Items
+    red_total: int
+
+
+NOTICE_TYPES: tuple[type[Notice], ...] = (
+    LeadAssigned, LeadPooled, RoutingPaused,
+    FuseReminder, FuseSupervisor, FuseDiagnosis, HelpRequested, FollowupSupervisor,
+    PoolWarning, PoolReturned, HandoverSummary,
+    DuplicatePrompt, DuplicateReview, MergeReport,
+    HealthRed, HealthDrop, DigestRep, DigestSupervisor,
+)

@@ -1,14 +1,18 @@
 """Cards of deduplication: the rep's possible-duplicate prompt (关联到已有客户 / 仍然新建), the data
 steward's review (合并 / 不是重复) and the supervisors' monthly merge report. Phones are masked
-before they get here; these builders only lay out what the services computed."""
+before they get here; these builders only lay out what the services computed. `register` adds
+the notice renderers to a Renderers (handlers/notify.py)."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards.model import Button, Card, Field, Level
-from crm_core.notices import Notice
-from handlers.notify import renderer
+from crm_core.config.schema import AppConfig
+from crm_core.notices import DuplicatePrompt, DuplicateReview, MergeReport
+
+if TYPE_CHECKING:
+    from handlers.notify import Renderers
 
 DECISION_WORDS = {"merged": "合并", "rejected": "标记为不是重复"}
 KEEP_WORDS = {"merged": "关联到已有客户", "rejected": "选择仍然新建"}
@@ -55,14 +59,12 @@ def resolution(view: dict[str, Any]) -> str:
     return f"已由 {view.get('reviewer') or '系统'} {what}{stamp}"
 
 
-@renderer("dedup.prompt")
-def render_prompt(_rt: Any, notice: Notice) -> Card:
-    return review_card({**notice.data, "kind": "prompt"})
+def render_prompt(_cfg: AppConfig, notice: DuplicatePrompt) -> Card:
+    return review_card({**notice.view, "kind": "prompt"})
 
 
-@renderer("dedup.review")
-def render_review(_rt: Any, notice: Notice) -> Card:
-    return review_card({**notice.data, "kind": "review"})
+def render_review(_cfg: AppConfig, notice: DuplicateReview) -> Card:
+    return review_card({**notice.view, "kind": "review"})
 
 
 def _hours(minutes: int) -> str:
@@ -86,6 +88,11 @@ def merge_report_card(report: dict[str, Any], recipient: str) -> Card:
                 footer=f"节省时间按每条重复记录 {report['minutes_per_duplicate']} 分钟估算")
 
 
-@renderer("merge.report")
-def render_merge_report(_rt: Any, notice: Notice) -> Card:
-    return merge_report_card(notice.data, notice.to_rep)
+def render_merge_report(_cfg: AppConfig, notice: MergeReport) -> Card:
+    return merge_report_card(notice.report, notice.to_rep)
+
+
+def register(renderers: Renderers) -> None:
+    renderers.register(DuplicatePrompt, render_prompt)
+    renderers.register(DuplicateReview, render_review)
+    renderers.register(MergeReport, render_merge_report)

@@ -1,16 +1,20 @@
 """What people see for customer health and the daily digests: the health.red card (score,
 weakest dimension, a suggested action), the health.drop card, and the rep / supervisor
-digests. Built from the notice's data and the org config only (no database reads)."""
+digests. Built from the notice's fields and the org config only (no database reads);
+`register` adds them to a Renderers (handlers/notify.py)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards.model import Card, Field, Level
-from crm_core.notices import Notice
+from crm_core.config.schema import AppConfig
+from crm_core.notices import DigestRep, DigestSupervisor, HealthDrop, HealthNotice, HealthRed
 from handlers.lead_card import money
-from handlers.notify import renderer
 from handlers.workflow_cards import card_id_for, rep_name
+
+if TYPE_CHECKING:
+    from handlers.notify import Renderers
 
 DIMENSION_LABELS = {"activity": "互动活跃度", "value": "商机价值", "dependency": "合作深度",
                     "risk": "风险", "growth": "增长趋势"}
@@ -25,34 +29,31 @@ def dimension_line(dims: dict[str, Any]) -> str:
     return " · ".join(f"{DIMENSION_LABELS[k]} {_score(dims.get(k))}" for k in DIMENSION_LABELS if k in dims)
 
 
-def _health_fields(rt: Any, notice: Notice) -> list[Field]:
-    d = notice.data
-    fields = [Field("客户", d.get("customer") or "—", short=False),
-              Field("健康分", f"{_score(d.get('score'))}(上次 {_score(d.get('previous_score'))})"),
-              Field("最弱维度", f"{d.get('weakest_label', '—')} "
-                             f"{_score((d.get('dimensions') or {}).get(d.get('weakest')))}")]
-    if d.get("drop_percent"):
-        fields.append(Field("30天内下降", f"{d['drop_percent']:g}%"))
-    if notice.as_supervisor and d.get("owner"):
-        fields.append(Field("负责人", rep_name(rt.cfg, d["owner"])))
+def _health_fields(cfg: AppConfig, notice: HealthNotice) -> list[Field]:
+    fields = [Field("客户", notice.customer or "—", short=False),
+              Field("健康分", f"{_score(notice.score)}(上次 {_score(notice.previous_score)})"),
+              Field("最弱维度", f"{notice.weakest_label} "
+                             f"{_score((notice.dimensions or {}).get(notice.weakest))}")]
+    if notice.drop_percent:
+        fields.append(Field("30天内下降", f"{notice.drop_percent:g}%"))
+    if notice.as_supervisor and notice.owner:
+        fields.append(Field("负责人", rep_name(cfg, notice.owner)))
     return fields
 
 
-@renderer("health.red")
-def health_red(rt: Any, notice: Notice) -> Card:
-    d = notice.data
-    text = f"**各维度**\n{dimension_line(d.get('dimensions') or {})}\n**建议**\n{d.get('suggestion') or '—'}"
-    return Card(card_id=card_id_for("health-red", notice), title=f"客户健康度转为红色:{d.get('customer', '')}",
-                level=Level.DANGER, fields=tuple(_health_fields(rt, notice)), text=text,
+def _health_text(notice: HealthNotice) -> str:
+    return f"**各维度**\n{dimension_line(notice.dimensions or {})}\n**建议**\n{notice.suggestion or '—'}"
+
+
+def health_red(cfg: AppConfig, notice: HealthRed) -> Card:
+    return Card(card_id=card_id_for("health-red", notice), title=f"客户健康度转为红色:{notice.customer}",
+                level=Level.DANGER, fields=tuple(_health_fields(cfg, notice)), text=_health_text(notice),
                 footer="健康分每天重新计算;跟进记录、推进阶段后会回升")
 
 
-@renderer("health.drop")
-def health_drop(rt: Any, notice: Notice) -> Card:
-    d = notice.data
-    text = f"**各维度**\n{dimension_line(d.get('dimensions') or {})}\n**建议**\n{d.get('suggestion') or '—'}"
-    return Card(card_id=card_id_for("health-drop", notice), title=f"客户健康度明显下降:{d.get('customer', '')}",
-                level=Level.WARNING, fields=tuple(_health_fields(rt, notice)), text=text)
+def health_drop(cfg: AppConfig, notice: HealthDrop) -> Card:
+    return Card(card_id=card_id_for("health-drop", notice), title=f"客户健康度明显下降:{notice.customer}",
+                level=Level.WARNING, fields=tuple(_health_fields(cfg, notice)), text=_health_text(notice))
 
 
 # ---- daily digests -----------------------------------------------------------------------------
@@ -69,30 +70,28 @@ def _todo_line(i: int, t: dict[str, Any]) -> str:
     return f"{i}. {t.get('title')} · {t.get('customer') or '—'}{budget}{late}"
 
 
-def rep_digest_text(data: dict[str, Any]) -> str:
-    parts = [f"**今日待办**(共 {data.get('todo_total', 0)} 项,按优先级前 {len(data.get('todos') or [])} 项)"]
-    parts += [_todo_line(i, t) for i, t in enumerate(data.get("todos") or [], 1)] or ["· 今天没有到期的待办"]
-    if data.get("overdue"):
-        parts.append(f"**超时未跟进**(共 {data.get('overdue_total', 0)} 条)")
+def rep_digest_text(d: DigestRep) -> str:
+    parts = [f"**今日待办**(共 {d.todo_total} 项,按优先级前 {len(d.todos)} 项)"]
+    parts += [_todo_line(i, t) for i, t in enumerate(d.todos, 1)] or ["· 今天没有到期的待办"]
+    if d.overdue:
+        parts.append(f"**超时未跟进**(共 {d.overdue_total} 条)")
         parts += [f"· #{x['lead_id']} {x.get('title')} · {x.get('customer') or '—'} · 已超时 {x['overdue_hours']:g} 小时"
-                  for x in data["overdue"]]
-    if data.get("new_leads"):
-        parts.append(f"**新分配的线索**(共 {len(data['new_leads'])} 条)")
-        parts += [f"· #{x['lead_id']} {x.get('title')} · {x.get('customer') or '—'}" for x in data["new_leads"]]
-    if data.get("healthy"):
+                  for x in d.overdue]
+    if d.new_leads:
+        parts.append(f"**新分配的线索**(共 {len(d.new_leads)} 条)")
+        parts += [f"· #{x['lead_id']} {x.get('title')} · {x.get('customer') or '—'}" for x in d.new_leads]
+    if d.healthy:
         parts.append("**值得重点推进的客户**(健康度最高)")
-        parts += [f"· {x.get('customer')} · {_score(x.get('score'))} 分" for x in data["healthy"]]
+        parts += [f"· {x.get('customer')} · {_score(x.get('score'))} 分" for x in d.healthy]
     return "\n".join(parts)
 
 
-@renderer("digest.rep")
-def digest_rep(rt: Any, notice: Notice) -> Card:
-    d = notice.data
-    fields = (Field("今日待办", str(d.get("todo_total", 0))), Field("超时未跟进", str(d.get("overdue_total", 0))),
-              Field("新线索", str(len(d.get("new_leads") or []))))
-    return Card(card_id=card_id_for("digest-rep", notice), title=f"今日工作摘要 · {_day(d.get('date'))}",
-                level=Level.WARNING if d.get("overdue_total") else Level.INFO, fields=fields,
-                text=rep_digest_text(d), footer=f"{rep_name(rt.cfg, notice.to_rep)},祝今天顺利!")
+def digest_rep(cfg: AppConfig, notice: DigestRep) -> Card:
+    fields = (Field("今日待办", str(notice.todo_total)), Field("超时未跟进", str(notice.overdue_total)),
+              Field("新线索", str(len(notice.new_leads))))
+    return Card(card_id=card_id_for("digest-rep", notice), title=f"今日工作摘要 · {_day(notice.date)}",
+                level=Level.WARNING if notice.overdue_total else Level.INFO, fields=fields,
+                text=rep_digest_text(notice), footer=f"{rep_name(cfg, notice.to_rep)},祝今天顺利!")
 
 
 def _rate(p: dict[str, Any]) -> str:
@@ -100,26 +99,31 @@ def _rate(p: dict[str, Any]) -> str:
     return f"· {p['from']} → {p['to']}:{p['reached']}/{p['entered']}({pct})"
 
 
-def supervisor_digest_text(rt: Any, data: dict[str, Any]) -> str:
+def supervisor_digest_text(cfg: AppConfig, d: DigestSupervisor) -> str:
     parts = ["**阶段渗透率**(近 90 天,7 天内推进)"]
-    parts += [_rate(p) for p in data.get("penetration") or []] or ["· 暂无阶段数据"]
+    parts += [_rate(p) for p in d.penetration] or ["· 暂无阶段数据"]
     parts.append("**逾期情况**(逾期任务 / 超时线索)")
-    parts += [f"· {o['name']}:{o['tasks']} / {o['leads']}" for o in data.get("overdue") or []] or ["· 无逾期"]
-    parts.append(f"**红色客户**(共 {data.get('red_total', 0)} 家)")
-    parts += [f"· {r.get('customer')} · {_score(r.get('score'))} 分 · {rep_name(rt.cfg, r.get('owner'))}"
-              for r in data.get("red") or []] or ["· 无"]
+    parts += [f"· {o['name']}:{o['tasks']} / {o['leads']}" for o in d.overdue] or ["· 无逾期"]
+    parts.append(f"**红色客户**(共 {d.red_total} 家)")
+    parts += [f"· {r.get('customer')} · {_score(r.get('score'))} 分 · {rep_name(cfg, r.get('owner'))}"
+              for r in d.red] or ["· 无"]
     return "\n".join(parts)
 
 
-@renderer("digest.supervisor")
-def digest_supervisor(rt: Any, notice: Notice) -> Card:
-    d = notice.data
-    overdue = sum(o["tasks"] + o["leads"] for o in d.get("overdue") or [])
-    fields = (Field("团队", "、".join(d.get("teams") or []) or "—", short=False),
-              Field("逾期合计", str(overdue)), Field("红色客户", str(d.get("red_total", 0))))
-    return Card(card_id=card_id_for("digest-sup", notice), title=f"团队日报 · {_day(d.get('date'))}",
-                level=Level.WARNING if d.get("red_total") or overdue else Level.INFO, fields=fields,
-                text=supervisor_digest_text(rt, d))
+def digest_supervisor(cfg: AppConfig, notice: DigestSupervisor) -> Card:
+    overdue = sum(o["tasks"] + o["leads"] for o in notice.overdue)
+    fields = (Field("团队", "、".join(notice.teams) or "—", short=False),
+              Field("逾期合计", str(overdue)), Field("红色客户", str(notice.red_total)))
+    return Card(card_id=card_id_for("digest-sup", notice), title=f"团队日报 · {_day(notice.date)}",
+                level=Level.WARNING if notice.red_total or overdue else Level.INFO, fields=fields,
+                text=supervisor_digest_text(cfg, notice))
 
 
-__all__ = ["digest_rep", "digest_supervisor", "health_drop", "health_red"]
+def register(renderers: Renderers) -> None:
+    renderers.register(HealthRed, health_red)
+    renderers.register(HealthDrop, health_drop)
+    renderers.register(DigestRep, digest_rep)
+    renderers.register(DigestSupervisor, digest_supervisor)
+
+
+__all__ = ["digest_rep", "digest_supervisor", "health_drop", "health_red", "register"]

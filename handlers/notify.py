@@ -1,35 +1,54 @@
-"""Notices → what people see. Each feature registers a renderer per notice kind
-(`@renderer("fuse.reminder")`) returning a Card or text. Sending is the bot layer's job
-(`bot/notify.py`, reached through `Runtime.deliver`)."""
+"""Notices → what people see. Each feature module registers one renderer per notice TYPE
+(its `register(renderers)`), returning a Card or text; `default_renderers()` is the full set.
+Sending is the bot layer's job (`bot/notify.py`, reached through `Runtime.deliver`)."""
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from cards.model import Card
+from crm_core.config.schema import AppConfig
 from crm_core.notices import Notice
+from handlers import dedup_cards, health_cards, workflow_cards
 
 log = logging.getLogger("crm_bot.notify")
-Renderer = Callable[[Any, Notice], "Card | str | None"]     # (runtime, notice)
-RENDERERS: dict[str, Renderer] = {}
-# Modules holding renderers; each feature adds its module name here.
-RENDERER_MODULES: list[str] = ["handlers.workflow_cards", "handlers.health_cards", "handlers.dedup_cards"]
+N = TypeVar("N", bound=Notice)
+Renderer = Callable[[AppConfig, N], Card | str | None]      # (config, notice of one type)
 
 
-def renderer(kind: str) -> Callable[[Renderer], Renderer]:
-    def deco(fn: Renderer) -> Renderer:
-        RENDERERS[kind] = fn
-        return fn
-    return deco
+class Renderers:
+    """Notice type → its renderer. A type is registered once; an unregistered one renders
+    as None (logged), so one missing renderer never stops the others from going out."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[type[Notice], Callable[[AppConfig, Any], Card | str | None]] = {}
+
+    def register(self, notice_type: type[N], fn: Renderer[N]) -> None:
+        if not (isinstance(notice_type, type) and issubclass(notice_type, Notice)):
+            raise TypeError(f"not a notice type: {notice_type!r}")
+        if notice_type in self._by_type:
+            raise ValueError(f"a renderer for {notice_type.__name__} is already registered")
+        self._by_type[notice_type] = fn
+
+    def registered(self) -> frozenset[type[Notice]]:
+        return frozenset(self._by_type)
+
+    def __contains__(self, notice_type: object) -> bool:
+        return notice_type in self._by_type
+
+    def render(self, cfg: AppConfig, notice: Notice) -> Card | str | None:
+        fn = self._by_type.get(type(notice))
+        if fn is None:
+            log.error("no renderer for notice kind %s (%s)", notice.kind, type(notice).__name__)
+            return None
+        return fn(cfg, notice)
 
 
-def render(rt, notice: Notice) -> Card | str | None:  # noqa: ANN001
-    for name in RENDERER_MODULES:
-        importlib.import_module(name)
-    fn = RENDERERS.get(notice.kind)
-    if fn is None:
-        log.error("no renderer for notice kind %s", notice.kind)
-        return None
-    return fn(rt, notice)
+def default_renderers() -> Renderers:
+    """Every feature's renderers (cheap: a few dict entries)."""
+    renderers = Renderers()
+    workflow_cards.register(renderers)
+    health_cards.register(renderers)
+    dedup_cards.register(renderers)
+    return renderers

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cards.model import Button, Card, CardError, Field, Level, card_from_dict
-from crm_core.notices import Notice
+from crm_core.notices import HelpRequested, Notice
 from crm_core.services.activity import ActivityError, record_follow_up, record_note
 from crm_core.services.assign import AssignError, can_reassign, reassign, supervisors_for
 from crm_core.services.followup import mute, unmute
@@ -137,9 +137,10 @@ def snooze(ctx: Context, s: Session, lead: Lead) -> Outcome:
 def ask_help(ctx: Context, s: Session, lead: Lead) -> Outcome:
     sups = supervisors_for(ctx.cfg, lead)
     note(ctx, s, lead, "help", "请求主管支援", supervisors=sups)
-    data = {"title": lead.title, "owner": lead.owner_rep_id, "stage": lead.stage, "team": lead.team_id,
-            "last_activity_at": lead.last_activity_at.isoformat(), "by": ctx.rep.id}
-    notices = [Notice("fuse.help", sup, lead.id, lead.customer_id, data, as_supervisor=True,
+    notices: list[Notice] = [
+        HelpRequested(to_rep=sup, lead_id=lead.id, customer_id=lead.customer_id, title=lead.title,
+                      owner=lead.owner_rep_id, stage=lead.stage, team=lead.team_id,
+                      last_activity_at=lead.last_activity_at.isoformat(), by=ctx.rep.id, as_supervisor=True,
                       dedupe_key=f"help:{lead.id}:{ctx.event.platform}:{ctx.event.event_id}:{sup}") for sup in sups]
     names = "、".join(rep_name(ctx.cfg, sup) for sup in sups) or "管理员"
     return f"已请求支援,已通知 {names}", [], notices

@@ -1,19 +1,24 @@
 """What people see for the workflow notices (assignment, 公海, routing pauses, the stage fuse,
-follow-up watch, handover): one renderer per notice kind, all built from the notice's data and
-the org config (no database reads), with the buttons the tap handlers in workflow_actions serve."""
+follow-up watch, handover): one renderer per notice type, all built from the notice's fields and
+the org config (no database reads), with the buttons the tap handlers in workflow_actions serve.
+`register` adds them to a Renderers (handlers/notify.py)."""
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards.model import Button, Card, Field, Level
 from crm_core.assignment.pick import skip_reason
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig, Team
-from crm_core.notices import Notice
+from crm_core.notices import (FollowupSupervisor, FuseDiagnosis, FuseNotice, FuseReminder, FuseSupervisor,
+                              HandoverSummary, HelpRequested, LeadAssigned, LeadNotice, LeadPooled, Notice,
+                              PoolReturned, PoolWarning, RoutingPaused)
 from handlers.lead_card import money
-from handlers.notify import renderer
+
+if TYPE_CHECKING:
+    from handlers.notify import Renderers
 
 MAX_REASSIGN_BUTTONS = 4          # + 标记需协同 + 催办 = the 6 buttons a WeCom card allows
 RECENT_ITEMS = 5
@@ -43,21 +48,26 @@ def when(cfg: AppConfig, value: str | datetime | None) -> str:
 
 def card_id_for(prefix: str, notice: Notice) -> str:
     """Stable per logical notice: re-rendering the same notice gives the same card id."""
-    basis = notice.dedupe_key or f"{notice.kind}:{notice.to_rep}:{sorted(notice.data.items())!r}"
+    basis = notice.dedupe_key or f"{notice.kind}:{notice.to_rep}:{notice!r}"
     digest = hashlib.sha1(basis.encode()).hexdigest()[:12]
     return f"{prefix}-{notice.lead_id or 0}-{digest}"
 
 
-def lead_label(notice: Notice) -> str:
-    title = notice.data.get("title") or ""
+def lead_label(notice: LeadNotice) -> str:
+    title = notice.title or ""
     return f"#{notice.lead_id} {title}".strip() if notice.lead_id else title or "—"
 
 
+def stage_label(cfg: AppConfig, stage: str | None, name: str | None = None) -> str:
+    """The stage's display name: `name` when the notice carries one, else the funnel's."""
+    if name:
+        return str(name)
+    found = cfg.funnel.stage(stage or "")
+    return found.name if found else str(stage or "—")
+
+
 def stage_name(cfg: AppConfig, data: dict[str, Any]) -> str:
-    if data.get("stage_name"):
-        return str(data["stage_name"])
-    stage = cfg.funnel.stage(data.get("stage") or "")
-    return stage.name if stage else str(data.get("stage") or "—")
+    return stage_label(cfg, data.get("stage"), data.get("stage_name"))
 
 
 def hours(value: Any) -> str:
@@ -89,11 +99,11 @@ def reassign_buttons(cfg: AppConfig, lead_id: int, candidates: list[str]) -> lis
             for rep in candidates[:MAX_REASSIGN_BUTTONS]]
 
 
-def supervisor_buttons(cfg: AppConfig, notice: Notice, with_assist: bool = True) -> tuple[Button, ...]:
-    data = notice.data
-    team = team_for(cfg, data.get("owner"), notice.to_rep, data.get("team"))
+def supervisor_buttons(cfg: AppConfig, notice: LeadNotice, owner: str | None, team_id: str | None = None,
+                       with_assist: bool = True) -> tuple[Button, ...]:
+    team = team_for(cfg, owner, notice.to_rep, team_id)
     value = {"lead": str(notice.lead_id)}
-    buttons = reassign_buttons(cfg, notice.lead_id, reassign_candidates(cfg, team, data.get("owner")))
+    buttons = reassign_buttons(cfg, notice.lead_id, reassign_candidates(cfg, team, owner))
     if with_assist:
         buttons.append(Button("标记需协同", "fuse.assist", value))
     buttons.append(Button("催办", "fuse.nudge", value, "danger"))
@@ -106,14 +116,12 @@ def reassign_footer(notice: Notice) -> str:
 
 # ---- assignment, 公海, routing --------------------------------------------------------------
 
-@renderer("lead.assigned")
-def lead_assigned(rt: Any, notice: Notice) -> Card:
-    cfg, data = rt.cfg, notice.data
-    previous = data.get("previous_owner")
-    fields = [Field("线索", lead_label(notice), short=False), Field("分配原因", data.get("reason") or "—", short=False)]
+def lead_assigned(cfg: AppConfig, notice: LeadAssigned) -> Card:
+    previous = notice.previous_owner
+    fields = [Field("线索", lead_label(notice), short=False), Field("分配原因", notice.reason or "—", short=False)]
     if previous:
         fields.append(Field("原负责人", rep_name(cfg, previous)))
-    tags = data.get("tags") or []
+    tags = notice.tags
     if tags:       # from a form / expo scan: saved without asking, the owner only confirms the tags
         fields.append(Field("标签", "、".join(tags), short=False))
     buttons = (Button("确认标签", "lead.tags", {"lead": str(notice.lead_id)}, style="primary"),) if tags else ()
@@ -122,65 +130,60 @@ def lead_assigned(rt: Any, notice: Notice) -> Card:
                 footer=f"请尽快首次联系;回复「跟进 #{notice.lead_id} 内容」记录跟进")
 
 
-@renderer("lead.pool")
-def lead_pool(rt: Any, notice: Notice) -> Card:
-    cfg, data = rt.cfg, notice.data
-    skipped = "、".join(f"{rep_name(cfg, rep)}({why})" for rep, why in data.get("skipped") or [])
-    team = cfg.org.team(data["team"]) if data.get("team") else None
+def lead_pool(cfg: AppConfig, notice: LeadPooled) -> Card:
+    skipped = "、".join(f"{rep_name(cfg, rep)}({why})" for rep, why in notice.skipped)
+    team = cfg.org.team(notice.team) if notice.team else None
     active = [m for m in (team.members if team else []) if (r := cfg.org.rep(m)) and r.availability == "active"]
     return Card(card_id=card_id_for("pool", notice), title="线索无人可分配,已进入公海", level=Level.WARNING,
                 fields=(Field("线索", lead_label(notice), short=False),
-                        Field("团队", data.get("team_name") or "—"),
-                        Field("原因", data.get("reason") or "—", short=False)),
+                        Field("团队", notice.team_name or "—"),
+                        Field("原因", notice.reason or "—", short=False)),
                 text=f"未分配的成员:{skipped}" if skipped else None,
                 buttons=tuple(reassign_buttons(cfg, notice.lead_id, active)),
                 footer=reassign_footer(notice))
 
 
-@renderer("routing.paused")
-def routing_paused(rt: Any, notice: Notice) -> Card:
-    cfg, data = rt.cfg, notice.data
-    text = (f"{data.get('rep_name') or rep_name(cfg, data.get('rep'))} 今天有 {data.get('count')} 条线索"
-            f"超过 {hours(data.get('hours'))}未首次联系,已暂停优先分配至 {when(cfg, data.get('until'))}。")
+def routing_paused(cfg: AppConfig, notice: RoutingPaused) -> Card:
+    text = (f"{notice.rep_name or rep_name(cfg, notice.rep)} 今天有 {notice.count} 条线索"
+            f"超过 {hours(notice.hours)}未首次联系,已暂停优先分配至 {when(cfg, notice.until)}。")
     return Card(card_id=card_id_for("paused", notice), title="销售暂停优先分配", level=Level.WARNING,
                 text=text, footer="暂停期间只有在其他成员都不可用时才会分给他")
 
 
 # ---- the stage fuse ---------------------------------------------------------------------------
 
-def fuse_fields(cfg: AppConfig, notice: Notice, with_owner: bool) -> list[Field]:
-    data = notice.data
+def fuse_fields(cfg: AppConfig, notice: FuseNotice, with_owner: bool) -> list[Field]:
     fields = [Field("线索", lead_label(notice), short=False)]
     if with_owner:
-        fields.append(Field("负责人", rep_name(cfg, data.get("owner"))))
-    clock = "(工作时间)" if data.get("clock") == "working" else ""
-    fields += [Field("阶段", stage_name(cfg, data)), Field("已超时", hours(data.get("hours_overdue")) + clock),
-               Field("上次更新", when(cfg, data.get("last_activity_at")))]
+        fields.append(Field("负责人", rep_name(cfg, notice.owner)))
+    clock = "(工作时间)" if notice.clock == "working" else ""
+    fields += [Field("阶段", stage_label(cfg, notice.stage, notice.stage_name)),
+               Field("已超时", hours(notice.hours_overdue) + clock),
+               Field("上次更新", when(cfg, notice.last_activity_at))]
     return fields
 
 
-@renderer("fuse.reminder")
-def fuse_reminder(rt: Any, notice: Notice) -> Card:
+def fuse_reminder(cfg: AppConfig, notice: FuseReminder) -> Card:
     value = {"lead": str(notice.lead_id)}
     mute = {**value, "customer": str(notice.customer_id)}
     return Card(card_id=card_id_for("fuse-r", notice), title="跟进提醒:线索停留超时", level=Level.WARNING,
-                fields=tuple(fuse_fields(rt.cfg, notice, with_owner=False)),
+                fields=tuple(fuse_fields(cfg, notice, with_owner=False)),
                 buttons=(Button("已跟进", "fuse.done", value, "primary"), Button("延期1天", "fuse.snooze", value),
                          Button("需要支援", "fuse.help", value), Button("不再提醒此客户", "followup.mute", mute)),
                 footer=f"回复「跟进 #{notice.lead_id} 内容」记录跟进,主管已同步收到提醒")
 
 
-@renderer("fuse.supervisor")
-def fuse_supervisor(rt: Any, notice: Notice) -> Card:
+def fuse_supervisor(cfg: AppConfig, notice: FuseSupervisor) -> Card:
     return Card(card_id=card_id_for("fuse-s", notice), title="线索超时未跟进", level=Level.DANGER,
-                fields=tuple(fuse_fields(rt.cfg, notice, with_owner=True)),
-                buttons=supervisor_buttons(rt.cfg, notice), footer=reassign_footer(notice))
+                fields=tuple(fuse_fields(cfg, notice, with_owner=True)),
+                buttons=supervisor_buttons(cfg, notice, notice.owner), footer=reassign_footer(notice))
 
 
 def activity_lines(cfg: AppConfig, items: list[dict[str, Any]]) -> list[str]:
     lines = []
     for a in items[:RECENT_ITEMS]:
-        kind = ACTIVITY_LABELS.get(a.get("kind"), a.get("kind") or "")
+        raw = str(a.get("kind") or "")
+        kind = ACTIVITY_LABELS.get(raw, raw)
         text = (a.get("text") or "").replace("\n", " ")
         lines.append(f"· {when(cfg, a.get('at'))} {rep_name(cfg, a.get('actor'))} {kind}{(':' + text) if text else ''}")
     return lines or ["· 暂无记录"]
@@ -192,48 +195,40 @@ def conversion_text(conv: dict[str, Any] | None) -> str:
     return f"{conv['reached']}/{conv['entered']}({conv['rate'] * 100:.0f}%)"
 
 
-@renderer("fuse.diagnosis")
-def fuse_diagnosis(rt: Any, notice: Notice) -> Card:
-    cfg, data = rt.cfg, notice.data
+def fuse_diagnosis(cfg: AppConfig, notice: FuseDiagnosis) -> Card:
     fields = fuse_fields(cfg, notice, with_owner=True)
-    fields += [Field("团队该阶段中位停留", hours(data.get("team_median_hours"))),
-               Field("负责人近30天本阶段转化", conversion_text(data.get("rep_conversion_30d")))]
-    text = "**最近动态**\n" + "\n".join(activity_lines(cfg, data.get("recent_activities") or []))
+    fields += [Field("团队该阶段中位停留", hours(notice.team_median_hours)),
+               Field("负责人近30天本阶段转化", conversion_text(notice.rep_conversion_30d))]
+    text = "**最近动态**\n" + "\n".join(activity_lines(cfg, notice.recent_activities or []))
     return Card(card_id=card_id_for("fuse-d", notice), title="诊断:线索超时 24 小时仍无进展", level=Level.DANGER,
-                fields=tuple(fields), text=text, buttons=supervisor_buttons(cfg, notice),
+                fields=tuple(fields), text=text, buttons=supervisor_buttons(cfg, notice, notice.owner),
                 footer=reassign_footer(notice))
 
 
 # ---- follow-up watch, 公海 warnings, handover ------------------------------------------------
 
-@renderer("followup.supervisor")
-def followup_supervisor(rt: Any, notice: Notice) -> Card:
-    cfg, data = rt.cfg, notice.data
-    fields = (Field("线索", lead_label(notice), short=False), Field("负责人", rep_name(cfg, data.get("owner"))),
-              Field("阶段", stage_name(cfg, data)), Field("未跟进", hours(data.get("idle_hours"))),
-              Field("上次更新", when(cfg, data.get("last_activity_at"))))
+def followup_supervisor(cfg: AppConfig, notice: FollowupSupervisor) -> Card:
+    fields = (Field("线索", lead_label(notice), short=False), Field("负责人", rep_name(cfg, notice.owner)),
+              Field("阶段", stage_label(cfg, notice.stage)), Field("未跟进", hours(notice.idle_hours)),
+              Field("上次更新", when(cfg, notice.last_activity_at)))
     return Card(card_id=card_id_for("follow-s", notice), title="已分配线索长时间未跟进", level=Level.WARNING,
-                fields=fields, buttons=supervisor_buttons(cfg, notice, with_assist=False),
+                fields=fields, buttons=supervisor_buttons(cfg, notice, notice.owner, with_assist=False),
                 footer=reassign_footer(notice))
 
 
-@renderer("pool.warning")
-def pool_warning(rt: Any, notice: Notice) -> Card:
-    cfg, data = rt.cfg, notice.data
+def pool_warning(cfg: AppConfig, notice: PoolWarning) -> Card:
     value = {"lead": str(notice.lead_id)}
     return Card(card_id=card_id_for("pool-w", notice), title="线索即将退回公海", level=Level.WARNING,
-                fields=(Field("线索", lead_label(notice), short=False), Field("退回时间", when(cfg, data.get("return_at"))),
-                        Field("剩余", f"{float(data.get('days_left') or 0):g} 天"), Field("原因", data.get("reason") or "—")),
+                fields=(Field("线索", lead_label(notice), short=False), Field("退回时间", when(cfg, notice.return_at)),
+                        Field("剩余", f"{float(notice.days_left or 0):g} 天"), Field("原因", notice.reason or "—")),
                 buttons=(Button("已跟进", "fuse.done", value, "primary"),),
                 footer=f"有新进展请回复「跟进 #{notice.lead_id} 内容」,跟进后将重新计时")
 
 
-@renderer("pool.returned")
-def pool_returned(rt: Any, notice: Notice) -> Card:
-    cfg, data = rt.cfg, notice.data
+def pool_returned(cfg: AppConfig, notice: PoolReturned) -> Card:
     return Card(card_id=card_id_for("pool-r", notice), title="线索已退回公海", level=Level.INFO,
-                fields=(Field("线索", lead_label(notice), short=False), Field("原因", data.get("reason") or "—"),
-                        Field("可重新领取", f"{when(cfg, data.get('cooldown_until'))} 之后")),
+                fields=(Field("线索", lead_label(notice), short=False), Field("原因", notice.reason or "—"),
+                        Field("可重新领取", f"{when(cfg, notice.cooldown_until)} 之后")),
                 footer=f"冷却期后可回复「领取 #{notice.lead_id}」重新领取")
 
 
@@ -242,27 +237,37 @@ def handover_lines(cfg: AppConfig, leads: list[dict[str, Any]]) -> list[str]:
             f" · 上次更新 {when(cfg, ld.get('last_activity_at'))}" for ld in leads[:HANDOVER_LINES]]
 
 
-@renderer("handover.summary")
-def handover_summary(rt: Any, notice: Notice) -> Card:
-    cfg, data = rt.cfg, notice.data
-    count, leads = int(data.get("count") or 0), data.get("leads") or []
-    who = data.get("from_name") or rep_name(cfg, data.get("from"))
-    title = f"{who} 的 {count} 条线索已退回公海" if data.get("to_pool") else f"{who} 的 {count} 条线索已交接给你"
+def handover_summary(cfg: AppConfig, notice: HandoverSummary) -> Card:
+    count, leads = int(notice.count or 0), notice.leads or []
+    who = notice.from_name or rep_name(cfg, notice.from_rep)
+    title = f"{who} 的 {count} 条线索已退回公海" if notice.to_pool else f"{who} 的 {count} 条线索已交接给你"
     lines = handover_lines(cfg, leads)
     if count > len(lines):
         lines.append(f"…另有 {count - len(lines)} 条,发送「我的待办」或在 CRM 中查看")
     return Card(card_id=card_id_for("handover", notice), title=title, level=Level.INFO,
-                fields=(Field("线索数", str(count)), Field("预算合计", money(data.get("budget_total") or 0))),
+                fields=(Field("线索数", str(count)), Field("预算合计", money(notice.budget_total or 0))),
                 text="**按重要程度排列**\n" + "\n".join(lines),
                 footer="已为每条线索记录交接说明;请尽快逐一联系客户")
 
 
-@renderer("fuse.help")
-def help_requested(rt: Any, notice: Notice) -> Card:
+def help_requested(cfg: AppConfig, notice: HelpRequested) -> Card:
     """需要支援 tapped on a reminder (emitted by the tap handler, not a scan)."""
-    cfg, data = rt.cfg, notice.data
-    fields = (Field("线索", lead_label(notice), short=False), Field("负责人", rep_name(cfg, data.get("owner"))),
-              Field("阶段", stage_name(cfg, data)), Field("上次更新", when(cfg, data.get("last_activity_at"))))
-    return Card(card_id=card_id_for("help", notice), title=f"{rep_name(cfg, data.get('by'))} 请求支援",
-                level=Level.WARNING, fields=fields, buttons=supervisor_buttons(cfg, notice),
+    fields = (Field("线索", lead_label(notice), short=False), Field("负责人", rep_name(cfg, notice.owner)),
+              Field("阶段", stage_label(cfg, notice.stage)), Field("上次更新", when(cfg, notice.last_activity_at)))
+    return Card(card_id=card_id_for("help", notice), title=f"{rep_name(cfg, notice.by)} 请求支援",
+                level=Level.WARNING, fields=fields, buttons=supervisor_buttons(cfg, notice, notice.owner, notice.team),
                 footer=reassign_footer(notice))
+
+
+def register(renderers: Renderers) -> None:
+    renderers.register(LeadAssigned, lead_assigned)
+    renderers.register(LeadPooled, lead_pool)
+    renderers.register(RoutingPaused, routing_paused)
+    renderers.register(FuseReminder, fuse_reminder)
+    renderers.register(FuseSupervisor, fuse_supervisor)
+    renderers.register(FuseDiagnosis, fuse_diagnosis)
+    renderers.register(FollowupSupervisor, followup_supervisor)
+    renderers.register(PoolWarning, pool_warning)
+    renderers.register(PoolReturned, pool_returned)
+    renderers.register(HandoverSummary, handover_summary)
+    renderers.register(HelpRequested, help_requested)

@@ -14,7 +14,7 @@ from crm_core.assignment.rules import STRATEGY_LABELS, LeadFacts, route
 from crm_core.config.schema import AppConfig, Rep, Team
 from crm_core.db.models import Activity, Assignment, Customer, Lead, Task
 from crm_core.kv.base import KV
-from crm_core.notices import Notice
+from crm_core.notices import LeadAssigned, LeadPooled, Notice
 from crm_core.services.stages import reset_fuse
 
 
@@ -70,7 +70,7 @@ def record_assignment(session: Session, lead: Lead, rep_id: str | None, team_id:
 
 
 def give_lead(session: Session, lead: Lead, rep: Rep, team_id: str | None, reason: str,
-              actor: str, now: datetime) -> tuple[Assignment, Notice]:
+              actor: str, now: datetime) -> tuple[Assignment, LeadAssigned]:
     """Make `rep` the owner: lead, customer (when unowned or owned by the old owner), open tasks."""
     previous = lead.owner_rep_id
     lead.owner_rep_id, lead.team_id, lead.status = rep.id, team_id, "open"
@@ -82,9 +82,8 @@ def give_lead(session: Session, lead: Lead, rep: Rep, team_id: str | None, reaso
         if task.owner_rep_id in (None, previous):
             task.owner_rep_id = rep.id
     row = record_assignment(session, lead, rep.id, team_id, reason, actor, now)
-    notice = Notice(kind="lead.assigned", to_rep=rep.id, lead_id=lead.id, customer_id=lead.customer_id,
-                    data={"title": lead.title, "reason": reason, "team": team_id, "previous_owner": previous},
-                    dedupe_key=f"assign:{lead.id}:{row.id}")
+    notice = LeadAssigned(to_rep=rep.id, lead_id=lead.id, customer_id=lead.customer_id, title=lead.title,
+                          reason=reason, team=team_id, previous_owner=previous, dedupe_key=f"assign:{lead.id}:{row.id}")
     return row, notice
 
 
@@ -94,11 +93,11 @@ def leave_in_pool(session: Session, cfg: AppConfig, lead: Lead, team: Team | Non
     """Nobody can take it: owner None, team kept (the team's 公海), supervisor told."""
     lead.owner_rep_id, lead.team_id = None, team.id if team else None
     row = record_assignment(session, lead, None, lead.team_id, reason, actor, now)
-    data = {"title": lead.title, "reason": reason, "team": lead.team_id,
-            "team_name": team.name if team else None, "skipped": skipped or [],
-            "platform": team.supervisor_platform if team else None}
-    notices = [Notice(kind="lead.pool", to_rep=sup, lead_id=lead.id, customer_id=lead.customer_id, data=data,
-                      dedupe_key=f"pool:{lead.id}:{row.id}:{sup}") for sup in supervisors_for(cfg, lead)]
+    notices: list[Notice] = [
+        LeadPooled(to_rep=sup, lead_id=lead.id, customer_id=lead.customer_id, title=lead.title, reason=reason,
+                   team=lead.team_id, team_name=team.name if team else None, skipped=tuple(skipped or ()),
+                   platform=team.supervisor_platform if team else None, dedupe_key=f"pool:{lead.id}:{row.id}:{sup}")
+        for sup in supervisors_for(cfg, lead)]
     return row, notices
 
 

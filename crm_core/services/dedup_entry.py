@@ -20,7 +20,7 @@ from crm_core.config.schema import AppConfig
 from crm_core.db.models import Contact, Customer, DedupReview, MergeRecord
 from crm_core.dedup import DedupRecord, DedupWeights, features, match_score, record_keys
 from crm_core.normalize import mask_phone
-from crm_core.notices import Notice
+from crm_core.notices import DuplicatePrompt, DuplicateReview, Notice
 from crm_core.services.lead_input import CHANNEL_LABELS
 
 Band = Literal["merge", "prompt", "review"]
@@ -227,8 +227,9 @@ def open_review(session: Session, cfg: AppConfig, customer_id: int, candidate_id
     session.flush()
     if assignee is None or not notify:
         return review, None
-    notice = Notice(f"dedup.{kind}", assignee, customer_id=customer_id, data=review_view(session, cfg, review),
-                    dedupe_key=f"dedup:{review.id}")
+    notice_type = DuplicatePrompt if kind == "prompt" else DuplicateReview
+    notice = notice_type(to_rep=assignee, customer_id=customer_id, view=review_view(session, cfg, review),
+                         dedupe_key=f"dedup:{review.id}")
     return review, notice
 
 

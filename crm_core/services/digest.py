@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig, Team
 from crm_core.db.models import Assignment, Customer, Lead, Task
-from crm_core.notices import Notice
+from crm_core.notices import DigestRep, DigestSupervisor, Notice
 from crm_core.services.funnel_report import funnel_report
 from crm_core.worktime import WorkCalendar
 
@@ -82,7 +82,7 @@ def _new_leads(session: Session, rep_id: str, since: datetime) -> list[dict[str,
     return list(seen.values())
 
 
-def rep_digest(session: Session, cfg: AppConfig, rep_id: str, now: datetime) -> Notice | None:
+def rep_digest(session: Session, cfg: AppConfig, rep_id: str, now: datetime) -> DigestRep | None:
     """One rep's digest, or None when there is nothing to do (no to-do, nothing overdue,
     no new lead): healthy customers alone are a suggestion, not a reason to write."""
     today = local(now, cfg.app.timezone).date()
@@ -91,10 +91,10 @@ def rep_digest(session: Session, cfg: AppConfig, rep_id: str, now: datetime) -> 
     new = _new_leads(session, rep_id, since_previous_workday(cfg, now))
     if not (todos or overdue or new):
         return None
-    data = {"date": today.isoformat(), "todos": todos, "todo_total": todo_total,
-            "overdue": [_lead_item(session, ld, now) for ld in overdue[:LIST_MAX]],
-            "overdue_total": len(overdue), "healthy": _healthiest(session, rep_id), "new_leads": new}
-    return Notice("digest.rep", rep_id, data=data, dedupe_key=f"digest.rep:{rep_id}:{today.isoformat()}")
+    return DigestRep(to_rep=rep_id, date=today.isoformat(), todos=todos, todo_total=todo_total,
+                     overdue=[_lead_item(session, ld, now) for ld in overdue[:LIST_MAX]],
+                     overdue_total=len(overdue), healthy=_healthiest(session, rep_id), new_leads=new,
+                     dedupe_key=f"digest.rep:{rep_id}:{today.isoformat()}")
 
 
 def rep_digests(session: Session, cfg: AppConfig, now: datetime) -> list[Notice]:
@@ -138,7 +138,7 @@ def _red_customers(session: Session, members: list[str]) -> tuple[list[dict[str,
 
 
 def supervisor_digest(session: Session, cfg: AppConfig, supervisor: str, teams: list[Team],
-                      now: datetime) -> Notice | None:
+                      now: datetime) -> DigestSupervisor | None:
     today = local(now, cfg.app.timezone).date()
     members = sorted({m for t in teams for m in t.members})
     penetration = _penetration(session, cfg, {t.id for t in teams}, now)
@@ -147,11 +147,11 @@ def supervisor_digest(session: Session, cfg: AppConfig, supervisor: str, teams: 
     if not (penetration or overdue or red_total):
         return None
     names = {r.id: r.name for r in cfg.org.reps}
-    data = {"date": today.isoformat(), "teams": [t.name for t in teams], "penetration": penetration,
-            "overdue": [{"rep": m, "name": names.get(m, m), **c} for m, c in overdue.items()],
-            "red": red, "red_total": red_total}
-    return Notice("digest.supervisor", supervisor, data=data, as_supervisor=True,
-                  dedupe_key=f"digest.supervisor:{supervisor}:{today.isoformat()}")
+    return DigestSupervisor(to_rep=supervisor, date=today.isoformat(), teams=[t.name for t in teams],
+                            penetration=penetration,
+                            overdue=[{"rep": m, "name": names.get(m, m), **c} for m, c in overdue.items()],
+                            red=red, red_total=red_total, as_supervisor=True,
+                            dedupe_key=f"digest.supervisor:{supervisor}:{today.isoformat()}")
 
 
 def supervisor_digests(session: Session, cfg: AppConfig, now: datetime) -> list[Notice]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from crm_core import audit
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Activity, Lead, Mute, Reminder
-from crm_core.notices import Notice
+from crm_core.notices import FollowupSupervisor, Notice
 from crm_core.services.assign import supervisor_platform, supervisors_for
 from crm_core.services.reminders import claim_notices
 from crm_core.worktime import clock_for
@@ -88,7 +88,7 @@ def idle_leads(session: Session, cfg: AppConfig, now: datetime, hours: float = F
              for cut, stages in _cutoffs(cfg, now, hours).values()]
     if not conds:
         return []
-    reported = exists().where(Reminder.lead_id == Lead.id, Reminder.kind == "followup.supervisor",
+    reported = exists().where(Reminder.lead_id == Lead.id, Reminder.kind == FollowupSupervisor.kind,
                               Reminder.created_at >= Lead.last_activity_at)
     return list(session.scalars(select(Lead).where(
         Lead.status == "open", Lead.owner_rep_id.is_not(None), or_(*conds), ~reported).order_by(Lead.id)))
@@ -97,12 +97,13 @@ def idle_leads(session: Session, cfg: AppConfig, now: datetime, hours: float = F
 def scan_followups(session: Session, cfg: AppConfig, now: datetime,
                    hours: float = FOLLOWUP_HOURS) -> list[Notice]:
     """followup.supervisor for each newly idle lead, exactly once per idle spell."""
-    planned = []
+    planned: list[Notice] = []
     for lead in idle_leads(session, cfg, now, hours):
-        data = {"title": lead.title, "owner": lead.owner_rep_id, "stage": lead.stage,
-                "idle_hours": round((now - lead.last_activity_at).total_seconds() / 3600, 1),
-                "last_activity_at": lead.last_activity_at.isoformat(), "platform": supervisor_platform(cfg, lead)}
-        planned += [Notice("followup.supervisor", sup, lead.id, lead.customer_id, data,
-                           f"followup:{lead.id}:{lead.last_activity_at.isoformat()}:{sup}")
+        idle_hours = round((now - lead.last_activity_at).total_seconds() / 3600, 1)
+        platform = supervisor_platform(cfg, lead)
+        planned += [FollowupSupervisor(to_rep=sup, lead_id=lead.id, customer_id=lead.customer_id, title=lead.title,
+                                       owner=lead.owner_rep_id, stage=lead.stage, idle_hours=idle_hours,
+                                       last_activity_at=lead.last_activity_at.isoformat(), platform=platform,
+                                       dedupe_key=f"followup:{lead.id}:{lead.last_activity_at.isoformat()}:{sup}")
                     for sup in supervisors_for(cfg, lead)]
     return claim_notices(session, planned, now)

@@ -5,6 +5,7 @@ once per idle spell (Reminder.dedupe_key); any update resets the fuse and cancel
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from crm_core import audit
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Activity, Lead
-from crm_core.notices import Notice
+from crm_core.notices import FuseDiagnosis, FuseReminder, FuseSupervisor, Notice
 from crm_core.services.assign import supervisor_platform, supervisors_for
 from crm_core.services.followup import muted_pairs
 from crm_core.services.funnel_report import median_hours_in_stage, rep_stage_conversion
@@ -65,11 +66,12 @@ def scan_fuses(session: Session, cfg: AppConfig, now: datetime, limit: int = SCA
     return claim_notices(session, planned, now)
 
 
-def _facts(cfg: AppConfig, lead: Lead, now: datetime) -> dict:
+def _facts(cfg: AppConfig, lead: Lead, now: datetime) -> dict[str, Any]:
+    """The FuseNotice fields every fuse notice carries."""
     stage = cfg.funnel.stage(lead.stage)
     clock = stage_clock(cfg, stage)
-    return {"title": lead.title, "stage": lead.stage, "stage_name": stage.name if stage else lead.stage,
-            "owner": lead.owner_rep_id, "deadline": lead.fuse_deadline.isoformat(),
+    return {"lead_id": lead.id, "customer_id": lead.customer_id, "title": lead.title, "stage": lead.stage,
+            "stage_name": stage.name if stage else lead.stage, "owner": lead.owner_rep_id, "deadline": lead.fuse_deadline.isoformat(),
             "hours_overdue": round(clock.hours_between(lead.fuse_deadline, now), 1), "clock": clock.kind,
             "last_activity_at": lead.last_activity_at.isoformat(),
             "idle_hours": round((now - lead.last_activity_at).total_seconds() / 3600, 1)}
@@ -77,11 +79,12 @@ def _facts(cfg: AppConfig, lead: Lead, now: datetime) -> dict:
 
 def _blow(cfg: AppConfig, lead: Lead, now: datetime, muted: bool) -> list[Notice]:
     """Timeout passed: reminder to the rep (unless muted or unowned) and a supervisor card."""
-    data, out = _facts(cfg, lead, now), []
+    facts = _facts(cfg, lead, now)
+    out: list[Notice] = []
     if lead.fuse_level < 1 and lead.owner_rep_id and not muted:
-        out.append(Notice("fuse.reminder", lead.owner_rep_id, lead.id, lead.customer_id, data, fuse_key(lead, 1)))
-    sup_data = {**data, "platform": supervisor_platform(cfg, lead)}
-    out += [Notice("fuse.supervisor", sup, lead.id, lead.customer_id, sup_data, f"{fuse_key(lead, SUPERVISOR)}:{sup}")
+        out.append(FuseReminder(to_rep=lead.owner_rep_id, dedupe_key=fuse_key(lead, 1), **facts))
+    platform = supervisor_platform(cfg, lead)
+    out += [FuseSupervisor(to_rep=sup, platform=platform, dedupe_key=f"{fuse_key(lead, SUPERVISOR)}:{sup}", **facts)
             for sup in supervisors_for(cfg, lead)]
     lead.fuse_level = SUPERVISOR
     return out
@@ -96,20 +99,21 @@ def _recent(session: Session, lead: Lead, n: int = 5) -> list[dict]:
 
 def _diagnose(session: Session, cfg: AppConfig, lead: Lead, now: datetime, stats: dict) -> list[Notice]:
     """Still untouched a day later: the supervisor gets the context to decide."""
-    data = _facts(cfg, lead, now)
-    data["recent_activities"] = _recent(session, lead)
+    facts = _facts(cfg, lead, now)
     key = ("median", lead.team_id, lead.stage)
     if key not in stats:
         stats[key] = median_hours_in_stage(session, lead.team_id, lead.stage, now)
-    data["team_median_hours"] = stats[key]
+    median = stats[key]
+    conversion = None
     if lead.owner_rep_id:
         key = ("conversion", lead.owner_rep_id, lead.stage)
         if key not in stats:
             stats[key] = rep_stage_conversion(session, cfg, lead.owner_rep_id, lead.stage, now).as_dict()
-        data["rep_conversion_30d"] = stats[key]
-    data["platform"] = supervisor_platform(cfg, lead)
+        conversion = stats[key]
+    recent, platform = _recent(session, lead), supervisor_platform(cfg, lead)
     lead.fuse_level = DIAGNOSED
-    return [Notice("fuse.diagnosis", sup, lead.id, lead.customer_id, data, f"{fuse_key(lead, DIAGNOSED)}:{sup}")
+    return [FuseDiagnosis(to_rep=sup, recent_activities=recent, team_median_hours=median, rep_conversion_30d=conversion,
+                          platform=platform, dedupe_key=f"{fuse_key(lead, DIAGNOSED)}:{sup}", **facts)
             for sup in supervisors_for(cfg, lead)]
 
 

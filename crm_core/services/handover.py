@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from crm_core import audit
 from crm_core.config.schema import AppConfig, Rep
 from crm_core.db.models import Activity, Lead
-from crm_core.notices import Notice
+from crm_core.notices import HandoverSummary, Notice
 from crm_core.services.assign import AssignError, give_lead, supervisors_for
 from crm_core.services.pool import return_to_pool
 from crm_core.services.stages import reset_fuse
@@ -67,10 +67,10 @@ def handover(session: Session, cfg: AppConfig, from_rep: str, to_rep: str | None
 def _summary(cfg: AppConfig, leads: list[Lead], old: Rep, to_rep: str | None, now: datetime) -> list[Notice]:
     if not leads:
         return []
-    data = {"from": old.id, "from_name": old.name, "count": len(leads), "to_pool": to_rep is None,
-            "budget_total": sum(ld.budget_cny or 0 for ld in leads),
-            "leads": [_brief(cfg, ld) for ld in leads[:SUMMARY_ITEMS]]}
+    budget_total = sum(ld.budget_cny or 0 for ld in leads)
+    briefs = [_brief(cfg, ld) for ld in leads[:SUMMARY_ITEMS]]
     recipients = [to_rep] if to_rep else sorted({s for ld in leads for s in supervisors_for(cfg, ld)})
     stamp = f"{now:%Y%m%dT%H%M%S}"
-    return [Notice("handover.summary", r, data=data, dedupe_key=f"handover:{old.id}:{stamp}:{r}")
+    return [HandoverSummary(to_rep=r, from_rep=old.id, from_name=old.name, count=len(leads), to_pool=to_rep is None,
+                            budget_total=budget_total, leads=briefs, dedupe_key=f"handover:{old.id}:{stamp}:{r}")
             for r in recipients]

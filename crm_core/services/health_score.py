@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig, Health
 from crm_core.db.models import Customer, HealthSnapshot
-from crm_core.notices import Notice
+from crm_core.notices import HealthDrop, HealthRed, Notice
 from crm_core.services.health_facts import Facts, gather_facts
 from crm_core.services.reminders import claim_notices
 
@@ -131,10 +132,11 @@ def _peaks(session: Session, ids: list[int], now: datetime) -> dict[int, float]:
         .group_by(HealthSnapshot.customer_id)).all())
 
 
-def _data(c: Customer, r: HealthResult, drop: float | None) -> dict:
-    return {"customer": c.name, "score": r.score, "level": r.level, "previous_score": c.health_score,
-            "previous_level": c.health_level, "dimensions": r.dimensions, "weakest": r.weakest,
-            "weakest_label": LABELS[r.weakest], "suggestion": SUGGESTIONS[r.weakest],
+def _data(c: Customer, r: HealthResult, drop: float | None) -> dict[str, Any]:
+    """The HealthNotice fields of a customer's new score."""
+    return {"customer_id": c.id, "customer": c.name, "score": r.score, "level": r.level,
+            "previous_score": c.health_score, "previous_level": c.health_level, "dimensions": r.dimensions,
+            "weakest": r.weakest, "weakest_label": LABELS[r.weakest], "suggestion": SUGGESTIONS[r.weakest],
             "drop_percent": round(drop, 1) if drop is not None else None}
 
 
@@ -148,17 +150,15 @@ def _notices(cfg: AppConfig, c: Customer, r: HealthResult, peak: float | None, n
         return []
     data, day = _data(c, r, drop), local(now, cfg.app.timezone).date()
     if r.level == "red" and c.health_level in ("yellow", "green"):
-        out = [Notice("health.red", owner, customer_id=c.id, data=data, dedupe_key=f"health.red:{c.id}:{day}")]
+        out: list[Notice] = [HealthRed(to_rep=owner, dedupe_key=f"health.red:{c.id}:{day}", **data)]
         if cfg.health.notify_supervisor:
             sups = sorted({t.supervisor for t in cfg.org.teams_of(owner)} - {owner})
-            out += [Notice("health.red", s, customer_id=c.id, as_supervisor=True,
-                           data={**data, "owner": owner, "owner_name": _name(cfg, owner)},
-                           dedupe_key=f"health.red:{c.id}:{day}:{s}") for s in sups]
+            out += [HealthRed(to_rep=s, as_supervisor=True, owner=owner, owner_name=_name(cfg, owner),
+                              dedupe_key=f"health.red:{c.id}:{day}:{s}", **data) for s in sups]
         return out
     if drop is not None and drop > cfg.health.drop_alert_percent:
         year, week, _ = day.isocalendar()
-        return [Notice("health.drop", owner, customer_id=c.id, data=data,
-                       dedupe_key=f"health.drop:{c.id}:{year}W{week:02d}")]
+        return [HealthDrop(to_rep=owner, dedupe_key=f"health.drop:{c.id}:{year}W{week:02d}", **data)]
     return []
 
 

@@ -12,6 +12,7 @@ from crm_core import audit
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Contact, Customer
 from crm_core.normalize import parse_person_name
+from crm_core.notices import LeadAssigned
 from crm_core.kv.base import KV
 from crm_core.services.assign import assign_lead, give_lead
 from crm_core.services.capture import CaptureResult, index_contact, save_lead
@@ -42,8 +43,7 @@ def intake_lead(session: Session, cfg: AppConfig, data: LeadInput, *, actor: str
     elif kv is not None:
         _, notices = assign_lead(session, cfg, kv, result.lead, now, actor)
         if data.tags:
-            notices = [replace(n, data={**n.data, "tags": list(data.tags)}) if n.kind == "lead.assigned" else n
-                       for n in notices]
+            notices = [replace(n, tags=tuple(data.tags)) if isinstance(n, LeadAssigned) else n for n in notices]
         result.notices.extend(notices)
     return result
 

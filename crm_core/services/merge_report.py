@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import AuditLog, Customer, DedupReview, MergeRecord
-from crm_core.notices import Notice
+from crm_core.notices import MergeReport, Notice
 from crm_core.services.lead_input import CHANNEL_LABELS
 
 MINUTES_PER_DUPLICATE = 6
@@ -117,5 +117,5 @@ def supervisors(cfg: AppConfig) -> list[str]:
 def merge_report_notices(session: Session, cfg: AppConfig, month: str) -> list[Notice]:
     """One `merge.report` notice per supervisor; the dedupe key makes a re-run send nothing new."""
     report = merge_report(session, month, cfg.app.timezone)
-    return [Notice("merge.report", sup, data=report, dedupe_key=f"merge-report:{month}:{sup}", as_supervisor=True)
+    return [MergeReport(to_rep=sup, report=report, dedupe_key=f"merge-report:{month}:{sup}", as_supervisor=True)
             for sup in supervisors(cfg)]

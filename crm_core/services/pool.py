@@ -15,7 +15,7 @@ from crm_core.assignment.pick import skip_reason
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Contact, Customer, Lead, Task
 from crm_core.normalize import mask_phone
-from crm_core.notices import Notice
+from crm_core.notices import Notice, PoolReturned, PoolWarning
 from crm_core.services.assign import give_lead, record_assignment
 from crm_core.services.reminders import once
 from crm_core.services.stages import reset_fuse
@@ -75,10 +75,10 @@ def scan_pool(session: Session, cfg: AppConfig, now: datetime, policy: PoolPolic
             notices += return_to_pool(session, cfg, lead, now, why, policy=policy)
         elif now >= due - warn:
             key = f"pool-warn:{lead.id}:{due:%Y%m%dT%H%M}"
-            if once(session, key, "pool.warning", lead, lead.owner_rep_id, now):
-                notices.append(Notice("pool.warning", lead.owner_rep_id, lead.id, lead.customer_id,
-                                      {"title": lead.title, "return_at": due.isoformat(), "reason": why,
-                                       "days_left": round((due - now).total_seconds() / 86400, 1)}, key))
+            if once(session, key, PoolWarning.kind, lead, lead.owner_rep_id, now):
+                notices.append(PoolWarning(to_rep=lead.owner_rep_id, lead_id=lead.id, customer_id=lead.customer_id,
+                                           title=lead.title, return_at=due.isoformat(), reason=why,
+                                           days_left=round((due - now).total_seconds() / 86400, 1), dedupe_key=key))
     return notices
 
 
@@ -97,9 +97,8 @@ def return_to_pool(session: Session, cfg: AppConfig, lead: Lead, now: datetime, 
     row = record_assignment(session, lead, None, lead.team_id, f"退回公海:{reason}", actor, now)
     if former is None:
         return []
-    return [Notice("pool.returned", former, lead.id, lead.customer_id,
-                   {"title": lead.title, "reason": reason, "cooldown_until": until.isoformat()},
-                   f"pool-returned:{lead.id}:{row.id}")]
+    return [PoolReturned(to_rep=former, lead_id=lead.id, customer_id=lead.customer_id, title=lead.title, reason=reason,
+                         cooldown_until=until.isoformat(), dedupe_key=f"pool-returned:{lead.id}:{row.id}")]
 
 
 def _release_customer(session: Session, lead: Lead, former: str | None) -> None:

@@ -14,7 +14,7 @@ from crm_core.assignment.pick import is_paused, pause_for_today
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Assignment, Lead
 from crm_core.kv.base import KV
-from crm_core.notices import Notice
+from crm_core.notices import Notice, RoutingPaused
 from crm_core.services.reminders import once
 from crm_core.worktime import next_local_midnight
 
@@ -52,13 +52,13 @@ def check_slow_first_contact(session: Session, cfg: AppConfig, kv: KV, now: date
             continue
         pause_for_today(kv, rep_id, now, tz)
         rep = cfg.org.rep(rep_id)
-        data = {"rep": rep_id, "rep_name": rep.name if rep else rep_id, "count": n,
-                "hours": cfg.assignment.slow_first_contact_hours,
-                "until": next_local_midnight(now, tz).isoformat()}
+        until = next_local_midnight(now, tz).isoformat()
         for sup, platform in _supervisors_of_rep(cfg, rep_id):
             key = f"routing:paused:{rep_id}:{day}:{sup}"
-            if once(session, key, "routing.paused", None, sup, now):
-                notices.append(Notice("routing.paused", sup, data={**data, "platform": platform}, dedupe_key=key))
+            if once(session, key, RoutingPaused.kind, None, sup, now):
+                notices.append(RoutingPaused(to_rep=sup, rep=rep_id, rep_name=rep.name if rep else rep_id, count=n,
+                                             hours=cfg.assignment.slow_first_contact_hours, until=until,
+                                             platform=platform, dedupe_key=key))
     return notices
 
 

@@ -10,13 +10,13 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 import handlers.workflow_actions  # noqa: F401 - the card taps (until handlers/load.py lists them)
-import handlers.workflow_cards  # noqa: F401 - the renderers (until RENDERER_MODULES lists them)
 from crm_core.db.models import Assignment, Lead
+from crm_core.notices import FuseReminder, FuseSupervisor
 from crm_core.services.assign import give_lead
 from crm_core.services.capture import save_lead
 from crm_core.services.fuse import scan_fuses
 from crm_core.services.lead_input import LeadInput
-from handlers.notify import render
+from handlers.notify import default_renderers
 
 WANG_FANG, ZHANG_WEI, LI_NA = "ou_wangfang", "ou_zhangwei", "manager7002"   # platform ids in the example org
 
@@ -36,10 +36,13 @@ def blow_fuse(rt, lead_id: int) -> str:  # noqa: ANN001
     """The scheduler's fuse scan 73 h later; returns the supervisor card's id."""
     with rt.db.uow() as s:
         notices = scan_fuses(s, rt.cfg, rt.clock() + timedelta(hours=73))
-    assert sorted((n.kind, n.to_rep) for n in notices) == [("fuse.reminder", "zhang.wei"),
-                                                           ("fuse.supervisor", "wang.fang")]
+    assert len(notices) == 2
+    assert {(type(n), n.to_rep) for n in notices} == {(FuseReminder, "zhang.wei"), (FuseSupervisor, "wang.fang")}
     assert rt.deliver(notices) == 2
-    return next(render(rt, n).card_id for n in notices if n.kind == "fuse.supervisor")
+    sup = next(n for n in notices if isinstance(n, FuseSupervisor))
+    card = default_renderers().render(rt.cfg, sup)
+    assert card is not None and not isinstance(card, str)
+    return card.card_id
 
 
 def lead_state(db, lead_id: int) -> tuple[str | None, int]:  # noqa: ANN001

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_core.db.models import AuditLog, Contact, Customer, DedupReview, Lead
+from crm_core.notices import DuplicatePrompt, DuplicateReview
 from crm_core.services.dedup_entry import ReviewDenied, check_entry, decide_review
 from crm_core.services.intake import PROMPT_NOTE, intake_lead
 from crm_core.services.lead_input import LeadInput
@@ -66,9 +67,10 @@ def test_entry_bands(db, cfg, clock, existing, fields: dict, band: str | None) -
         to = "zhang.wei" if band == "prompt" else cfg.org.data_steward
         assert (review.kind, review.assignee, review.customer_id, review.candidate_id) == (band, to, customer_id, existing)
         (notice,) = res.notices
-        assert (notice.kind, notice.to_rep, notice.data["review_id"]) == (f"dedup.{band}", to, review.id)
-        assert notice.data["existing"]["line"] == "杭州优品电子商务有限公司 · 李明 139****5678"
-        assert "13912345678" not in repr(notice.data)          # never a full phone number in a card
+        expected = DuplicatePrompt if band == "prompt" else DuplicateReview
+        assert (type(notice), notice.to_rep, notice.view["review_id"]) == (expected, to, review.id)
+        assert notice.view["existing"]["line"] == "杭州优品电子商务有限公司 · 李明 139****5678"
+        assert "13912345678" not in repr(notice)          # never a full phone number in a card
         assert (PROMPT_NOTE in res.notes) == (band == "prompt")
 
 
@@ -94,7 +96,7 @@ def test_join_keeps_new_details_as_a_source_tagged_alias(db, cfg, clock, existin
 def test_api_lead_in_prompt_band_goes_to_the_steward(db, cfg, clock, existing) -> None:  # noqa: ANN001
     res, _ = intake(db, cfg, clock(), actor="api", company="杭州优品电子商务有限公司", contact_name="李总")
     (notice,) = res.notices
-    assert (notice.kind, notice.to_rep) == ("dedup.review", cfg.org.data_steward)
+    assert (type(notice), notice.to_rep) == (DuplicateReview, cfg.org.data_steward)
 
 
 def test_check_entry_sees_only_active_customers_and_honours_exclude(db, cfg, clock, existing) -> None:  # noqa: ANN001
@@ -176,12 +178,12 @@ def tap(runtime, rep_id: str, key: str, review_id: int) -> list:  # noqa: ANN001
     (dict(company="杭州优品电子商务有限公司", contact_name="李明", phone="13600000000"), "review", ["合并", "不是重复"]),
 ])
 def test_dedup_cards_render(runtime, cfg, clock, existing, fields, kind, buttons) -> None:  # noqa: ANN001
-    from cards.model import CARD_ID_RE
-    from handlers.notify import RENDERERS
-    import handlers.dedup_cards  # noqa: F401 - registers the renderers
+    from cards.model import CARD_ID_RE, Card
+    from handlers.notify import default_renderers
     res, _ = intake(runtime.db, cfg, clock(), **fields)
     (notice,) = res.notices
-    card = RENDERERS[notice.kind](runtime, notice)
+    card = default_renderers().render(cfg, notice)
+    assert isinstance(card, Card)
     assert CARD_ID_RE.match(card.card_id) and card.card_id == f"dedup-{res.review_id}"
     assert [b.text for b in card.buttons] == buttons
     assert all(b.value == {"review": str(res.review_id)} for b in card.buttons)

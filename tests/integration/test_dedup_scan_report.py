@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from cards.model import CARD_ID_RE
 from crm_core.db.models import Customer, DedupReview, MergeRecord
+from crm_core.notices import DuplicateReview, MergeReport
 from crm_core.services.capture import save_lead
 from crm_core.services.dedup_entry import decide_review
 from crm_core.services.dedup_scan import scan
@@ -64,8 +65,8 @@ def test_scan_merges_groups_and_queues_the_review_band(db, cfg, clock) -> None: 
     assert state[ids["b1"]] == ("merged", ids["b2"])
     assert {state[ids[k]][0] for k in ("c1", "c2", "d1", "e1")} == {"active"}
     (notice,) = report.notices
-    assert (notice.kind, notice.to_rep) == ("dedup.review", cfg.org.data_steward)
-    assert {notice.data["new"]["id"], notice.data["existing"]["id"]} == {ids["c1"], ids["c2"]}
+    assert isinstance(notice, DuplicateReview) and notice.to_rep == cfg.org.data_steward
+    assert {notice.view["new"]["id"], notice.view["existing"]["id"]} == {ids["c1"], ids["c2"]}
     with db.uow() as s:
         assert {m.source for m in s.scalars(select(MergeRecord))} == {"scan"}
         again = scan(s, cfg, "cli", clock())
@@ -75,7 +76,9 @@ def test_scan_merges_groups_and_queues_the_review_band(db, cfg, clock) -> None: 
 def test_a_rejected_pair_is_not_queued_again(db, cfg, clock) -> None:  # noqa: ANN001
     seed(db, cfg, clock)
     with db.uow() as s:
-        review_id = scan(s, cfg, "cli", clock()).notices[0].data["review_id"]
+        (notice,) = scan(s, cfg, "cli", clock()).notices
+        assert isinstance(notice, DuplicateReview)
+        review_id = notice.view["review_id"]
     with db.uow() as s:
         decide_review(s, cfg, review_id, "reject", "liu.yang", clock())
     with db.uow() as s:
@@ -126,7 +129,8 @@ def test_report_notices_and_card_for_every_supervisor(db, cfg, clock, runtime) -
         notices = merge_report_notices(s, cfg, "2026-11")
     assert sorted(n.to_rep for n in notices) == ["liu.yang", "wang.fang"]
     assert len({n.dedupe_key for n in notices}) == 2 and all(n.as_supervisor for n in notices)
-    card = render_merge_report(runtime, notices[0])
+    assert all(isinstance(n, MergeReport) for n in notices)
+    card = render_merge_report(cfg, notices[0])
     assert CARD_ID_RE.match(card.card_id) and card.title == "2026-11 客户去重月报"
     values = {f.label: f.value for f in card.fields}
     assert (values["去重前记录"], values["去重后记录"], values["合并组数"]) == ("9", "6", "2")

@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-import handlers.health_cards  # noqa: F401 - registers the digest renderers
 from crm_core.db.models import Activity, Assignment, Customer, Lead, OutboundMessage, Task
+from crm_core.notices import DigestRep, DigestSupervisor
 from crm_core.services.digest import rep_digests, since_previous_workday, supervisor_digests
 from scheduler.jobs import rep_digest, supervisor_digest
 
@@ -87,14 +87,14 @@ def test_rep_digest_content(cfg, db, monday):  # noqa: ANN001
     with db.uow() as s:
         digests = {n.to_rep: n for n in rep_digests(s, cfg, monday.now)}
     assert set(digests) == {"zhang.wei", "chen.jie"}     # li.na has nothing to do, zhao.min is on leave
-    zw = digests["zhang.wei"].data
-    assert [t["title"] for t in zw["todos"]] == ["三天前该回访", "昨天该报价", "今天演示(大单)"]
-    assert zw["todo_total"] == 4 and [t["overdue_days"] for t in zw["todos"]] == [3, 1, 0]
-    assert [x["lead_id"] for x in zw["overdue"]] == [ids["late_lead"]] and zw["overdue_total"] == 1
-    assert [x["score"] for x in zw["healthy"]] == [95, 91, 88, 86, 70]        # top 5, never a red one
-    assert zw["new_leads"] == []
-    cj = digests["chen.jie"].data
-    assert [x["lead_id"] for x in cj["new_leads"]] == [ids["周六新线索"]] and cj["todos"] == []
+    zw, cj = digests["zhang.wei"], digests["chen.jie"]
+    assert isinstance(zw, DigestRep) and isinstance(cj, DigestRep)
+    assert [t["title"] for t in zw.todos] == ["三天前该回访", "昨天该报价", "今天演示(大单)"]
+    assert zw.todo_total == 4 and [t["overdue_days"] for t in zw.todos] == [3, 1, 0]
+    assert [x["lead_id"] for x in zw.overdue] == [ids["late_lead"]] and zw.overdue_total == 1
+    assert [x["score"] for x in zw.healthy] == [95, 91, 88, 86, 70]        # top 5, never a red one
+    assert zw.new_leads == []
+    assert [x["lead_id"] for x in cj.new_leads] == [ids["周六新线索"]] and cj.todos == []
     assert digests["zhang.wei"].dedupe_key == "digest.rep:zhang.wei:2026-11-23"
 
 
@@ -103,11 +103,11 @@ def test_supervisor_digest_content(cfg, db, monday):  # noqa: ANN001
     with db.uow() as s:
         digests = {n.to_rep: n for n in supervisor_digests(s, cfg, monday.now)}
     assert set(digests) == {"wang.fang"}          # liu.yang's team has nothing overdue and no red customer
-    data = digests["wang.fang"].data
-    assert digests["wang.fang"].as_supervisor
-    overdue = {o["rep"]: (o["tasks"], o["leads"]) for o in data["overdue"]}
+    digest = digests["wang.fang"]
+    assert isinstance(digest, DigestSupervisor) and digest.as_supervisor and digest.to_supervisor
+    overdue = {o["rep"]: (o["tasks"], o["leads"]) for o in digest.overdue}
     assert overdue == {"zhang.wei": (2, 1), "zhao.min": (1, 0)}
-    assert [r["customer"] for r in data["red"]] == ["红色客户甲", "客户5"] and data["red_total"] == 2
+    assert [r["customer"] for r in digest.red] == ["红色客户甲", "客户5"] and digest.red_total == 2
 
 
 def _cards(db) -> list[tuple[str, str]]:  # noqa: ANN001

@@ -12,6 +12,8 @@ from sqlalchemy import func, select, text
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Activity, Lead, Reminder
 from crm_core.kv import EmbeddedKV
+from crm_core.notices import (FollowupSupervisor, FuseDiagnosis, FuseReminder, FuseSupervisor, HandoverSummary,
+                              LeadAssigned, Notice, PoolReturned, PoolWarning, RoutingPaused)
 from crm_core.services.activity import record_follow_up
 from crm_core.services.assign import assign_lead, can_reassign, give_lead, reassign
 from crm_core.services.capture import save_lead
@@ -56,8 +58,8 @@ def scan_until(db, cfg: AppConfig, clock, until: datetime, step=timedelta(minute
     return out
 
 
-def kinds(notices: list) -> list[tuple[str, str]]:
-    return sorted((n.kind, n.to_rep) for n in notices)
+def kinds(notices: list[Notice]) -> list[tuple[type[Notice], str]]:
+    return sorted(((type(n), n.to_rep) for n in notices), key=lambda t: (t[0].kind, t[1]))
 
 
 # ---------------------------------------------------------------- stage gates
@@ -128,17 +130,17 @@ def test_idle_lead_escalates_exactly_once_per_step(db, cfg, clock) -> None:  # n
     early = scan_until(db, cfg, clock, start + timedelta(hours=71, minutes=59))
     assert early == []
     at_timeout = scan_until(db, cfg, clock, start + timedelta(hours=95))
-    assert kinds(at_timeout) == [("fuse.reminder", "zhang.wei"), ("fuse.supervisor", "wang.fang")]
-    sup = next(n for n in at_timeout if n.kind == "fuse.supervisor")
-    assert sup.data["platform"] == "feishu" and sup.data["stage_name"] == "需求确认"
-    assert 0 <= sup.data["hours_overdue"] < 1 and sup.lead_id == lead_id
+    assert kinds(at_timeout) == [(FuseReminder, "zhang.wei"), (FuseSupervisor, "wang.fang")]
+    sup = next(n for n in at_timeout if isinstance(n, FuseSupervisor))
+    assert sup.platform == "feishu" and sup.stage_name == "需求确认"
+    assert 0 <= sup.hours_overdue < 1 and sup.lead_id == lead_id
     later = scan_until(db, cfg, clock, start + timedelta(hours=140))
-    assert kinds(later) == [("fuse.diagnosis", "wang.fang")]
-    diag = later[0].data
-    assert diag["hours_overdue"] == pytest.approx(24, abs=0.3)
-    assert diag["recent_activities"] and diag["recent_activities"][0]["kind"] in ("assigned", "created")
-    assert diag["team_median_hours"] == 30.0
-    assert diag["rep_conversion_30d"] == {"entered": 2, "reached": 1, "rate": 0.5}
+    assert kinds(later) == [(FuseDiagnosis, "wang.fang")]
+    diag = later[0]
+    assert isinstance(diag, FuseDiagnosis) and diag.hours_overdue == pytest.approx(24, abs=0.3)
+    assert diag.recent_activities and diag.recent_activities[0]["kind"] in ("assigned", "created")
+    assert diag.team_median_hours == 30.0
+    assert diag.rep_conversion_30d == {"entered": 2, "reached": 1, "rate": 0.5}
     with db.uow() as s:
         assert s.scalar(select(func.count()).select_from(Reminder).where(Reminder.lead_id == lead_id)) == 3
 
@@ -151,7 +153,7 @@ def test_update_cancels_escalation_and_rearms(db, cfg, clock) -> None:  # noqa: 
         record_follow_up(s, s.get(Lead, lead_id), "zhang.wei", "wecom", "已电话沟通", clock.now, cfg)
     assert scan_until(db, cfg, clock, start + timedelta(hours=151)) == []     # no diagnosis: cancelled
     again = scan_until(db, cfg, clock, start + timedelta(hours=153))          # idle 72 h again
-    assert kinds(again) == [("fuse.reminder", "zhang.wei"), ("fuse.supervisor", "wang.fang")]
+    assert kinds(again) == [(FuseReminder, "zhang.wei"), (FuseSupervisor, "wang.fang")]
 
 
 def test_postpone_one_day(db, cfg, clock) -> None:  # noqa: ANN001
@@ -184,12 +186,14 @@ def test_working_time_fuse(db, cfg, clock, entered, deadline, quiet_until, overd
     clock.now = overdue_at
     with db.uow() as s:
         notices = scan_fuses(s, cfg, overdue_at)
-    assert kinds(notices) == [("fuse.reminder", "zhang.wei"), ("fuse.supervisor", "wang.fang")]
-    assert notices[0].data["hours_overdue"] == overdue_hours and notices[0].data["clock"] == "working"
+    assert kinds(notices) == [(FuseReminder, "zhang.wei"), (FuseSupervisor, "wang.fang")]
+    reminder = notices[0]
+    assert isinstance(reminder, FuseReminder)
+    assert reminder.hours_overdue == overdue_hours and reminder.clock == "working"
     # the diagnosis also waits 24 *working* hours
     diag_at = WorkCalendar(cfg.calendar, cfg.app.timezone).add_hours(deadline, 24)
     assert scan_until(db, cfg, clock, diag_at - timedelta(minutes=1), step=timedelta(hours=2)) == []
-    assert kinds(scan_until(db, cfg, clock, diag_at)) == [("fuse.diagnosis", "wang.fang")]
+    assert kinds(scan_until(db, cfg, clock, diag_at)) == [(FuseDiagnosis, "wang.fang")]
 
 
 def test_muted_customer_skips_only_the_rep_reminder(db, cfg, clock) -> None:  # noqa: ANN001
@@ -199,7 +203,7 @@ def test_muted_customer_skips_only_the_rep_reminder(db, cfg, clock) -> None:  # 
         customer_id = s.get(Lead, lead_id).customer_id
         first = mute(s, "zhang.wei", customer_id, "zhang.wei", "wecom", start)
         assert mute(s, "zhang.wei", customer_id, "zhang.wei", "wecom", start).id == first.id   # double tap
-    assert kinds(scan_until(db, cfg, clock, start + timedelta(hours=73))) == [("fuse.supervisor", "wang.fang")]
+    assert kinds(scan_until(db, cfg, clock, start + timedelta(hours=73))) == [(FuseSupervisor, "wang.fang")]
     with db.uow() as s:
         assert unmute(s, "zhang.wei", customer_id, "zhang.wei", "wecom", clock.now)
         assert not unmute(s, "zhang.wei", customer_id, "zhang.wei", "wecom", clock.now)
@@ -207,7 +211,7 @@ def test_muted_customer_skips_only_the_rep_reminder(db, cfg, clock) -> None:  # 
         logged = s.scalars(select(Activity.kind).where(Activity.customer_id == customer_id,
                                                        Activity.kind.in_(["mute", "unmute"]))).all()
         assert sorted(logged) == ["mute", "unmute"]
-    assert ("fuse.reminder", "zhang.wei") in kinds(scan_until(db, cfg, clock, clock.now + timedelta(hours=73)))
+    assert (FuseReminder, "zhang.wei") in kinds(scan_until(db, cfg, clock, clock.now + timedelta(hours=73)))
 
 
 def test_pool_leads_only_reach_the_supervisor(db, cfg, clock) -> None:  # noqa: ANN001
@@ -215,7 +219,7 @@ def test_pool_leads_only_reach_the_supervisor(db, cfg, clock) -> None:  # noqa: 
     make_lead(db, cfg, start, owner=None)
     with db.uow() as s:
         s.execute(text("UPDATE leads SET team_id = 'east-medical'"))
-    assert kinds(scan_until(db, cfg, clock, start + timedelta(hours=73))) == [("fuse.supervisor", "wang.fang")]
+    assert kinds(scan_until(db, cfg, clock, start + timedelta(hours=73))) == [(FuseSupervisor, "wang.fang")]
 
 
 def test_scan_query_uses_the_fuse_index(db, cfg, clock) -> None:  # noqa: ANN001
@@ -241,12 +245,12 @@ def test_followup_48h_notifies_supervisor_once_per_spell(db, cfg, clock) -> None
         with db.uow() as s:
             return scan_followups(s, cfg, clock.now)
     assert tick(47.9) == []
-    assert kinds(tick(48)) == [("followup.supervisor", "wang.fang")]
+    assert kinds(tick(48)) == [(FollowupSupervisor, "wang.fang")]
     assert tick(49) == [] and tick(60) == []
     with db.uow() as s:
         record_follow_up(s, s.get(Lead, lead_id), "zhang.wei", "wecom", "微信沟通", clock.now, cfg)
     assert tick(100) == []
-    assert kinds(tick(108)) == [("followup.supervisor", "wang.fang")]
+    assert kinds(tick(108)) == [(FollowupSupervisor, "wang.fang")]
 
 
 # ---------------------------------------------------------------- assignment with the database
@@ -260,7 +264,7 @@ def test_assign_round_robin_skips_leave_and_stores_reason(db, cfg, clock) -> Non
             owners.append(row.rep_id)
             rep = cfg.org.rep(row.rep_id)
             assert row.reason == f"规则 华东医疗 → 轮流分配 → {rep.name}"
-            assert [(n.kind, n.to_rep) for n in notices] == [("lead.assigned", row.rep_id)]
+            assert [(type(n), n.to_rep) for n in notices] == [(LeadAssigned, row.rep_id)]
     assert owners[0] != owners[1] and owners[:2] == owners[2:]
     assert set(owners) == {"zhang.wei", "li.na"}               # zhao.min is on leave
 
@@ -285,7 +289,8 @@ def test_reassign_and_who_may(db, cfg, clock) -> None:  # noqa: ANN001
         lead.fuse_level = 2
         row, notices = reassign(s, cfg, lead, "li.na", "wang.fang", clock.now)
         assert lead.owner_rep_id == "li.na" and lead.fuse_level == 0 and "王芳" in row.reason
-        assert notices[0].to_rep == "li.na" and notices[0].data["previous_owner"] == "zhang.wei"
+        assert isinstance(notices[0], LeadAssigned)
+        assert notices[0].to_rep == "li.na" and notices[0].previous_owner == "zhang.wei"
         with pytest.raises(ValueError):
             reassign(s, cfg, lead, "zhao.min", "wang.fang", clock.now)       # on leave
 
@@ -320,7 +325,8 @@ def test_slow_first_contact_pauses_rep_for_the_day(db, cfg, clock) -> None:  # n
         s.get(Lead, ids[0]).first_contact_at = None                                   # pretend it was never called
         assert check_slow_first_contact(s, cfg, kv, start + timedelta(hours=1, minutes=59)) == []
         notices = check_slow_first_contact(s, cfg, kv, start + timedelta(hours=2))
-        assert [(n.kind, n.to_rep, n.data["count"]) for n in notices] == [("routing.paused", "wang.fang", 3)]
+        assert kinds(notices) == [(RoutingPaused, "wang.fang")]
+        assert isinstance(notices[0], RoutingPaused) and notices[0].count == 3
         assert check_slow_first_contact(s, cfg, kv, start + timedelta(hours=4)) == []   # once a day
         assert is_paused(kv, "zhang.wei", start + timedelta(hours=8))
         assert not is_paused(kv, "zhang.wei", sh(2027, 1, 5, 0, 1))                   # until local midnight
@@ -345,9 +351,9 @@ def test_pool_warning_return_cooldown_and_limit(db, cfg, clock) -> None:  # noqa
         with db.uow() as s:
             return scan_pool(s, cfg, start + timedelta(days=days), policy)
     assert tick(6.9) == []
-    assert kinds(tick(7)) == [("pool.warning", "zhang.wei")]
+    assert kinds(tick(7)) == [(PoolWarning, "zhang.wei")]
     assert tick(8) == [] and tick(9.9) == []
-    assert kinds(tick(10)) == [("pool.returned", "zhang.wei")]
+    assert kinds(tick(10)) == [(PoolReturned, "zhang.wei")]
     assert tick(11) == []
     now = start + timedelta(days=11)
     with db.uow() as s:
@@ -361,7 +367,7 @@ def test_pool_warning_return_cooldown_and_limit(db, cfg, clock) -> None:  # noqa
             claim_from_pool(s, cfg, lead, "li.na", now, limited)
         notices = claim_from_pool(s, cfg, lead, "li.na", now, policy)
         assert lead.owner_rep_id == "li.na" and lead.status == "open" and lead.fuse_deadline > now
-        assert notices[0].kind == "lead.assigned" and "公海领取" in notices[0].data["reason"]
+        assert isinstance(notices[0], LeadAssigned) and "公海领取" in notices[0].reason
         assert visible_phone(s, lead, "li.na") == "13812345678"
         assert visible_phone(s, lead, "zhang.wei") == "138****5678"
         assert visible_phone(s, lead, "wang.fang", cfg) == "13812345678"        # team supervisor
@@ -380,9 +386,10 @@ def test_pool_after_cooldown_and_not_won_in_time(db, cfg, clock) -> None:  # noq
             assert scan_pool(s, cfg, start + timedelta(days=day), policy) == []
     with db.uow() as s:
         warned = scan_pool(s, cfg, start + timedelta(days=18), policy)
-        assert kinds(warned) == [("pool.warning", "zhang.wei")] and "未赢单" in warned[0].data["reason"]
+        assert kinds(warned) == [(PoolWarning, "zhang.wei")]
+        assert isinstance(warned[0], PoolWarning) and "未赢单" in warned[0].reason
         returned = scan_pool(s, cfg, start + timedelta(days=20), policy)
-        assert kinds(returned) == [("pool.returned", "zhang.wei")]
+        assert kinds(returned) == [(PoolReturned, "zhang.wei")]
         lead = s.get(Lead, lead_id)
         later = start + timedelta(days=27, minutes=1)
         claim_from_pool(s, cfg, lead, "zhang.wei", later, policy)         # cool-down is over
@@ -416,12 +423,13 @@ def test_handover_orders_by_importance_and_moves(db, cfg, clock) -> None:  # noq
         moved, notices = handover(s, cfg, "zhang.wei", "li.na", "wang.fang", clock.now)
         assert [ld.id for ld in moved] == [big, late_stage, small]
         assert all(s.get(Lead, i).owner_rep_id == "li.na" for i in (big, late_stage, small))
-        assert [(n.kind, n.to_rep, n.data["count"]) for n in notices] == [("handover.summary", "li.na", 3)]
-        assert notices[0].data["leads"][0]["id"] == big
+        summary = notices[0]
+        assert kinds(notices) == [(HandoverSummary, "li.na")]
+        assert isinstance(summary, HandoverSummary) and summary.count == 3 and summary.leads[0]["id"] == big
         assert s.scalar(select(func.count()).select_from(Activity).where(Activity.kind == "handover")) == 3
         moved, notices = handover(s, cfg, "li.na", None, "wang.fang", clock.now)
         assert len(moved) == 4 and all(ld.status == "pool" and ld.owner_rep_id is None for ld in moved)
-        assert [(n.kind, n.to_rep) for n in notices] == [("handover.summary", "wang.fang")]
+        assert kinds(notices) == [(HandoverSummary, "wang.fang")]
         assert handover(s, cfg, "li.na", "zhang.wei", "wang.fang", clock.now) == ([], [])
         with pytest.raises(ValueError):
             handover(s, cfg, "zhang.wei", "zhao.min", "wang.fang", clock.now)    # on leave
@@ -467,10 +475,10 @@ def test_a_step_already_sent_elsewhere_is_not_repeated(db, cfg, clock, monkeypat
             s.add(Reminder(lead_id=lead.id, kind="fuse.reminder", dedupe_key=fuse_key(lead, 1), created_at=start))
     clock.now = start + timedelta(hours=73)
     with db.uow() as s:
-        assert kinds(scan_fuses(s, cfg, clock.now, limit=1)) == [("fuse.supervisor", "wang.fang")]
+        assert kinds(scan_fuses(s, cfg, clock.now, limit=1)) == [(FuseSupervisor, "wang.fang")]
     monkeypatch.setattr(reminders, "sent_keys", lambda session, keys: set())   # blind pre-check
     with db.uow() as s:
-        assert kinds(scan_fuses(s, cfg, clock.now)) == [("fuse.supervisor", "wang.fang")]
+        assert kinds(scan_fuses(s, cfg, clock.now)) == [(FuseSupervisor, "wang.fang")]
         assert s.get(Lead, ids[1]).fuse_level == 2
     with db.uow() as s:
         assert s.scalar(select(func.count()).select_from(Reminder)) == 4

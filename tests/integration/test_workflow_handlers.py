@@ -12,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import handlers.workflow_cards  # noqa: F401 - registers the renderers
 from bot.pipeline import Pipeline
 from bot.events import CardAction, EventKind, InboundEvent
 from cards.model import Card
@@ -21,6 +20,8 @@ from cards.render.text import render_text
 from crm_core.clock import local
 from crm_core.db.models import Activity, Assignment, CardRecord, Lead, OutboundMessage
 from crm_core.kv import EmbeddedKV
+from crm_core.notices import (FollowupSupervisor, FuseDiagnosis, FuseReminder, FuseSupervisor, HandoverSummary,
+                              LeadAssigned, LeadPooled, Notice, PoolReturned, PoolWarning, RoutingPaused)
 from crm_core.services.activity import record_follow_up
 from crm_core.services.assign import give_lead, leave_in_pool, reassign
 from crm_core.services.capture import save_lead
@@ -34,11 +35,12 @@ from crm_core.services.stages import advance_stage
 from handlers.context import Context, Reply
 from handlers.dispatch import dispatch
 from handlers.load import build_registry
-from handlers.notify import render
+from handlers.notify import default_renderers
 from handlers.workflow_actions import STALE, card_from_dict
 
 TOKEN = {"Authorization": "Bearer change-me-local-token"}
 REGISTRY = build_registry()
+RENDERERS = default_renderers()
 
 
 # ---------------------------------------------------------------- helpers
@@ -90,8 +92,14 @@ def count(rt, model, *where) -> int:  # noqa: ANN001
         return s.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def escalate(rt, clock, lead_id: int, hours: float = 73) -> dict[str, Card]:  # noqa: ANN001
-    """Let the lead's fuse blow, send the notices, and return the cards by kind (as stored)."""
+def render(rt, notice: Notice) -> Card:  # noqa: ANN001
+    card = RENDERERS.render(rt.cfg, notice)
+    assert isinstance(card, Card)
+    return card
+
+
+def escalate(rt, clock, lead_id: int, hours: float = 73) -> dict[type[Notice], Card]:  # noqa: ANN001
+    """Let the lead's fuse blow, send the notices, and return the cards by notice type (as stored)."""
     clock.advance(hours=hours)
     with rt.db.uow() as s:
         notices = [n for n in scan_fuses(s, rt.cfg, clock.now) if n.lead_id == lead_id]
@@ -100,7 +108,7 @@ def escalate(rt, clock, lead_id: int, hours: float = 73) -> dict[str, Card]:  # 
     with rt.db.uow() as s:
         for n in notices:
             card = render(rt, n)
-            cards[n.kind] = card_from_dict(s.get(CardRecord, card.card_id).content)
+            cards[type(n)] = card_from_dict(s.get(CardRecord, card.card_id).content)
     return cards
 
 
@@ -128,9 +136,9 @@ def all_notices(rt, clock) -> list:  # noqa: ANN001
 
 def test_every_workflow_notice_renders_a_valid_card(runtime, clock) -> None:  # noqa: ANN001
     notices = all_notices(runtime, clock)
-    kinds = {n.kind for n in notices}
-    assert kinds == {"lead.assigned", "lead.pool", "routing.paused", "followup.supervisor", "fuse.reminder",
-                     "fuse.supervisor", "fuse.diagnosis", "pool.warning", "pool.returned", "handover.summary"}
+    types = {type(n) for n in notices}
+    assert types == {LeadAssigned, LeadPooled, RoutingPaused, FollowupSupervisor, FuseReminder,
+                     FuseSupervisor, FuseDiagnosis, PoolWarning, PoolReturned, HandoverSummary}
     ids = set()
     for n in notices:
         card = render(runtime, n)
@@ -147,25 +155,26 @@ def test_every_workflow_notice_renders_a_valid_card(runtime, clock) -> None:  # 
             assert render_card(card, platform, **opts) and render_update(done, platform, **opts)
 
 
-SUPERVISOR_KINDS = ("fuse.supervisor", "fuse.diagnosis", "followup.supervisor")
+SUPERVISOR_TYPES = (FuseSupervisor, FuseDiagnosis, FollowupSupervisor)
 
 
 def test_buttons_on_reminder_and_supervisor_cards(runtime, clock) -> None:  # noqa: ANN001
     notices = all_notices(runtime, clock)
-    by_kind = {n.kind: render(runtime, n) for n in notices if n.lead_id}
-    reminder = by_kind["fuse.reminder"]
+    by_type = {type(n): render(runtime, n) for n in notices if n.lead_id}
+    reminder = by_type[FuseReminder]
     assert [(b.text, b.action) for b in reminder.buttons] == [
         ("已跟进", "fuse.done"), ("延期1天", "fuse.snooze"), ("需要支援", "fuse.help"),
         ("不再提醒此客户", "followup.mute")]
     team = runtime.cfg.org.team("east-medical")
-    for n in (n for n in notices if n.kind in SUPERVISOR_KINDS):
+    for n in (n for n in notices if isinstance(n, SUPERVISOR_TYPES)):
+        assert n.to_supervisor
         card = render(runtime, n)
         reassign_to = [b.value["to"] for b in card.buttons if b.action == "lead.reassign"]
-        eligible = [m for m in team.members if m != n.data["owner"]
+        eligible = [m for m in team.members if m != n.owner
                     and runtime.cfg.org.rep(m).availability == "active"]
         assert reassign_to == eligible and eligible          # the on-leave member gets no button
         assert "fuse.nudge" in [b.action for b in card.buttons]
-    diagnosis = render_text(by_kind["fuse.diagnosis"])
+    diagnosis = render_text(by_type[FuseDiagnosis])
     assert "团队该阶段中位停留" in diagnosis and "近30天" in diagnosis and "最近动态" in diagnosis
 
 
@@ -211,7 +220,7 @@ def test_advance_saves_details_and_is_owner_only(runtime, clock) -> None:  # noq
                                             ("liu.yang", False)])
 def test_reassign_tap_only_for_supervisor_or_admin(runtime, clock, actor, allowed) -> None:  # noqa: ANN001
     lead_id = make_lead(runtime, clock.now)
-    card = escalate(runtime, clock, lead_id)["fuse.supervisor"]
+    card = escalate(runtime, clock, lead_id)[FuseSupervisor]
     before = count(runtime, Assignment, Assignment.lead_id == lead_id)
     replies = run(runtime, actor, card=card, action="lead.reassign", to="li.na")
     lead = lead_row(runtime, lead_id)
@@ -249,18 +258,19 @@ def test_reassign_command(runtime, clock) -> None:  # noqa: ANN001
 
 # ---------------------------------------------------------------- one effect per card
 TAPS = [
-    # (card kind, tapper, action, values, what one effect looks like)
-    ("fuse.supervisor", "wang.fang", "lead.reassign", {"to": "li.na"}, (Assignment, None)),
-    ("fuse.reminder", "zhang.wei", "fuse.done", {}, (Activity, "follow_up")),
-    ("fuse.reminder", "zhang.wei", "fuse.snooze", {}, (Activity, "postpone")),
-    ("fuse.reminder", "zhang.wei", "fuse.help", {}, (Activity, "help")),
-    ("fuse.supervisor", "wang.fang", "fuse.nudge", {}, (Activity, "nudge")),
-    ("fuse.supervisor", "wang.fang", "fuse.assist", {}, (Activity, "assist")),
-    ("fuse.reminder", "zhang.wei", "followup.mute", {}, (Activity, "mute")),
+    # (card's notice type, tapper, action, values, what one effect looks like)
+    (FuseSupervisor, "wang.fang", "lead.reassign", {"to": "li.na"}, (Assignment, None)),
+    (FuseReminder, "zhang.wei", "fuse.done", {}, (Activity, "follow_up")),
+    (FuseReminder, "zhang.wei", "fuse.snooze", {}, (Activity, "postpone")),
+    (FuseReminder, "zhang.wei", "fuse.help", {}, (Activity, "help")),
+    (FuseSupervisor, "wang.fang", "fuse.nudge", {}, (Activity, "nudge")),
+    (FuseSupervisor, "wang.fang", "fuse.assist", {}, (Activity, "assist")),
+    (FuseReminder, "zhang.wei", "followup.mute", {}, (Activity, "mute")),
 ]
 
 
-@pytest.mark.parametrize("kind, actor, action, values, effect", TAPS)
+@pytest.mark.parametrize("kind, actor, action, values, effect", TAPS,
+                         ids=lambda v: v.__name__ if isinstance(v, type) else None)
 def test_double_tap_has_one_effect(runtime, clock, kind, actor, action, values, effect) -> None:  # noqa: ANN001
     lead_id = make_lead(runtime, clock.now)
     card = escalate(runtime, clock, lead_id)[kind]
@@ -278,7 +288,7 @@ def test_double_tap_has_one_effect(runtime, clock, kind, actor, action, values, 
 
 def test_help_request_reaches_the_supervisor_platform(runtime, clock) -> None:  # noqa: ANN001
     lead_id = make_lead(runtime, clock.now)
-    card = escalate(runtime, clock, lead_id)["fuse.reminder"]
+    card = escalate(runtime, clock, lead_id)[FuseReminder]
     assert "王芳" in said(run(runtime, "zhang.wei", card=card, action="fuse.help"))
     with runtime.db.uow() as s:
         sent = s.scalars(select(OutboundMessage).where(OutboundMessage.recipient == "ou_wangfang",
@@ -288,7 +298,7 @@ def test_help_request_reaches_the_supervisor_platform(runtime, clock) -> None:  
 
 def test_rep_cannot_act_on_someone_elses_reminder(runtime, clock) -> None:  # noqa: ANN001
     lead_id = make_lead(runtime, clock.now)
-    card = escalate(runtime, clock, lead_id)["fuse.reminder"]
+    card = escalate(runtime, clock, lead_id)[FuseReminder]
     for action in ("fuse.done", "fuse.snooze", "followup.mute"):
         assert "不是你负责的" in said(run(runtime, "li.na", card=card, action=action))
     lead = lead_row(runtime, lead_id)
@@ -306,7 +316,7 @@ def test_mute_by_card_and_command_is_reversible(runtime, clock) -> None:  # noqa
     def muted() -> bool:
         with runtime.db.uow() as s:
             return is_muted(s, "zhang.wei", customer_id)
-    card = escalate(runtime, clock, lead_id)["fuse.reminder"]
+    card = escalate(runtime, clock, lead_id)[FuseReminder]
     replies = run(runtime, "zhang.wei", card=card, action="followup.mute")
     assert muted()
     undo = next(r.item for r in replies if isinstance(r.item, Card) and not r.update)
@@ -316,7 +326,7 @@ def test_mute_by_card_and_command_is_reversible(runtime, clock) -> None:  # noqa
     with runtime.db.uow() as s:
         record_follow_up(s, s.get(Lead, lead_id), "zhang.wei", "wecom", "回访", clock.now, runtime.cfg)
         notices = scan_fuses(s, runtime.cfg, clock.now + timedelta(hours=73))
-    assert [n.kind for n in notices] == ["fuse.supervisor"]          # muted: no rep reminder
+    assert [type(n) for n in notices] == [FuseSupervisor]          # muted: no rep reminder
     assert "已恢复提醒" in said(run(runtime, "zhang.wei", text=f"取消静音 #{customer_id}")) and not muted()
     assert "本来就没有静音" in said(run(runtime, "zhang.wei", text="unmute 优品"))
     assert "没有找到" in said(run(runtime, "li.na", text="mute 优品"))     # not li.na's customer

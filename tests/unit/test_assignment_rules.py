@@ -16,6 +16,7 @@ from crm_core.assignment.rules import LeadFacts, match_rule, route
 from crm_core.config.loader import parse_config
 from crm_core.config.schema import AppConfig, AssignmentRule, RuleMatch
 from crm_core.kv import EmbeddedKV
+from crm_core.notices import LeadPooled
 from tests.conftest import EXAMPLE
 
 NOW = datetime(2027, 1, 4, 2, 0, tzinfo=timezone.utc)     # Monday 10:00 in Shanghai
@@ -243,6 +244,7 @@ def test_empty_team_sends_lead_to_pool_and_tells_supervisor(db) -> None:  # noqa
         row, notices = assign_lead(s, cfg, EmbeddedKV(prefix="t-pool"), lead, NOW, "system")
         assert (lead.owner_rep_id, lead.team_id, lead.status) == (None, "solo", "open")
         assert row.rep_id is None and "公海" in row.reason and "上海专线" in row.reason
-        assert [(n.kind, n.to_rep) for n in notices] == [("lead.pool", "wang.fang")]
-        assert notices[0].data["skipped"] == [("a", "休假中")]
+        assert [(type(n), n.to_rep) for n in notices] == [(LeadPooled, "wang.fang")]
+        assert isinstance(notices[0], LeadPooled) and notices[0].skipped == (("a", "休假中"),)
+        assert notices[0].to_supervisor
         assert s.query(Assignment).count() == 1

@@ -4,7 +4,6 @@ card for the owner (plus the supervisor copy) and that a 30-day drop is detected
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -13,6 +12,7 @@ from cards.model import Card, Level
 from crm_core.clock import local
 from crm_core.config.schema import Health
 from crm_core.db.models import Activity, Contact, Customer, HealthSnapshot, Lead, Task
+from crm_core.notices import HealthDrop, HealthRed
 from crm_core.services import health_score as hs
 from crm_core.services.health_facts import Facts, funnel_depth, gather_facts
 
@@ -124,15 +124,19 @@ def test_turning_red_produces_one_card_for_owner_and_supervisor(cfg, db, clock):
     assert again == []                                          # still red: no second card
     assert sorted((n.kind, n.to_rep, n.as_supervisor) for n in notices) == sorted([
         ("health.red", OWNER, False), ("health.red", SUPERVISOR, True)])
+    assert all(isinstance(n, HealthRed) for n in notices)
     owner = next(n for n in notices if n.to_rep == OWNER)
-    assert owner.data["score"] < cfg.health.red_below and owner.data["previous_level"] in ("yellow", "green")
+    assert isinstance(owner, HealthRed) and owner.owner is None
+    assert owner.score < cfg.health.red_below and owner.previous_level in ("yellow", "green")
+    sup = next(n for n in notices if n.to_rep == SUPERVISOR)
+    assert isinstance(sup, HealthRed) and sup.owner == OWNER and sup.to_supervisor
     from handlers.health_cards import health_red
-    card = health_red(SimpleNamespace(cfg=cfg), owner)
+    card = health_red(cfg, owner)
     assert isinstance(card, Card) and card.level == Level.DANGER and "杭州示例医疗科技有限公司" in card.title
     values = {f.label: f.value for f in card.fields}
-    assert values["健康分"].startswith(f"{owner.data['score']:g}")
-    assert values["最弱维度"].startswith(hs.LABELS[owner.data["weakest"]])
-    assert hs.SUGGESTIONS[owner.data["weakest"]] in card.text
+    assert values["健康分"].startswith(f"{owner.score:g}")
+    assert values["最弱维度"].startswith(hs.LABELS[owner.weakest])
+    assert hs.SUGGESTIONS[owner.weakest] in card.text
     with db.uow() as s:
         snaps = s.scalar(select(func.count()).where(HealthSnapshot.customer_id == cid))
     assert snaps == 3
@@ -152,11 +156,13 @@ def test_drop_against_30_day_peak(cfg, db, clock, peak_factor, peak_age_days, ex
         s.get(Customer, cid).health_level = "green"
         s.flush()
         notices = hs.recompute(s, no_sup, now)
-    kinds = [n.kind for n in notices]
+    types = [type(n) for n in notices]
     if expect_drop:
-        assert kinds == ["health.drop"] and notices[0].data["drop_percent"] > cfg.health.drop_alert_percent
+        assert types == [HealthDrop]
+        assert isinstance(notices[0], HealthDrop) and notices[0].drop_percent is not None
+        assert notices[0].drop_percent > cfg.health.drop_alert_percent
     else:
-        assert "health.drop" not in kinds
+        assert HealthDrop not in types
 
 
 def test_refresh_rescores_only_customers_with_news(cfg, runtime, db, clock):  # noqa: ANN001
