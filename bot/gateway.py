@@ -5,42 +5,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bot.events import InboundEvent
-from bot.platforms.base import Adapter, InboundRejected, InboundRequest, InboundResult
-from crm_core.config.schema import AppConfig
+from bot.platforms.base import METHOD_NOT_ALLOWED, InboundRejected, InboundRequest, InboundResult
+from bot.platforms.interface import HttpEndpoint
 from crm_core.kv.base import KV
+from crm_core.kv.keys import INBOUND_QUEUE, LAST_CALLBACK_KEY
 
 log = logging.getLogger("crm_bot.gateway")
 
-INBOUND_QUEUE = "inbound"
 DEDUPE_TTL = 24 * 3600          # ≥ the longest platform retry window (Feishu ≈ 7 h)
-LAST_CALLBACK_KEY = "inbound:last:{platform}"
 # The last-callback time feeds a silence alert counted in minutes: writing it once a second
 # per platform, not on every callback, saves a KV round trip on nearly every ack under load.
 LAST_CALLBACK_EVERY = 1.0
-
-
-def build_adapters(cfg: AppConfig) -> dict[str, Adapter]:
-    """One adapter per enabled HTTP-mode platform (stream/long-connection modes have none)."""
-    p = cfg.platforms
-    adapters: dict[str, Adapter] = {}
-    if p.wecom.enabled:
-        from bot.platforms.wecom.inbound import WeComInbound
-        adapters["wecom"] = WeComInbound(p.wecom.token.get_secret_value(), p.wecom.encoding_aes_key.get_secret_value(),
-                                         p.wecom.corp_id, p.wecom.replay_window_seconds)
-    if p.dingtalk.enabled and p.dingtalk.mode == "http":
-        from bot.platforms.dingtalk.inbound import DingTalkInbound
-        adapters["dingtalk"] = DingTalkInbound(p.dingtalk.app_secret.get_secret_value(),
-                                               p.dingtalk.replay_window_seconds, app_key=p.dingtalk.app_key)
-    if p.feishu.enabled and p.feishu.mode == "http":
-        from bot.platforms.feishu.inbound import FeishuCardInbound, FeishuInbound
-        args = (p.feishu.verification_token.get_secret_value(), p.feishu.encrypt_key.get_secret_value() or None,
-                p.feishu.replay_window_seconds)
-        adapters["feishu"] = FeishuInbound(*args)
-        adapters["feishu_card"] = FeishuCardInbound(*args)
-    return adapters
 
 
 class UnknownEndpoint(Exception):
@@ -48,27 +26,29 @@ class UnknownEndpoint(Exception):
 
 
 class Gateway:
-    def __init__(self, cfg: AppConfig, kv: KV, clock: Callable[[], float] = time.time):
+    def __init__(self, endpoints: Iterable[HttpEndpoint], kv: KV, clock: Callable[[], float] = time.time):
         self.kv = kv
-        self.adapters = build_adapters(cfg)
+        self.endpoints = {e.path: e for e in endpoints}
         self.queue = kv.queue(INBOUND_QUEUE)
         self.clock = clock
         self._noted: dict[str, float] = {}   # platform -> last written LAST_CALLBACK_KEY time
         self.last_accept = float("-inf")      # monotonic time of the last callback taken
         self.accepted = 0                     # callbacks taken (both read by bot/worker.py)
 
-    def accept(self, endpoint: str, req: InboundRequest) -> InboundResult:
+    def accept(self, path: str, req: InboundRequest) -> InboundResult:
         """Verify and enqueue; raises InboundRejected (4xx) or UnknownEndpoint (404)."""
-        adapter = self.adapters.get(endpoint)
-        if adapter is None:
-            raise UnknownEndpoint(endpoint)
+        endpoint = self.endpoints.get(path)
+        if endpoint is None:
+            raise UnknownEndpoint(path)
+        if req.method.upper() not in endpoint.methods:
+            raise InboundRejected(405, METHOD_NOT_ALLOWED)
         self.last_accept = time.monotonic()     # read by in-process workers (bot/worker.py)
         self.accepted += 1                      # a lost update under a race is harmless there
         now = self.clock()
-        result = adapter.handle(req, now)
+        result = endpoint.adapter.handle(req, now)
         for event in result.events:
             self.enqueue(event)
-        self._note_callback(endpoint.split("_")[0], now)
+        self._note_callback(endpoint.platform, now)
         return result
 
     def _note_callback(self, platform: str, now: float) -> None:
@@ -90,4 +70,4 @@ class Gateway:
         return True
 
 
-__all__ = ["Gateway", "InboundRejected", "InboundRequest", "UnknownEndpoint", "build_adapters"]
+__all__ = ["Gateway", "InboundRejected", "InboundRequest", "UnknownEndpoint"]

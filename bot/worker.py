@@ -7,9 +7,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bot.pipeline import Pipeline
 from crm_core.kv.base import WorkQueue
+from crm_core.kv.keys import WORKER_BEAT_KEY
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 log = logging.getLogger("crm_bot.worker")
 
@@ -20,7 +25,6 @@ WEB_BUSY_WINDOW = 0.1          # "callbacks are arriving": one was taken in the 
 REST_FACTOR = 2.0              # while they are, rest 2× each message's time (workers ≤ ⅓ of the time)
 MAX_REST_SECONDS = 0.1
 MAX_TURN_WAIT_SECONDS = 0.5    # a turn held longer is I/O-bound: the next worker goes ahead
-WORKER_BEAT_KEY = "worker:beat:{queue}"   # epoch seconds of the queue's last worker loop turn
 BEAT_EVERY = 10.0
 
 
@@ -128,30 +132,27 @@ class Worker:
         return n
 
 
-def processors(rt) -> dict[str, Processor]:  # noqa: ANN001
-    from bot.pipeline import Pipeline
+def processors(rt: "Runtime") -> dict[str, Processor]:
     return Pipeline(rt).processors()
 
 
-def worker_beat(rt, queue: str) -> None:  # noqa: ANN001
+def worker_beat(rt: "Runtime", queue: str) -> None:
     """Record that a worker loop of `queue` is turning (read by scheduler/heartbeat.py)."""
     rt.kv.set(WORKER_BEAT_KEY.format(queue=queue), f"{rt.clock().timestamp():.3f}", ttl=24 * 3600)
 
 
-def web_activity(rt) -> WebActivity:  # noqa: ANN001
+def web_activity(rt: "Runtime") -> WebActivity:
     """How many callbacks this process's webhook endpoints took, and when the last one came."""
-    def activity() -> tuple[int, float]:
-        gw = rt.extras.get("gateway")
-        return (0, float("-inf")) if gw is None else (gw.accepted, gw.last_accept)
-    return activity
+    gw = rt.gateway
+    return lambda: (gw.accepted, gw.last_accept)
 
 
-def run_workers(rt, stop: threading.Event) -> list[threading.Thread]:  # noqa: ANN001
+def run_workers(rt: "Runtime", stop: threading.Event) -> list[threading.Thread]:
     threads = []
     gate = WebFirstGate(web_activity(rt))
     for name, fn in processors(rt).items():
         for i in range(rt.cfg.app.worker_threads):
-            w = Worker(rt.kv.queue(name), fn, beat=lambda q=name: worker_beat(rt, q), gate=gate)
+            w = Worker(rt.kv.queue(name), fn, beat=lambda q=name: worker_beat(rt, q), gate=gate)  # type: ignore[misc]
             t = threading.Thread(target=w.run, args=(stop,), name=f"worker-{name}-{i}", daemon=True)
             t.start()
             threads.append(t)

@@ -38,12 +38,14 @@ class Reply:
 @dataclass(frozen=True)
 class Services:
     """What handlers may use besides their event: configuration, storage, the KV, notice
-    delivery (after a commit) and the speech model (loaded on first use)."""
+    delivery (after a commit), the speech model (loaded on first use) and the platforms' names
+for people."""
     cfg: AppConfig
     db: Database
     kv: KV
     deliver: Callable[[Iterable[Notice]], int]
     transcriber: Transcriber
+    platform_label: Callable[[str], str] = str     # "wecom" → 企业微信
 
 
 @dataclass

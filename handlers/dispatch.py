@@ -10,7 +10,6 @@ from handlers.registry import Registry, as_replies
 
 log = logging.getLogger("crm_bot.handlers")
 
-PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书"}
 CONVERSATIONAL = (EventKind.TEXT, EventKind.VOICE, EventKind.CARD_ACTION, EventKind.MEDIA)
 APOLOGY = "抱歉,处理您的消息时出错了,我们已记录下来,请稍后再试。"
 
@@ -21,7 +20,7 @@ def no_access_text(ctx: Context) -> str:
         return (f"Hello! You don't have access to crm-bot yet. Please ask your CRM admin to add your "
                 f"account ({ev.platform} user id: {ev.sender_id}) to the configuration.")
     return (f"您好!您还没有开通 crm-bot 的使用权限。请联系 CRM 管理员把您的账号加入配置"
-            f"({PLATFORM_NAMES.get(ev.platform, ev.platform)} 用户 ID:{ev.sender_id})。")
+            f"({ctx.services.platform_label(ev.platform)} 用户 ID:{ev.sender_id})。")
 
 
 def route(ctx: Context, registry: Registry):  # noqa: ANN201

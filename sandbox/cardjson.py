@@ -9,10 +9,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from bot.platforms.registry import default_registry
 from cards.model import CardDecodeError, decode_action_token, strip_markdown
 from sandbox.state import SentCall
 
-PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书"}
 UPDATE_APIS = {"update_template_card", "interactiveCards/update", "im/patch", "card/update"}
 _FEISHU_LEVELS = {"green": "完成", "orange": "注意", "red": "紧急"}
 _TAGS = re.compile(r"<[^>]+>")
@@ -215,7 +215,7 @@ def call_text(call: SentCall) -> str:
     else:
         text = card_text(call.platform, card) if card is not None else _message_text(call)
     what = "卡片已更新" if call.api in UPDATE_APIS else ("卡片" if card is not None else "消息")
-    head = f"── {PLATFORM_NAMES.get(call.platform, call.platform)} {what} → {call.recipient or '?'} ──"
+    head = f"── {default_registry().label(call.platform)} {what} → {call.recipient or '?'} ──"
     return f"{head}\n{text}"
 
 

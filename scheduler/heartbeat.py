@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from bot.gateway import INBOUND_QUEUE, LAST_CALLBACK_KEY
-from bot.worker import WORKER_BEAT_KEY
+from crm_core.kv.keys import INBOUND_QUEUE, LAST_CALLBACK_KEY, WORKER_BEAT_KEY
 from crm_core.clock import local
 from crm_core.worktime import clock_for
-from scheduler.alerts import PLATFORM_NAMES, AlertFailed, AlertMessage, deliver_alert, send_platform_text
+from scheduler.alerts import AlertFailed, AlertMessage, deliver_alert
+from scheduler.context import ChannelBusy, ChannelError, ChannelTokenError, JobContext
 
 log = logging.getLogger("crm_bot.heartbeat")
 
@@ -100,9 +100,10 @@ def human_duration(seconds: float) -> str:
     return f"{days} 天 {hours} 小时" if hours else f"{days} 天"
 
 
-def compose(kind: str, platform: str, incident: Incident, now: float, tz: str) -> AlertMessage:
+def compose(kind: str, platform: str, incident: Incident, now: float, tz: str,
+            label: str | None = None) -> AlertMessage:
     """The alert / reminder / recovery text, in Chinese, naming the failed leg."""
-    name, leg = PLATFORM_NAMES.get(platform, platform), (incident.legs or ["send"])[0]
+    name, leg = label or platform, (incident.legs or ["send"])[0]
     label, took = LEG_LABELS[leg], human_duration(now - incident.since)
     start = local(datetime.fromtimestamp(incident.since, timezone.utc), tz).strftime("%m-%d %H:%M")
     if kind == "recovery":
@@ -119,31 +120,31 @@ def compose(kind: str, platform: str, incident: Incident, now: float, tz: str) -
 
 
 # ---- probes -------------------------------------------------------------------------------
-def probe_outbound(rt: Any, platform: str, now: datetime) -> dict[str, str]:
+def probe_outbound(rt: JobContext, platform: str, now: datetime) -> dict[str, str]:
     """Token, then a test message to the ops chat (skipped when none is configured)."""
-    from bot.outbound import OutboundError, RateLimited, TokenError, client_for
+    ops = rt.channel_ops
     try:
-        client_for(rt, platform).tokens.get()
-    except OutboundError as err:
+        ops.check_token(platform)
+    except ChannelError as err:
         return {"token": str(err)[:200]}
     target = rt.cfg.alerts.ops_chats.get(platform)
     if not target:
         return {}
     text = f"【心跳】crm-bot 通道检测 {local(now, rt.cfg.app.timezone):%m-%d %H:%M}"
     try:
-        send_platform_text(rt, platform, target, text, uuid=f"hb-{platform}-{int(now.timestamp())}")
-    except RateLimited:
+        ops.send_text(platform, target, text, uuid=f"hb-{platform}-{int(now.timestamp())}")
+    except ChannelBusy:
         return {}                        # authenticated and reachable, only busy
-    except TokenError as err:
+    except ChannelTokenError as err:
         return {"token": str(err)[:200]}
-    except OutboundError as err:
+    except ChannelError as err:
         return {"send": str(err)[:200]}
     except ValueError as err:            # e.g. an ops target no route can reach
         return {"send": f"配置错误:{str(err)[:150]}"}
     return {}
 
 
-def probe_inbound(rt: Any, platform: str, now: datetime) -> dict[str, str]:
+def probe_inbound(rt: JobContext, platform: str, now: datetime) -> dict[str, str]:
     a, ts, out = rt.cfg.alerts, now.timestamp(), {}
     beat = _epoch(rt.kv.get(WORKER_BEAT_KEY.format(queue=INBOUND_QUEUE)))
     if beat is None or ts - beat > a.worker_silence_minutes * 60:
@@ -159,7 +160,7 @@ def probe_inbound(rt: Any, platform: str, now: datetime) -> dict[str, str]:
     return out
 
 
-def _silence_seconds(rt: Any, platform: str, now: datetime) -> float:
+def _silence_seconds(rt: JobContext, platform: str, now: datetime) -> float:
     """Seconds (on the configured clock) since the last callback, or since the heartbeat
     began watching a channel that never received one."""
     ts = now.timestamp()
@@ -181,13 +182,13 @@ def _epoch(raw: str | None) -> float | None:
         return None
 
 
-def check(rt: Any, platform: str, now: datetime) -> Probe:
+def check(rt: JobContext, platform: str, now: datetime) -> Probe:
     found = {**probe_outbound(rt, platform, now), **probe_inbound(rt, platform, now)}
     return Probe(platform, {leg: found[leg] for leg in LEGS if leg in found})
 
 
 # ---- the job ------------------------------------------------------------------------------
-def heartbeat_platform(rt: Any, platform: str, now: datetime) -> str:
+def heartbeat_platform(rt: JobContext, platform: str, now: datetime) -> str:
     """Check one channel and move its incident on; returns "ok" or the failing leg."""
     probe = check(rt, platform, now)
     ts, key = now.timestamp(), INCIDENT_KEY.format(platform=platform)
@@ -196,8 +197,9 @@ def heartbeat_platform(rt: Any, platform: str, now: datetime) -> str:
               ttl=STATE_TTL)
     old = Incident.from_json(rt.kv.get(key))
     new, send = decide(old, probe, ts, rt.cfg.alerts)
-    if send is not None:
-        if _send(rt, send, platform, new or old, ts):
+    incident = new or old
+    if send is not None and incident is not None:
+        if _send(rt, send, platform, incident, ts):
             _mark_sent(new, send, ts)
         elif send == "recovery":
             new = old        # not sent: the next healthy tick sends it (unsent alerts retry too)
@@ -217,8 +219,8 @@ def _mark_sent(incident: Incident | None, kind: str, now: float) -> None:
         incident.reminded_at, incident.reminders = now, incident.reminders + 1
 
 
-def _send(rt: Any, kind: str, platform: str, incident: Incident, now: float) -> bool:
-    msg = compose(kind, platform, incident, now, rt.cfg.app.timezone)
+def _send(rt: JobContext, kind: str, platform: str, incident: Incident, now: float) -> bool:
+    msg = compose(kind, platform, incident, now, rt.cfg.app.timezone, rt.channel_ops.label(platform))
     route = rt.cfg.alerts.routes.get(platform)
     if route is None:
         log.error("no alert route for %s (alerts.routes): %s", platform, msg.title)
@@ -231,13 +233,13 @@ def _send(rt: Any, kind: str, platform: str, incident: Incident, now: float) -> 
     return True
 
 
-def run_heartbeat(rt: Any, now: datetime) -> dict[str, Any]:
+def run_heartbeat(rt: JobContext, now: datetime) -> dict[str, Any]:
     """The scheduled job: every enabled platform, each under its own short KV lock so a
     manual run never races the scheduled one. Returns {"channels": platform -> "ok" or the
     failing leg} and, while an incident waits out `fail_for_minutes`, "recheck_in_seconds":
     the runner checks again then instead of a whole interval later."""
     channels: dict[str, str] = {}
-    for platform in rt.cfg.platforms.enabled():
+    for platform in rt.channel_ops.enabled():
         lock = rt.kv.lock(f"heartbeat:lock:{platform}", ttl=120)
         if not lock.acquire(blocking=False):
             channels[platform] = "busy"
@@ -256,20 +258,20 @@ def run_heartbeat(rt: Any, now: datetime) -> dict[str, Any]:
     return out
 
 
-def _recheck_in(rt: Any, now: datetime) -> float | None:
+def _recheck_in(rt: JobContext, now: datetime) -> float | None:
     """Seconds until the earliest open, not yet alerted incident has failed for fail_for."""
     due = []
-    for platform in rt.cfg.platforms.enabled():
+    for platform in rt.channel_ops.enabled():
         inc = Incident.from_json(rt.kv.get(INCIDENT_KEY.format(platform=platform)))
         if inc is not None and inc.alerted_at is None:
             due.append(inc.since + rt.cfg.alerts.fail_for_minutes * 60 - now.timestamp())
     return round(max(1.0, min(due)), 3) if due else None
 
 
-def channel_states(rt: Any) -> dict[str, dict[str, Any]]:
+def channel_states(rt: JobContext) -> dict[str, dict[str, Any]]:
     """Last heartbeat result and open incident per enabled platform (for the health API)."""
     out = {}
-    for platform in rt.cfg.platforms.enabled():
+    for platform in rt.channel_ops.enabled():
         raw = rt.kv.get(LAST_KEY.format(platform=platform))
         incident = Incident.from_json(rt.kv.get(INCIDENT_KEY.format(platform=platform)))
         out[platform] = {"last_check": json.loads(raw) if raw else None,

@@ -9,25 +9,34 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-JobFn = Callable[[Any, datetime], object]
+from crm_core.services.digest import rep_digests, supervisor_digests
+from crm_core.services.followup import scan_followups
+from crm_core.services.fuse import scan_fuses
+from crm_core.services.health_facts import changed_customers
+from crm_core.services.health_score import recompute
+from crm_core.services.merge_report import merge_report_notices, previous_month
+from crm_core.services.pool import scan_pool
+from crm_core.services.reminders import claim_notices
+from crm_core.services.routing import check_slow_first_contact
+from scheduler.context import JobContext
+from scheduler.heartbeat import run_heartbeat
+
+JobFn = Callable[[JobContext, datetime], object]
 
 
-def heartbeat(rt: Any, now: datetime) -> dict[str, Any]:
+def heartbeat(rt: JobContext, now: datetime) -> dict[str, Any]:
     """Channel checks, incidents and alerts (scheduler/heartbeat.py)."""
-    from scheduler.heartbeat import run_heartbeat
     return run_heartbeat(rt, now)
 
 
-def fuse_scan(rt: Any, now: datetime) -> dict[str, int]:
-    from crm_core.services.fuse import scan_fuses
+def fuse_scan(rt: JobContext, now: datetime) -> dict[str, int]:
     with rt.db.uow() as s:
         notices = scan_fuses(s, rt.cfg, now)
     return {"notices": len(notices), "sent": rt.deliver(notices)}
 
 
-def health_scores(rt: Any, now: datetime) -> dict[str, int]:
+def health_scores(rt: JobContext, now: datetime) -> dict[str, int]:
     """Recompute every active customer's health score; red/drop notices go out."""
-    from crm_core.services.health_score import recompute
     with rt.db.uow() as s:
         notices = recompute(s, rt.cfg, now)
     return {"notices": len(notices), "sent": rt.deliver(notices)}
@@ -36,11 +45,9 @@ def health_scores(rt: Any, now: datetime) -> dict[str, int]:
 REFRESH_KEY = "health:refresh:last"
 
 
-def health_refresh(rt: Any, now: datetime) -> dict[str, int]:
+def health_refresh(rt: JobContext, now: datetime) -> dict[str, int]:
     """Between the nightly runs: rescore customers with a new activity or task since the last
     refresh, so a customer turning red is noticed within minutes of what caused it."""
-    from crm_core.services.health_facts import changed_customers
-    from crm_core.services.health_score import recompute
     last = rt.kv.get(REFRESH_KEY)
     since = datetime.fromisoformat(last) if last else now - timedelta(days=1)
     with rt.db.uow() as s:
@@ -50,53 +57,44 @@ def health_refresh(rt: Any, now: datetime) -> dict[str, int]:
     return {"customers": len(ids), "sent": rt.deliver(notices)}
 
 
-def rep_digest(rt: Any, now: datetime) -> dict[str, int]:
-    from crm_core.services.digest import rep_digests
-    from crm_core.services.reminders import claim_notices
+def rep_digest(rt: JobContext, now: datetime) -> dict[str, int]:
     with rt.db.uow() as s:
         notices = claim_notices(s, rep_digests(s, rt.cfg, now), now)
     return {"digests": len(notices), "sent": rt.deliver(notices)}
 
 
-def supervisor_digest(rt: Any, now: datetime) -> dict[str, int]:
-    from crm_core.services.digest import supervisor_digests
-    from crm_core.services.reminders import claim_notices
+def supervisor_digest(rt: JobContext, now: datetime) -> dict[str, int]:
     with rt.db.uow() as s:
         notices = claim_notices(s, supervisor_digests(s, rt.cfg, now), now)
     return {"digests": len(notices), "sent": rt.deliver(notices)}
 
 
-def merge_report(rt: Any, now: datetime) -> dict[str, int]:
+def merge_report(rt: JobContext, now: datetime) -> dict[str, object]:
     """Monthly duplicate-merge report (scheduled on the 1st) for the month just ended."""
-    from crm_core.services.merge_report import merge_report_notices, previous_month
-    from crm_core.services.reminders import claim_notices
     month = previous_month(now, rt.cfg.app.timezone)
     with rt.db.uow() as s:     # claimed in the database: a catch-up run after a restart sends nothing twice
         notices = claim_notices(s, merge_report_notices(s, rt.cfg, month), now)
     return {"month": month, "sent": rt.deliver(notices)}
 
 
-def _scan_and_deliver(rt: Any, now: datetime, scan: Callable[..., list]) -> dict[str, int]:
+def _scan_and_deliver(rt: JobContext, now: datetime, scan: Callable[..., list]) -> dict[str, int]:
     with rt.db.uow() as s:
         notices = scan(s, now)
     return {"notices": len(notices), "sent": rt.deliver(notices)}
 
 
-def followup_scan(rt: Any, now: datetime) -> dict[str, int]:
+def followup_scan(rt: JobContext, now: datetime) -> dict[str, int]:
     """Assigned leads without a follow-up for 48 h → their supervisor, once per idle spell."""
-    from crm_core.services.followup import scan_followups
     return _scan_and_deliver(rt, now, lambda s, t: scan_followups(s, rt.cfg, t))
 
 
-def pool_scan(rt: Any, now: datetime) -> dict[str, int]:
+def pool_scan(rt: JobContext, now: datetime) -> dict[str, int]:
     """Public-pool rules: warn owners K days ahead, return leads that are due."""
-    from crm_core.services.pool import scan_pool
     return _scan_and_deliver(rt, now, lambda s, t: scan_pool(s, rt.cfg, t))
 
 
-def routing_check(rt: Any, now: datetime) -> dict[str, int]:
+def routing_check(rt: JobContext, now: datetime) -> dict[str, int]:
     """Reps letting assigned leads wait too long for first contact leave today's priority rotation."""
-    from crm_core.services.routing import check_slow_first_contact
     return _scan_and_deliver(rt, now, lambda s, t: check_slow_first_contact(s, rt.cfg, rt.kv, t))
 
 

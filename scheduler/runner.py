@@ -20,6 +20,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crm_core.clock import local
+from scheduler.context import JobContext
 from scheduler.jobs import JobFn, registered_jobs
 
 log = logging.getLogger("crm_bot.scheduler")
@@ -144,7 +146,7 @@ class _Held:
         self.lock.release()
 
 
-def run_claimed(rt: Any, job: ScheduledJob, scheduled: datetime) -> dict[str, Any] | None:
+def run_claimed(rt: JobContext, job: ScheduledJob, scheduled: datetime) -> dict[str, Any] | None:
     """Run `job` for this scheduled time unless another instance already claimed it.
     Returns the recorded status (with the job's own return value as "raw"), or None when
     the run belongs to another instance."""
@@ -170,7 +172,7 @@ def run_claimed(rt: Any, job: ScheduledJob, scheduled: datetime) -> dict[str, An
     return {**status, "raw": raw}
 
 
-def _execute(rt: Any, job: ScheduledJob) -> tuple[dict[str, Any], object]:
+def _execute(rt: JobContext, job: ScheduledJob) -> tuple[dict[str, Any], object]:
     started, result = rt.clock(), None
     try:
         result = job.fn(rt, started)
@@ -189,11 +191,11 @@ def _short(result: object) -> object:
     return text[:200]
 
 
-def _save_status(rt: Any, name: str, status: dict[str, Any]) -> None:
+def _save_status(rt: JobContext, name: str, status: dict[str, Any]) -> None:
     rt.kv.set(STATUS_KEY.format(name=name), json.dumps(status, ensure_ascii=False))
 
 
-def job_status(rt: Any, name: str) -> dict[str, Any] | None:
+def job_status(rt: JobContext, name: str) -> dict[str, Any] | None:
     """The last recorded run of `name` (from any instance), or None."""
     raw = rt.kv.get(STATUS_KEY.format(name=name))
     try:
@@ -206,7 +208,7 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _tick(rt: Any, job: ScheduledJob, sched: BaseScheduler | None = None) -> None:
+def _tick(rt: JobContext, job: ScheduledJob, sched: BaseScheduler | None = None) -> None:
     """APScheduler's callback. It does not pass the fire time, so recover it from the
     trigger: the latest fire time at or before now (coalesced runs fire for that one)."""
     scheduled = last_fire_time(job.trigger, datetime.now(timezone.utc), job.grace)
@@ -224,7 +226,7 @@ def recheck_delay(status: dict[str, Any] | None) -> float | None:
     return float(delay) if isinstance(delay, (int, float)) and delay > 0 else None
 
 
-def _follow_up(rt: Any, job: ScheduledJob, status: dict[str, Any] | None, sched: BaseScheduler | None) -> None:
+def _follow_up(rt: JobContext, job: ScheduledJob, status: dict[str, Any] | None, sched: BaseScheduler | None) -> None:
     delay = recheck_delay(status)
     if delay is None or sched is None:
         return
@@ -236,12 +238,12 @@ def _follow_up(rt: Any, job: ScheduledJob, status: dict[str, Any] | None, sched:
                   replace_existing=True, misfire_grace_time=max(1, int(job.grace)))
 
 
-def _recheck(rt: Any, job: ScheduledJob, at: datetime, sched: BaseScheduler) -> None:
+def _recheck(rt: JobContext, job: ScheduledJob, at: datetime, sched: BaseScheduler) -> None:
     # claimed under its own time; _follow_up never schedules one at or after a regular fire time
     _follow_up(rt, job, run_claimed(rt, job, at), sched)
 
 
-def catch_up(rt: Any, job: ScheduledJob, now: datetime, sched: BaseScheduler | None = None) -> bool:
+def catch_up(rt: JobContext, job: ScheduledJob, now: datetime, sched: BaseScheduler | None = None) -> bool:
     """At start: run the latest missed fire time once, if within grace and nobody ran it."""
     scheduled = last_fire_time(job.trigger, now, job.grace)
     if scheduled is None:
@@ -251,7 +253,7 @@ def catch_up(rt: Any, job: ScheduledJob, now: datetime, sched: BaseScheduler | N
     return status is not None
 
 
-def build_scheduler(rt: Any) -> BackgroundScheduler:
+def build_scheduler(rt: JobContext) -> BackgroundScheduler:
     # coalesce: a backlog of missed fire times becomes one run; max_instances=1: a slow run
     # is never doubled inside this process; misfire_grace_time per job (see grace_seconds).
     sched = BackgroundScheduler(timezone=rt.cfg.app.timezone,
@@ -265,7 +267,7 @@ def build_scheduler(rt: Any) -> BackgroundScheduler:
     return sched
 
 
-def run_scheduler(rt: Any, stop: threading.Event) -> None:
+def run_scheduler(rt: JobContext, stop: threading.Event) -> None:
     sched = build_scheduler(rt)
     sched.start()
     names = sorted({j.id.split(":")[0] for j in sched.get_jobs()})
@@ -278,9 +280,8 @@ def describe_schedule(job_cfg: Any) -> str:
     return f"cron {job_cfg.cron}" if job_cfg.cron else f"every {job_cfg.every_minutes:g} min"
 
 
-def job_lines(rt: Any, now: datetime | None = None) -> list[str]:
+def job_lines(rt: JobContext, now: datetime | None = None) -> list[str]:
     """`crm-bot scheduler jobs`: each job, its schedule, next run (local) and last result."""
-    from crm_core.clock import local
     now = now or datetime.now(timezone.utc)
     tz = rt.cfg.app.timezone
     lines = [f"{'job':<18} {'schedule':<22} {'next run':<17} last result"]
@@ -295,8 +296,7 @@ def job_lines(rt: Any, now: datetime | None = None) -> list[str]:
     return lines
 
 
-def _last_text(rt: Any, name: str, tz: str) -> str:
-    from crm_core.clock import local
+def _last_text(rt: JobContext, name: str, tz: str) -> str:
     st = job_status(rt, name)
     if st is None:
         return "never run"

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-import handlers.workflow_cards  # noqa: F401 - registers the handover.summary renderer
 from bot.cli.common import build_runtime, config_option
 from bot.runtime import Runtime
 from bot.web.workflow_api import funnel_data

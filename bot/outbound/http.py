@@ -27,6 +27,7 @@ class OutboundError(Exception):
     def __init__(self, message: str, *, platform: str = "", api: str = "",
                  code: int | str | None = None) -> None:
         self.platform, self.api, self.code = platform, api, code
+        self.already_logged = False      # the raiser reported it: the worker retries without a traceback
         where = " ".join(p for p in (platform, api) if p)
         super().__init__(f"{where}: {message}" if where else message)
 

@@ -12,20 +12,20 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from crm_core.kv.base import KV
 
 from bot.outbound.http import TransientError
+from crm_core.kv.keys import LATER_QUEUE
 
 log = logging.getLogger("crm_bot.outbound.ratelimit")
 
 SAFETY = 0.8              # use 80 % of every documented limit: clocks and counts drift
 LOCK_TTL = 10.0
 LOCK_WAIT = 10.0
-LATER_QUEUE = "outbound.later"
 PARK_BATCH = 16           # wake-ups parked per schedule() call (bounds the loop)
 CLAIM_SLACK = 120.0       # a lost wake-up frees its recipient after delay + this
 
@@ -46,29 +46,14 @@ class Window:
 
 
 MINUTE, HOUR = 60.0, 3600.0
-# (platform, route) -> windows per recipient (user, chat, robot key). Sources: WeCom ≤30/min and
-# ≤1000/h per recipient per app; DingTalk and WeCom group robots 20/min; Feishu 5 QPS per user
-# or chat. DingTalk publishes no per-user robot limit [verify]: 20/min, and
-# flowControlledStaffIdList answers are held like our own denials.
-RECIPIENT_WINDOWS: dict[tuple[str, str], tuple[Window, ...]] = {
-    ("wecom", "app"): (Window(30, MINUTE), Window(1000, HOUR)),
-    ("wecom", "robot"): (Window(20, MINUTE),),
-    ("dingtalk", "user"): (Window(20, MINUTE),),
-    ("dingtalk", "session"): (Window(20, MINUTE),),
-    ("dingtalk", "group"): (Window(20, MINUTE),),
-    ("dingtalk", "robot"): (Window(20, MINUTE),),
-    ("feishu", "user"): (Window(5, 1.0, 5),),
-    ("feishu", "chat"): (Window(5, 1.0, 5),),
-    ("feishu", "reply"): (Window(5, 1.0, 5),),
-}
-# Per app: WeCom 10,000/min per API per corp; Feishu 50/s and 1,000/min; DingTalk app QPS
-# (90018) is edition-dependent [verify]: 20/s.
-APP_WINDOWS: dict[str, tuple[Window, ...]] = {
-    "wecom": (Window(10_000, MINUTE),),
-    "dingtalk": (Window(20, 1.0, 5),),
-    "feishu": (Window(50, 1.0, 5), Window(1000, MINUTE)),
-}
-CARD_PATCH_WINDOW = (Window(5, 1.0, 5),)   # Feishu: 5 QPS per message
+
+
+class WindowSource(Protocol):
+    """A platform's documented limits (see `bot.platforms.interface.Platform`)."""
+    name: str
+    recipient_windows: Mapping[str, tuple[Window, ...]]
+    app_windows: tuple[Window, ...]
+    card_update_windows: tuple[Window, ...]
 
 
 def smallest_allowance(windows: Sequence[tuple[str, Sequence[Window]]]) -> int:
@@ -182,15 +167,16 @@ class Deferrals:
             self.queue.ack(delivery)
 
 
-def scopes_of(to: Any, route: str, kind: str, ref: dict[str, Any]) -> list[tuple[str, Sequence[Window]]]:
+def scopes_of(platform: WindowSource, to: Any, route: str, kind: str,
+              ref: dict[str, Any]) -> list[tuple[str, Sequence[Window]]]:
     """The windows one call to `to` over `route` counts against. Webhooks (robots, DingTalk
     session replies) are not app API calls; card updates are not new messages for the
     recipient (Feishu limits PATCHes per message instead)."""
-    platform = to.platform
-    app = [(f"{platform}:app", APP_WINDOWS[platform])]
+    name = platform.name
+    app: list[tuple[str, Sequence[Window]]] = [(f"{name}:app", platform.app_windows)]
     if kind == "card_update":
-        if platform == "feishu" and ref.get("message_id"):
-            return app + [(f"feishu:msg:{ref['message_id']}", CARD_PATCH_WINDOW)]
+        if platform.card_update_windows and ref.get("message_id"):
+            return app + [(f"{name}:msg:{ref['message_id']}", platform.card_update_windows)]
         return app
-    recipient = [(f"{platform}:{to.address}", RECIPIENT_WINDOWS.get((platform, route), ()))]
+    recipient: list[tuple[str, Sequence[Window]]] = [(f"{name}:{to.address}", platform.recipient_windows.get(route, ()))]
     return recipient if route in ("robot", "session") else recipient + app

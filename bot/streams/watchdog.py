@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.gateway import LAST_CALLBACK_KEY
+from crm_core.kv.keys import LAST_CALLBACK_KEY
 from crm_core.kv.base import KV
 
 log = logging.getLogger("crm_bot.streams")

@@ -1,4 +1,5 @@
-"""Card renderers (pure functions, no I/O) and the helpers adapters use to decode a button tap.
+"""Card renderers (pure functions, no I/O; each platform calls its own) and the helpers
+adapters use to decode a button tap.
 
 Where a tap's `{"card_id", "action", **value}` travels on each platform
 -----------------------------------------------------------------------
@@ -23,8 +24,6 @@ Every decoder returns `DecodedAction(card_id, action, values)`; the adapter buil
 """
 from __future__ import annotations
 
-from typing import Any
-
 from cards.model import Card, CardDecodeError, DecodedAction
 from cards.render.dingtalk import (
     decode_dingtalk_callback_params, dingtalk_card_data, render_dingtalk, render_dingtalk_update,
@@ -36,33 +35,8 @@ from cards.render.wecom import (
     render_wecom_update,
 )
 
-PLATFORMS = ("wecom", "dingtalk", "feishu", "text")
-
-
-def render(card: Card, platform: str, **opts: Any) -> dict[str, Any] | str:
-    """Render `card` for `platform`; `opts` go to that renderer (wecom needs `agent_id`)."""
-    if platform == "wecom":
-        return render_wecom(card, **opts)
-    if platform == "dingtalk":
-        return render_dingtalk(card, **opts)
-    if platform == "feishu":
-        return render_feishu(card, **opts)
-    if platform == "text":
-        return render_text(card, **opts)
-    raise ValueError(f"未知平台：{platform!r}（可选 {', '.join(PLATFORMS)}）")
-
-
-def render_update(card: Card, platform: str, **opts: Any) -> dict[str, Any] | str:
-    """The in-place update after a tap (Feishu and text re-render the whole card)."""
-    if platform == "wecom":
-        return render_wecom_update(card, **opts)
-    if platform == "dingtalk":
-        return render_dingtalk_update(card, **opts)
-    return render(card, platform, **opts)
-
-
 __all__ = [
-    "PLATFORMS", "CardDecodeError", "DecodedAction", "render", "render_update",
+    "CardDecodeError", "DecodedAction",
     "render_wecom", "render_wecom_update", "render_wecom_button_replace",
     "render_dingtalk", "render_dingtalk_update", "dingtalk_card_data",
     "render_feishu", "render_text",

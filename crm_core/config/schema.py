@@ -4,12 +4,10 @@ admin's YAML never passes silently. Cross-references (rep ids, team ids) are che
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-PlatformName = Literal["wecom", "dingtalk", "feishu"]
-PLATFORMS: tuple[str, ...] = ("wecom", "dingtalk", "feishu")
 
 
 class Strict(BaseModel):
@@ -110,6 +108,19 @@ class Platforms(Strict):
 
     def enabled(self) -> list[str]:
         return [p for p in PLATFORMS if getattr(self, p).enabled]
+
+
+# The config's platform names are the sections of `platforms:` (the one list of them here).
+PLATFORMS: tuple[str, ...] = tuple(Platforms.model_fields)
+
+
+def _known_platform(name: str) -> str:
+    if name not in PLATFORMS:
+        raise ValueError(f"unknown platform {name!r} (one of: {', '.join(PLATFORMS)})")
+    return name
+
+
+PlatformName = Annotated[str, AfterValidator(_known_platform)]
 
 
 Role = Literal["rep", "supervisor", "admin", "steward", "receive_leads"]

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-import handlers.workflow_actions  # noqa: F401 - the card taps (until handlers/load.py lists them)
 from crm_core.db.models import Assignment, Lead
 from crm_core.notices import FuseReminder, FuseSupervisor
 from crm_core.services.assign import give_lead

@@ -14,7 +14,9 @@ import pytest
 from pydantic import SecretStr
 
 from bot.events import EventKind, InboundEvent
-from bot.gateway import LAST_CALLBACK_KEY, Gateway
+from bot.gateway import Gateway
+from bot.platforms.registry import default_registry
+from crm_core.kv.keys import LAST_CALLBACK_KEY
 from bot.platforms.base import InboundRequest
 from bot.platforms.dingtalk import DingTalkInbound, robot_headers
 from bot.streams.dingtalk_stream import Backoff, DingTalkStreamClient, ack_for
@@ -38,7 +40,7 @@ def fake() -> Iterator[FakeStreamGateway]:
 def streaming(fake: FakeStreamGateway, kv: KV, cfg: Any, *, silence: float = 5.0, secret: str = SECRET,
               wrap: Callable[[Callable], Callable] = lambda sink: sink) -> Iterator[DingTalkStreamClient]:
     """A connected client feeding the real gateway (dedupe + inbound queue) of `kv`."""
-    gateway = Gateway(cfg, kv)
+    gateway = Gateway([], kv)
     intake = Intake(wrap(gateway.enqueue), platform="dingtalk")
     watchdog = LivenessWatchdog("dingtalk", kv, silence)
     client = DingTalkStreamClient(api_base=fake.api_base, client_id=APP_KEY, client_secret=secret,
@@ -299,18 +301,17 @@ def with_modes(cfg: Any, dingtalk: str, feishu: str, **dingtalk_fields: Any) -> 
     ("stream", "long_connection", ["dingtalk", "feishu"]),
 ])
 def test_stream_platforms_follow_the_config(cfg: Any, dingtalk: str, feishu: str, expected: list) -> None:
-    from bot.streams import stream_platforms
-    assert stream_platforms(with_modes(cfg, dingtalk, feishu)) == expected
+    moded = with_modes(cfg, dingtalk, feishu)
+    assert [p.name for p in default_registry() if p.inbound_mode(moded) != "http"] == expected
 
 
 def test_start_streams_feeds_the_shared_inbound_queue(fake: FakeStreamGateway, fast_kv: KV, cfg: Any) -> None:
-    from types import SimpleNamespace
-
     from bot.streams import start_streams
     stream_cfg = with_modes(cfg, "stream", "http", api_base=fake.api_base, app_key=APP_KEY,
                             app_secret=SecretStr(SECRET))
     stop = threading.Event()
-    threads = start_streams(SimpleNamespace(cfg=stream_cfg, kv=fast_kv), stop)
+    gateway = Gateway([], fast_kv)
+    threads = start_streams(default_registry(), stream_cfg, fast_kv, gateway.enqueue, stop)
     try:
         assert fake.wait_until(lambda: fake.connections, 5)
         fake.push_robot_message(robot_text("msg-wired"))

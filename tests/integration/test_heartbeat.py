@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.gateway import INBOUND_QUEUE, LAST_CALLBACK_KEY
+from crm_core.kv.keys import INBOUND_QUEUE, LAST_CALLBACK_KEY
 from bot.runtime import Runtime
 from bot.worker import worker_beat
 from crm_core.config.schema import AlertRoute
@@ -136,9 +136,7 @@ def make_rt(cfg, srv, db, clock) -> Iterator[Callable[..., Runtime]]:  # noqa: A
         return rt
     yield make
     for rt in made:
-        for key, value in rt.extras.items():
-            if key.startswith("outbound.client."):
-                value.close()
+        rt.close_clients()
 
 
 def feishu_ops_messages(srv: SandboxServer) -> list[str]:
@@ -256,13 +254,12 @@ def test_send_api_failure_alerts_once_then_recovers(routed, srv, clock):  # noqa
 
 @pytest.mark.parametrize("leg", ["token", "worker", "backlog"])
 def test_each_leg_is_named(make_rt, srv, clock, leg):  # noqa: ANN001
-    from bot.outbound import client_for
     rt = make_rt()
     traffic(rt)
     run_heartbeat(rt, clock.now)
     if leg == "token":
         srv.fail("wecom", "gettoken", "error:40001")
-        rt.kv.delete(client_for(rt, "wecom").tokens.key)             # the cached token is gone too
+        rt.kv.delete(rt.channels["wecom"].client.tokens.key)             # the cached token is gone too
     elif leg == "backlog":
         rt.kv.queue(INBOUND_QUEUE).put({"event": {}})                 # nobody takes it
     result = Heartbeats(rt, clock).run_until(clock.now + 6 * STEP, beat=leg != "worker")

@@ -20,10 +20,11 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.cli.outbox import outbox_group
-from bot.outbound import (
-    DingTalkClient, FeishuClient, PermanentError, Recipient, TokenCache, WeComClient,
-    card_from_dict, card_to_dict, client_for, outbound_processors, outbox_for,
-)
+from bot.outbound import PermanentError, Recipient, TokenCache
+from bot.platforms.dingtalk.client import DingTalkClient
+from bot.platforms.feishu.client import FeishuClient
+from bot.platforms.wecom.client import WeComClient
+from cards.model import card_from_dict, card_to_dict
 from bot.outbound.message import TRUNCATED_NOTE, coalesce, split_text
 from bot.outbound.ratelimit import RateLimiter, Window
 from bot.runtime import Runtime
@@ -87,18 +88,12 @@ def rt(api_cfg, db, clock):  # noqa: ANN001, ANN201
     kv = EmbeddedKV(prefix=f"t{uuid.uuid4().hex[:6]}", clock=lambda: epoch(clock))
     runtime = Runtime(cfg=api_cfg, db=db, kv=kv, clock=clock)
     yield runtime
-    close_clients(runtime)
-
-
-def close_clients(runtime: Runtime) -> None:
-    for key, value in runtime.extras.items():
-        if key.startswith("outbound.client."):
-            value.close()
+    runtime.close_clients()
 
 
 def drain(rt) -> int:  # noqa: ANN001
     """Run the outbound workers until nothing is ready (delayed messages stay parked)."""
-    workers = [Worker(rt.kv.queue(name), fn) for name, fn in outbound_processors(rt).items()]
+    workers = [Worker(rt.kv.queue(name), fn) for name, fn in rt.outbox.processors().items()]
     total = 0
     while n := sum(w.drain() for w in workers):
         total += n
@@ -155,7 +150,7 @@ def sent_texts(srv, platform: str) -> list[str]:  # noqa: ANN001
 
 @pytest.mark.parametrize("platform", ["wecom", "dingtalk", "feishu"])
 def test_text_and_card_reach_the_platform(rt, srv, platform):  # noqa: ANN001
-    box = outbox_for(rt)
+    box = rt.outbox
     to = Recipient(platform, USERS[platform], rep_id="zhang.wei")
     text_id = box.send("张总您好，线索已登记。", to)
     card_id = box.send(lead_card(f"lead-42-{platform}"), to, kind="lead_new")
@@ -177,7 +172,7 @@ def test_text_and_card_reach_the_platform(rt, srv, platform):  # noqa: ANN001
 
 
 def test_group_robots_and_custom_bots(rt, srv, clock):  # noqa: ANN001
-    box = outbox_for(rt)
+    box = rt.outbox
     box.send("今日新增线索 3 条", Recipient("wecom", chat_id="sales-east"))
     box.send("**今日新增线索 3 条**", Recipient("dingtalk", chat_id="sales-east"), kind="markdown")
     box.send(lead_card("lead-7"), Recipient("wecom", chat_id="sales-east"))   # robots: card as text
@@ -190,7 +185,7 @@ def test_group_robots_and_custom_bots(rt, srv, clock):  # noqa: ANN001
     assert len(ding) == 1 and ding[0].body["msgtype"] == "markdown"
     with rt.db.uow() as s:
         assert s.get(CardRecord, "lead-7").platform_ref == {"fallback": "text"}
-    feishu = client_for(rt, "feishu")
+    feishu = rt.channels["feishu"].client
     feishu.custom_bot_send(HOOK_TOKEN, HOOK_SECRET, "飞书群通知")
     with pytest.raises(PermanentError) as bad_sign:
         feishu.custom_bot_send(HOOK_TOKEN, "wrong-secret", "飞书群通知")
@@ -203,7 +198,7 @@ def test_dingtalk_session_webhook_reply(rt, srv, clock):  # noqa: ANN001
     expires_ms = (epoch(clock) + 5000) * 1000
     ref = {"sessionWebhook": f"{srv.url}/dingtalk/session/{session}", "sessionWebhookExpiredTime": expires_ms}
     to = Recipient("dingtalk", "manager7001", chat_id="cid-group-1", reply_ref=ref)
-    outbox_for(rt).send("收到，已为您记录。", to)
+    rt.outbox.send("收到，已为您记录。", to)
     drain(rt)
     calls = srv.sent("dingtalk", "session")
     assert [(c.recipient, c.body["text"]["content"]) for c in calls] == [("cid-group-1", "收到，已为您记录。")]
@@ -213,7 +208,7 @@ def test_long_wecom_text_is_split_at_line_boundaries(rt, srv):  # noqa: ANN001
     lines = [f"{i:03d}. 上海华通机械有限公司 · 跟进中 · 预算 50 万" for i in range(120)]
     text = "\n".join(lines)
     assert len(text.encode()) > 2 * 2048
-    outbox_for(rt).send(text, Recipient("wecom", "zhangwei"))
+    rt.outbox.send(text, Recipient("wecom", "zhangwei"))
     drain(rt)
     parts = sent_texts(srv, "wecom")
     assert len(parts) >= 3 and all(len(p.encode()) <= 2048 for p in parts)
@@ -221,7 +216,7 @@ def test_long_wecom_text_is_split_at_line_boundaries(rt, srv):  # noqa: ANN001
 
 
 def test_dedupe_key_sends_once(rt, srv):  # noqa: ANN001
-    box = outbox_for(rt)
+    box = rt.outbox
     to = Recipient("feishu", "ou_zhangwei")
     first = box.send("提醒：今天 15:00 回访华通机械", to, dedupe_key="reminder:lead-42:visit")
     second = box.send("提醒：今天 15:00 回访华通机械", to, dedupe_key="reminder:lead-42:visit")
@@ -231,7 +226,7 @@ def test_dedupe_key_sends_once(rt, srv):  # noqa: ANN001
 
 
 def test_feishu_uuid_makes_a_resend_a_no_op(rt, srv):  # noqa: ANN001
-    client = client_for(rt, "feishu")
+    client = rt.channels["feishu"].client
     a = client.send_text("ou_zhangwei", "第一次", uuid="crm-77-0")
     b = client.send_text("ou_zhangwei", "第一次", uuid="crm-77-0")
     c = client.send_text("ou_zhangwei", "第二条", uuid="crm-78-0")
@@ -253,7 +248,7 @@ def test_token_cached_and_shared_between_clients(rt, srv, platform):  # noqa: AN
 
 @pytest.mark.parametrize("platform", ["wecom", "dingtalk", "feishu"])
 def test_expired_token_refreshed_once_and_call_retried(rt, srv, platform):  # noqa: ANN001
-    client = client_for(rt, platform)
+    client = rt.channels[platform].client
     client.send_text(USERS[platform], "第一条")
     srv.expire_tokens(platform)
     client.send_text(USERS[platform], "第二条")
@@ -285,7 +280,7 @@ def test_concurrent_processes_fetch_one_token(api_cfg, srv, kv_store):  # noqa: 
 
 def test_invalidate_only_drops_the_bad_token(rt, srv):  # noqa: ANN001
     """Two workers hit the same expired token: the second must not throw away the fresh one."""
-    client = client_for(rt, "wecom")
+    client = rt.channels["wecom"].client
     cache = TokenCache(rt.kv, "wecom", client._fetch_token, scope="other-app")
     stale = cache.get()
     srv.expire_tokens("wecom")
@@ -297,7 +292,7 @@ def test_invalidate_only_drops_the_bad_token(rt, srv):  # noqa: ANN001
 
 
 def test_token_refreshed_before_expiry(rt, srv, clock):  # noqa: ANN001
-    cache = client_for(rt, "feishu").tokens
+    cache = rt.channels["feishu"].client.tokens
     cache.get()
     table = [(3600, 1), (7200 - 400, 1), (7200 - 290, 2)]   # seconds since fetch -> fetches
     start = clock.now
@@ -311,7 +306,7 @@ def test_token_refreshed_before_expiry(rt, srv, clock):  # noqa: ANN001
 
 def test_transient_errors_retried_with_backoff(rt, srv, clock):  # noqa: ANN001
     srv.fail("wecom", "message/send", "5xx", count=2)
-    rid = outbox_for(rt).send("华通机械的报价已发出", Recipient("wecom", "zhangwei"))
+    rid = rt.outbox.send("华通机械的报价已发出", Recipient("wecom", "zhangwei"))
     drain(rt)
     assert (row(rt, rid).status, row(rt, rid).attempts) == ("failed", 1)
     settle(rt, clock, step=5)
@@ -322,7 +317,7 @@ def test_transient_errors_retried_with_backoff(rt, srv, clock):  # noqa: ANN001
 
 def test_persistent_5xx_goes_dead_after_max_attempts(rt, srv, clock):  # noqa: ANN001
     srv.fail("dingtalk", "batchSend", "5xx", count=None)
-    rid = outbox_for(rt).send("测试", Recipient("dingtalk", "manager7001"))
+    rid = rt.outbox.send("测试", Recipient("dingtalk", "manager7001"))
     settle(rt, clock, step=61)
     r = row(rt, rid)
     assert (r.status, r.attempts) == ("dead", 5)
@@ -332,12 +327,12 @@ def test_persistent_5xx_goes_dead_after_max_attempts(rt, srv, clock):  # noqa: A
 
 def test_permanent_error_dead_listed_and_retryable(rt, srv, clock):  # noqa: ANN001
     srv.fail("wecom", "message/send", "error:81013", count=1)
-    rid = outbox_for(rt).send("请尽快联系客户", Recipient("wecom", "zhangwei"))
+    rid = rt.outbox.send("请尽快联系客户", Recipient("wecom", "zhangwei"))
     drain(rt)
     r = row(rt, rid)
     assert (r.status, r.attempts) == ("dead", 1) and "81013" in r.error
     secret = rt.cfg.platforms.wecom.secret.get_secret_value()
-    token = json.loads(rt.kv.get(client_for(rt, "wecom").tokens.key))["token"]
+    token = json.loads(rt.kv.get(rt.channels["wecom"].client.tokens.key))["token"]
     assert secret not in r.error and token not in r.error
 
     runner = CliRunner()
@@ -357,7 +352,7 @@ def test_permanent_error_dead_listed_and_retryable(rt, srv, clock):  # noqa: ANN
 
 def test_retry_all_requeues_every_dead_message(rt, srv):  # noqa: ANN001
     srv.fail("feishu", "im/messages", "error:230001", count=2)
-    box = outbox_for(rt)
+    box = rt.outbox
     ids = [box.send(f"第{i}条", Recipient("feishu", f"ou_user{i}")) for i in range(3)]
     drain(rt)
     assert [row(rt, i).status for i in ids] == ["dead", "dead", "sent"]
@@ -370,7 +365,7 @@ def test_retry_all_requeues_every_dead_message(rt, srv):  # noqa: ANN001
 # ---- rate limits ------------------------------------------------------------------------
 
 def test_per_recipient_limit_holds_and_coalesces(rt, srv, clock):  # noqa: ANN001
-    box = outbox_for(rt)
+    box = rt.outbox
     to = Recipient("wecom", "zhangwei")
     texts = [f"提醒 {i}：请跟进客户 {i} 号" for i in range(40)]
     for t in texts:
@@ -392,7 +387,7 @@ def test_per_recipient_limit_holds_and_coalesces(rt, srv, clock):  # noqa: ANN00
 
 def test_platform_rate_limit_answer_holds_the_message(rt, srv, clock):  # noqa: ANN001
     srv.fail("feishu", "im/messages", "rate_limit", count=1)
-    rid = outbox_for(rt).send("限流后重发", Recipient("feishu", "ou_zhangwei"))
+    rid = rt.outbox.send("限流后重发", Recipient("feishu", "ou_zhangwei"))
     drain(rt)
     assert row(rt, rid).status == "held" and sent_texts(srv, "feishu") == []
     clock.advance(seconds=2)                   # x-ogw-ratelimit-reset: 1
@@ -421,7 +416,7 @@ def test_worker_threads_deliver_each_text_once(api_cfg, srv, db, kv_store):  # n
     """Real time, real worker threads (and real Redis): Feishu allows 5 messages a second per
     user, so 8 quick texts per user are partly held, woken a second later and coalesced."""
     runtime = Runtime(cfg=api_cfg, db=db, kv=kv_store.client())
-    box = outbox_for(runtime)
+    box = runtime.outbox
     expected = []
     for i in range(8):
         for user in ("ou_a", "ou_b", "ou_c"):
@@ -429,7 +424,7 @@ def test_worker_threads_deliver_each_text_once(api_cfg, srv, db, kv_store):  # n
             box.send(expected[-1], Recipient("feishu", user))
     stop = threading.Event()
     threads = [threading.Thread(target=Worker(runtime.kv.queue(name), fn).run, args=(stop,))
-               for name, fn in outbound_processors(runtime).items() for _ in range(2)]
+               for name, fn in runtime.outbox.processors().items() for _ in range(2)]
     for t in threads:
         t.start()
     give_up = time.monotonic() + 30
@@ -438,7 +433,7 @@ def test_worker_threads_deliver_each_text_once(api_cfg, srv, db, kv_store):  # n
     stop.set()
     for t in threads:
         t.join(timeout=5)
-    close_clients(runtime)
+    runtime.close_clients()
     delivered = "\n\n".join(sent_texts(srv, "feishu")).split("\n\n")
     assert sorted(delivered) == sorted(expected)
     assert {r.status for r in rows(runtime)} == {"sent"}
@@ -449,7 +444,7 @@ def test_worker_threads_deliver_each_text_once(api_cfg, srv, db, kv_store):  # n
 
 @pytest.mark.parametrize("platform", ["wecom", "dingtalk", "feishu"])
 def test_card_updated_in_place(rt, srv, platform):  # noqa: ANN001
-    box = outbox_for(rt)
+    box = rt.outbox
     card = lead_card(f"lead-9-{platform}")
     box.send(card, Recipient(platform, USERS[platform]))
     drain(rt)
@@ -473,7 +468,7 @@ def test_card_updated_in_place(rt, srv, platform):  # noqa: ANN001
 
 
 def test_wecom_update_without_response_code_is_dead(rt, srv):  # noqa: ANN001
-    box = outbox_for(rt)
+    box = rt.outbox
     card = lead_card("lead-10")
     box.send(card, Recipient("wecom", "zhangwei"))
     drain(rt)
@@ -489,11 +484,11 @@ def test_media_downloads(rt, srv):  # noqa: ANN001
     srv.put_media("wecom", "MEDIA_1", b"#!AMR\n...", "audio/amr")
     srv.put_media("dingtalk", "DLCODE_1", b"OggS...", "audio/ogg")
     srv.put_media("feishu", "file_v2_1", b"OggS opus", "audio/ogg", message_id="om_1")
-    assert client_for(rt, "wecom").download_media("MEDIA_1") == (b"#!AMR\n...", "audio/amr")
-    assert client_for(rt, "dingtalk").download("DLCODE_1") == b"OggS..."
-    assert client_for(rt, "feishu").download_resource("om_1", "file_v2_1") == b"OggS opus"
+    assert rt.channels["wecom"].client.download_media("MEDIA_1") == (b"#!AMR\n...", "audio/amr")
+    assert rt.channels["dingtalk"].client.download("DLCODE_1") == b"OggS..."
+    assert rt.channels["feishu"].client.download_resource("om_1", "file_v2_1") == b"OggS opus"
     with pytest.raises(PermanentError) as unknown:
-        client_for(rt, "wecom").download_media("NOPE")
+        rt.channels["wecom"].client.download_media("NOPE")
     assert unknown.value.code == 40007
 
 

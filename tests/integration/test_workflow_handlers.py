@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from bot.pipeline import Pipeline
 from bot.events import CardAction, EventKind, InboundEvent
 from cards.model import Card
-from cards.render import render as render_card, render_update
+from cards.render import render_dingtalk, render_dingtalk_update, render_feishu, render_wecom, render_wecom_update
 from cards.render.text import render_text
 from crm_core.clock import local
 from crm_core.db.models import Activity, Assignment, CardRecord, Lead, OutboundMessage
@@ -150,9 +150,10 @@ def test_every_workflow_notice_renders_a_valid_card(runtime, clock) -> None:  # 
             assert f"#{n.lead_id}" in text
         assert "None" not in text and "13812345678" not in text      # no raw values, no full phone
         done = card.resolved("已由 王芳 转派给 李娜 · 11-22 14:03")
-        for platform in ("wecom", "dingtalk", "feishu"):               # every platform can show it
-            opts = {"agent_id": 1000002} if platform == "wecom" else {}
-            assert render_card(card, platform, **opts) and render_update(done, platform, **opts)
+        # every platform can show it
+        assert render_wecom(card, 1000002) and render_wecom_update(done, 1000002)
+        assert render_dingtalk(card) and render_dingtalk_update(done)
+        assert render_feishu(card) and render_feishu(done)
 
 
 SUPERVISOR_TYPES = (FuseSupervisor, FuseDiagnosis, FollowupSupervisor)

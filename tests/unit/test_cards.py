@@ -10,8 +10,8 @@ from cards import Button, Card, CardDecodeError, CardError, Field, Level
 from cards.model import clip_bytes, clip_chars, encode_action_token, strip_markdown
 from cards.render import (
     decode_dingtalk_callback_params, decode_feishu_action_value, decode_wecom_event_key,
-    decode_wecom_key, dingtalk_card_data, render, render_dingtalk, render_dingtalk_update,
-    render_feishu, render_text, render_update, render_wecom, render_wecom_update,
+    decode_wecom_key, dingtalk_card_data, render_dingtalk, render_dingtalk_update,
+    render_feishu, render_text, render_wecom, render_wecom_update,
 )
 from cards.render import dingtalk as dt_mod, feishu as fs_mod, wecom as wc_mod
 
@@ -345,7 +345,6 @@ def test_text_fallback_format():
     assert lines[0] == card.title and lines[1] == card.subtitle
     assert lines[2:5] == ["客户: 杭州云图科技", "电话: 138****5678", "需求: CRM 系统 50 套"]
     assert "客户要 50 套，预算约 20 万" in lines and "[按钮0] [按钮1] [按钮2]" in lines
-    assert render(card, "text") == render_text(card)
 
 
 @pytest.mark.parametrize("max_bytes, keeps_result", [(40, False), (100, True), (300, True), (2048, True)])
@@ -362,14 +361,3 @@ def test_text_fallback_clip_keeps_result(max_bytes, keeps_result):
 ])
 def test_strip_markdown(src, plain):
     assert strip_markdown(src) == plain
-
-
-def test_dispatcher():
-    card = make_card()
-    assert render(card, "wecom", agent_id=3) == render_wecom(card, 3)
-    assert render(card, "dingtalk") == render_dingtalk(card)
-    assert render(card, "feishu", schema="1.0") == render_feishu(card, "1.0")
-    assert render_update(card, "wecom") == render_wecom_update(card)
-    assert render_update(card, "feishu") == render_feishu(card)
-    with pytest.raises(ValueError):
-        render(card, "slack")

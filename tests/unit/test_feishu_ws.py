@@ -84,7 +84,7 @@ def kv() -> EmbeddedKV:
 
 @pytest.fixture
 def handlers(kv: EmbeddedKV, cfg: Any) -> Iterator[FeishuEventHandlers]:
-    intake = Intake(Gateway(cfg, kv).enqueue, platform="feishu")
+    intake = Intake(Gateway([], kv).enqueue, platform="feishu")
     yield FeishuEventHandlers(intake)
     intake.close()
 

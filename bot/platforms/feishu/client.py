@@ -14,7 +14,7 @@ import requests
 
 from bot.platforms.feishu.crypto import custom_bot_sign
 from cards.model import Card, clip_bytes
-from cards.render import render
+from cards.render.feishu import render_feishu
 from crm_core.config.schema import FeishuConfig
 from crm_core.kv.base import KV
 
@@ -109,7 +109,7 @@ class FeishuClient(ClientBase):
     def send_card(self, open_id: str, card: Card, uuid: str | None = None, *,
                   id_type: str | None = None) -> dict[str, Any]:
         """POST /open-apis/im/v1/messages (msg_type interactive) -> {message_id}."""
-        return self._create(open_id, "interactive", render(card, PLATFORM), uuid, id_type)
+        return self._create(open_id, "interactive", render_feishu(card), uuid, id_type)
 
     def reply(self, message_id: str, text: str, uuid: str | None = None,
               markdown: bool = False) -> dict[str, Any]:
@@ -124,7 +124,7 @@ class FeishuClient(ClientBase):
 
     def update_card(self, message_id: str, card: Card) -> dict[str, Any]:
         """PATCH /open-apis/im/v1/messages/{message_id} (shared card, within 14 days)."""
-        content = json.dumps(render(card, PLATFORM), ensure_ascii=False)
+        content = json.dumps(render_feishu(card), ensure_ascii=False)
         self._call("PATCH", f"/open-apis/im/v1/messages/{message_id}", "im/patch", body={"content": content})
         return {"message_id": message_id}
 
@@ -132,7 +132,7 @@ class FeishuClient(ClientBase):
         """POST /open-apis/interactive/v1/card/update (a card callback's token: only after the
         callback has been answered, 30 min, 2 uses)."""
         self._call("POST", "/open-apis/interactive/v1/card/update", "card/update",
-                   body={"token": token, "card": render(card, PLATFORM)})
+                   body={"token": token, "card": render_feishu(card)})
         return {}
 
     def download_resource(self, message_id: str, file_key: str, kind: str = "file") -> bytes:
@@ -185,35 +185,3 @@ def _check(resp: requests.Response, data: dict[str, Any], api: str) -> None:
 
 def _post(text: str) -> dict[str, Any]:
     return {"zh_cn": {"title": "", "content": [[{"tag": "md", "text": clip_bytes(text, TEXT_LIMIT)}]]}}
-
-
-# ---- routing a neutral Recipient onto this platform (used by the Outbox) ----------------
-CARD_ROUTES = ("user", "chat")
-
-
-def route(cfg: Any, to: Any, kind: str, now: float | None = None) -> str:
-    """"reply" (quote the user's message: group texts), "chat" or "user"."""
-    if to.chat_id and kind in ("text", "markdown") and to.reply_ref.get("message_id"):
-        return "reply"
-    return "chat" if to.chat_id else "user"
-
-
-def send_text_to(client: FeishuClient, cfg: Any, to: Any, route_name: str, text: str,
-                 markdown: bool, uuid: str | None = None) -> dict[str, Any]:
-    if route_name == "reply":
-        return client.reply(str(to.reply_ref["message_id"]), text, uuid, markdown)
-    target = to.chat_id or to.user_id
-    return (client.send_markdown if markdown else client.send_text)(target, text, uuid)
-
-
-def send_card_to(client: FeishuClient, cfg: Any, to: Any, route_name: str, card: Card,
-                 uuid: str | None = None) -> dict[str, Any]:
-    return client.send_card(to.chat_id or to.user_id, card, uuid)
-
-
-def update_card_for(client: FeishuClient, to: Any, card: Card, ref: dict[str, Any],
-                    response_code: str | None) -> dict[str, Any]:
-    message_id = ref.get("message_id")
-    if not message_id:
-        raise PermanentError("no message_id to update this card", platform=PLATFORM, api="im/patch")
-    return client.update_card(str(message_id), card)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cards.model import Card, clip_bytes
-from cards.render import render, render_update
+from cards.render.wecom import render_wecom, render_wecom_update
 from crm_core.config.schema import WeComConfig
 from crm_core.kv.base import KV
 
@@ -104,11 +104,11 @@ class WeComClient(ClientBase):
 
     def send_card(self, user: str | list[str], card: Card) -> dict[str, Any]:
         """POST /cgi-bin/message/send (msgtype template_card) -> {msgid, response_code}."""
-        return self._message(user, render(card, PLATFORM, agent_id=self.cfg.agent_id))
+        return self._message(user, render_wecom(card, agent_id=self.cfg.agent_id or ""))
 
     def update_card(self, response_code: str, card: Card, users: list[str]) -> dict[str, Any]:
         """POST /cgi-bin/message/update_template_card (response_code is single-use, 72 h)."""
-        body = {**render_update(card, PLATFORM, agent_id=self.cfg.agent_id),
+        body = {**render_wecom_update(card, agent_id=self.cfg.agent_id),
                 "userids": list(users), "partyids": [], "tagids": [], "atall": 0,
                 "agentid": self.cfg.agent_id, "response_code": response_code}
         data = self._call("POST", "/cgi-bin/message/update_template_card",
@@ -147,44 +147,3 @@ def _errcode(data: dict[str, Any]) -> int:
         return int(data.get("errcode") or 0)
     except (TypeError, ValueError):
         return -1
-
-
-# ---- routing a neutral Recipient onto this platform (used by the Outbox) ----------------
-CARD_ROUTES = ("app",)          # a group robot cannot show buttons: cards go there as text
-
-
-def route(cfg: Any, to: Any, kind: str, now: float | None = None) -> str:
-    """"robot" for a team chat with a configured group robot, else "app" (a user)."""
-    return "robot" if to.chat_id and to.chat_id in cfg.platforms.wecom.group_webhooks else "app"
-
-
-def send_text_to(client: WeComClient, cfg: Any, to: Any, route_name: str, text: str,
-                 markdown: bool, uuid: str | None = None) -> dict[str, Any]:
-    if route_name == "robot":
-        key = cfg.platforms.wecom.group_webhooks[to.chat_id].get_secret_value()
-        return client.group_webhook(key, markdown=text) if markdown else client.group_webhook(key, text=text)
-    _need_user(to)
-    return (client.send_markdown if markdown else client.send_text)(to.user_id, text)
-
-
-def send_card_to(client: WeComClient, cfg: Any, to: Any, route_name: str, card: Card,
-                 uuid: str | None = None) -> dict[str, Any]:
-    _need_user(to)
-    return client.send_card(to.user_id, card)
-
-
-def update_card_for(client: WeComClient, to: Any, card: Card, ref: dict[str, Any],
-                    response_code: str | None) -> dict[str, Any]:
-    """The tap's response_code (or the send's, while unused); both are single-use."""
-    code = response_code or ref.get("response_code")
-    if not code:
-        raise PermanentError("no response_code to update this card", platform=PLATFORM,
-                             api="update_template_card")
-    client.update_card(code, card, [to.user_id])
-    return {"response_code": None}      # used up: forget it
-
-
-def _need_user(to: Any) -> None:
-    if not to.user_id:
-        raise PermanentError(f"no route to chat {to.chat_id!r}: no group robot configured",
-                             platform=PLATFORM, api="message/send")

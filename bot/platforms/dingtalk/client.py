@@ -13,7 +13,7 @@ from urllib.parse import quote_plus, urlparse
 
 from bot.platforms.dingtalk.signing import custom_robot_sign
 from cards.model import Card, clip_bytes
-from cards.render import render, render_update
+from cards.render.dingtalk import render_dingtalk, render_dingtalk_update
 from crm_core.config.schema import DingTalkConfig
 from crm_core.kv.base import KV
 
@@ -113,14 +113,15 @@ class DingTalkClient(ClientBase):
     def send_card(self, user: str, card: Card, open_conversation_id: str | None = None) -> dict[str, Any]:
         """POST /v1.0/im/v1.0/robot/interactiveCards/send (StandardCard, cardBizId = card id)
         to one user (singleChatReceiver) or a group (openConversationId)."""
-        body = {**render(card, PLATFORM), "robotCode": self.cfg.robot_code}
+        body = {**render_dingtalk(card), "robotCode": self.cfg.robot_code}
         if open_conversation_id:
             body["openConversationId"] = open_conversation_id
         else:
             body["singleChatReceiver"] = json.dumps({"userId": user})
         data = self._call("POST", "/v1.0/im/v1.0/robot/interactiveCards/send", "interactiveCards/send", body)
         refs = {"cardBizId": card.card_id}
-        result = data.get("result") if isinstance(data.get("result"), dict) else data
+        nested = data.get("result")
+        result: dict[str, Any] = nested if isinstance(nested, dict) else data
         if result.get("processQueryKey"):
             refs["processQueryKey"] = result["processQueryKey"]
         return refs
@@ -128,7 +129,7 @@ class DingTalkClient(ClientBase):
     def update_card(self, card: Card) -> dict[str, Any]:
         """PUT /v1.0/im/robots/interactiveCards (update by cardBizId)."""
         self._call("PUT", "/v1.0/im/robots/interactiveCards", "interactiveCards/update",
-                   render_update(card, PLATFORM))
+                   render_dingtalk_update(card))
         return {"cardBizId": card.card_id}
 
     # ---- media --------------------------------------------------------------------------
@@ -220,45 +221,3 @@ def _webhook_body(text: str, markdown: bool) -> dict[str, Any]:
         return {"msgtype": "markdown", "markdown": {"title": _title_of(text),
                                                     "text": clip_bytes(text, TEXT_LIMIT)}}
     return {"msgtype": "text", "text": {"content": clip_bytes(text, TEXT_LIMIT)}}
-
-
-# ---- routing a neutral Recipient onto this platform (used by the Outbox) ----------------
-CARD_ROUTES = ("user", "group")   # custom robots and session webhooks get cards as text
-SESSION_MARGIN_MS = 60_000        # don't start a reply on a webhook about to expire
-
-
-def route(cfg: Any, to: Any, kind: str, now: float | None = None) -> str:
-    """"robot" (team custom robot), "session" (answer through the message's sessionWebhook
-    while it is valid; texts only), "group" (robot in a chat) or "user" (one-to-one)."""
-    if to.chat_id and to.chat_id in cfg.platforms.dingtalk.group_robots:
-        return "robot"
-    expires = to.reply_ref.get("sessionWebhookExpiredTime")
-    now_ms = (time.time() if now is None else now) * 1000
-    if (kind in ("text", "markdown") and to.reply_ref.get("sessionWebhook")
-            and isinstance(expires, (int, float)) and expires - SESSION_MARGIN_MS > now_ms):
-        return "session"
-    return "group" if to.chat_id else "user"
-
-
-def send_text_to(client: DingTalkClient, cfg: Any, to: Any, route_name: str, text: str,
-                 markdown: bool, uuid: str | None = None) -> dict[str, Any]:
-    if route_name == "robot":
-        robot = cfg.platforms.dingtalk.group_robots[to.chat_id]
-        secret = robot.secret.get_secret_value() if robot.secret else None
-        return client.custom_robot_send(robot.access_token.get_secret_value(), secret, text, markdown)
-    if route_name == "session":
-        return client.reply_session(str(to.reply_ref["sessionWebhook"]), text, markdown)
-    if route_name == "group":
-        return client.send_group(to.chat_id, text, markdown)
-    return (client.send_markdown if markdown else client.send_text)(to.user_id, text)
-
-
-def send_card_to(client: DingTalkClient, cfg: Any, to: Any, route_name: str, card: Card,
-                 uuid: str | None = None) -> dict[str, Any]:
-    group = to.chat_id if route_name == "group" else None
-    return client.send_card(to.user_id, card, open_conversation_id=group)
-
-
-def update_card_for(client: DingTalkClient, to: Any, card: Card, ref: dict[str, Any],
-                    response_code: str | None) -> dict[str, Any]:
-    return client.update_card(card)
