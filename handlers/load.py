@@ -3,7 +3,9 @@ commands, card actions, event kinds and the free-text fallback, in this order (å
 commands in the order they were registered)."""
 from __future__ import annotations
 
-from handlers import capture, commands, dedup_actions, lead_actions, voice, workflow, workflow_actions
+from handlers import (
+    capture, commands, dedup_actions, lead_actions, lead_view, voice, workflow, workflow_actions,
+)
 from handlers.registry import Registry
 
 
@@ -13,6 +15,7 @@ def build_registry() -> Registry:
     lead_actions.register(registry)
     voice.register(registry)
     commands.register(registry)
+    lead_view.register(registry)
     workflow.register(registry)
     workflow_actions.register(registry)
     dedup_actions.register(registry)

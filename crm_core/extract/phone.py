@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from crm_core.normalize import normalize_phone
+from crm_core.normalize import mask_phone, normalize_phone
 
 _SEP = r"[ \-]?"
 _PHONE_RE = re.compile(
@@ -43,3 +43,12 @@ def mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
     for start, end in spans:
         chars[start:end] = " " * (end - start)
     return "".join(chars)
+
+
+def mask_phones_in_text(text: str) -> str:
+    """Every phone number in free text as 138****5678 (notes shown to people who may not
+    see the customer's numbers)."""
+    _first, spans = find_phone(text)
+    for start, end in reversed(spans):
+        text = text[:start] + mask_phone(text[start:end]) + text[end:]
+    return text
