@@ -47,6 +47,9 @@ class PlatformView(WorkQueue):
     def ack(self, delivery: Delivery) -> None:
         self.queue.ack(delivery)
 
+    def extend(self, delivery: Delivery, visibility_timeout: float) -> bool:
+        return self.queue.extend(delivery, visibility_timeout)
+
     def nack(self, delivery: Delivery, delay: float = 0.0) -> None:
         self.queue.nack(delivery, delay)
 

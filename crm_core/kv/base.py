@@ -52,6 +52,13 @@ class WorkQueue(ABC):
     def ack(self, delivery: Delivery) -> None: ...
 
     @abstractmethod
+    def extend(self, delivery: Delivery, visibility_timeout: float) -> bool:
+        """Keep holding `delivery` for `visibility_timeout` more seconds from now (a worker's
+        heartbeat on a long job). True while the delivery is still the message's latest one
+        (the same rule as ack: nobody took it since, even if its deadline passed); False for a
+        stale delivery (acked, dead, or taken again by another worker), and nothing changes."""
+
+    @abstractmethod
     def nack(self, delivery: Delivery, delay: float = 0.0) -> None:
         """Give the message back now (or after `delay` seconds)."""
 

@@ -142,6 +142,16 @@ class EmbeddedQueue(WorkQueue):
             if self._current(delivery) is not None:
                 del self._messages[delivery.id]
 
+    def extend(self, delivery: Delivery, visibility_timeout: float) -> bool:
+        if visibility_timeout <= 0:
+            raise ValueError("visibility_timeout must be positive")
+        with self._cond:
+            if self._current(delivery) is None:
+                return False
+            # A later deadline: sleeping takers wake at the old one, find it stale and recompute.
+            self._park(delivery.id, self._kv.now() + visibility_timeout)
+            return True
+
     def nack(self, delivery: Delivery, delay: float = 0.0) -> None:
         with self._cond:
             if self._current(delivery) is None:

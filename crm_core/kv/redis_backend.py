@@ -91,6 +91,15 @@ class RedisQueue(WorkQueue):
         if not self._run(scripts.ACK, delivery.id, str(delivery.attempts)):
             log.debug("stale ack ignored: queue=%s id=%s attempt=%s", self.name, delivery.id, delivery.attempts)
 
+    def extend(self, delivery: Delivery, visibility_timeout: float) -> bool:
+        if visibility_timeout <= 0:
+            raise ValueError("visibility_timeout must be positive")
+        args = (delivery.id, str(delivery.attempts), f"{visibility_timeout:.6f}")
+        if self._run(scripts.EXTEND, *args):
+            return True
+        log.debug("stale extend refused: queue=%s id=%s attempt=%s", self.name, delivery.id, delivery.attempts)
+        return False
+
     def nack(self, delivery: Delivery, delay: float = 0.0) -> None:
         if not self._run(scripts.NACK, delivery.id, str(delivery.attempts), f"{max(0.0, delay):.6f}"):
             log.debug("stale nack ignored: queue=%s id=%s", self.name, delivery.id)

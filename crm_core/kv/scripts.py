@@ -111,6 +111,19 @@ redis.call('DEL', mk)
 return 1
 """
 
+# ARGV: 2 id, 3 attempts, 4 visibility seconds. Moves the in-flight deadline to now + seconds
+# (a message a take already reclaimed to ready, but nobody took, goes back in flight).
+# Returns 1 when honoured, 0 for a stale delivery.
+EXTEND = _COMMON + """
+local mk = ARGV[1] .. ARGV[2]
+local st = current_state(mk, ARGV[3])
+if not st then return 0 end
+if st == 'r' then redis.call('LREM', KEYS[1], 1, ARGV[2]) end
+redis.call('ZADD', KEYS[2], fmt(now_s() + tonumber(ARGV[4])), ARGV[2])
+redis.call('HSET', mk, 'st', 'i')
+return 1
+"""
+
 # ARGV: 2 id, 3 attempts, 4 delay seconds. A delayed nack parks the message in the
 # inflight ZSET with the later deadline (like changing an SQS visibility timeout).
 NACK = _COMMON + """

@@ -121,6 +121,42 @@ def test_nack_now_and_with_delay(kv_store):
     assert (third.id, third.attempts) == (first.id, 3)
 
 
+def test_extend_pushes_the_deadline_of_a_delivery_still_owned(kv_store):
+    kv = kv_store.client()
+    q = kv.queue("jobs")
+    q.put({"long": "job"})
+    held = q.take(visibility_timeout=VT)
+    assert q.extend(held, VT * 3)
+    elapse(kv_store, kv, VT)              # past the first deadline: still held
+    assert q.take() is None and q.stats().inflight == 1
+    again = kv_store.wait_for(lambda: q.take(visibility_timeout=30), VT * 2)
+    assert (again.id, again.attempts) == (held.id, 2)
+    assert q.extend(held, 30) is False    # stale: another worker holds the message now
+    assert q.extend(again, 30)
+    q.ack(again)
+    assert q.extend(again, 30) is False   # acked
+    with pytest.raises(ValueError):
+        q.extend(again, 0)
+
+
+def test_extend_takes_back_a_reclaimed_message_nobody_took(kv_store):
+    """Like a late ack: the deadline passed and a take moved the message back to ready, but
+    nobody took it, so the worker still owns it and keeps it in flight."""
+    kv = kv_store.client()
+    q = kv.queue("jobs")
+    q.put({"slow": True})
+    held = q.take(visibility_timeout=VT)
+    q.put({"filler": True})
+    elapse(kv_store, kv, VT)
+    filler = q.take(visibility_timeout=30)     # reclaims ours to the tail of ready, behind it
+    assert filler.payload == {"filler": True}
+    assert (q.stats().ready, q.stats().inflight) == (1, 1)
+    assert q.extend(held, 30)
+    assert (q.stats().ready, q.stats().inflight) == (0, 2) and q.take() is None
+    q.dead_letter(held, "gave up")
+    assert q.extend(held, 30) is False                  # dead
+
+
 def test_take_with_wait_returns_when_a_message_arrives(kv_store):
     q, producer = kv_store.client().queue("jobs"), kv_store.client().queue("jobs")
     got, started = [], threading.Event()
