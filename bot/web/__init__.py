@@ -23,7 +23,9 @@ class _JSONProvider(DefaultJSONProvider):
 
 
 def create_app(runtime: Runtime) -> Flask:
-    app = Flask("crm_bot")
+    # No static route: Flask's default `/static/<path>` would serve files from the working
+    # directory (the root path of a non-package app) to anyone, without auth.
+    app = Flask("crm_bot", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = runtime.cfg.app.max_body_bytes
     app.json = _JSONProvider(app)
     attach_runtime(app, runtime)

@@ -122,3 +122,15 @@ def test_healthz_reports_components(client):
     assert set(platforms) == {"wecom", "dingtalk", "feishu"}
     assert platforms["wecom"] == {"ok": True, "mode": "http", "last_inbound_seconds_ago": None}
     assert "enabled" in data["components"]["voice"]
+
+
+def test_no_static_route_serves_files_from_the_working_directory(runtime, tmp_path, monkeypatch):
+    # Flask's default static folder is `<root_path>/static`, and the root path of the app
+    # "crm_bot" is the working directory: a file there must not be served to anyone.
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "README.md").write_text("secret notes", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    app = create_app(runtime)
+    res = app.test_client().get("/static/README.md")
+    assert res.status_code == 404 and res.is_json
+    assert "static" not in {rule.endpoint for rule in app.url_map.iter_rules()}
