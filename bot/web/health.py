@@ -1,6 +1,10 @@
-"""GET /healthz: database, Redis, each enabled platform, voice recognition."""
+"""GET /healthz: database, Redis, each enabled platform, voice recognition.
+
+200 when the database and Redis answer; 503 naming the failing ones otherwise. Every
+component is probed on its own, so one that is down never turns the probe into a 500."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -25,9 +29,29 @@ def component_status(runtime: Runtime) -> dict[str, Any]:
         comps["redis"] = {"ok": bool(runtime.kv.ping()), "backend": runtime.kv.backend}
     except Exception as err:  # noqa: BLE001
         comps["redis"] = {"ok": False, "backend": runtime.kv.backend, "error": type(err).__name__}
-    comps["platforms"] = {p: platform_status(runtime, p) for p in runtime.channels}
-    comps["voice"] = voice_status(runtime)
+    comps["platforms"] = {p: _guarded(platform_status, runtime, p) for p in runtime.channels}
+    try:
+        comps["voice"] = voice_status(runtime)
+    except Exception as err:  # noqa: BLE001
+        comps["voice"] = {"ok": False, "error": type(err).__name__}
     return comps
+
+
+def _guarded(status: Callable[[Runtime, str], dict[str, Any]], runtime: Runtime,
+             platform: str) -> dict[str, Any]:
+    """A platform's status reads the KV: with Redis down it reports the error, not a 500."""
+    try:
+        return status(runtime, platform)
+    except Exception as err:  # noqa: BLE001 - report, don't crash the probe
+        return {"ok": False, "error": type(err).__name__}
+
+
+# The components without which no message is taken or answered: 503 when one of them fails.
+REQUIRED = ("database", "redis")
+
+
+def failing_components(comps: dict[str, Any]) -> list[str]:
+    return [name for name in REQUIRED if not comps[name]["ok"]]
 
 
 def platform_status(runtime: Runtime, platform: str) -> dict[str, Any]:
@@ -53,5 +77,7 @@ def voice_status(runtime: Runtime) -> dict[str, object]:
 @health.get("/healthz")
 def healthz() -> tuple[Response, int]:
     comps = component_status(current_runtime())
-    ok = comps["database"]["ok"] and comps["redis"]["ok"]
-    return jsonify({"status": "ok" if ok else "degraded", "components": comps}), 200 if ok else 503
+    failing = failing_components(comps)
+    if not failing:
+        return jsonify({"status": "ok", "components": comps}), 200
+    return jsonify({"status": "degraded", "failing": failing, "components": comps}), 503

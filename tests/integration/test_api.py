@@ -134,3 +134,35 @@ def test_no_static_route_serves_files_from_the_working_directory(runtime, tmp_pa
     res = app.test_client().get("/static/README.md")
     assert res.status_code == 404 and res.is_json
     assert "static" not in {rule.endpoint for rule in app.url_map.iter_rules()}
+
+
+def _health_of(runtime) -> tuple[int, dict]:  # noqa: ANN001
+    res = create_app(runtime).test_client().get("/healthz")
+    return res.status_code, res.get_json()
+
+
+def test_healthz_is_503_naming_redis_when_redis_is_down(cfg, db, clock):  # noqa: ANN001
+    from bot.runtime import Runtime
+    from crm_core.kv import connect
+    # nothing listens on port 1: every Redis call fails at once
+    rt = Runtime(cfg=cfg, db=db, kv=connect("redis://127.0.0.1:1/0", "healthz"), clock=clock)
+    status, data = _health_of(rt)
+    assert status == 503, data
+    assert data["status"] == "degraded" and data["failing"] == ["redis"]
+    assert data["components"]["redis"]["ok"] is False and data["components"]["database"]["ok"] is True
+    assert all(p["ok"] is False for p in data["components"]["platforms"].values())
+
+
+def test_healthz_is_503_naming_the_database_when_it_is_down(cfg, clock):  # noqa: ANN001
+    from bot.runtime import Runtime
+    from crm_core.db import Database
+    from crm_core.kv import connect
+    down = Database("postgresql+psycopg://crm@127.0.0.1:1/crm?connect_timeout=2")
+    rt = Runtime(cfg=cfg, db=down, kv=connect(None, "healthz-db"), clock=clock)
+    try:
+        status, data = _health_of(rt)
+    finally:
+        down.dispose()
+    assert status == 503, data
+    assert data["failing"] == ["database"] and data["components"]["database"]["ok"] is False
+    assert data["components"]["redis"]["ok"] is True
