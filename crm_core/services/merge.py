@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from crm_core import audit
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig
-from crm_core.db.models import Activity, Contact, Customer, Lead, MatchKey, MergeRecord, Mute, Task
+from crm_core.db.models import (Activity, Contact, Customer, DedupReview, Lead, MatchKey, MergeRecord, Mute,
+                                Task)
 from crm_core.db.types import UTCDateTime
 from crm_core.services.lead_input import CHANNEL_LABELS
 
@@ -253,9 +254,21 @@ def undo_merge(session: Session, merge_id: int, actor: str, now: datetime) -> Me
     created = record.snapshot.get("created", {}).get("activities", [])
     if created:
         session.execute(delete(Activity).where(Activity.id.in_(created)))   # the merge's own note
+    reopened = _reopen_reviews(session, merge_id)
     record.undone_at = now
     audit.record(session, actor, "customer.merge_undo", target_type="merge", target_id=merge_id,
-                 detail={"survivor_id": record.survivor_id, "merged_ids": record.merged_ids}, now=now)
+                 detail={"survivor_id": record.survivor_id, "merged_ids": record.merged_ids,
+                         "reopened_reviews": reopened}, now=now)
     session.flush()
     return record
+
+
+def _reopen_reviews(session: Session, merge_id: int) -> list[int]:
+    """The duplicate reviews whose 合并/关联 decision made this merge are open again: the pair is
+    a question once more (「待审重复」 lists it, a scan does not queue it twice). Returns their ids."""
+    reviews = session.scalars(select(DedupReview).where(DedupReview.merge_id == merge_id)
+                              .order_by(DedupReview.id)).all()
+    for review in reviews:
+        review.status, review.reviewer, review.decided_at, review.merge_id = "open", None, None, None
+    return [review.id for review in reviews]
 

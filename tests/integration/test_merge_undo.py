@@ -173,3 +173,34 @@ def test_merge_refuses_bad_groups(db, cfg, clock, trio, ids: str, message: str) 
     group = {"self": [a, a], "merged": [c, a], "missing": [a, 999_999]}[ids]
     with db.uow() as s, pytest.raises(MergeError, match=message):
         merge_customers(s, cfg, None, group, actor="liu.yang", now=clock())
+
+
+def test_undo_reopens_the_duplicate_review_that_made_the_merge(db, cfg, clock, trio) -> None:  # noqa: ANN001
+    from crm_core.db.models import DedupReview
+    from crm_core.services.dedup_entry import decide_review, open_review, open_reviews_for
+    from crm_core.services.dedup_scan import _reviewed_pairs
+    a, b, _ = trio
+    steward = "liu.yang"
+    with db.uow() as s:
+        review, _ = open_review(s, cfg, a, b, 81.5, "review", steward, clock(), notify=False)
+        review_id = review.id
+    with db.uow() as s:
+        outcome = decide_review(s, cfg, review_id, "merge", steward, clock())
+        assert outcome.changed and outcome.merge is not None
+        merge_id = outcome.merge.id
+        assert s.get(DedupReview, review_id).status == "merged"
+        assert open_reviews_for(s, cfg, steward, 10)[0] == 0
+    clock.advance(hours=1)
+    with db.uow() as s:
+        undo_merge(s, merge_id, actor=steward, now=clock())
+    with db.uow() as s:
+        review = s.get(DedupReview, review_id)
+        assert (review.status, review.reviewer, review.decided_at, review.merge_id) == ("open", None, None, None)
+        total, rows = open_reviews_for(s, cfg, steward, 10)       # 「待审重复」 offers the pair again
+        assert (total, [r.id for r in rows]) == (1, [review_id])
+        assert frozenset((a, b)) in _reviewed_pairs(s, {a, b})    # queued once: a scan adds no second one
+        detail = s.scalars(select(AuditLog.detail).where(AuditLog.action == "customer.merge_undo")).one()
+        assert detail["reopened_reviews"] == [review_id]
+    with db.uow() as s:                                           # and it can be decided again
+        again = decide_review(s, cfg, review_id, "reject", steward, clock())
+        assert again.changed and s.get(DedupReview, review_id).status == "rejected"
