@@ -11,7 +11,7 @@ from types import FrameType
 import click
 
 from bot.cli.common import build_runtime, config_option
-from bot.logfilters import limit_waitress_queue_warnings
+from bot.logfilters import limit_tracebacks, limit_waitress_queue_warnings
 from bot.runtime import Runtime
 from bot.web import create_app
 from bot.worker import run_workers
@@ -36,6 +36,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, streams: 
     from waitress.server import MultiSocketServer, create_server  # only `serve` needs the web server
 
     limit_waitress_queue_warnings()
+    limit_tracebacks()
     rt = build_runtime(config_path)
     if not workers and rt.kv.backend != "redis":
         rt.close()
@@ -109,6 +110,7 @@ def scheduler_jobs(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _run_until_signal(config_path: str | None, worker: bool, scheduler: bool, streams: bool = False) -> None:
+    limit_tracebacks()
     rt = build_runtime(config_path)
     stop = threading.Event()
     _on_signal(stop.set)
