@@ -195,7 +195,7 @@ def _unpack_values(packed: str) -> dict[str, str]:
     try:
         raw = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
         values = json.loads(raw.decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CardDecodeError("按钮参数无法解码") from exc
     return coerce_values(values)
 
@@ -205,7 +205,7 @@ def json_object(value: Any, what: str) -> dict[str, Any]:
     if isinstance(value, (str, bytes)):
         try:
             value = json.loads(value)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:   # absurd nesting is not ours either
             raise CardDecodeError(f"{what}不是合法 JSON") from exc
     if not isinstance(value, dict):
         raise CardDecodeError(f"{what}不是 JSON 对象")

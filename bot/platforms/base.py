@@ -1,7 +1,8 @@
 """Framework-free request/response types shared by the three inbound adapters.
 
 Owns `InboundRequest`, `InboundResult`, `InboundRejected`, the `Adapter` protocol and the
-small safety helpers every adapter uses (body size, replay window, JSON/XML parsing).
+small safety helpers every adapter uses (body size, replay window, JSON/XML parsing, and the
+depth and size limits of JSON: whole bodies and JSON carried inside a field).
 """
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ import defusedxml.ElementTree as SafeET
 from bot.events import InboundEvent
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: no legitimate callback comes close
+# Nesting: real callbacks nest a body ≤ 8 deep and the JSON inside a field ≤ 5. Deeper JSON
+# is an attack on every recursive step after the ack (encoding, logging, the worker's decode):
+# refused here with a 400, never enqueued to fail on each retry.
+MAX_JSON_DEPTH = 32               # a whole body (or an XML document, element levels)
+MAX_FIELD_JSON_DEPTH = 16         # JSON inside a field: DingTalk content, Feishu value/content
+MAX_FIELD_JSON_BYTES = 256 * 1024  # Feishu's largest message content (a 150 KB post) fits
 
 
 class Headers(dict[str, str]):
@@ -92,6 +99,8 @@ BAD_TIMESTAMP = "malformed timestamp / 时间戳格式错误"
 MALFORMED_XML = "malformed XML / XML 格式错误"
 FORBIDDEN_XML = "XML with DTD or entities is not accepted / 不接受含 DTD 或实体的 XML"
 MALFORMED_JSON = "malformed JSON / JSON 格式错误"
+JSON_TOO_DEEP = "JSON nested too deep / JSON 嵌套层数过多"
+FIELD_TOO_LARGE = "field too large / 字段内容过大"
 BODY_TOO_LARGE = "body too large / 请求体过大"
 DECRYPT_FAILED = "cannot decrypt / 解密失败"
 WRONG_RECEIVER = "message is addressed to another receiver id / 接收方 ID 不匹配"
@@ -137,15 +146,80 @@ def check_fresh(ts_seconds: float, now: float, window_seconds: float) -> None:
         raise InboundRejected(401, STALE_TIMESTAMP)
 
 
-def parse_json_object(data: bytes | str) -> dict[str, Any]:
-    """Parse a JSON document that must be an object; anything else is a 400."""
+def parse_json_object(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
+    """Parse a JSON document that must be an object nested at most `max_depth` deep;
+    anything else is a 400."""
     try:
         value = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except RecursionError:
+        raise InboundRejected(400, JSON_TOO_DEEP) from None
+    except (ValueError, UnicodeDecodeError):
         raise InboundRejected(400, MALFORMED_JSON) from None
     if not isinstance(value, dict):
         raise InboundRejected(400, MALFORMED_JSON)
+    check_json_depth(value, max_depth)
     return value
+
+
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """True when decoded JSON (dicts and lists) nests deeper than `limit` (a scalar is 0, `{}`
+    is 1). Iterative, stops at the first too-deep container: safe on any input."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def check_json_depth(value: Any, limit: int = MAX_JSON_DEPTH, what: str = "") -> None:
+    """400 when decoded JSON nests deeper than `limit`; `what` names the field in the reason."""
+    if json_depth_exceeds(value, limit):
+        raise InboundRejected(400, f"{JSON_TOO_DEEP}: {what}" if what else JSON_TOO_DEEP)
+
+
+def decode_json_field(raw: Any, what: str, *, max_depth: int = MAX_FIELD_JSON_DEPTH,
+                      max_bytes: int = MAX_FIELD_JSON_BYTES) -> Any:
+    """JSON carried inside a field, as platforms send it: a string holding JSON (DingTalk
+    `content`/`cardPrivateData`, Feishu action `value`, Feishu message `content`) or the
+    decoded value itself. Every adapter decodes such fields here, and nowhere else.
+
+    Returns the decoded value (`raw` itself when it is not a string), or None when the string
+    is not JSON (callers treat the field as absent, as before). A 400 naming the field
+    (`what`) when it is over `max_bytes` or nests deeper than `max_depth`.
+    """
+    if isinstance(raw, (str, bytes)):
+        size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+        if size > max_bytes:
+            raise InboundRejected(400, f"{FIELD_TOO_LARGE}: {what}")
+        try:
+            raw = json.loads(raw)
+        except RecursionError:
+            raise InboundRejected(400, f"{JSON_TOO_DEEP}: {what}") from None
+        except (ValueError, UnicodeDecodeError):
+            return None
+    check_json_depth(raw, max_depth, what)
+    return raw
+
+
+def check_field_size(value: str, max_bytes: int, what: str) -> None:
+    """400 when a field that carries encoded data (WeCom's button `EventKey`) is over its
+    platform limit: it is never decoded then."""
+    if len(value.encode("utf-8")) > max_bytes:
+        raise InboundRejected(400, f"{FIELD_TOO_LARGE}: {what}")
+
+
+def json_field_object(raw: Any, what: str) -> dict[str, Any]:
+    """`decode_json_field` for a field that should hold an object ({} when absent or not one)."""
+    value = decode_json_field(raw, what)
+    return value if isinstance(value, dict) else {}
 
 
 def parse_xml(data: bytes | str) -> dict[str, Any]:
@@ -161,11 +235,20 @@ def parse_xml(data: bytes | str) -> dict[str, Any]:
         raise InboundRejected(400, FORBIDDEN_XML) from None
     except (ParseError, ValueError, UnicodeError):
         raise InboundRejected(400, MALFORMED_XML) from None
-    try:
-        result = _element_to_value(root)
-    except RecursionError:  # absurd nesting: refuse rather than crash with a 500
-        raise InboundRejected(400, MALFORMED_XML) from None
+    if _xml_depth_exceeds(root, MAX_JSON_DEPTH):   # absurd nesting: a 400, never a crash
+        raise InboundRejected(400, f"{MALFORMED_XML}: {JSON_TOO_DEEP}")
+    result = _element_to_value(root)
     return result if isinstance(result, dict) else {}
+
+
+def _xml_depth_exceeds(root: Element, limit: int) -> bool:
+    stack = [(root, 1)]
+    while stack:
+        elem, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in elem)
+    return False
 
 
 def _element_to_value(elem: Element) -> Any:

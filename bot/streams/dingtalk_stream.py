@@ -233,7 +233,7 @@ class DingTalkStreamClient:
         self.watchdog.frame()
         try:
             frame = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             log.warning("dingtalk stream: frame is not JSON (%d bytes), dropped", len(raw))
             return False
         frame = frame if isinstance(frame, dict) else {}

@@ -253,3 +253,50 @@ def test_event_subscription_rejections(dingtalk: DingTalkInbound) -> None:
 def push_from(sender: DingTalkInbound, receiver: DingTalkInbound) -> InboundResult:
     body, args = sender.encrypt_event('{"EventType":"user_add_org"}', "n", str(NOW_MS))
     return receiver.handle(InboundRequest("POST", "/", args, {}, body.encode()), NOW)
+
+
+# --- JSON depth and size limits (an attack: 2.5 KB nested 900 deep made the worker recurse) -----
+
+DEEP = "[" * 900 + "]" * 900
+
+
+def raw_body(payload: dict[str, Any], field: str, raw_json: str) -> bytes:
+    """`payload` with `field` set to `raw_json` inline (not as a string)."""
+    return json.dumps({**payload, field: "@@"}).replace('"@@"', raw_json).encode()
+
+
+@pytest.mark.parametrize("body, what", [
+    (raw_body(TEXT, "robotCode", DEEP), ""),                                       # inline, in the body
+    (json.dumps(robot_msg("audio", content=DEEP)).encode(), "content"),            # a JSON string field
+    (json.dumps(robot_msg("audio", content='{"downloadCode":' + DEEP + "}")).encode(), "content"),
+    (json.dumps({**card_callback("lead.confirm", {}),
+                 "content": json.dumps({"cardPrivateData": DEEP})}).encode(), "cardPrivateData"),
+    (json.dumps({**card_callback("lead.confirm", {}), "content": "{}", "value": DEEP}).encode(), "value"),
+])
+def test_json_nested_too_deep_is_400_with_a_reason(dingtalk: DingTalkInbound, body: bytes, what: str) -> None:
+    assert len(body) < 3000
+    err = rejected(lambda: post(dingtalk, body))
+    assert err.status == 400 and "too deep" in err.reason and err.reason.endswith(what)
+
+
+def test_json_field_too_large_is_400(dingtalk: DingTalkInbound) -> None:
+    content = json.dumps({"downloadCode": "x" * 300_000})
+    err = rejected(lambda: post(dingtalk, robot_msg("audio", content=content)))
+    assert err.status == 400 and "too large" in err.reason and "content" in err.reason
+
+
+def test_nesting_within_the_limits_is_accepted(dingtalk: DingTalkInbound) -> None:
+    content = json.dumps({"downloadCode": "dc", "extra": [[[[[[[[["ok"]]]]]]]]]})
+    (event,) = post(dingtalk, robot_msg("audio", content=content)).events
+    assert event.media is not None and event.media.key == "dc"
+
+
+def test_reply_ref_keeps_plain_values_only(dingtalk: DingTalkInbound) -> None:
+    (event,) = post(dingtalk, {**TEXT, "robotCode": {"a": [1]}, "conversationId": ["x"]}).events
+    assert (event.reply_ref["robotCode"], event.reply_ref["conversationId"]) == (None, None)
+
+
+def test_stream_frame_nested_too_deep_is_400() -> None:
+    frame = {"type": "CALLBACK", "headers": {"messageId": "m"},
+             "data": json.dumps(robot_msg("audio", content=DEEP))}
+    assert rejected(lambda: stream_frame_to_event(frame, NOW)).status == 400

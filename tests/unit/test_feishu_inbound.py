@@ -305,3 +305,36 @@ def test_legacy_card_challenge_and_v2_delegation(card: FeishuCardInbound, secure
     headers = secure.signed_headers(body, TS, "n")
     (event,) = card.handle(InboundRequest("POST", "/", {}, headers, body), NOW).events
     assert (event.kind, event.event_id) == (EventKind.CARD_ACTION, "ev-card")
+
+
+# --- JSON depth and size limits -------------------------------------------------------------------
+
+DEEP = "[" * 900 + "]" * 900
+
+
+@pytest.mark.parametrize("payload, what", [
+    (card_trigger(DEEP), "action.value"),                                           # value as a string
+    (card_trigger({"value": DEEP}), "action.value.value"),                          # nested once more
+    (v2("im.message.receive_v1", {"message": {"message_id": "om_1", "message_type": "text",
+                                              "content": DEEP}}), "message.content"),
+])
+def test_json_nested_too_deep_in_a_field_is_400(secure: FeishuInbound, payload: dict, what: str) -> None:
+    err = rejected(lambda: send(secure, payload))
+    assert err.status == 400 and "too deep" in err.reason and err.reason.endswith(what)
+
+
+def test_json_nested_too_deep_in_the_body_is_400(plain: FeishuInbound) -> None:
+    body = json.dumps(card_trigger("@@")).replace('"@@"', DEEP).encode()
+    err = rejected(lambda: send(plain, body, sign=False))
+    assert err.status == 400 and "too deep" in err.reason
+
+
+def test_message_content_too_large_is_400(plain: FeishuInbound) -> None:
+    err = rejected(lambda: send(plain, message("text", {"text": "字" * 100_000})))
+    assert err.status == 400 and "too large" in err.reason
+
+
+def test_long_connection_payload_nested_too_deep_is_400() -> None:
+    payload = card_trigger({"card_id": "c1", "action": "a.b"})
+    payload["event"]["action"]["form_value"] = json.loads(DEEP)
+    assert rejected(lambda: long_connection_event_to_inbound(payload, NOW)).status == 400

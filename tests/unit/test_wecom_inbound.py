@@ -260,3 +260,26 @@ def test_bad_config_fails_at_construction_without_echoing_it(token: str, key: st
     with pytest.raises(ValueError) as info:
         WeComInbound(token, key, CORP)
     assert key not in str(info.value)
+
+
+# --- depth and size limits -------------------------------------------------------------------
+
+def test_event_key_over_wecoms_limit_is_400(wecom: WeComInbound) -> None:
+    key = encode_action_token("lead-42", "lead.confirm", {"x": "y" * 1000})
+    fields = f"<Event>template_card_event</Event><EventKey>{key}</EventKey><TaskId>lead-42</TaskId>"
+    err = rejected(lambda: post(wecom, inner("event", fields)))
+    assert err.status == 400 and "EventKey" in err.reason
+
+
+def test_xml_nested_too_deep_is_400(wecom: WeComInbound) -> None:
+    fields = "<Content>" + "<a>" * 200 + "x" + "</a>" * 200 + "</Content>"
+    err = rejected(lambda: post(wecom, inner("text", fields)))
+    assert err.status == 400 and "too deep" in err.reason
+
+
+def test_json_envelope_nested_too_deep_is_400(wecom: WeComInbound) -> None:
+    body_xml, args = wecom.encrypt_callback('{"MsgType":"text","Content":' + "[" * 900 + "]" * 900 + "}", "n", TS)
+    encrypt = body_xml.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
+    body = ('{"encrypt": "%s", "agentid": 1}' % encrypt).encode()
+    err = rejected(lambda: wecom.handle(InboundRequest("POST", "/", args, {}, body), NOW))
+    assert err.status == 400 and "too deep" in err.reason

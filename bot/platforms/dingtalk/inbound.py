@@ -25,6 +25,7 @@ from bot.platforms.base import (
     as_str,
     check_body_size,
     check_fresh,
+    json_field_object,
     parse_epoch,
     parse_json_object,
     received_now,
@@ -166,20 +167,21 @@ def _common(data: dict[str, Any], now: float, raw_type: str) -> dict[str, Any]:
         "platform_time": utc_from_epoch(created / 1000.0 if created else None),
         "received_at": received_now(now),
         "raw_type": raw_type or "unknown",
-        "reply_ref": {k: data.get(k) for k in ("sessionWebhook", "sessionWebhookExpiredTime",
-                                                "conversationId", "senderStaffId", "robotCode")},
+        "reply_ref": {k: _scalar(data.get(k)) for k in ("sessionWebhook", "sessionWebhookExpiredTime",
+                                                         "conversationId", "senderStaffId", "robotCode")},
     }
 
 
+def _scalar(value: Any) -> str | int | float | bool | None:
+    """A reply_ref value as sent when it is a plain value; None for an object or list (nothing
+    nested rides along to the worker)."""
+    return value if isinstance(value, (str, int, float, bool)) else None
+
+
 def _content(data: dict[str, Any], field: str = "content") -> dict[str, Any]:
-    """`content` is an object on the wire, but some relays pass it as a JSON string."""
-    raw = data.get(field)
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return {}
-    return raw if isinstance(raw, dict) else {}
+    """`content` is an object on the wire, but some relays pass it as a JSON string (depth
+    and size limited: a 400 when over)."""
+    return json_field_object(data.get(field), field)
 
 
 def _text(data: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
@@ -228,7 +230,8 @@ def _unknown(data: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
 def _card_callback(data: dict[str, Any], now: float) -> InboundEvent:
     from cards.render import decode_dingtalk_callback_params  # lazy: cards is a sibling layer
 
-    private = _card_private_data(data)
+    fields = _card_fields(data)
+    private = _card_private_data(fields)
     out_track_id = as_str(data.get("outTrackId") or data.get("cardBizId"))
     user_id = as_str(data.get("userId"))
     space_type = as_str(data.get("spaceType"))
@@ -243,11 +246,12 @@ def _card_callback(data: dict[str, Any], now: float) -> InboundEvent:
         "conversation_type": "group" if space_type.upper() == "IM_GROUP" else "p2p",
         "received_at": received_now(now),
         "raw_type": as_str(data.get("type")) or "actionCallback",
-        "reply_ref": {k: data.get(k) for k in ("outTrackId", "userId", "userIdType",
-                                                "spaceType", "spaceId", "corpId")},
+        "reply_ref": {k: _scalar(data.get(k)) for k in ("outTrackId", "userId", "userIdType",
+                                                         "spaceType", "spaceId", "corpId")},
     }
     try:
-        decoded = decode_dingtalk_callback_params(data)
+        # the JSON strings already decoded (and limited) here: the decoder sees objects only
+        decoded = decode_dingtalk_callback_params({**data, **fields})
     except ValueError:
         return InboundEvent(kind=EventKind.UNKNOWN, **common)
     action = CardAction(key=decoded.action, values=dict(decoded.values),
@@ -255,12 +259,25 @@ def _card_callback(data: dict[str, Any], now: float) -> InboundEvent:
     return InboundEvent(kind=EventKind.CARD_ACTION, action=action, **common)
 
 
-def _card_private_data(data: dict[str, Any]) -> dict[str, Any]:
+def _card_fields(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`content` and legacy `value` (JSON strings on the wire), decoded with their
+    `cardPrivateData` (a JSON string again), each through the limited decoder."""
+    fields: dict[str, dict[str, Any]] = {}
+    for field in ("content", "value"):
+        if field not in data:
+            continue
+        inner = _content(data, field)
+        private = inner.get("cardPrivateData")
+        if isinstance(private, str):
+            inner = {**inner, "cardPrivateData": json_field_object(private, "cardPrivateData")}
+        fields[field] = inner
+    return fields
+
+
+def _card_private_data(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """`cardPrivateData` (tapped action ids + params), from `content` or legacy `value`."""
     for field in ("content", "value"):
-        private = _content(data, field).get("cardPrivateData")
-        if isinstance(private, str):
-            private = _content({"p": private}, "p")
+        private = fields.get(field, {}).get("cardPrivateData")
         if isinstance(private, dict):
             return private
     return {}

@@ -16,8 +16,8 @@ from bot.events import CardAction, EventKind, InboundEvent, MediaRef
 from bot.platforms.base import (
     BAD_SIGNATURE, BAD_TOKEN, METHOD_NOT_ALLOWED, MISSING_PARAM, MISSING_SIGNATURE,
     InboundRejected, InboundRequest, InboundResult, as_dict, as_float, as_int, as_list, as_str,
-    check_body_size, check_fresh, parse_epoch, parse_json_object, received_now, secure_equals,
-    utc_from_epoch,
+    check_body_size, check_fresh, check_json_depth, decode_json_field, json_field_object, parse_epoch,
+    parse_json_object, received_now, secure_equals, utc_from_epoch,
 )
 from bot.platforms.feishu import crypto
 
@@ -168,7 +168,11 @@ class FeishuCardInbound(_FeishuBase):
 def long_connection_event_to_inbound(payload: dict[str, Any] | bytes | str,
                                      now: float | None = None) -> InboundEvent:
     """A lark-oapi WebSocket event (same JSON as the HTTP push, already authenticated)."""
-    data = payload if isinstance(payload, dict) else parse_json_object(payload)
+    if isinstance(payload, dict):
+        check_json_depth(payload)     # decoded by the SDK: the same limit as an HTTP body
+        data = payload
+    else:
+        data = parse_json_object(payload)
     return feishu_payload_to_event(data, time.time() if now is None else now)
 
 
@@ -283,11 +287,7 @@ def _message(event: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
         chat_type=as_str(msg.get("chat_type")), tenant_key=as_str(_dig(event, "sender", "tenant_key")),
         mentions=[{"name": as_str(m.get("name")), "open_id": as_str(_dig(m, "id", "open_id")),
                    "user_id": as_str(_dig(m, "id", "user_id"))} for m in mentions if isinstance(m, dict)])
-    try:
-        content = json.loads(as_str(msg.get("content")) or "{}")
-    except ValueError:
-        content = {}
-    content = content if isinstance(content, dict) else {}
+    content = json_field_object(msg.get("content"), "message.content")
     return _content_event(msg_type, content, message_id, mentions, common)
 
 
@@ -332,7 +332,7 @@ def _card_event(action: Any, ids: Any, chat_id: str, message_id: str, token: str
     common["reply_ref"].update(open_message_id=message_id, open_chat_id=chat_id, token=token)
     action = action if isinstance(action, dict) else {}
     try:
-        decoded = decode_feishu_action_value(action.get("value") or {})
+        decoded = decode_feishu_action_value(_action_value(action.get("value")))
     except ValueError:
         return InboundEvent(kind=EventKind.UNKNOWN, **common)
     values: dict[str, Any] = dict(decoded.values)
@@ -341,6 +341,15 @@ def _card_event(action: Any, ids: Any, chat_id: str, message_id: str, token: str
             values[extra] = action[extra]
     card = CardAction(key=decoded.action, values=values, card_ref=decoded.card_id or message_id)
     return InboundEvent(kind=EventKind.CARD_ACTION, action=card, **common)
+
+
+def _action_value(raw: Any) -> Any:
+    """`action.value` (an object, or a JSON string on some SDKs; a whole `action` may nest it
+    once more) decoded through the limited decoder: the card decoder sees objects only."""
+    value = decode_json_field(raw or {}, "action.value")
+    if isinstance(value, dict) and "card_id" not in value and isinstance(value.get("value"), str):
+        value = {**value, "value": decode_json_field(value["value"], "action.value.value")}
+    return {} if value is None else value
 
 
 def _card_trigger(event: dict[str, Any], common: dict[str, Any]) -> InboundEvent:

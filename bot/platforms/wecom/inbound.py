@@ -18,6 +18,7 @@ from bot.platforms.base import (
     as_int,
     as_str,
     check_body_size,
+    check_field_size,
     check_fresh,
     parse_epoch,
     parse_json_object,
@@ -33,6 +34,7 @@ _MEDIA_TYPES = {"image", "file", "video"}
 _CARD_EVENTS = {"template_card_event", "template_card_menu_event"}
 _CONTACT_EVENTS = {"change_contact", "change_external_contact"}
 _SYSTEM_EVENTS = {"subscribe", "unsubscribe", "enter_agent"}
+MAX_EVENT_KEY_BYTES = 1024        # WeCom's limit for a template card button key
 
 
 class WeComInbound:
@@ -195,6 +197,8 @@ def _card_action(msg: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
     from cards.render import decode_wecom_event_key  # lazy: keeps cards/ off the import path
 
     event_key, task_id = as_str(msg.get("EventKey")), as_str(msg.get("TaskId"))
+    # our key packs the button's values as base64 JSON; WeCom caps a key at 1024 bytes
+    check_field_size(event_key, MAX_EVENT_KEY_BYTES, "EventKey")
     common["reply_ref"].update(response_code=as_str(msg.get("ResponseCode")), task_id=task_id,
                                card_type=as_str(msg.get("CardType")), event_key=event_key)
     try:
