@@ -1,6 +1,7 @@
 """What the worker does with one queued inbound event: log it once (platform + event id),
 resolve the sender to a rep, run the handlers, send what they return (each reply once),
-and record processing latency."""
+and record processing latency. A database or Redis fault is not answered with an apology: it
+goes up to the worker, which retries the event once the store is back."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.events import InboundEvent
+from bot.faults import is_infrastructure
 from bot.media import fetch_media
 from bot.outbound.message import Recipient
 from bot.recipients import recipient_for_rep
@@ -61,7 +63,9 @@ class Pipeline:
                       fetch_media=self.fetch_media)
         try:
             replies = dispatch(ctx, self.registry)
-        except Exception:  # noqa: BLE001 - the user gets an apology, the log gets the details
+        except Exception as err:  # noqa: BLE001 - the user gets an apology, the log gets the details
+            if is_infrastructure(err):
+                raise      # the database or Redis, not the handler: the worker defers the event
             log.exception("handler failed for %s event %s", event.platform, event.event_id)
             replies = [Reply(APOLOGY)]
         for reply in replies:

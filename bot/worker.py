@@ -1,16 +1,21 @@
-"""Queue workers: take a message, process it, ack. A crash mid-message means redelivery
-after the visibility timeout; a message failing MAX_ATTEMPTS times is dead-lettered."""
+"""Queue workers: take a message, process it, ack. While it is processed a heartbeat keeps the
+message invisible to other workers; a crash mid-message means redelivery within one (short)
+visibility timeout. A message whose handler fails MAX_ATTEMPTS times is dead-lettered; a
+database or Redis outage (`bot.faults`) only defers messages, with one log line each way."""
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.faults import Outage, describe, is_infrastructure
 from bot.pipeline import Pipeline
-from crm_core.kv.base import WorkQueue
+from crm_core.kv.base import KV, Delivery, WorkQueue
 from crm_core.kv.keys import WORKER_BEAT_KEY
 
 if TYPE_CHECKING:
@@ -18,8 +23,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crm_bot.worker")
 
-MAX_ATTEMPTS = 5
-VISIBILITY_SECONDS = 300.0    # voice transcription can take a while
+MAX_ATTEMPTS = 5              # failures of the handler itself; infrastructure faults don't count
+VISIBILITY_SECONDS = 30.0     # kept extended while a message is processed (Heartbeats)
+HEARTBEAT_IDLE_EXIT = 60.0
+FAILURES_KEY = "worker:failures:{queue}:{id}"
+FAILURES_TTL = 7 * 86400.0
 Processor = Callable[[dict[str, Any]], None]
 WEB_BUSY_WINDOW = 0.1          # "callbacks are arriving": one was taken in the last 100 ms
 REST_FACTOR = 2.0              # while they are, rest 2× each message's time (workers ≤ ⅓ of the time)
@@ -77,39 +85,212 @@ class WebFirstGate:
                     self._turn.release()
 
 
+class Failures(Protocol):
+    """How many times the handler itself failed on a message (infrastructure faults and
+    crashes are not counted): what MAX_ATTEMPTS limits."""
+
+    def add(self, queue: str, message_id: str) -> int:
+        """Count one more failure; returns the count so far."""
+        ...
+
+    def clear(self, queue: str, message_id: str) -> None: ...
+
+
+class KVFailures:
+    """Counts in the KV, so every worker process of a deployment sees the same count."""
+
+    def __init__(self, kv: KV) -> None:
+        self.kv = kv
+
+    def add(self, queue: str, message_id: str) -> int:
+        return self.kv.incr(FAILURES_KEY.format(queue=queue, id=message_id), ttl=FAILURES_TTL)
+
+    def clear(self, queue: str, message_id: str) -> None:
+        self.kv.delete(FAILURES_KEY.format(queue=queue, id=message_id))
+
+
+class LocalFailures:
+    """Counts in this process, for workers not given the KV's (tests, one-off drains)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, queue: str, message_id: str) -> int:
+        with self._lock:
+            n = self._counts[(queue, message_id)] = self._counts.get((queue, message_id), 0) + 1
+            return n
+
+    def clear(self, queue: str, message_id: str) -> None:
+        with self._lock:
+            self._counts.pop((queue, message_id), None)
+
+
+PROCESS_FAILURES = LocalFailures()     # shared by such workers: a message keeps its count across them
+
+
+@dataclass
+class _Held:
+    queue: WorkQueue
+    delivery: Delivery
+    visibility: float
+    next_at: float
+
+
+class Heartbeats:
+    """Keeps the messages being processed invisible to other workers: one background thread per
+    process extends each held delivery every `visibility / 3` while its processor runs. A
+    live worker keeps its message however long the work takes (voice transcription), and a
+    dead worker's message is free again within one (short) visibility timeout. The thread
+    starts with the first message and ends after a while without any."""
+
+    def __init__(self, idle_exit: float = HEARTBEAT_IDLE_EXIT) -> None:
+        self.idle_exit = idle_exit
+        self._cond = threading.Condition()
+        self._held: dict[int, _Held] = {}
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._wake_at = 0.0          # when the thread next looks (monotonic); a new earlier due wakes it
+
+    @contextmanager
+    def holding(self, queue: WorkQueue, delivery: Delivery, visibility: float) -> Iterator[None]:
+        token, due = next(self._seq), time.monotonic() + visibility / 3
+        with self._cond:
+            self._held[token] = _Held(queue, delivery, visibility, due)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="worker-heartbeat", daemon=True)
+                self._thread.start()
+            elif due < self._wake_at:
+                self._cond.notify()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held.pop(token, None)
+
+    def _run(self) -> None:
+        idle_since: float | None = None
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                if not self._held:
+                    idle_since = now if idle_since is None else idle_since
+                    if now - idle_since >= self.idle_exit:
+                        self._thread = None
+                        return
+                    self._wake_at = idle_since + self.idle_exit
+                    self._cond.wait(self._wake_at - now)
+                    continue
+                idle_since = None
+                due = [(token, h) for token, h in self._held.items() if h.next_at <= now]
+                if not due:
+                    self._wake_at = min(h.next_at for h in self._held.values())
+                    self._cond.wait(self._wake_at - now)
+                    continue
+                self._wake_at = now
+                for _, h in due:
+                    h.next_at = now + h.visibility / 3
+            for token, h in due:       # outside the lock: one KV round trip each
+                self._extend(token, h)
+
+    def _extend(self, token: int, h: _Held) -> None:
+        d = h.delivery
+        try:
+            if h.queue.extend(d, h.visibility):
+                return
+        except Exception as err:  # noqa: BLE001 - Redis briefly away: try again next round
+            if is_infrastructure(err):
+                log.debug("could not extend message %s on %s: %s", d.id, d.queue, describe(err))
+            else:
+                log.exception("could not extend message %s on %s", d.id, d.queue)
+            return
+        # acked meanwhile, or its deadline passed (a long stall) and another worker took it
+        with self._cond:
+            if self._held.pop(token, None) is not None:
+                log.warning("message %s on %s is no longer held by this worker (taken again elsewhere?)",
+                            d.id, d.queue)
+
+
 class Worker:
+    """Takes messages from one queue and runs `process` on each. A handler failure is retried
+    with backoff and dead-lettered after MAX_ATTEMPTS; an infrastructure fault (database or
+    Redis unavailable) defers the message without counting, and the worker backs off."""
+
     def __init__(self, queue: WorkQueue, process: Processor, visibility: float = VISIBILITY_SECONDS,
-                 beat: Callable[[], None] | None = None, gate: WebFirstGate | None = None):
+                 beat: Callable[[], None] | None = None, gate: WebFirstGate | None = None, *,
+                 failures: Failures | None = None, outage: Outage | None = None,
+                 heartbeats: Heartbeats | None = None) -> None:
         self.queue = queue
         self.process = process
         self.visibility = visibility
         self.beat = beat          # "this worker is alive", for the channel heartbeat
         self.gate = gate          # shared by the workers of a `serve` process (see WebFirstGate)
+        self.failures: Failures = failures or PROCESS_FAILURES
+        self.outage = outage or Outage(log)          # shared by a process's workers: one log line
+        self.heartbeats = heartbeats or Heartbeats()
         self.stop = threading.Event()     # set by run()'s caller; cuts a gate rest short
+        self.faults = 0           # consecutive infrastructure faults this worker ran into
+        self.pause = 0.0          # run() waits this long before the next take (after a fault)
 
     def run_once(self, wait: float = 1.0) -> bool:
         """Process at most one message; True if one was taken."""
         d = self.queue.take(visibility_timeout=self.visibility, wait=wait)
         if d is None:
+            self._reachable()
             return False
         try:
-            if self.gate is None:
-                self.process(d.payload)
-            else:
-                with self.gate.turn(self.stop):
+            with self.heartbeats.holding(self.queue, d, self.visibility):
+                if self.gate is None:
                     self.process(d.payload)
+                else:
+                    with self.gate.turn(self.stop):
+                        self.process(d.payload)
         except Exception as err:  # noqa: BLE001 - a bad message must not stop the worker
-            if getattr(err, "already_logged", False):   # an expected failure its processor reported
-                log.info("message %s on %s will be retried (attempt %d)", d.id, d.queue, d.attempts)
+            if is_infrastructure(err):
+                self._defer(d, err)
             else:
-                log.exception("message %s on %s failed (attempt %d)", d.id, d.queue, d.attempts)
-            if d.attempts >= MAX_ATTEMPTS:
-                self.queue.dead_letter(d, f"{type(err).__name__}: {str(err)[:200]}")
-            else:
-                self.queue.nack(d, delay=min(2 ** d.attempts, 60))
+                self._failed(d, err)
             return True
         self.queue.ack(d)
+        if d.attempts > 1:        # it may have failed before: forget the count
+            self.failures.clear(self.queue.name, d.id)
+        self.faults = 0
+        if self.outage.active:
+            self.outage.recovered()
         return True
+
+    def _reachable(self) -> None:
+        """An empty take: the queue's store answered (the database may still be down)."""
+        if self.outage.active:
+            self.outage.reachable("redis")
+        if not self.outage.active:
+            self.faults = 0
+
+    def _defer(self, d: Delivery, err: Exception) -> None:
+        """Not the message's fault: back on the queue after a pause, no attempt counted."""
+        self.faults += 1
+        self.pause = self.outage.backoff(self.faults)
+        self.outage.failed(err, deferred=True)
+        try:
+            self.queue.nack(d, delay=self.pause)
+        except Exception as nack_err:  # noqa: BLE001 - it comes back after its visibility timeout
+            if not is_infrastructure(nack_err):
+                raise
+            log.debug("message %s on %s not put back (%s); it returns after its visibility timeout",
+                      d.id, d.queue, describe(nack_err))
+
+    def _failed(self, d: Delivery, err: Exception) -> None:
+        """The handler failed: retried with backoff, dead-lettered after MAX_ATTEMPTS."""
+        n = self.failures.add(self.queue.name, d.id)
+        if getattr(err, "already_logged", False):   # an expected failure its processor reported
+            log.info("message %s on %s will be retried (failure %d of %d)", d.id, d.queue, n, MAX_ATTEMPTS)
+        else:
+            log.exception("message %s on %s failed (failure %d of %d)", d.id, d.queue, n, MAX_ATTEMPTS)
+        if n >= MAX_ATTEMPTS:
+            self.queue.dead_letter(d, f"{type(err).__name__}: {str(err)[:200]}")
+            self.failures.clear(self.queue.name, d.id)
+        else:
+            self.queue.nack(d, delay=min(2 ** n, 60))
 
     def run(self, stop: threading.Event) -> None:
         self.stop = stop
@@ -120,9 +301,17 @@ class Worker:
                     self.beat()
                     last_beat = time.monotonic()
                 self.run_once(wait=0.5)
-            except Exception:  # noqa: BLE001 - e.g. Redis briefly unreachable
-                log.exception("worker loop error; retrying")
-                stop.wait(1.0)
+            except Exception as err:  # noqa: BLE001 - e.g. Redis unreachable: wait, quietly
+                if is_infrastructure(err):
+                    self.faults += 1
+                    self.outage.failed(err)
+                    self.pause = self.outage.backoff(self.faults)
+                else:
+                    log.exception("worker loop error; retrying")
+                    self.pause = 1.0
+            if self.pause > 0:
+                stop.wait(self.pause)
+                self.pause = 0.0
 
     def drain(self, limit: int | None = None) -> int:
         """Process until the queue is empty (tests, `queue drain`); returns how many."""
@@ -150,9 +339,11 @@ def web_activity(rt: "Runtime") -> WebActivity:
 def run_workers(rt: "Runtime", stop: threading.Event) -> list[threading.Thread]:
     threads = []
     gate = WebFirstGate(web_activity(rt))
+    failures, outage, heartbeats = KVFailures(rt.kv), Outage(log), Heartbeats()
     for name, fn in processors(rt).items():
         for i in range(rt.cfg.app.worker_threads):
-            w = Worker(rt.kv.queue(name), fn, beat=lambda q=name: worker_beat(rt, q), gate=gate)  # type: ignore[misc]
+            w = Worker(rt.kv.queue(name), fn, beat=lambda q=name: worker_beat(rt, q), gate=gate,  # type: ignore[misc]
+                       failures=failures, outage=outage, heartbeats=heartbeats)
             t = threading.Thread(target=w.run, args=(stop,), name=f"worker-{name}-{i}", daemon=True)
             t.start()
             threads.append(t)
