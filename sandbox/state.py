@@ -14,6 +14,8 @@ from typing import Any, Callable
 from crm_core.config.schema import AppConfig
 
 TOKEN_TTL = 7200
+SEEN_MAX_AGE = 4 * 3600.0     # the longest idempotency window of any platform (WeCom's duplicate check)
+SEEN_PRUNE_AT = 50_000
 SANDBOX_PLATFORMS = ("wecom", "dingtalk", "feishu")
 FAIL_MODES = ("5xx", "timeout", "token_expired", "rate_limit", "ok")   # plus "error:<code>"
 
@@ -277,7 +279,7 @@ class SandboxState:
                 entry.uses_left -= 1
             return data
 
-    # ---- idempotency keys (Feishu uuid) -----------------------------------------------------
+    # ---- idempotency keys (Feishu uuid, WeCom duplicate check) -----------------------------------
     def once(self, platform: str, key: str, window: float, make: Callable[[], Any]) -> tuple[Any, bool]:
         """(value, repeated): the value stored for `key` within `window`, else `make()`."""
         with self._lock:
@@ -288,3 +290,11 @@ class SandboxState:
             value = make()
             self._seen[(platform, key)] = (now, value)
             return value, False
+
+    def remember(self, platform: str, key: str, value: Any) -> None:
+        """Record `key` as seen now (a delivery a later `once` call compares against)."""
+        with self._lock:
+            now = self.now()
+            if len(self._seen) >= SEEN_PRUNE_AT:     # a long-running sandbox: forget what no window reaches
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < SEEN_MAX_AGE}
+            self._seen[(platform, key)] = (now, value)

@@ -108,6 +108,7 @@ class Outbox:
         if started is None:
             return
         job, wait, attempts = started
+        job.attempts = attempts
         if wait > 0:
             self._hold(job, wait, "rate limit")
             return
@@ -151,15 +152,18 @@ class Outbox:
     def _deliver(self, job: Job) -> dict[str, Any]:
         """The platform calls for one job; texts go part by part, saving progress."""
         channel = job.channel
+        # an earlier call of this same message may have gone out (a retry after a timeout, a
+        # crash or an outage): how far back, for platforms that dedupe by content (WeCom)
+        window = max(0.0, self._now() - job.created) if job.attempts > 1 else 0.0
         if job.kind == "card" and not job.as_text and job.card is not None:
-            return channel.send_card(job.to, job.route, job.card, uuid=f"crm-{job.row_id}")
+            return channel.send_card(job.to, job.route, job.card, uuid=f"crm-{job.row_id}", resend_window=window)
         if job.kind == "card_update" and not job.as_text and job.card is not None:
             return channel.update_card(job.to, job.card, job.ref, job.response_code)
         refs: dict[str, Any] = {"fallback": "text"} if job.card is not None else {}
         for i, part in enumerate(job.parts):
             index = job.sent_before + i
             got = channel.send_text(job.to, job.route, part, job.kind == "markdown",
-                                    uuid=f"crm-{job.row_id}-{index}")
+                                    uuid=f"crm-{job.row_id}-{index}", resend_window=window)
             refs = {**got, **refs} if i == 0 else refs     # keep the first part's message id
             job.sent_now += 1
             if i + 1 < len(job.parts):

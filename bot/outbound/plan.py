@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -37,6 +38,8 @@ class Job:
     card: Card | None = None
     ref: dict[str, Any] = field(default_factory=dict)
     response_code: str | None = None
+    created: float = 0.0          # epoch seconds the (oldest) row was written
+    attempts: int = 0             # counted calls, this one included (set when it may go)
 
     @property
     def cost(self) -> int:
@@ -68,7 +71,8 @@ def plan_job(s: Session, row_id: int, channels: Mapping[str, Channel], now: floa
     if row.kind in TEXT_KINDS:
         return _text_job(s, row, to, route, channel)
     job = Job(row.id, row.kind, to, route, channel, members=[row.id],
-              card=card_from_dict(row.body["card"]), response_code=row.body.get("response_code"))
+              card=card_from_dict(row.body["card"]), response_code=row.body.get("response_code"),
+              created=_epoch(row.created_at))
     if row.kind == "card_update":
         rec = s.get(CardRecord, row.card_id)
         tapped = row.body.get("tapped_message_id")
@@ -95,7 +99,7 @@ def _text_job(s: Session, row: OutboundMessage, to: Recipient, route: str, chann
     if plan:
         sent = int(plan.get("sent", 0))
         return Job(row.id, row.kind, to, route, channel, parts=list(plan["parts"][sent:]),
-                   sent_before=sent, members=list(plan["members"]))
+                   sent_before=sent, members=list(plan["members"]), created=_epoch(row.created_at))
     pending = sorted([r for r in held if not r.body.get("plan")] + [row], key=lambda r: r.id)
     max_parts = min(MAX_PARTS, smallest_allowance(scopes_of(channel.platform, to, route, row.kind, {})))
     parts, used = coalesce([str(r.body.get("text", "")) for r in pending],
@@ -104,4 +108,9 @@ def _text_job(s: Session, row: OutboundMessage, to: Recipient, route: str, chann
     if row.id not in members:
         row.status = "held"
     return Job(members[0], row.kind, to, route, channel, parts=parts, members=members,
-               new_plan={"members": members, "parts": parts, "sent": 0})
+               new_plan={"members": members, "parts": parts, "sent": 0},
+               created=min(_epoch(r.created_at) for r in pending[:used]))
+
+
+def _epoch(at: datetime | None) -> float:
+    return at.timestamp() if at is not None else 0.0

@@ -58,13 +58,19 @@ class Channel(ABC):
         """Which of the platform's routes (app, robot, session…) a message of `kind` takes."""
 
     @abstractmethod
-    def send_text(self, to: Recipient, route: str, text: str, markdown: bool, uuid: str) -> Refs:
-        """Send one text (already cut to `Platform.text_limit`); `uuid` de-duplicates where
-        the platform supports it."""
+    def send_text(self, to: Recipient, route: str, text: str, markdown: bool, uuid: str,
+                  resend_window: float = 0.0) -> Refs:
+        """Send one text (already cut to `Platform.text_limit`). Idempotency where the platform
+        offers it: `uuid` is the same for every call of this message (Feishu's `uuid`);
+        `resend_window` > 0 says an earlier call of it, that many seconds back at most, may
+        have gone out (a retry after a timeout or crash), for platforms that can only dedupe
+        by content (WeCom's duplicate check)."""
 
     @abstractmethod
-    def send_card(self, to: Recipient, route: str, card: Card, uuid: str) -> Refs:
-        """Send an interactive card over a route in `Platform.card_routes`."""
+    def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
+                  resend_window: float = 0.0) -> Refs:
+        """Send an interactive card over a route in `Platform.card_routes` (`uuid`,
+        `resend_window`: as for `send_text`)."""
 
     @abstractmethod
     def update_card(self, to: Recipient, card: Card, ref: Refs, response_code: str | None) -> Refs:

@@ -174,10 +174,12 @@ class FakeChatChannel(Channel):
     def route(self, to: Recipient, kind: str, now: float) -> str:
         return "user"
 
-    def send_text(self, to: Recipient, route: str, text: str, markdown: bool, uuid: str) -> Refs:
+    def send_text(self, to: Recipient, route: str, text: str, markdown: bool, uuid: str,
+                  resend_window: float = 0.0) -> Refs:
         return self.client._call("POST", "/messages", {"to": to.user_id, "text": text, "uuid": uuid})
 
-    def send_card(self, to: Recipient, route: str, card: Card, uuid: str) -> Refs:
+    def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
+                  resend_window: float = 0.0) -> Refs:
         return self.client._call("POST", "/cards", {"to": to.user_id, "card": self.render_card(card)})
 
     def update_card(self, to: Recipient, card: Card, ref: Refs, response_code: str | None) -> Refs:

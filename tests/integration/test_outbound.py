@@ -240,8 +240,8 @@ def test_feishu_uuid_makes_a_resend_a_no_op(rt, srv):  # noqa: ANN001
 def test_token_cached_and_shared_between_clients(rt, srv, platform):  # noqa: ANN001
     pcfg = getattr(rt.cfg.platforms, platform)
     one, two = (CLIENTS[platform](pcfg, rt.kv, clock=lambda: epoch(rt.clock)) for _ in range(2))
-    for client in (one, two, one):
-        client.send_text(USERS[platform], "早上好")
+    for i, client in enumerate((one, two, one)):
+        client.send_text(USERS[platform], f"早上好 {i}")     # distinct: WeCom drops identical ones
     assert srv.hits(platform, TOKEN_API[platform]) == 1
     assert len(srv.sent(platform, SEND_API[platform])) == 3
 
@@ -264,7 +264,7 @@ def test_concurrent_processes_fetch_one_token(api_cfg, srv, kv_store):  # noqa: 
     def work(client: WeComClient) -> None:
         barrier.wait()
         try:
-            client.send_text("zhangwei", "并发")
+            client.send_text("zhangwei", f"并发 {id(client)}")    # distinct: WeCom drops identical ones
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -524,3 +524,48 @@ def test_coalesce_table(texts, limit, max_parts, used, n_parts):  # noqa: ANN001
 def test_card_dict_round_trip():
     card = lead_card("lead-1").resolved("已处理")
     assert card_from_dict(json.loads(json.dumps(card_to_dict(card)))) == card
+
+
+# ---- platform idempotency ----------------------------------------------------------------
+
+def test_database_lost_after_the_call_resend_is_deduplicated(rt, srv, clock, monkeypatch):  # noqa: ANN001
+    """Sent, then the database fails before the row is marked sent: the retry calls WeCom again
+    with a duplicate-check window reaching back to the first call, and WeCom (the sandbox)
+    accepts it without delivering it twice."""
+    from sqlalchemy.exc import OperationalError
+    real_finish, calls = rt.outbox.rows.finish, {"n": 0}
+
+    def finish(job, refs):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("UPDATE outbound_messages", {}, Exception("server closed the connection"))
+        return real_finish(job, refs)
+    monkeypatch.setattr(rt.outbox.rows, "finish", finish)
+    rid = rt.outbox.send("明天上午十点回访", Recipient("wecom", "zhangwei"))
+    clock.advance(seconds=90)                  # the row waited a while before its first call
+    drain(rt)
+    assert row(rt, rid).status == "queued"
+    settle(rt, clock, step=61)                 # the retry comes > 1 min after the first call
+    assert row(rt, rid).status == "sent"
+    calls_made = srv.sent("wecom", "message/send", include_failed=True)
+    assert srv.hits("wecom", "message/send") == 2 and len(calls_made) == 1      # two calls, one delivery
+    assert sent_texts(srv, "wecom") == ["明天上午十点回访"]
+    assert calls_made[0].body["enable_duplicate_check"] == 1
+    assert calls_made[0].body["duplicate_check_interval"] == 60          # a first call looks back 1 min
+
+
+def test_wecom_duplicate_check_window(rt, srv, clock):  # noqa: ANN001
+    """WeCom app messages always carry the duplicate check; identical content to the same user
+    within the interval is accepted once; another user, other content or a later time is not
+    a duplicate."""
+    client = rt.channels["wecom"].client
+    a = client.send_text("zhangwei", "同一条提醒")
+    b = client.send_text("zhangwei", "同一条提醒", resend_window=300)       # a retry: not delivered again
+    c = client.send_text("lisi", "同一条提醒")                            # another recipient
+    d = client.send_text("zhangwei", "另一条")
+    assert a["msgid"] == b["msgid"] and len({a["msgid"], c["msgid"], d["msgid"]}) == 3
+    clock.advance(seconds=120)
+    e = client.send_text("zhangwei", "同一条提醒")                        # a new question 2 min later
+    assert e["msgid"] != a["msgid"]
+    assert sent_texts(srv, "wecom") == ["同一条提醒", "同一条提醒", "另一条", "同一条提醒"]
+    assert [c.recipient for c in srv.sent("wecom", "message/send")] == ["zhangwei", "lisi", "zhangwei", "zhangwei"]

@@ -39,7 +39,11 @@ class DingTalkChannel(Channel):
             return "session"
         return "group" if to.chat_id else "user"
 
-    def send_text(self, to: Recipient, route: str, text: str, markdown: bool, uuid: str) -> Refs:
+    def send_text(self, to: Recipient, route: str, text: str, markdown: bool, uuid: str,
+                  resend_window: float = 0.0) -> Refs:
+        # DingTalk's robot messages (batchSend, groupMessages/send, session webhooks, custom
+        # robots) take no idempotency key and have no duplicate check: a retry after a call
+        # that timed out but went through is sent twice. Nothing to pass `uuid` to.
         if route == "robot":
             robot = self.cfg.group_robots[str(to.chat_id)]
             secret = robot.secret.get_secret_value() if robot.secret else None
@@ -50,7 +54,11 @@ class DingTalkChannel(Channel):
             return self.client.send_group(str(to.chat_id), text, markdown)
         return (self.client.send_markdown if markdown else self.client.send_text)(to.user_id, text)
 
-    def send_card(self, to: Recipient, route: str, card: Card, uuid: str) -> Refs:
+    def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
+                  resend_window: float = 0.0) -> Refs:
+        # the card goes out under cardBizId = our card id, the same on every retry; DingTalk
+        # documents it as the card's unique id (updates are keyed on it) but says nothing of a
+        # repeated send with it [verify]
         group = to.chat_id if route == "group" else None
         return self.client.send_card(to.user_id, card, open_conversation_id=group)
 

@@ -29,13 +29,16 @@ class FeishuChannel(Channel):
             return "reply"
         return "chat" if to.chat_id else "user"
 
-    def send_text(self, to: Recipient, route: str, text: str, markdown: bool, uuid: str) -> Refs:
+    def send_text(self, to: Recipient, route: str, text: str, markdown: bool, uuid: str,
+                  resend_window: float = 0.0) -> Refs:
+        # `uuid` makes every retry within an hour a no-op at Feishu: no window needed
         if route == "reply":
             return self.client.reply(str(to.reply_ref["message_id"]), text, uuid, markdown)
         target = to.chat_id or to.user_id
         return (self.client.send_markdown if markdown else self.client.send_text)(target, text, uuid)
 
-    def send_card(self, to: Recipient, route: str, card: Card, uuid: str) -> Refs:
+    def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
+                  resend_window: float = 0.0) -> Refs:
         return self.client.send_card(to.chat_id or to.user_id, card, uuid)
 
     def update_card(self, to: Recipient, card: Card, ref: Refs, response_code: str | None) -> Refs:

@@ -1,9 +1,11 @@
 """WeCom (企业微信) API client: app messages (text, markdown, template_card), card updates,
 media download and the group-robot webhook, through one `_call` that adds the access token,
-maps errcodes to typed errors and refreshes-and-retries once on 40014/42001/41001.
+maps errcodes to typed errors and refreshes-and-retries once on 40014/42001/41001. App messages
+carry WeCom's duplicate check (`enable_duplicate_check`), its only send idempotency.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +28,8 @@ TOKEN_CODES = frozenset({40014, 42001, 41001})   # invalid / expired / missing t
 # 45033: too many concurrent calls (back off briefly)
 RATE_CODES = {45009: 60.0, 45033: 2.0}
 TRANSIENT_CODES = frozenset({-1})       # "system busy"
+DUPLICATE_CHECK_MIN = 60                # seconds; see duplicate_check_interval()
+DUPLICATE_CHECK_MAX = 4 * 3600          # WeCom: default 1800 s, at most 4 hours
 
 
 class WeComClient(ClientBase):
@@ -83,9 +87,10 @@ class WeComClient(ClientBase):
         raise PermanentError(f"errcode {code}: {msg}", platform=PLATFORM, api=api, code=code)
 
     # ---- app messages -------------------------------------------------------------------
-    def _message(self, users: str | list[str], body: dict[str, Any]) -> dict[str, Any]:
+    def _message(self, users: str | list[str], body: dict[str, Any], resend_window: float = 0.0) -> dict[str, Any]:
         touser = users if isinstance(users, str) else "|".join(users)
-        payload = {"touser": touser, "agentid": self.cfg.agent_id, "safe": 0, **body}
+        payload = {"touser": touser, "agentid": self.cfg.agent_id, "safe": 0, **body,
+                   "enable_duplicate_check": 1, "duplicate_check_interval": duplicate_check_interval(resend_window)}
         data = self._call("POST", "/cgi-bin/message/send", "message/send", body=payload)
         invalid = [u for u in str(data.get("invaliduser") or "").split("|") if u]
         if invalid and set(invalid) >= set(touser.split("|")):
@@ -93,18 +98,19 @@ class WeComClient(ClientBase):
                                  code="invaliduser")
         return {k: data[k] for k in ("msgid", "response_code") if data.get(k)}
 
-    def send_text(self, user: str | list[str], text: str) -> dict[str, Any]:
+    def send_text(self, user: str | list[str], text: str, resend_window: float = 0.0) -> dict[str, Any]:
         """POST /cgi-bin/message/send (msgtype text; content clipped to 2048 bytes)."""
-        return self._message(user, {"msgtype": "text", "text": {"content": clip_bytes(text, TEXT_LIMIT)}})
+        return self._message(user, {"msgtype": "text", "text": {"content": clip_bytes(text, TEXT_LIMIT)}},
+                             resend_window)
 
-    def send_markdown(self, user: str | list[str], text: str) -> dict[str, Any]:
+    def send_markdown(self, user: str | list[str], text: str, resend_window: float = 0.0) -> dict[str, Any]:
         """POST /cgi-bin/message/send (msgtype markdown; content clipped to 2048 bytes)."""
         return self._message(user, {"msgtype": "markdown",
-                                    "markdown": {"content": clip_bytes(text, TEXT_LIMIT)}})
+                                    "markdown": {"content": clip_bytes(text, TEXT_LIMIT)}}, resend_window)
 
-    def send_card(self, user: str | list[str], card: Card) -> dict[str, Any]:
+    def send_card(self, user: str | list[str], card: Card, resend_window: float = 0.0) -> dict[str, Any]:
         """POST /cgi-bin/message/send (msgtype template_card) -> {msgid, response_code}."""
-        return self._message(user, render_wecom(card, agent_id=self.cfg.agent_id or ""))
+        return self._message(user, render_wecom(card, agent_id=self.cfg.agent_id or ""), resend_window)
 
     def update_card(self, response_code: str, card: Card, users: list[str]) -> dict[str, Any]:
         """POST /cgi-bin/message/update_template_card (response_code is single-use, 72 h)."""
@@ -127,7 +133,9 @@ class WeComClient(ClientBase):
 
     # ---- group robot --------------------------------------------------------------------
     def group_webhook(self, key: str, text: str | None = None, markdown: str | None = None) -> dict[str, Any]:
-        """POST /cgi-bin/webhook/send?key= (group robot, no token; the key is the secret)."""
+        """POST /cgi-bin/webhook/send?key= (group robot, no token; the key is the secret).
+        The robot API has no duplicate check and no idempotency key: a retry after a timeout
+        may post twice."""
         if (text is None) == (markdown is None):
             raise ValueError("give exactly one of text / markdown")
         if text is not None:
@@ -140,6 +148,15 @@ class WeComClient(ClientBase):
         data = self._json(resp, "webhook")
         self._check(data, "webhook")
         return {}
+
+
+def duplicate_check_interval(resend_window: float) -> int:
+    """WeCom's `duplicate_check_interval` for a send: app messages go out with
+    `enable_duplicate_check: 1`, and WeCom drops a message identical (recipient and content)
+    to one sent within the interval. A first call looks back one minute only (so a rep asking
+    the same thing twice a few minutes apart gets both answers); a retry looks back to the
+    first call of the same message (`resend_window`), at most WeCom's 4 hours."""
+    return int(min(DUPLICATE_CHECK_MAX, DUPLICATE_CHECK_MIN + math.ceil(max(0.0, resend_window))))
 
 
 def _errcode(data: dict[str, Any]) -> int:

@@ -29,17 +29,21 @@ class WeComChannel(Channel):
         """"robot" for a team chat with a configured group robot, else "app" (a user)."""
         return "robot" if to.chat_id and to.chat_id in self.cfg.group_webhooks else "app"
 
-    def send_text(self, to: Recipient, route: str, text: str, markdown: bool, uuid: str) -> Refs:
+    def send_text(self, to: Recipient, route: str, text: str, markdown: bool, uuid: str,
+                  resend_window: float = 0.0) -> Refs:
+        # WeCom has no idempotency key: app messages rely on its duplicate check (content
+        # within a window); group robots have nothing of the kind
         if route == "robot":
             key = self.cfg.group_webhooks[str(to.chat_id)].get_secret_value()
             return (self.client.group_webhook(key, markdown=text) if markdown
                     else self.client.group_webhook(key, text=text))
         _need_user(to)
-        return (self.client.send_markdown if markdown else self.client.send_text)(to.user_id, text)
+        return (self.client.send_markdown if markdown else self.client.send_text)(to.user_id, text, resend_window)
 
-    def send_card(self, to: Recipient, route: str, card: Card, uuid: str) -> Refs:
+    def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
+                  resend_window: float = 0.0) -> Refs:
         _need_user(to)
-        return self.client.send_card(to.user_id, card)
+        return self.client.send_card(to.user_id, card, resend_window)
 
     def update_card(self, to: Recipient, card: Card, ref: Refs, response_code: str | None) -> Refs:
         """The tap's response_code (or the send's, while unused); both are single-use."""
