@@ -42,7 +42,7 @@ def cross_reference_problems(data: dict[str, Any]) -> list[str]:
                                  steward, list(known)))
     problems += _assignment_problems(_dict(data, "assignment"), team_ids)
     problems += _stage_problems(_dict(data, "funnel"))
-    problems += _alert_problems(_dict(data, "alerts"), _enabled_platforms(_dict(data, "platforms")))
+    problems += _alert_problems(_dict(data, "alerts"), _enabled_platforms(_dict(data, "platforms")), reps)
     return problems
 
 
@@ -136,14 +136,20 @@ def _stage_problems(funnel: dict[str, Any]) -> list[str]:
     return out
 
 
-def _alert_problems(alerts: dict[str, Any], enabled: set[str]) -> list[str]:
+def _alert_problems(alerts: dict[str, Any], enabled: set[str], reps: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
+    people = {(plat, uid): r.get("id") for r in reps for plat, uid in _dict(r, "platform_ids").items()}
     for about, route in _dict(alerts, "routes").items():
         if isinstance(route, dict) and route.get("type") == "platform" and route.get("platform"):
             if route["platform"] not in enabled:
                 out.append(f"alerts.routes.{about}.platform: '{route['platform']}' is not enabled, alerts could "
                            f"not be sent / 平台「{route['platform']}」未启用,告警发不出去")
-    for platform in _dict(alerts, "ops_chats"):
+    for platform, target in _dict(alerts, "ops_chats").items():
         if platform not in enabled:
             out.append(f"alerts.ops_chats.{platform}: platform '{platform}' is not enabled / 平台「{platform}」未启用")
+        elif (platform, target) in people:
+            rep = people[(platform, target)]
+            out.append(f"alerts.ops_chats.{platform}: '{target}' is {rep}, a person, who would get a test message "
+                       f"every heartbeat; use an ops group chat, or remove the entry (token check only) / "
+                       f"「{target}」是 {rep} 本人,每次心跳都会收到一条测试消息;请改成运维群,或删掉这一项(只检查 token)")
     return out

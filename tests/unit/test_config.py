@@ -145,6 +145,13 @@ def test_ten_planted_mistakes_are_all_reported() -> None:
     assert all(" / " in p for p in probs)                                         # English / 中文
 
 
+def test_heartbeat_probe_to_a_person_is_refused() -> None:
+    raw = example_raw()
+    raw["alerts"]["ops_chats"]["wecom"] = "wangfang"          # 王芳 herself: 288 test messages a day
+    probs = problems_of(raw)
+    assert len(probs) == 1 and probs[0].startswith("alerts.ops_chats.wecom: 'wangfang' is wang.fang, a person")
+
+
 def test_cli_reports_planted_mistakes_and_exits_1(tmp_path) -> None:  # noqa: ANN001
     raw = example_raw()
     raw["funnel"]["stages"][1]["required"] = ["requirement_file"]
