@@ -1,5 +1,5 @@
 """What scheduler jobs are given: the deployment's config, storage, KV, clock, notice
-delivery and a small view of the chat channels (`ChannelOps`). The composition root
+delivery, a small view of the chat channels (`ChannelOps`) and of the outbox (`OutboxOps`). The composition root
 (`bot.runtime.Runtime`) provides all of it; the scheduler never imports `bot`."""
 from __future__ import annotations
 
@@ -46,6 +46,13 @@ class ChannelOps(Protocol):
         ...
 
 
+class OutboxOps(Protocol):
+    def requeue_stalled(self, older_than: datetime, limit: int = ...) -> int:
+        """Put outbound messages that have made no progress since `older_than` back on their
+        queue (their queue message was lost); returns how many. Sends nothing twice."""
+        ...
+
+
 class JobContext(Protocol):
     # read-only members, so any object that has them (the runtime's dataclass fields) fits
     @property
@@ -62,5 +69,8 @@ class JobContext(Protocol):
 
     @property
     def channel_ops(self) -> ChannelOps: ...
+
+    @property
+    def outbox(self) -> OutboxOps: ...
 
     def deliver(self, notices: Iterable[Notice]) -> int: ...

@@ -98,9 +98,18 @@ def routing_check(rt: JobContext, now: datetime) -> dict[str, int]:
     return _scan_and_deliver(rt, now, lambda s, t: check_slow_first_contact(s, rt.cfg, rt.kv, t))
 
 
+def outbox_sweep(rt: JobContext, now: datetime) -> dict[str, int]:
+    """Outbound messages with no progress for `stall_minutes` lost their queue message (Redis
+    failed after the insert, or restarted empty): back on the queue. One still queued is
+    harmless: whichever copy runs first sends, the other finds it sent."""
+    stall = rt.cfg.schedules.outbox_sweep.stall_minutes
+    return {"requeued": rt.outbox.requeue_stalled(now - timedelta(minutes=stall))}
+
+
 def registered_jobs() -> dict[str, JobFn]:
     """Config name → job function (every name here is a field of `Schedules`)."""
     return {"heartbeat": heartbeat, "fuse_scan": fuse_scan, "health_scores": health_scores,
             "health_refresh": health_refresh, "rep_digest": rep_digest,
             "supervisor_digest": supervisor_digest, "merge_report": merge_report,
-            "followup_scan": followup_scan, "pool_scan": pool_scan, "routing_check": routing_check}
+            "followup_scan": followup_scan, "pool_scan": pool_scan, "routing_check": routing_check,
+            "outbox_sweep": outbox_sweep}

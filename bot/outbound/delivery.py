@@ -7,6 +7,9 @@ Row statuses: queued → sent; → held (over a rate limit: not sent, woken late
 texts for the recipient are coalesced into one message) → sent; → failed (5xx, timeout, token:
 the worker retries with backoff) → sent | dead (permanent error or MAX_ATTEMPTS attempts).
 Dead rows are the dead-letter list (`crm-bot outbox --status dead`, `crm-bot outbox retry`).
+Redis or the database failing mid-run never makes a row dead: the run raises
+`InfrastructureError` and the worker defers it. A row whose queue message was lost (put after
+the insert failed, a Redis that kept nothing) is re-queued by the `outbox_sweep` job.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.faults import InfrastructureError, describe, is_infrastructure
 from bot.outbound.http import OutboundError, PermanentError, RateLimited, TransientError
 from bot.outbound.message import Recipient
 from bot.outbound.once import DEDUPE_TTL, SendOnce
@@ -32,6 +36,7 @@ log = logging.getLogger("crm_bot.outbound")
 MAX_ATTEMPTS = 5
 SEND_LOCK_TTL = 120.0          # one job: a few calls with 10 s read timeouts
 SEND_LOCK_WAIT = 30.0
+SWEEP_LIMIT = 500              # rows re-queued per sweep at most
 
 
 class Outbox:
@@ -83,6 +88,18 @@ class Outbox:
             self.queue.put({"outbound_id": row_id})
         return row_id
 
+    def requeue_stalled(self, older_than: datetime, limit: int = SWEEP_LIMIT) -> int:
+        """Put rows back on the queue that have made no progress since `older_than` (their
+        queue message was lost); returns how many. A copy that is still queued somewhere is
+        harmless: the first to run sends, the other finds the row finished and does nothing."""
+        ids = self.rows.claim_stalled(older_than, limit)
+        for row_id in ids:
+            self.queue.put({"outbound_id": row_id})
+        if ids:
+            log.warning("re-queued %d outbound message(s) with no progress since %s: %s", len(ids),
+                        f"{older_than:%H:%M:%S} UTC", ", ".join(map(str, ids[:20])) + (" …" if len(ids) > 20 else ""))
+        return len(ids)
+
     def process(self, payload: dict[str, Any]) -> None:
         """Worker processor for "outbound". Raises on transient failures (the worker retries
         with backoff); returns once the message is sent, held, or dead."""
@@ -124,14 +141,27 @@ class Outbox:
             err.already_logged = True      # the worker retries it without another traceback
             raise
         except Exception as err:  # noqa: BLE001 - e.g. a card no renderer can show: never retried
+            if is_infrastructure(err):     # Redis or the database, not the message: retry later
+                self.rows.undo_attempt(job)
+                raise InfrastructureError(f"outbound {job.row_id} deferred: {describe(err)}") from err
             log.exception("outbound %s cannot be sent", job.row_id)
             self._fail(job, err, attempts, dead=True)
         else:
             self._queue_next(self.rows.finish(job, refs))
             woken = True
         finally:
-            if not woken and self.rows.head(job.row_id) is None:    # dead: the recipient's next may go
+            if not woken and self._is_dead(job.row_id):    # the recipient's next may go
                 self._queue_next(self.rows.oldest_held(job.to.platform, job.to.address[:100]))
+
+    def _is_dead(self, row_id: int) -> bool:
+        """Finished without being sent; False when the database cannot say (an outage: the
+        row is retried, and the error being raised already tells the worker)."""
+        try:
+            return self.rows.head(row_id) is None
+        except Exception as err:  # noqa: BLE001 - never hide the error being raised
+            if is_infrastructure(err):
+                return False
+            raise
 
     def _start(self, row_id: int) -> tuple[Job, float, int] | None:
         """Plan the job, reserve its rate-limit budget and (when it may go now) count the

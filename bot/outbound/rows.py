@@ -1,6 +1,7 @@
 """The outbound log and card records in the database: every state change of an outbound
 row (queued → sent | held | failed | dead) and of the card it carries, one unit of work
-each. Statuses are described in `bot.outbound.delivery`."""
+each, and the rows whose queue message was lost (`claim_stalled`, for the sweeper). Statuses
+are described in `bot.outbound.delivery`."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.faults import is_infrastructure
 from bot.outbound.message import Recipient
 from bot.outbound.plan import FINAL, TEXT_KINDS, Job
 from cards.model import Card, card_to_dict
@@ -17,6 +19,8 @@ from crm_core.db import Database
 from crm_core.db.models import CardRecord, OutboundMessage
 
 MAX_ERROR = 300
+PROGRESS = "progress_at"          # body key: epoch seconds of the row's last move (fail, hold, sweep)
+STALLABLE = ("queued", "failed", "held")
 
 
 class OutboundRows:
@@ -92,6 +96,19 @@ class OutboundRows:
                 member.body = {**member.body, "in_plan_of": job.row_id}
         return row.attempts
 
+    def undo_attempt(self, job: Job) -> None:
+        """Uncount the attempt `begin_attempt` counted when the call never happened for a reason
+        outside the message (Redis or the database failed). Best effort: with the database
+        down the count stays (it only shows in the outbox table)."""
+        try:
+            with self.db.uow() as s:
+                row = s.get(OutboundMessage, job.row_id)
+                if row is not None and row.attempts:
+                    row.attempts -= 1
+        except Exception as err:  # noqa: BLE001 - the caller is already raising the real fault
+            if not is_infrastructure(err):
+                raise
+
     def save_progress(self, job: Job) -> None:
         with self.db.uow() as s:
             row = s.get_one(OutboundMessage, job.row_id)
@@ -109,15 +126,17 @@ class OutboundRows:
                 row = s.get_one(OutboundMessage, member_id)
                 row.status = "held"
                 row.error = f"held ({reason[:120]}) until {until:%H:%M:%S} UTC"
-                if not keep_plan:
-                    row.body = {k: v for k, v in row.body.items() if k not in ("plan", "in_plan_of")}
+                body = row.body if keep_plan else {k: v for k, v in row.body.items() if k not in ("plan", "in_plan_of")}
+                row.body = {**body, PROGRESS: until.timestamp()}     # when it is due to move again
 
     def fail(self, job: Job, text: str, *, dead: bool) -> None:
+        now = self.clock().timestamp()
         with self.db.uow() as s:
             for member_id in job.members:
                 row = s.get_one(OutboundMessage, member_id)
                 if member_id == job.row_id:
                     row.status, row.error = ("dead" if dead else "failed"), text
+                    row.body = {**row.body, PROGRESS: now}
                 elif dead:
                     row.status, row.error = "dead", f"coalesced into #{job.row_id}: {text}"[:MAX_ERROR]
 
@@ -144,6 +163,22 @@ class OutboundRows:
                 merged = {**(rec.platform_ref or {}), **refs}
                 rec.platform_ref = {k: v for k, v in merged.items() if v is not None}
             return _oldest_held_in(s, job.to.platform, job.to.address[:100])
+
+    def claim_stalled(self, older_than: datetime, limit: int) -> list[int]:
+        """Rows still to send (queued, failed, or held past their wake-up) that have not moved
+        since `older_than`: their queue message was lost (never put: Redis failed after the
+        insert; or gone with a Redis that kept nothing). Each is stamped, so the next sweep
+        leaves it alone for as long again; coalesced members go with their carrier."""
+        cutoff, now = older_than.timestamp(), self.clock().timestamp()
+        with self.db.uow() as s:
+            rows = s.scalars(select(OutboundMessage).where(
+                OutboundMessage.status.in_(STALLABLE), OutboundMessage.created_at < older_than)
+                .order_by(OutboundMessage.id).limit(limit * 10))
+            stalled = [r for r in rows if not r.body.get("in_plan_of")
+                       and float(r.body.get(PROGRESS) or 0.0) < cutoff][:limit]
+            for row in stalled:
+                row.body = {**row.body, PROGRESS: now}
+            return [r.id for r in stalled]
 
     def oldest_held(self, platform: str, recipient: str) -> int | None:
         with self.db.uow() as s:

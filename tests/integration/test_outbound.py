@@ -34,7 +34,6 @@ from crm_core.config.schema import DingTalkRobot
 from crm_core.db.models import CardRecord, OutboundMessage
 from crm_core.kv import EmbeddedKV
 from sandbox.server import SandboxServer
-from sandbox.stack import point_at_sandbox
 from sandbox.state import SandboxCredentials
 
 USERS = {"wecom": "zhangwei", "dingtalk": "manager7001", "feishu": "ou_zhangwei"}
@@ -73,9 +72,15 @@ def srv(sandbox_cfg, clock):  # noqa: ANN001, ANN201
 
 @pytest.fixture
 def api_cfg(sandbox_cfg, srv):  # noqa: ANN001, ANN201
-    """`sandbox_cfg` with every platform's api_base pointed at the sandbox (and its session
-    webhooks allowed)."""
-    return point_at_sandbox(sandbox_cfg, srv.base_urls())
+    """`sandbox_cfg` with every platform's api_base pointed at the sandbox."""
+    base = srv.base_urls()
+    p = sandbox_cfg.platforms
+    return sandbox_cfg.model_copy(update={"platforms": p.model_copy(update={
+        "wecom": p.wecom.model_copy(update={"api_base": base["wecom"]}),
+        "dingtalk": p.dingtalk.model_copy(update={"api_base": base["dingtalk"],
+                                                  "oapi_base": base["dingtalk_oapi"]}),
+        "feishu": p.feishu.model_copy(update={"api_base": base["feishu"]}),
+    })})
 
 
 @pytest.fixture
@@ -521,7 +526,34 @@ def test_card_dict_round_trip():
     assert card_from_dict(json.loads(json.dumps(card_to_dict(card)))) == card
 
 
-# ---- platform idempotency ----------------------------------------------------------------
+# ---- infrastructure faults, lost queue messages, platform idempotency --------------------
+
+def test_redis_error_mid_send_never_marks_the_row_dead(rt, srv, clock, monkeypatch):  # noqa: ANN001
+    """The WeCom token lives in the KV: Redis failing there used to make the row dead after one
+    attempt. Now the run is deferred (no attempt counted) and the text goes out once after."""
+    import redis as redis_lib
+
+    from bot.faults import InfrastructureError
+    tokens = rt.channels["wecom"].client.tokens
+    real_get, down = tokens.get, {"on": True}
+
+    def get() -> str:
+        if down["on"]:
+            raise redis_lib.ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+        return real_get()
+    monkeypatch.setattr(tokens, "get", get)
+    rid = rt.outbox.send("华通机械的报价已发出", Recipient("wecom", "zhangwei"))
+    with pytest.raises(InfrastructureError):
+        rt.outbox.process({"outbound_id": rid})
+    drain(rt)                                    # the worker defers it: not failed, not dead
+    r = row(rt, rid)
+    assert (r.status, r.attempts) == ("queued", 0)
+    assert rt.kv.queue("outbound").stats().dead == 0
+    down["on"] = False
+    settle(rt, clock, step=31)
+    assert (row(rt, rid).status, row(rt, rid).attempts) == ("sent", 1)
+    assert sent_texts(srv, "wecom") == ["华通机械的报价已发出"]
+
 
 def test_database_lost_after_the_call_resend_is_deduplicated(rt, srv, clock, monkeypatch):  # noqa: ANN001
     """Sent, then the database fails before the row is marked sent: the retry calls WeCom again
@@ -564,3 +596,50 @@ def test_wecom_duplicate_check_window(rt, srv, clock):  # noqa: ANN001
     assert e["msgid"] != a["msgid"]
     assert sent_texts(srv, "wecom") == ["同一条提醒", "同一条提醒", "另一条", "同一条提醒"]
     assert [c.recipient for c in srv.sent("wecom", "message/send")] == ["zhangwei", "lisi", "zhangwei", "zhangwei"]
+
+
+def test_sweeper_requeues_rows_whose_queue_message_was_lost(rt, srv, clock, monkeypatch):  # noqa: ANN001
+    """Redis failed between the insert and the put: the row sat in `queued` forever (and
+    `outbox retry --all` skips queued rows). The outbox_sweep job puts it back once it has made
+    no progress for stall_minutes; a sent row is never touched and nothing goes out twice."""
+    import redis as redis_lib
+
+    from scheduler.jobs import outbox_sweep
+    box = rt.outbox
+    sent_id = box.send("已发送的消息", Recipient("feishu", "ou_zhangwei"))
+    drain(rt)
+    real_put = box.queue.put
+    monkeypatch.setattr(box.queue, "put", lambda payload: (_ for _ in ()).throw(
+        redis_lib.ConnectionError("Connection refused")))
+    with pytest.raises(redis_lib.ConnectionError):
+        box.send("丢失的消息", Recipient("feishu", "ou_zhangwei"))
+    monkeypatch.setattr(box.queue, "put", real_put)
+    lost_id = max(r.id for r in rows(rt))
+    assert row(rt, lost_id).status == "queued" and drain(rt) == 0
+    stall = rt.cfg.schedules.outbox_sweep.stall_minutes
+    assert outbox_sweep(rt, clock.now) == {"requeued": 0}             # not stalled yet
+    clock.advance(minutes=stall + 1)
+    assert outbox_sweep(rt, clock.now) == {"requeued": 1}
+    assert outbox_sweep(rt, clock.now) == {"requeued": 0}             # stamped: left alone
+    box.queue.put({"outbound_id": lost_id})                            # the "lost" copy turns up too
+    drain(rt)
+    assert {row(rt, sent_id).status, row(rt, lost_id).status} == {"sent"}
+    assert sent_texts(srv, "feishu") == ["已发送的消息", "丢失的消息"]
+    clock.advance(minutes=stall + 1)
+    assert outbox_sweep(rt, clock.now) == {"requeued": 0}
+
+
+def test_sweeper_picks_up_a_failed_row_whose_retry_was_lost(rt, srv, clock):  # noqa: ANN001
+    srv.fail("wecom", "message/send", "5xx", count=1)
+    failed = rt.outbox.send("失败后消息丢了", Recipient("wecom", "zhangwei"))
+    drain(rt)
+    assert row(rt, failed).status == "failed"
+    q = rt.kv.queue("outbound")
+    clock.advance(seconds=61)
+    retry = q.take(visibility_timeout=1)
+    assert retry is not None and retry.payload == {"outbound_id": failed}
+    q.ack(retry)                                                       # the retry message is lost
+    clock.advance(minutes=6)
+    assert rt.outbox.requeue_stalled(clock.now - timedelta(minutes=5)) == 1
+    drain(rt)
+    assert row(rt, failed).status == "sent" and sent_texts(srv, "wecom") == ["失败后消息丢了"]
