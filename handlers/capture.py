@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from crm_core.clock import local
 from crm_core.extract import extract_lead_fields
@@ -31,7 +32,7 @@ def required_fields(ctx: Context) -> list[str]:
     return [f for f in ctx.cfg.funnel.capture_required if f in FIELDS]
 
 
-def extract(ctx: Context, text: str) -> dict:
+def extract(ctx: Context, text: str) -> dict[str, Any]:
     fields = extract_lead_fields(text, now=ctx.now, industries=ctx.cfg.industries)
     return {k: fields.get(k) for k in FIELDS}
 
@@ -52,12 +53,12 @@ def advance(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
     missing = draft.missing(required_fields(ctx))
     if missing:
         draft.awaiting, draft.editing = missing[0], False
-        store.save(ctx.rep.id, draft)
+        store.save(ctx.me.id, draft)
         return [Reply(QUESTIONS[missing[0]] + "(回复「取消」放弃这条线索)")]
     draft.awaiting, draft.editing = None, False
     card = confirm_card(draft)
     draft.card_id = card.card_id
-    store.save(ctx.rep.id, draft)
+    store.save(ctx.me.id, draft)
     return [Reply(card)]
 
 
@@ -82,7 +83,7 @@ def apply_answer(ctx: Context, store: DraftStore, draft: Draft, name: str, text:
 def capture_text(ctx: Context) -> list[Reply]:
     text = (ctx.event.text or "").strip()
     store = DraftStore(ctx.kv)
-    draft = store.get(ctx.rep.id)
+    draft = store.get(ctx.me.id)
     correction = CORRECTION_RE.match(text)
     if draft is not None and correction:
         return apply_answer(ctx, store, draft, FIELD_WORDS[correction["field"].lower()], correction["value"])
@@ -95,10 +96,10 @@ def capture_text(ctx: Context) -> list[Reply]:
 
 def cancel(ctx: Context) -> list[Reply]:
     store = DraftStore(ctx.kv)
-    draft = store.get(ctx.rep.id)
+    draft = store.get(ctx.me.id)
     if draft is None:
         return [Reply("当前没有待确认的线索。")]
-    store.clear(ctx.rep.id)
+    store.clear(ctx.me.id)
     replies = [Reply("已取消这条线索草稿。")]
     if draft.card_id:
         replies.append(Reply(confirm_card(draft).resolved(f"已取消 · {stamp(ctx.now)}"), update=True))

@@ -56,7 +56,7 @@ def rep_name(ctx: Context, rep_id: str | None) -> str:
 
 def my_todos(ctx: Context) -> str:
     with ctx.db.uow() as s:
-        tasks = open_tasks(s, ctx.rep.id, limit=10)
+        tasks = open_tasks(s, ctx.me.id, limit=10)
     if not tasks:
         return "目前没有待办,干得漂亮!"
     today = ctx.now.date()
@@ -71,8 +71,8 @@ def own_lead(ctx: Context, s: Session, lead_id: int) -> Lead:
     lead = get_lead(s, lead_id)
     if lead is None:
         raise UserError(f"没有找到线索 #{lead_id}。")
-    roles = set(ctx.rep.roles)
-    if lead.owner_rep_id != ctx.rep.id and not roles & {"admin", "supervisor"}:
+    roles = set(ctx.me.roles)
+    if lead.owner_rep_id != ctx.me.id and not roles & {"admin", "supervisor"}:
         raise UserError(f"线索 #{lead_id} 不是你负责的,无法操作。")
     return lead
 
@@ -83,7 +83,7 @@ def follow_up(ctx: Context) -> str:
         raise UserError("请这样写:跟进 #线索编号 跟进内容,例如「跟进 #12 今天电话沟通了报价」")
     with ctx.db.uow() as s:
         lead = own_lead(ctx, s, int(m.group(1)))
-        record_follow_up(s, lead, ctx.rep.id, ctx.event.platform, m.group(2).strip(), ctx.now)
+        record_follow_up(s, lead, ctx.me.id, ctx.event.platform, m.group(2).strip(), ctx.now)
         title = lead.title
     return f"已记录跟进:#{m.group(1)} {title}"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.events import InboundEvent
+from bot.events import CardAction, InboundEvent
 from cards.model import Card
 from crm_core.config.schema import AppConfig, Rep
 from crm_core.db import Database
@@ -61,6 +61,21 @@ class Context:
     def send_now(self, reply: Reply) -> None:
         if self.emit is not None:
             self.emit(reply)
+
+    @property
+    def me(self) -> Rep:
+        """The sender as a configured rep. dispatch() answers unknown senders itself and runs
+        handlers only for configured ones, so a handler always has one."""
+        if self.rep is None:
+            raise RuntimeError(f"no configured rep for {self.event.platform}:{self.event.sender_id}")
+        return self.rep
+
+    @property
+    def action(self) -> CardAction:
+        """The tapped button. Action handlers are routed only for card taps that carry one."""
+        if self.event.action is None:
+            raise RuntimeError(f"{self.event.kind.value} event {self.event.event_id} carries no card action")
+        return self.event.action
 
     @property
     def cfg(self) -> AppConfig:

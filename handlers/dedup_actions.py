@@ -4,37 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_core.services.dedup_entry import ReviewDenied, ReviewOutcome, decide_review, open_reviews_for, review_view
+from crm_core.services.dedup_entry import (Decision, ReviewDenied, ReviewOutcome, decide_review, open_reviews_for,
+                                           review_view)
 from crm_core.services.merge import MergeError
 from handlers.context import Context, Reply, UserError
 from handlers.dedup_cards import resolution, review_card
 from handlers.registry import Registry
 
-DECISIONS = ("link", "keep", "merge", "reject")
+DECISIONS: tuple[Decision, ...] = ("link", "keep", "merge", "reject")
 STALE = "这张卡片已经失效了,无需再操作。"
 
 
-def _done_text(decision: str, outcome: ReviewOutcome, view: dict[str, Any]) -> str:
+def _done_text(decision: Decision, outcome: ReviewOutcome, view: dict[str, Any]) -> str:
     merge = outcome.merge
-    if decision in ("link", "merge") and merge is None:
-        return "这两条记录已经是同一个客户了,无需合并。"
-    if decision == "link":
-        return f"已关联到已有客户:{view['existing']['line']}(合并记录 #{merge.id})"
-    if decision == "merge":
+    if decision in ("link", "merge"):
+        if merge is None:
+            return "这两条记录已经是同一个客户了,无需合并。"
+        if decision == "link":
+            return f"已关联到已有客户:{view['existing']['line']}(合并记录 #{merge.id})"
         kept = view["new"] if merge.survivor_id == view["new"]["id"] else view["existing"]
         return f"已合并,保留记录:{kept['line']}(合并记录 #{merge.id},可用 crm-bot merge undo {merge.id} 撤销)"
     return "好的,已保留为新客户。" if decision == "keep" else "已标记为不是重复,以后不会再提示这两条记录。"
 
 
 def dedup_tap(ctx: Context) -> list[Reply]:
-    action = ctx.event.action
-    decision = action.key.split(".", 1)[-1]
+    action = ctx.action
+    word = action.key.split(".", 1)[-1]
+    decision = next((d for d in DECISIONS if d == word), None)
     raw_id = str(action.values.get("review", ""))
-    if decision not in DECISIONS or not raw_id.isdigit():
+    if decision is None or not raw_id.isdigit():
         return [Reply(STALE)]
     try:
         with ctx.db.uow() as s:
-            outcome = decide_review(s, ctx.cfg, int(raw_id), decision, ctx.rep.id, ctx.now)
+            outcome = decide_review(s, ctx.cfg, int(raw_id), decision, ctx.me.id, ctx.now)
             view = review_view(s, ctx.cfg, outcome.review)
     except ReviewDenied as err:
         raise UserError(f"抱歉,{err}。") from None
@@ -60,7 +62,7 @@ def pending_reviews(ctx: Context) -> list[Reply]:
         raise UserError(f"「待审重复」后面可以写要几张卡片(1–{MAX_CARDS_PER_ASK}),例如:待审重复 5")
     want = int(arg) if arg else CARDS_PER_ASK
     with ctx.db.uow() as s:
-        total, reviews = open_reviews_for(s, ctx.cfg, ctx.rep.id, want)
+        total, reviews = open_reviews_for(s, ctx.cfg, ctx.me.id, want)
         cards = [review_card(review_view(s, ctx.cfg, r)) for r in reviews]
     if not total:
         return [Reply("没有待你审核的疑似重复客户。")]

@@ -6,7 +6,7 @@ import logging
 
 from bot.events import EventKind
 from handlers.context import Context, Reply, UserError
-from handlers.registry import Registry, as_replies
+from handlers.registry import HandlerFn, Registry, as_replies
 
 log = logging.getLogger("crm_bot.handlers")
 
@@ -23,7 +23,7 @@ def no_access_text(ctx: Context) -> str:
             f"({ctx.services.platform_label(ev.platform)} 用户 ID:{ev.sender_id})。")
 
 
-def route(ctx: Context, registry: Registry):  # noqa: ANN201
+def route(ctx: Context, registry: Registry) -> HandlerFn | None:
     ev = ctx.event
     if ev.kind == EventKind.CARD_ACTION and ev.action is not None:
         return registry.match_action(ev.action.key)

@@ -21,7 +21,7 @@ DIMENSION_LABELS = {"activity": "互动活跃度", "value": "商机价值", "dep
 LEVEL_NAMES = {"red": "红", "yellow": "黄", "green": "绿"}
 
 
-def _score(value: Any) -> str:
+def _score(value: float | None) -> str:
     return "—" if value is None else f"{float(value):g}"
 
 

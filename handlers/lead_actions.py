@@ -34,10 +34,10 @@ def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
         return [Reply(STALE)]
     try:
         with ctx.db.uow() as s:
-            res = intake_lead(s, ctx.cfg, data, actor=ctx.rep.id, platform=ctx.event.platform,
-                              now=ctx.now, owner_rep_id=ctx.rep.id)
+            res = intake_lead(s, ctx.cfg, data, actor=ctx.me.id, platform=ctx.event.platform,
+                              now=ctx.now, owner_rep_id=ctx.me.id)
             if draft.source == "voice":
-                record_voice_note(s, res.lead, draft.note, draft.transcript, draft.audio_ref, ctx.rep.id,
+                record_voice_note(s, res.lead, draft.note, draft.transcript, draft.audio_ref, ctx.me.id,
                                   ctx.event.platform, ctx.now)
             lead_id, title = res.lead.id, res.lead.title
             task = (res.task.title, res.task.due_date) if res.task else None
@@ -48,46 +48,46 @@ def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
     except Exception:
         ctx.kv.delete(f"draft:saved:{draft.id}")   # nothing was stored: allow another tap
         raise
-    store.clear(ctx.rep.id)
+    store.clear(ctx.me.id)
     ctx.deliver(notices)          # e.g. a possible-duplicate card, after the commit
     text = f"已保存线索 #{lead_id}:{title}"
     if task:
-        text += f"\n已创建待办:{task[0]}(截止 {task[1].isoformat()})"
+        text += f"\n已创建待办:{task[0]}(截止 {task[1].isoformat() if task[1] else '未定'})"
     card = confirm_card(draft).resolved(f"已保存为线索 #{lead_id} · {stamp(ctx.now)}")
     return [Reply(card, update=True), Reply("\n".join([text, *notes]))]
 
 
 def lead_card_tap(ctx: Context) -> list[Reply]:
-    action = ctx.event.action
+    action = ctx.action
     store = DraftStore(ctx.kv)
-    draft = store.get(ctx.rep.id)
+    draft = store.get(ctx.me.id)
     if draft is None or draft.id != action.values.get("draft"):
         return [Reply(STALE)]
     if action.key == "lead.confirm":
         return save_draft(ctx, store, draft)
     if action.key == "lead.edit":
         draft.editing = True
-        store.save(ctx.rep.id, draft)
+        store.save(ctx.me.id, draft)
         return [Reply("请直接回复要修改的内容,例如「预算改成200万」「联系人改成王总」,改完我会再发确认卡片。")]
-    store.clear(ctx.rep.id)
+    store.clear(ctx.me.id)
     return [Reply(confirm_card(draft).resolved(f"已取消 · {stamp(ctx.now)}"), update=True),
             Reply("已取消这条线索草稿。")]
 
 
 def confirm_tags(ctx: Context) -> list[Reply]:
     """Leads from forms and expo scans are saved without asking; the owner only confirms tags."""
-    lead_id = int(ctx.event.action.values.get("lead", 0))
+    lead_id = int(ctx.action.values.get("lead", 0))
     with ctx.db.uow() as s:
-        outcome = confirm_lead_tags(s, lead_id, ctx.rep.id, ctx.now)
+        outcome = confirm_lead_tags(s, lead_id, ctx.me.id, ctx.now)
         if outcome == "not_owner":
             return [Reply("这条线索不是你负责的,无需确认标签。")]
         if outcome == "already_confirmed":
             return [Reply(STALE)]
-        record = sent_card(s, ctx.event.action.card_ref or "")
+        record = sent_card(s, ctx.action.card_ref or "")
         card = card_from_dict(record.content) if record is not None else None
     replies = [Reply(f"已确认线索 #{lead_id} 的标签。")]
     if card is not None:
-        replies.insert(0, Reply(card.resolved(f"标签已由 {ctx.rep.name} 确认 · {stamp(ctx.now)}"), update=True))
+        replies.insert(0, Reply(card.resolved(f"标签已由 {ctx.me.name} 确认 · {stamp(ctx.now)}"), update=True))
     return replies
 
 

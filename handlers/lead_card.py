@@ -27,7 +27,7 @@ def money(v: int | None) -> str:
 def field_text(name: str, value: object) -> str:
     if value in (None, ""):
         return "—"
-    return money(value) if name == "budget_cny" else str(value)  # type: ignore[arg-type]
+    return money(value) if name == "budget_cny" and isinstance(value, int) else str(value)
 
 
 def confirm_card(draft: Draft) -> Card:

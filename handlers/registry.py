@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from bot.events import EventKind
 from handlers.context import Context, Reply
 
-HandlerFn = Callable[[Context], "list[Reply] | Reply | str | None"]
+HandlerResult = list[Reply] | Reply | str | None
+HandlerFn = Callable[[Context], HandlerResult]
 
 
 @dataclass
@@ -68,9 +69,11 @@ def _starts_with_word(text: str, alias: str) -> bool:
     return not (alias.isascii() and rest and re.match(r"[A-Za-z0-9]", rest))
 
 
-def as_replies(result: "list[Reply] | Reply | str | None") -> list[Reply]:
+def as_replies(result: HandlerResult) -> list[Reply]:
     if result is None:
         return []
-    if isinstance(result, (str, Reply)):
-        result = [result]
+    if isinstance(result, Reply):
+        return [result]
+    if isinstance(result, str):
+        return [Reply(result)]
     return [r if isinstance(r, Reply) else Reply(r) for r in result]

@@ -92,7 +92,7 @@ def advance_cmd(ctx: Context) -> str:
     with ctx.db.uow() as s:
         lead = own_lead(ctx, s, lead_id)
         try:
-            act = advance_stage(s, ctx.cfg, lead, stage.key, ctx.rep.id, ctx.event.platform, ctx.now, details)
+            act = advance_stage(s, ctx.cfg, lead, stage.key, ctx.me.id, ctx.event.platform, ctx.now, details)
         except StageGateError as err:
             raise UserError(gate_hint(lead_id, stage, err)) from None
         except StageError as err:
@@ -120,17 +120,17 @@ def reassign_cmd(ctx: Context) -> list[Reply]:
         lead = get_lead(s, lead_id)
         if lead is None:
             raise UserError(f"没有找到线索 #{lead_id}。")
-        if not can_reassign(ctx.cfg, ctx.rep.id, lead):
+        if not can_reassign(ctx.cfg, ctx.me.id, lead):
             raise UserError("抱歉,只有该线索所在团队的主管或管理员可以转派。")
         previous, title = lead.owner_rep_id, lead.title
         try:
-            _, notices = reassign(s, ctx.cfg, lead, to.id, ctx.rep.id, ctx.now)
+            _, notices = reassign(s, ctx.cfg, lead, to.id, ctx.me.id, ctx.now)
         except AssignError as err:
             raise UserError(str(err)) from None
     ctx.deliver(notices)
     replies = [Reply(f"已将 #{lead_id} {title} 转派给 {to.name}(原负责人:{rep_name(ctx.cfg, previous)})。")]
-    if previous and previous not in (ctx.rep.id, to.id):
-        replies.append(Reply(f"线索 #{lead_id} {title} 已由 {ctx.rep.name} 转派给 {to.name}。", to_rep=previous))
+    if previous and previous not in (ctx.me.id, to.id):
+        replies.append(Reply(f"线索 #{lead_id} {title} 已由 {ctx.me.name} 转派给 {to.name}。", to_rep=previous))
     return replies
 
 
@@ -141,7 +141,7 @@ def find_customer(ctx: Context, s: Session, query: str, *, lifting: bool) -> Cus
     if not query:
         raise UserError("请写客户名称或编号,例如:静音提醒 优品 / 静音提醒 #5")
     digits = re.fullmatch(r"#?(\d+)", query)
-    rows = rep_customers(s, ctx.rep.id, customer_id=int(digits.group(1)) if digits else None, name_part=query,
+    rows = rep_customers(s, ctx.me.id, customer_id=int(digits.group(1)) if digits else None, name_part=query,
                          include_muted=lifting, limit=6)
     if not rows:
         raise UserError(f"你负责的客户中没有找到「{query}」。")
@@ -154,7 +154,7 @@ def find_customer(ctx: Context, s: Session, query: str, *, lifting: bool) -> Cus
 def mute_cmd(ctx: Context) -> str:
     with ctx.db.uow() as s:
         customer = find_customer(ctx, s, ctx.data.get("args", "").strip(), lifting=False)
-        mute(s, ctx.rep.id, customer.id, ctx.rep.id, ctx.event.platform, ctx.now)
+        mute(s, ctx.me.id, customer.id, ctx.me.id, ctx.event.platform, ctx.now)
         name, cid = customer.name, customer.id
     return f"已静音:不再提醒客户 #{cid} {name} 的跟进超时(主管仍会收到)。发送「取消静音 #{cid}」可恢复。"
 
@@ -162,7 +162,7 @@ def mute_cmd(ctx: Context) -> str:
 def unmute_cmd(ctx: Context) -> str:
     with ctx.db.uow() as s:
         customer = find_customer(ctx, s, ctx.data.get("args", "").strip(), lifting=True)
-        lifted = unmute(s, ctx.rep.id, customer.id, ctx.rep.id, ctx.event.platform, ctx.now)
+        lifted = unmute(s, ctx.me.id, customer.id, ctx.me.id, ctx.event.platform, ctx.now)
         name, cid = customer.name, customer.id
     return f"已恢复提醒客户 #{cid} {name}。" if lifted else f"客户 #{cid} {name} 本来就没有静音。"
 
@@ -170,10 +170,10 @@ def unmute_cmd(ctx: Context) -> str:
 # ---- 公海 / 领取 ---------------------------------------------------------------------------------
 
 def pool_cmd(ctx: Context) -> str:
-    teams = None if "admin" in ctx.rep.roles else [t.id for t in ctx.cfg.org.teams_of(ctx.rep.id)]
+    teams = None if "admin" in ctx.me.roles else [t.id for t in ctx.cfg.org.teams_of(ctx.me.id)]
     with ctx.db.uow() as s:
         leads = pool_leads(s, teams, POOL_LIST)
-        lines = [f"· #{ld.id} {ld.title} · 电话 {visible_phone(s, ld, ctx.rep.id, ctx.cfg) or '—'}" for ld in leads]
+        lines = [f"· #{ld.id} {ld.title} · 电话 {visible_phone(s, ld, ctx.me.id, ctx.cfg) or '—'}" for ld in leads]
     if not lines:
         return "公海里暂时没有可领取的线索。"
     return "\n".join([f"公海线索(前 {len(lines)} 条):", *lines, "回复「领取 #编号」领取"])
@@ -186,10 +186,10 @@ def claim_cmd(ctx: Context) -> str:
         if lead is None:
             raise UserError(f"没有找到线索 #{lead_id}。")
         try:
-            claim_from_pool(s, ctx.cfg, lead, ctx.rep.id, ctx.now)
+            claim_from_pool(s, ctx.cfg, lead, ctx.me.id, ctx.now)
         except PoolError as err:
             raise UserError(str(err)) from None
-        title, phone = lead.title, visible_phone(s, lead, ctx.rep.id, ctx.cfg)
+        title, phone = lead.title, visible_phone(s, lead, ctx.me.id, ctx.cfg)
     contact = f",电话 {phone}" if phone else ""
     return f"已领取 #{lead_id} {title}{contact}。请尽快首次联系,回复「跟进 #{lead_id} 内容」记录跟进。"
 

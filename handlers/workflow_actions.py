@@ -30,6 +30,8 @@ DOMAIN_ERRORS = (ActivityError, AssignError)   # their messages are written for 
 # replies, notices to deliver once the transaction has committed).
 Outcome = tuple[str, list[Reply], list[Notice]]
 Effect = Callable[[Context, Session, Lead | None], Outcome]
+LeadEffect = Callable[[Context, Session, Lead], Outcome]      # on the tapped lead
+Allow = Callable[[Context, Session, Lead], None]              # raises UserError to refuse
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Tap:
 
 
 def tap_of(ctx: Context) -> Tap:
-    action = ctx.event.action
+    action = ctx.action
     return Tap(action.key, action.card_ref, dict(action.values or {}))
 
 
@@ -94,7 +96,17 @@ def run_once(ctx: Context, tap: Tap, effect: Effect) -> list[Reply]:
     return [first, *replies]
 
 
-def check(ctx: Context, tap: Tap, allow: Callable[[Context, Session, Lead], None]) -> None:
+def on_lead(effect: LeadEffect) -> Effect:
+    """An effect on the tapped lead: check() found it before the claim; should it be gone by
+    the time the effect runs, the tap is refused like a missing lead."""
+    def run(ctx: Context, s: Session, lead: Lead | None) -> Outcome:
+        if lead is None:
+            raise UserError("没有找到这张卡片上的线索。")
+        return effect(ctx, s, lead)
+    return run
+
+
+def check(ctx: Context, tap: Tap, allow: Allow) -> None:
     """Authorise before claiming, so a refused tap never uses up the card."""
     if tap.lead_id is None:
         raise UserError("这张卡片缺少线索编号,无法处理。")
@@ -109,28 +121,28 @@ def owner_only(ctx: Context, s: Session, lead: Lead) -> None:
     own_lead(ctx, s, lead.id)
 
 
-def supervisor_only(what: str) -> Callable[[Context, Session, Lead], None]:
+def supervisor_only(what: str) -> Allow:
     def allow(ctx: Context, s: Session, lead: Lead) -> None:
-        if not can_reassign(ctx.cfg, ctx.rep.id, lead):
+        if not can_reassign(ctx.cfg, ctx.me.id, lead):
             raise UserError(NOT_SUPERVISOR.format(what=what))
     return allow
 
 
 def note(ctx: Context, s: Session, lead: Lead, kind: str, text: str, **data: Any) -> None:
     """An activity (not a follow-up: the rep's fuse keeps running) plus the audit row."""
-    record_note(s, lead, kind, text, ctx.rep.id, ctx.event.platform, ctx.now, data)
+    record_note(s, lead, kind, text, ctx.me.id, ctx.event.platform, ctx.now, data)
 
 
 # ---- the rep's reminder ------------------------------------------------------------------------
 
 def done(ctx: Context, s: Session, lead: Lead) -> Outcome:
-    record_follow_up(s, lead, ctx.rep.id, ctx.event.platform, "已跟进(提醒卡片确认)", ctx.now,
+    record_follow_up(s, lead, ctx.me.id, ctx.event.platform, "已跟进(提醒卡片确认)", ctx.now,
                      cfg=ctx.cfg, data={"via": "card"})
     return "已跟进", [Reply(f"已记录跟进:#{lead.id} {lead.title}。可回复「跟进 #{lead.id} 内容」补充详情。")], []
 
 
 def snooze(ctx: Context, s: Session, lead: Lead) -> Outcome:
-    until = postpone_fuse(s, ctx.cfg, lead, ctx.rep.id, ctx.event.platform, ctx.now, days=1)
+    until = postpone_fuse(s, ctx.cfg, lead, ctx.me.id, ctx.event.platform, ctx.now, days=1)
     return f"已延期至 {when(ctx.cfg, until)}", [], []
 
 
@@ -140,7 +152,7 @@ def ask_help(ctx: Context, s: Session, lead: Lead) -> Outcome:
     notices: list[Notice] = [
         HelpRequested(to_rep=sup, lead_id=lead.id, customer_id=lead.customer_id, title=lead.title,
                       owner=lead.owner_rep_id, stage=lead.stage, team=lead.team_id,
-                      last_activity_at=lead.last_activity_at.isoformat(), by=ctx.rep.id, as_supervisor=True,
+                      last_activity_at=lead.last_activity_at.isoformat(), by=ctx.me.id, as_supervisor=True,
                       dedupe_key=f"help:{lead.id}:{ctx.event.platform}:{ctx.event.event_id}:{sup}") for sup in sups]
     names = "、".join(rep_name(ctx.cfg, sup) for sup in sups) or "管理员"
     return f"已请求支援,已通知 {names}", [], notices
@@ -149,39 +161,39 @@ def ask_help(ctx: Context, s: Session, lead: Lead) -> Outcome:
 # ---- the supervisor's card ---------------------------------------------------------------------
 
 def do_reassign(ctx: Context, s: Session, lead: Lead) -> Outcome:
-    to = str(ctx.event.action.values.get("to") or "")
+    to = str(ctx.action.values.get("to") or "")
     previous = lead.owner_rep_id
-    _, notices = reassign(s, ctx.cfg, lead, to, ctx.rep.id, ctx.now)
-    who, new = ctx.rep.name, rep_name(ctx.cfg, to)
+    _, notices = reassign(s, ctx.cfg, lead, to, ctx.me.id, ctx.now)
+    who, new = ctx.me.name, rep_name(ctx.cfg, to)
     extra = []
-    if previous and previous not in (ctx.rep.id, to):
+    if previous and previous not in (ctx.me.id, to):
         extra.append(Reply(f"线索 #{lead.id} {lead.title} 已由 {who} 转派给 {new}。", to_rep=previous))
     return f"已由 {who} 转派给 {new}", extra, notices
 
 
 def mark_assist(ctx: Context, s: Session, lead: Lead) -> Outcome:
-    mark_needs_assist(s, lead, ctx.rep.id, ctx.event.platform, ctx.now)
-    extra = [Reply(f"主管 {ctx.rep.name} 已将线索 #{lead.id} {lead.title} 标记为需协同,请与主管沟通下一步。",
+    mark_needs_assist(s, lead, ctx.me.id, ctx.event.platform, ctx.now)
+    extra = [Reply(f"主管 {ctx.me.name} 已将线索 #{lead.id} {lead.title} 标记为需协同,请与主管沟通下一步。",
                    to_rep=lead.owner_rep_id)] if lead.owner_rep_id else []
-    return f"已由 {ctx.rep.name} 标记需协同", extra, []
+    return f"已由 {ctx.me.name} 标记需协同", extra, []
 
 
 def nudge(ctx: Context, s: Session, lead: Lead) -> Outcome:
     if not lead.owner_rep_id:
         raise UserError(f"线索 #{lead.id} 在公海中,没有负责人可催办。")
     note(ctx, s, lead, "nudge", "主管催办", to=lead.owner_rep_id)
-    text = (f"主管 {ctx.rep.name} 催办:请尽快跟进线索 #{lead.id} {lead.title}"
+    text = (f"主管 {ctx.me.name} 催办:请尽快跟进线索 #{lead.id} {lead.title}"
             f"(阶段:{stage_name(ctx.cfg, {'stage': lead.stage})})。跟进后回复「跟进 #{lead.id} 内容」。")
-    return f"已由 {ctx.rep.name} 催办", [Reply(text, to_rep=lead.owner_rep_id)], []
+    return f"已由 {ctx.me.name} 催办", [Reply(text, to_rep=lead.owner_rep_id)], []
 
 
-CARD_ACTIONS: dict[str, tuple[Callable[[Context, Session, Lead], None], Callable[..., Outcome]]] = {
-    "fuse.done": (owner_only, done),
-    "fuse.snooze": (owner_only, snooze),
-    "fuse.help": (owner_only, ask_help),
-    "fuse.assist": (supervisor_only("标记需协同"), mark_assist),
-    "fuse.nudge": (supervisor_only("催办"), nudge),
-    "lead.reassign": (supervisor_only("转派"), do_reassign),
+CARD_ACTIONS: dict[str, tuple[Allow, Effect]] = {
+    "fuse.done": (owner_only, on_lead(done)),
+    "fuse.snooze": (owner_only, on_lead(snooze)),
+    "fuse.help": (owner_only, on_lead(ask_help)),
+    "fuse.assist": (supervisor_only("标记需协同"), on_lead(mark_assist)),
+    "fuse.nudge": (supervisor_only("催办"), on_lead(nudge)),
+    "lead.reassign": (supervisor_only("转派"), on_lead(do_reassign)),
 }
 
 
@@ -205,8 +217,10 @@ def unmute_card(ctx: Context, mute_id: int, customer: Customer) -> Card:
 
 
 def do_mute(ctx: Context, s: Session, lead: Lead) -> Outcome:
-    row = mute(s, ctx.rep.id, lead.customer_id, ctx.rep.id, ctx.event.platform, ctx.now)
+    row = mute(s, ctx.me.id, lead.customer_id, ctx.me.id, ctx.event.platform, ctx.now)
     customer = get_customer(s, lead.customer_id)
+    if customer is None:
+        raise UserError(f"没有找到客户 #{lead.customer_id}。")
     return "已设置不再提醒此客户", [Reply(unmute_card(ctx, row.id, customer))], []
 
 
@@ -221,7 +235,7 @@ def followup_tap(ctx: Context) -> list[Reply]:
     tap = tap_of(ctx)
     if tap.key == "followup.mute":
         check(ctx, tap, owner_only)
-        return run_once(ctx, tap, do_mute)
+        return run_once(ctx, tap, on_lead(do_mute))
     if tap.key != "followup.unmute":
         return [Reply("这个按钮暂不支持,请更新卡片后再试。")]
     customer_id = customer_of_tap(ctx, tap)
@@ -230,7 +244,7 @@ def followup_tap(ctx: Context) -> list[Reply]:
         customer = get_customer(s, customer_id)
         if customer is None:
             raise UserError(f"没有找到客户 #{customer_id}。")
-        lifted = unmute(s, c.rep.id, customer_id, c.rep.id, c.event.platform, c.now)
+        lifted = unmute(s, c.me.id, customer_id, c.me.id, c.event.platform, c.now)
         return ("已恢复提醒此客户" if lifted else "此客户本来就在提醒中"), [], []
     return run_once(ctx, tap, lift)
 

@@ -70,7 +70,7 @@ def stage_name(cfg: AppConfig, data: dict[str, Any]) -> str:
     return stage_label(cfg, data.get("stage"), data.get("stage_name"))
 
 
-def hours(value: Any) -> str:
+def hours(value: float | None) -> str:
     return "—" if value is None else f"{float(value):g} 小时"
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crm_core import audit
-from crm_core.config.schema import AppConfig
+from crm_core.config.schema import AppConfig, Stage
 from crm_core.db.models import Activity, Contact, Customer, Lead, MatchKey, Task
 from crm_core.notices import Notice
 from crm_core.services.lead_input import LeadInput
@@ -68,7 +68,7 @@ def contact_keys(customer: Customer, contact: Contact) -> list[tuple[str, str]]:
     return out
 
 
-def fuse_deadline_for(cfg: AppConfig, stage, now: datetime) -> datetime | None:  # noqa: ANN001
+def fuse_deadline_for(cfg: AppConfig, stage: Stage | None, now: datetime) -> datetime | None:
     from crm_core.services.stages import fuse_deadline_for as deadline
     return deadline(cfg, stage, now)
 

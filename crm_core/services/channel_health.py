@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from crm_core.config.schema import AppConfig
@@ -56,7 +56,7 @@ class Buckets:
     sum_ms: float
 
 
-def _done_in(since: datetime | None, until: datetime):  # noqa: ANN202 - SQL conditions
+def _done_in(since: datetime | None, until: datetime) -> list[ColumnElement[bool]]:
     conds = [InboundMessage.processed_at <= until, InboundMessage.latency_ms.is_not(None)]
     if since is not None:
         conds.append(InboundMessage.processed_at > since)
@@ -79,7 +79,10 @@ def latest(session: Session, platform: str, since: datetime, until: datetime) ->
         select(InboundMessage.latency_ms, InboundMessage.processed_at)
         .where(InboundMessage.platform == platform, *_done_in(since, until))
         .order_by(InboundMessage.processed_at.desc()).limit(1)).first()
-    return (float(row[0]), row[1]) if row else (None, None)
+    if row is None:
+        return None, None
+    latency, at = row                     # latency is never NULL here: _done_in filters it
+    return (float(latency) if latency is not None else None), at
 
 
 def local_day_start(now: datetime, tz: str) -> datetime:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import JSON, TextClause, func, select, text, update
+from sqlalchemy import JSON, CursorResult, TextualSelect, func, select, text, update
 from sqlalchemy.orm import Session
 
 from crm_core import audit
@@ -88,7 +88,7 @@ def lookup_keys(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 @lru_cache(maxsize=64)
-def _candidate_sql(key_count: int, with_company: bool, dialect: str) -> TextClause:
+def _candidate_sql(key_count: int, with_company: bool, dialect: str) -> TextualSelect:
     """One round trip: the newest `:lim` contacts per blocking key (+ the newest customers with the
     company key) and their rows. Plain SQL on purpose: this is the hot path of every capture, and
     building the equivalent ORM union per call costs more than the database work itself.
@@ -195,7 +195,7 @@ def customer_line(customer: Customer, contact: Contact | None) -> str:
 
 
 def side_view(session: Session, customer_id: int, tz: str) -> dict[str, Any]:
-    customer = session.get(Customer, customer_id)
+    customer = session.get_one(Customer, customer_id)
     contact = primary_contact(session, customer_id)
     return {"id": customer.id, "name": customer.name, "contact": contact.name if contact else None,
             "phone": mask_phone(contact.phone) if contact and contact.phone else None,
@@ -257,10 +257,10 @@ def may_decide(cfg: AppConfig, review: DedupReview, actor: str) -> bool:
 
 def active_root(session: Session, customer_id: int) -> Customer:
     """Follow merged_into links to the customer that is active now."""
-    customer, seen = session.get(Customer, customer_id), set()
+    customer, seen = session.get_one(Customer, customer_id), set()
     while customer.status == "merged" and customer.merged_into_id and customer.id not in seen:
         seen.add(customer.id)
-        customer = session.get(Customer, customer.merged_into_id)
+        customer = session.get_one(Customer, customer.merged_into_id)
     return customer
 
 
@@ -274,10 +274,11 @@ def decide_review(session: Session, cfg: AppConfig, review_id: int, decision: De
         raise LookupError(f"没有编号为 {review_id} 的疑似重复记录")
     if not may_decide(cfg, review, actor):
         raise ReviewDenied("只有收到这张卡片的销售、数据管理员或管理员可以处理")
-    claimed = session.execute(
+    # an UPDATE runs to a CursorResult; Session.execute is typed as returning a plain Result
+    claimed = cast("CursorResult[Any]", session.execute(
         update(DedupReview).where(DedupReview.id == review_id, DedupReview.status == "open")
         .values(status=DECISION_STATUS[decision], reviewer=actor, decided_at=now)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))).rowcount
     session.refresh(review)
     if not claimed:
         return ReviewOutcome(review, changed=False)

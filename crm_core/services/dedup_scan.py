@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from crm_core import audit
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Contact, Customer, DedupReview
-from crm_core.dedup import DedupRecord, find_duplicate_groups, find_duplicate_pairs
+from crm_core.dedup import DedupRecord, RecordId, find_duplicate_groups, find_duplicate_pairs
 from crm_core.notices import Notice
 from crm_core.services.dedup_entry import open_review, steward_of, weights_of
 from crm_core.services.merge import merge_customers
@@ -34,10 +34,10 @@ class ScanReport:
     seconds: float = 0.0
 
 
-def load_records(session: Session, chunk: int = CHUNK) -> tuple[list[DedupRecord], dict[int, int]]:
+def load_records(session: Session, chunk: int = CHUNK) -> tuple[list[DedupRecord], dict[RecordId, int]]:
     """(one record per contact of an active customer, contact id → customer id), oldest first."""
     records: list[DedupRecord] = []
-    owner: dict[int, int] = {}
+    owner: dict[RecordId, int] = {}
     columns = (Contact.id, Contact.name, Contact.phone, Contact.phones, Contact.email, Contact.wechat_id,
                Contact.created_at, Customer.id, Customer.name)
     last = 0
@@ -106,20 +106,20 @@ def scan(session: Session, cfg: AppConfig, actor: str, now: datetime, *, dry_run
         for contact_id in group[1:]:
             sets.union(owner[group[0]], owner[contact_id])
     best: dict[frozenset[int], float] = {}
-    for i, j, score in pairs:
+    for i, j, pair_score in pairs:
         key = frozenset((owner[records[i].id], owner[records[j].id]))
         if len(key) == 2:
-            best[key] = max(best.get(key, 0.0), score)
+            best[key] = max(best.get(key, 0.0), pair_score)
     survivor_of: dict[int, int] = {}
-    for group in sets.groups():
+    for customers in sets.groups():
         report.groups += 1
-        score = max((best.get(frozenset((a, b)), 0.0) for a in group for b in group if a < b), default=None)
+        score = max((best.get(frozenset((a, b)), 0.0) for a in customers for b in customers if a < b), default=None)
         if dry_run:
             continue
-        record = merge_customers(session, cfg, None, group, actor, now, score=score, source="scan")
+        record = merge_customers(session, cfg, None, customers, actor, now, score=score, source="scan")
         report.merge_ids.append(record.id)
         report.merged_customers += len(record.merged_ids)
-        survivor_of.update({cid: record.survivor_id for cid in group})
+        survivor_of.update({cid: record.survivor_id for cid in customers})
     _queue_reviews(session, cfg, report, best, sets, survivor_of, now, dry_run)
     if not dry_run:
         audit.record(session, actor, "dedup.scan", target_type="customers", now=now,

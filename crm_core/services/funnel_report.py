@@ -47,12 +47,15 @@ class Penetration:
                 "by_team": {k: v.as_dict() for k, v in sorted(self.by_team.items())}}
 
 
-def _stage_changes(session: Session, since: datetime, until: datetime, to: str | None = None):  # noqa: ANN202
+def _stage_changes(session: Session, since: datetime, until: datetime,
+                   to: str | None = None) -> list[tuple[int, datetime, dict[str, Any]]]:
+    """(lead, when, what moved) of the stage changes in [since, until), only into `to` if given."""
     q = select(Activity.lead_id, Activity.created_at, Activity.data).where(
         Activity.kind == "stage", Activity.created_at >= since, Activity.created_at < until)
     if to is not None:
         q = q.where(Activity.data["to"].as_string() == to)
-    return session.execute(q).all()
+    # a stage change is always a lead's activity (stages.advance_stage writes it with its lead)
+    return [(lid, at, d) for lid, at, d in session.execute(q) if lid is not None]
 
 
 def entries(session: Session, cfg: AppConfig, stage: str, since: datetime,
@@ -65,7 +68,7 @@ def entries(session: Session, cfg: AppConfig, stage: str, since: datetime,
                                .join(Lead, Lead.id == Activity.lead_id)
                                .where(Activity.kind == "created", Activity.created_at >= since,
                                       Activity.created_at < until)).all()
-        out += [tuple(r) for r in rows]
+        out += [(lid, at, owner, team) for lid, at, owner, team in rows if lid is not None]   # the join: never None
     return out
 
 

@@ -4,16 +4,17 @@ scan sends (1) a reminder to the rep and (2) a card to the team supervisor, in t
 once per idle spell (Reminder.dedupe_key); any update resets the fuse and cancels the rest."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core import audit
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Activity, Lead
-from crm_core.notices import FuseDiagnosis, FuseReminder, FuseSupervisor, Notice
+from crm_core.notices import FuseDiagnosis, FuseReminder, FuseSupervisor, Items, Notice
 from crm_core.services.assign import supervisor_platform, supervisors_for
 from crm_core.services.followup import muted_pairs
 from crm_core.services.funnel_report import median_hours_in_stage, rep_stage_conversion
@@ -31,7 +32,21 @@ def fuse_key(lead: Lead, level: int) -> str:
             f"{lead.fuse_deadline:%Y%m%dT%H%M%S}:{level}")
 
 
-def _due_condition(cfg: AppConfig, now: datetime):  # noqa: ANN202 - a SQL expression
+def _deadline(lead: Lead) -> datetime:
+    """The fuse deadline of a lead the scan picked (it selects only leads that have one)."""
+    if lead.fuse_deadline is None:
+        raise ValueError(f"lead #{lead.id} has no fuse deadline")
+    return lead.fuse_deadline
+
+
+@dataclass
+class _Stats:
+    """Team medians and rep conversions, computed once per scan."""
+    medians: dict[tuple[str | None, str], float | None] = field(default_factory=dict)     # (team, stage)
+    conversions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)     # (rep, stage)
+
+
+def _due_condition(cfg: AppConfig, now: datetime) -> ColumnElement[bool]:
     """Level 0/1 leads are due at their deadline; level-2 leads once the diagnosis delay has
     passed on their stage's clock (so waiting leads are not fetched on every tick)."""
     waiting = []
@@ -57,11 +72,11 @@ def scan_fuses(session: Session, cfg: AppConfig, now: datetime, limit: int = SCA
     leads = overdue_leads(session, cfg, now, limit)
     muted = muted_pairs(session, {(ld.owner_rep_id, ld.customer_id) for ld in leads if ld.owner_rep_id})
     planned: list[Notice] = []
-    stats: dict[tuple, object] = {}      # team medians / rep conversions, computed once per scan
+    stats = _Stats()
     for lead in leads:
         if lead.fuse_level < SUPERVISOR:
             planned += _blow(cfg, lead, now, (lead.owner_rep_id, lead.customer_id) in muted)
-        elif now >= stage_clock(cfg, lead.stage).add_hours(lead.fuse_deadline, DIAGNOSIS_AFTER_HOURS):
+        elif now >= stage_clock(cfg, lead.stage).add_hours(_deadline(lead), DIAGNOSIS_AFTER_HOURS):
             planned += _diagnose(session, cfg, lead, now, stats)
     return claim_notices(session, planned, now)
 
@@ -69,10 +84,10 @@ def scan_fuses(session: Session, cfg: AppConfig, now: datetime, limit: int = SCA
 def _facts(cfg: AppConfig, lead: Lead, now: datetime) -> dict[str, Any]:
     """The FuseNotice fields every fuse notice carries."""
     stage = cfg.funnel.stage(lead.stage)
-    clock = stage_clock(cfg, stage)
+    clock, deadline = stage_clock(cfg, stage), _deadline(lead)
     return {"lead_id": lead.id, "customer_id": lead.customer_id, "title": lead.title, "stage": lead.stage,
-            "stage_name": stage.name if stage else lead.stage, "owner": lead.owner_rep_id, "deadline": lead.fuse_deadline.isoformat(),
-            "hours_overdue": round(clock.hours_between(lead.fuse_deadline, now), 1), "clock": clock.kind,
+            "stage_name": stage.name if stage else lead.stage, "owner": lead.owner_rep_id, "deadline": deadline.isoformat(),
+            "hours_overdue": round(clock.hours_between(deadline, now), 1), "clock": clock.kind,
             "last_activity_at": lead.last_activity_at.isoformat(),
             "idle_hours": round((now - lead.last_activity_at).total_seconds() / 3600, 1)}
 
@@ -90,26 +105,27 @@ def _blow(cfg: AppConfig, lead: Lead, now: datetime, muted: bool) -> list[Notice
     return out
 
 
-def _recent(session: Session, lead: Lead, n: int = 5) -> list[dict]:
+def _recent(session: Session, lead: Lead, n: int = 5) -> Items:
     rows = session.scalars(select(Activity).where(Activity.lead_id == lead.id)
                            .order_by(Activity.created_at.desc(), Activity.id.desc()).limit(n))
     return [{"kind": a.kind, "text": (a.text or a.transcript or "")[:80], "actor": a.actor,
              "at": a.created_at.isoformat()} for a in rows]
 
 
-def _diagnose(session: Session, cfg: AppConfig, lead: Lead, now: datetime, stats: dict) -> list[Notice]:
+def _diagnose(session: Session, cfg: AppConfig, lead: Lead, now: datetime, stats: _Stats) -> list[Notice]:
     """Still untouched a day later: the supervisor gets the context to decide."""
     facts = _facts(cfg, lead, now)
-    key = ("median", lead.team_id, lead.stage)
-    if key not in stats:
-        stats[key] = median_hours_in_stage(session, lead.team_id, lead.stage, now)
-    median = stats[key]
+    team_stage = (lead.team_id, lead.stage)
+    if team_stage not in stats.medians:
+        stats.medians[team_stage] = median_hours_in_stage(session, lead.team_id, lead.stage, now)
+    median = stats.medians[team_stage]
     conversion = None
     if lead.owner_rep_id:
-        key = ("conversion", lead.owner_rep_id, lead.stage)
-        if key not in stats:
-            stats[key] = rep_stage_conversion(session, cfg, lead.owner_rep_id, lead.stage, now).as_dict()
-        conversion = stats[key]
+        rep_stage = (lead.owner_rep_id, lead.stage)
+        if rep_stage not in stats.conversions:
+            stats.conversions[rep_stage] = rep_stage_conversion(session, cfg, lead.owner_rep_id, lead.stage,
+                                                                now).as_dict()
+        conversion = stats.conversions[rep_stage]
     recent, platform = _recent(session, lead), supervisor_platform(cfg, lead)
     lead.fuse_level = DIAGNOSED
     return [FuseDiagnosis(to_rep=sup, recent_activities=recent, team_median_hours=median, rep_conversion_30d=conversion,

@@ -4,6 +4,7 @@ receiver gets one summary notice instead of one card per lead."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +32,7 @@ def plan_handover(session: Session, rep_id: str, cfg: AppConfig | None = None) -
     return leads
 
 
-def _brief(cfg: AppConfig, lead: Lead) -> dict:
+def _brief(cfg: AppConfig, lead: Lead) -> dict[str, Any]:
     stage = cfg.funnel.stage(lead.stage)
     return {"id": lead.id, "title": lead.title, "stage": stage.name if stage else lead.stage,
             "budget_cny": lead.budget_cny, "last_activity_at": lead.last_activity_at.isoformat()}

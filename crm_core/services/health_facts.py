@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypedDict
 
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig
@@ -36,6 +37,21 @@ class Facts:
     new_leads_90d: int = 0
 
 
+class _LeadFacts(TypedDict):
+    """One customer's leads, summed: budgets of open/won leads, won, the furthest depth, fuses
+    blown, lost and new in the last 90 days."""
+    pipeline: int
+    won: int
+    depth: float
+    blown: int
+    lost: int
+    new: int
+
+
+def _no_leads() -> _LeadFacts:
+    return {"pipeline": 0, "won": 0, "depth": 0.0, "blown": 0, "lost": 0, "new": 0}
+
+
 def funnel_depth(cfg: AppConfig, stage: str, status: str) -> float:
     """A lead's position in the funnel: k-th of n open stages = k/(n+1); won = 1; lost = 0."""
     if status == "won":
@@ -49,7 +65,7 @@ def funnel_depth(cfg: AppConfig, stage: str, status: str) -> float:
     return 1.0 if st is not None and st.outcome == "won" else 0.0
 
 
-def _touches(session: Session, ids: list[int], now: datetime) -> dict[int, tuple]:
+def _touches(session: Session, ids: list[int], now: datetime) -> dict[int, tuple[datetime, int, int]]:
     """customer -> (last touch, touches in the last 30 d, touches in the 30 d before)."""
     is_touch = and_(Activity.customer_id.in_(ids), Activity.kind.not_in(SYSTEM_KINDS))
     last = dict(session.execute(select(Activity.customer_id, func.max(Activity.created_at))
@@ -62,9 +78,8 @@ def _touches(session: Session, ids: list[int], now: datetime) -> dict[int, tuple
     return {cid: (at, *counts.get(cid, (0, 0))) for cid, at in last.items()}
 
 
-def _lead_facts(session: Session, cfg: AppConfig, ids: list[int], now: datetime) -> dict[int, dict]:
-    out: dict[int, dict] = defaultdict(lambda: {"pipeline": 0, "won": 0, "depth": 0.0, "blown": 0,
-                                                "lost": 0, "new": 0})
+def _lead_facts(session: Session, cfg: AppConfig, ids: list[int], now: datetime) -> dict[int, _LeadFacts]:
+    out: dict[int, _LeadFacts] = defaultdict(_no_leads)
     rows = session.execute(select(Lead.customer_id, Lead.status, Lead.stage, Lead.budget_cny, Lead.fuse_deadline,
                                   Lead.stage_entered_at, Lead.created_at).where(Lead.customer_id.in_(ids)))
     for cid, status, stage, budget, deadline, entered, created in rows:
@@ -79,7 +94,7 @@ def _lead_facts(session: Session, cfg: AppConfig, ids: list[int], now: datetime)
     return out
 
 
-def _grouped_count(session: Session, column, *where) -> dict[int, int]:  # noqa: ANN001
+def _grouped_count(session: Session, column: QueryableAttribute[int], *where: ColumnElement[bool]) -> dict[int, int]:
     return dict(session.execute(select(column, func.count()).where(*where).group_by(column)).all())
 
 
@@ -95,7 +110,7 @@ def gather_facts(session: Session, cfg: AppConfig, ids: list[int], now: datetime
     out = {}
     for cid in ids:
         last, recent, prior = touches.get(cid, (None, 0, 0))
-        lf = leads[cid] if cid in leads else {"pipeline": 0, "won": 0, "depth": 0.0, "blown": 0, "lost": 0, "new": 0}
+        lf = leads[cid] if cid in leads else _no_leads()
         days = None if last is None else max(0.0, (now - last).total_seconds() / 86400)
         out[cid] = Facts(last_touch_days=days, touches_30d=recent, touches_prior_30d=prior,
                          pipeline_cny=lf["pipeline"], won=lf["won"], depth=lf["depth"],

@@ -18,6 +18,7 @@ Dimensions ("touch" = an activity other than system bookkeeping such as assignme
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,13 +27,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_core.clock import local
-from crm_core.config.schema import AppConfig, Health
+from crm_core.config.schema import AppConfig, Health, HealthDimension
 from crm_core.db.models import Customer, HealthSnapshot
 from crm_core.notices import HealthDrop, HealthRed, Notice
 from crm_core.services.health_facts import Facts, gather_facts
 from crm_core.services.reminders import claim_notices
 
-DIMENSIONS = ("activity", "value", "dependency", "risk", "growth")
+DIMENSIONS: tuple[HealthDimension, ...] = ("activity", "value", "dependency", "risk", "growth")
 LABELS = {"activity": "互动活跃度", "value": "商机价值", "dependency": "合作深度",
           "risk": "风险", "growth": "增长趋势"}
 SUGGESTIONS = {
@@ -91,14 +92,14 @@ def level_for(score: float, cfg: Health) -> str:
     return "yellow"
 
 
-def weakest_dimension(dims: dict[str, float], weights: dict[str, float]) -> str:
+def weakest_dimension(dims: Mapping[str, float], weights: Mapping[HealthDimension, float]) -> str:
     """The dimension costing the most points: largest weight × (100 − value)."""
     return max(DIMENSIONS, key=lambda d: (weights.get(d, 0) * (100 - dims[d]), -DIMENSIONS.index(d)))
 
 
 def score_facts(f: Facts, cfg: Health) -> HealthResult:
     """Score, level, the five dimensions and the weakest one, for one customer's facts."""
-    dims = {d: round(float(DIMENSION_FNS[d](f)), 1) for d in DIMENSIONS}
+    dims: dict[str, float] = {d: round(float(DIMENSION_FNS[d](f)), 1) for d in DIMENSIONS}
     total = round(sum(cfg.weights.get(d, 0) * dims[d] for d in DIMENSIONS) / 100, 1)
     return HealthResult(total, level_for(total, cfg), dims, weakest_dimension(dims, cfg.weights))
 
@@ -108,7 +109,7 @@ BATCH = 500
 DROP_WINDOW = timedelta(days=30)
 
 
-def _batches(session: Session, customer_ids: list[int] | None):  # noqa: ANN202 - yields lists of Customer
+def _batches(session: Session, customer_ids: list[int] | None) -> Iterator[list[Customer]]:
     """Active customers in id order, BATCH at a time (keyset paging, or chunks of the ids)."""
     if customer_ids is not None:
         ids = sorted(set(customer_ids))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from crm_core import audit
 from crm_core.config.schema import AppConfig
 from crm_core.db import Database
 from crm_core.db.models import Activity, Contact, Customer, MatchKey
-from crm_core.dedup import DedupRecord, DuplicateIndex, features, match_score, record_keys
+from crm_core.dedup import DedupRecord, DuplicateIndex, RecordId, features, match_score, record_keys
 from crm_core.normalize import company_region, normalize_company
 from crm_core.notices import Notice
 from crm_core.services.dedup_entry import band_of, lookup_keys, open_review, steward_of, weights_of
@@ -60,6 +61,12 @@ class Ref:
     def __init__(self, customer_id: int | None = None) -> None:
         self.id = customer_id
 
+    def inserted_id(self) -> int:
+        """The id, once the customer row exists (a chunk's new customers are inserted first)."""
+        if self.id is None:
+            raise RuntimeError("customer id read before its chunk was inserted")
+        return self.id
+
 
 @dataclass(slots=True)
 class _Decision:
@@ -100,8 +107,8 @@ class _Batch:
         self.session, self.cfg, self.report, self.actor, self.now = session, cfg, report, actor, now
         self.weights, self.limit = weights_of(cfg), limit_per_key
         self.index = DuplicateIndex(weights=self.weights)
-        self.owner: dict[str, Ref] = {}
-        self.records: dict[str, DedupRecord] = {}
+        self.owner: dict[RecordId, Ref] = {}                       # row record id → its customer
+        self.records: dict[RecordId, DedupRecord] = {}
         self.known: dict[int, tuple[DedupRecord, int]] = {}      # contact id → (record, customer id)
         # keys this batch writes are found through the in-file index, not the database
         self.key_ceiling = session.scalar(select(func.coalesce(func.max(MatchKey.id), 0)))
@@ -118,7 +125,7 @@ class _Batch:
                 on_row(row.line)
         self._store(decisions)
 
-    def _db_candidates(self, records: list[DedupRecord]) -> dict[str, list[int]]:
+    def _db_candidates(self, records: list[DedupRecord]) -> dict[RecordId, list[int]]:
         """{record id: stored contact ids}: per blocking key the newest `limit` contacts."""
         wanted: dict[str, set[str]] = {}
         for record in records:
@@ -198,9 +205,9 @@ class _Batch:
             self.session.execute(insert(Activity), activities)
         for d in decisions:
             if d.review_with is not None:
-                self._queue_review(d)
+                self._queue_review(d, d.review_with)
 
-    def _customer_row(self, d: _Decision) -> dict:
+    def _customer_row(self, d: _Decision) -> dict[str, Any]:
         row = d.row
         return {"name": row.company or row.contact_name, "status": "active", "source": self.report.source,
                 "company_key": (normalize_company(row.company) or None) if row.company else None,
@@ -209,14 +216,14 @@ class _Batch:
                 "extra": {"import_batch": self.report.batch_id, "import_line": row.line},
                 "created_at": self.now, "updated_at": self.now}
 
-    def _contact_row(self, d: _Decision) -> dict:
+    def _contact_row(self, d: _Decision) -> dict[str, Any]:
         row, code = d.row, self.report.source
         return {"customer_id": d.target.id, "name": row.contact_name, "title": row.title, "phone": row.phone,
                 "phones": list(row.phones), "email": row.email, "wechat_id": row.wechat_id,
                 "source": code if d.new_customer else CHANNEL_LABELS.get(code, code),
                 "is_alias": not d.new_customer, "created_at": self.now}
 
-    def _activity_row(self, d: _Decision) -> dict:
+    def _activity_row(self, d: _Decision) -> dict[str, Any]:
         line = d.row.line
         text = d.row.note if d.new_customer else (
             f"批量导入第 {line} 行与此客户重复(相似度 {d.score:.1f}),已并入" + (f";备注:{d.row.note}" if d.row.note else ""))
@@ -224,10 +231,11 @@ class _Batch:
                 "text": text, "actor": self.actor, "platform": None, "created_at": self.now,
                 "data": {"import_batch": self.report.batch_id, "line": line, "source": self.report.source}}
 
-    def _queue_review(self, d: _Decision) -> None:
+    def _queue_review(self, d: _Decision, candidate: Ref) -> None:
         # nobody to prompt during an import: both the prompt and the review band go to the steward
-        _review, notice = open_review(self.session, self.cfg, d.target.id, d.review_with.id, d.score or 0.0,
-                                      "review", self.steward, self.now, notify=self.report.reviews < MAX_REVIEW_CARDS)
+        _review, notice = open_review(self.session, self.cfg, d.target.inserted_id(), candidate.inserted_id(),
+                                      d.score or 0.0, "review", self.steward, self.now,
+                                      notify=self.report.reviews < MAX_REVIEW_CARDS)
         if notice is not None:
             self.report.notices.append(notice)
         self.report.reviews += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -65,7 +66,7 @@ def _capture(session: Session, cfg: AppConfig, data: LeadInput, *, actor: str, p
     if best is not None and band is not None:
         rep = owner_rep_id or (actor if cfg.org.rep(actor) else None)
         # a lead without a rep behind it (API, import) cannot be asked: the steward decides
-        kind = "prompt" if band == "prompt" and rep else "review"
+        kind: Literal["prompt", "review"] = "prompt" if band == "prompt" and rep else "review"
         review, notice = open_review(session, cfg, result.customer.id, best.customer_id, best.score, kind,
                                      rep if kind == "prompt" else steward_of(cfg), now)
         result.review_id = review.id
@@ -92,8 +93,8 @@ def adds_information(data: LeadInput, contact: Contact) -> bool:
 
 def _join_existing(session: Session, data: LeadInput, match: Match, *, actor: str, platform: str | None,
                    now: datetime, owner_rep_id: str | None, cfg: AppConfig) -> CaptureResult:
-    customer = session.get(Customer, match.customer_id)
-    matched = session.get(Contact, match.contact_id)
+    customer = session.get_one(Customer, match.customer_id)     # check_entry just read both
+    matched = session.get_one(Contact, match.contact_id)
     contact = matched
     if adds_information(data, matched):
         contact = Contact(customer_id=customer.id, name=data.contact_name or matched.name, title=None,

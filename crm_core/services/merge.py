@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import ColumnElement, FromClause, delete, select, update
 from sqlalchemy.orm import Session
 
 from crm_core import audit
@@ -24,7 +24,8 @@ from crm_core.services.lead_input import CHANNEL_LABELS
 
 # Tables whose rows follow a merged customer to the survivor (by their customer_id column).
 MOVED = (Contact, MatchKey, Lead, Activity, Task, Mute)
-MODELS = {m.__tablename__: m for m in (Customer, *MOVED)}
+RowModel = type[Customer | Contact | MatchKey | Lead | Activity | Task | Mute]
+MODELS: dict[str, RowModel] = {m.__tablename__: m for m in (Customer, *MOVED)}
 # Fields copied onto the survivor when it lacks them; a different value goes to extra["history"].
 ABSORBED = ("company_key", "region", "industry", "source", "owner_rep_id")
 SOFT_COLUMNS = frozenset({"updated_at"})   # bookkeeping: a later change there never blocks an undo
@@ -44,7 +45,7 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def from_json(table: Table, column: str, value: Any) -> Any:
+def from_json(table: FromClause, column: str, value: Any) -> Any:
     if value is None:
         return None
     kind = table.c[column].type
@@ -55,7 +56,7 @@ def from_json(table: Table, column: str, value: Any) -> Any:
     return value
 
 
-def table_rows(session: Session, table: Table, where: Any) -> dict[str, dict[str, Any]]:
+def table_rows(session: Session, table: FromClause, where: ColumnElement[bool]) -> dict[str, dict[str, Any]]:
     """{str(pk): full JSON-safe row} for the rows of `table` matching `where`, in pk order."""
     rows = session.execute(select(table).where(where).order_by(table.c.id)).mappings()
     return {str(row["id"]): {k: to_json(v) for k, v in row.items()} for row in rows}
@@ -86,7 +87,7 @@ def _capture(session: Session, survivor_id: int, other_ids: list[int]) -> dict[s
     image = {"customers": table_rows(session, customers, customers.c.id.in_([survivor_id, *other_ids]))}
     for model in MOVED:
         table = model.__table__
-        image[table.name] = table_rows(session, table, table.c.customer_id.in_(other_ids))
+        image[model.__tablename__] = table_rows(session, table, table.c.customer_id.in_(other_ids))
     return image
 
 
@@ -206,10 +207,12 @@ def _dependents(session: Session, snapshot: dict[str, Any]) -> list[str]:
     return found
 
 
-def _restore_plan(session: Session, snapshot: dict[str, Any]) -> tuple[list[tuple[type, int, dict]], list[str]]:
+def _restore_plan(session: Session,
+                  snapshot: dict[str, Any]) -> tuple[list[tuple[RowModel, int, dict[str, Any]]], list[str]]:
     """(updates, conflicts): per row, every column the merge changed goes back to its before value
     when nobody changed it since; a column changed both by the merge and later is a conflict."""
-    plan, conflicts = [], []
+    plan: list[tuple[RowModel, int, dict[str, Any]]] = []
+    conflicts: list[str] = []
     current = _recapture(session, snapshot["before"])
     for name, rows in snapshot["before"].items():
         model, table = MODELS[name], MODELS[name].__table__

@@ -77,14 +77,15 @@ def merge_report(session: Session, month: str, tz: str = "Asia/Shanghai") -> dic
         before = (merge.snapshot or {}).get("before", {}).get("customers", {})
         for cid in merge.merged_ids:
             by_source[_label(before.get(str(cid), {}).get("source"))] += 1
-        by_trigger[TRIGGER_LABELS.get(merge.source or "manual", merge.source)] += len(merge.merged_ids)
+        trigger = merge.source or "manual"
+        by_trigger[TRIGGER_LABELS.get(trigger, trigger)] += len(merge.merged_ids)
     avoided = 0
     for source, count in _entry_joins(session, start, end):
         by_source[_label(source)] += count
         by_trigger[TRIGGER_LABELS["entry"]] += count
         avoided += count
     merged = sum(len(m.merged_ids) for m in kept)
-    after = session.scalar(select(func.count()).select_from(Customer).where(Customer.created_at < end)) \
+    after = (session.scalar(select(func.count()).select_from(Customer).where(Customer.created_at < end)) or 0) \
         - _merged_before(session, end)
     return {
         "month": month, "records_after": after, "records_before": after + merged + avoided,
@@ -99,10 +100,10 @@ def merge_report(session: Session, month: str, tz: str = "Asia/Shanghai") -> dic
 
 def _review_counts(session: Session, start: datetime, end: datetime) -> dict[str, int]:
     opened = session.scalar(select(func.count()).select_from(DedupReview).where(
-        DedupReview.created_at >= start, DedupReview.created_at < end))
+        DedupReview.created_at >= start, DedupReview.created_at < end)) or 0
     decided = dict(session.execute(select(DedupReview.status, func.count()).where(
         DedupReview.decided_at >= start, DedupReview.decided_at < end).group_by(DedupReview.status)).all())
-    waiting = session.scalar(select(func.count()).select_from(DedupReview).where(DedupReview.status == "open"))
+    waiting = session.scalar(select(func.count()).select_from(DedupReview).where(DedupReview.status == "open")) or 0
     return {"opened": opened, "merged": decided.get("merged", 0), "rejected": decided.get("rejected", 0),
             "open": waiting}
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_core.assignment.pick import skip_reason
-from crm_core.config.schema import AppConfig
+from crm_core.config.schema import AppConfig, Rep
 from crm_core.db.models import Contact, Customer, Lead, Task
 from crm_core.normalize import mask_phone
 from crm_core.notices import Notice, PoolReturned, PoolWarning
@@ -73,7 +74,7 @@ def scan_pool(session: Session, cfg: AppConfig, now: datetime, policy: PoolPolic
         due, why = return_due(lead, policy)
         if now >= due:
             notices += return_to_pool(session, cfg, lead, now, why, policy=policy)
-        elif now >= due - warn:
+        elif now >= due - warn and lead.owner_rep_id is not None:      # the query selects owned leads
             key = f"pool-warn:{lead.id}:{due:%Y%m%dT%H%M}"
             if once(session, key, PoolWarning.kind, lead, lead.owner_rep_id, now):
                 notices.append(PoolWarning(to_rep=lead.owner_rep_id, lead_id=lead.id, customer_id=lead.customer_id,
@@ -119,9 +120,11 @@ def holding_limit(cfg: AppConfig, rep_id: str, policy: PoolPolicy) -> int | None
 
 
 def _check_claim(session: Session, cfg: AppConfig, lead: Lead, rep_id: str, now: datetime,
-                 policy: PoolPolicy) -> None:
-    why = skip_reason(cfg.org.rep(rep_id))
-    if why:
+                 policy: PoolPolicy) -> Rep:
+    """The claiming rep, when the claim is allowed; else PoolError says why not."""
+    rep = cfg.org.rep(rep_id)
+    why = skip_reason(rep)                  # a reason for a missing rep too
+    if rep is None or why:
         raise PoolError(f"无法领取:{why}")
     if lead.owner_rep_id is not None or lead.status not in ("open", "pool"):
         raise PoolError("该线索不在公海中")
@@ -133,21 +136,23 @@ def _check_claim(session: Session, cfg: AppConfig, lead: Lead, rep_id: str, now:
     limit = holding_limit(cfg, rep_id, policy)
     if limit is not None:
         held = session.scalar(select(func.count()).select_from(Lead).where(
-            Lead.owner_rep_id == rep_id, Lead.status == "open"))
+            Lead.owner_rep_id == rep_id, Lead.status == "open")) or 0
         if held >= limit:
             raise PoolError(f"您当前持有 {held} 条线索,已达上限 {limit} 条,请先跟进或释放后再领取")
+    return rep
 
 
 def claim_from_pool(session: Session, cfg: AppConfig, lead: Lead, rep_id: str, now: datetime,
                     policy: PoolPolicy | None = None) -> list[Notice]:
     """A rep takes a lead from the pool (first claimer wins, even across processes)."""
     policy = policy or PoolPolicy.from_config(cfg)
-    _check_claim(session, cfg, lead, rep_id, now, policy)
-    won = session.execute(update(Lead).where(Lead.id == lead.id, Lead.owner_rep_id.is_(None))
-                          .values(owner_rep_id=rep_id).execution_options(synchronize_session=False)).rowcount
+    rep = _check_claim(session, cfg, lead, rep_id, now, policy)
+    # an UPDATE runs to a CursorResult; Session.execute is typed as returning a plain Result
+    won = cast("CursorResult[Any]", session.execute(
+        update(Lead).where(Lead.id == lead.id, Lead.owner_rep_id.is_(None))
+        .values(owner_rep_id=rep_id).execution_options(synchronize_session=False))).rowcount
     if won != 1:
         raise PoolError("手慢了,该线索已被其他同事领取")
-    rep = cfg.org.rep(rep_id)
     team_ids = [t.id for t in cfg.org.teams_of(rep_id)]
     team_id = lead.team_id if lead.team_id in team_ids or not team_ids else team_ids[0]
     _, notice = give_lead(session, lead, rep, team_id, f"公海领取 → {rep.name}", rep_id, now)

@@ -88,7 +88,7 @@ def lead_detail(session: Session, lead_id: int, now: datetime) -> dict[str, Any]
         return None
     contact = session.get(Contact, lead.contact_id) if lead.contact_id else None
     view = lead_view(lead, now, contact)
-    view["customer"] = customer_view(session.get(Customer, lead.customer_id))
+    view["customer"] = customer_view(session.get_one(Customer, lead.customer_id))
     view["activities"] = [
         {"id": a.id, "kind": a.kind, "text": a.text, "transcript": a.transcript, "actor": a.actor,
          "platform": a.platform, "created_at": _iso(a.created_at)}

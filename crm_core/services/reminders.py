@@ -39,28 +39,30 @@ def claim_notices(session: Session, notices: list[Notice], now: datetime) -> lis
     """Record many notices at once (one pre-check query, one multi-row insert) and return the
     ones not sent before. Only if a concurrent scan inserted the same key in between does it
     fall back to row-by-row savepoints."""
-    fresh, seen = [], sent_keys(session, [n.dedupe_key for n in notices if n.dedupe_key])
-    for n in notices:
-        if n.dedupe_key and n.dedupe_key not in seen:
-            seen.add(n.dedupe_key)
-            fresh.append(n)
+    keyed = [(n.dedupe_key, n) for n in notices if n.dedupe_key]       # a notice without a key is dropped
+    fresh: list[tuple[str, Notice]] = []
+    seen = sent_keys(session, [key for key, _ in keyed])
+    for key, n in keyed:
+        if key not in seen:
+            seen.add(key)
+            fresh.append((key, n))
     if not fresh:
         return []
-    rows = [{"lead_id": n.lead_id, "customer_id": n.customer_id, "kind": n.kind, "dedupe_key": n.dedupe_key[:200],
-             "recipient": n.to_rep, "created_at": now} for n in fresh]
+    rows = [{"lead_id": n.lead_id, "customer_id": n.customer_id, "kind": n.kind, "dedupe_key": key[:200],
+             "recipient": n.to_rep, "created_at": now} for key, n in fresh]
     try:
         with session.begin_nested():
             session.execute(insert(Reminder), rows)
     except IntegrityError:
-        return [n for n in fresh if _once_notice(session, n, now)]
-    return fresh
+        return [n for key, n in fresh if _once_notice(session, key, n, now)]
+    return [n for _, n in fresh]
 
 
-def _once_notice(session: Session, n: Notice, now: datetime) -> bool:
+def _once_notice(session: Session, key: str, n: Notice, now: datetime) -> bool:
     try:
         with session.begin_nested():
             session.add(Reminder(lead_id=n.lead_id, customer_id=n.customer_id, kind=n.kind,
-                                 dedupe_key=n.dedupe_key[:200], recipient=n.to_rep, created_at=now))
+                                 dedupe_key=key[:200], recipient=n.to_rep, created_at=now))
     except IntegrityError:
         return False
     return True

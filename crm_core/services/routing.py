@@ -34,7 +34,7 @@ def slow_counts(session: Session, cfg: AppConfig, now: datetime) -> dict[str, in
         select(Lead.owner_rep_id, func.count()).join(latest, latest.c.lead_id == Lead.id)
         .where(Lead.status == "open", Lead.owner_rep_id.is_not(None), Lead.first_contact_at.is_(None),
                latest.c.at <= now - grace).group_by(Lead.owner_rep_id)).all()
-    return {rep: n for rep, n in rows}
+    return {rep: n for rep, n in rows if rep is not None}     # the query selects owned leads only
 
 
 def _supervisors_of_rep(cfg: AppConfig, rep_id: str) -> list[tuple[str, str | None]]:

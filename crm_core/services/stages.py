@@ -89,7 +89,8 @@ def check_items(session: Session, cfg: AppConfig, lead: Lead, items: list[str],
     """(missing, invalid) for the given requirement keys."""
     contact = session.get(Contact, lead.contact_id) if lead.contact_id else None
     customer = session.get(Customer, lead.customer_id)
-    missing, invalid = [], {}
+    missing: list[str] = []
+    invalid: dict[str, str] = {}
     for item in items:
         if item in _CONTACT_FIELDS:
             value = getattr(contact, _CONTACT_FIELDS[item], None)
@@ -101,8 +102,8 @@ def check_items(session: Session, cfg: AppConfig, lead: Lead, items: list[str],
             value = details.get(item)
         if not _present(value):
             missing.append(item)
-        elif item == "objection_category" and _objection_problem(cfg, value):
-            invalid[item] = _objection_problem(cfg, value)
+        elif item == "objection_category" and (problem := _objection_problem(cfg, value)):
+            invalid[item] = problem
     return missing, invalid
 
 
@@ -122,7 +123,8 @@ def advance_stage(session: Session, cfg: AppConfig, lead: Lead, to_stage: str, a
         raise StageError(f"没有名为“{to_stage}”的阶段")
     if lead.status != "open":
         raise StageError("线索已关闭或在公海中,不能推进阶段")
-    if cfg.funnel.stage(lead.stage) is None:
+    source = cfg.funnel.stage(lead.stage)
+    if source is None:
         raise StageError(f"线索当前阶段“{lead.stage}”已不在配置中,请管理员检查")
     if lead.stage == to_stage:
         raise StageError(f"线索已在“{target.name}”阶段")
@@ -134,12 +136,11 @@ def advance_stage(session: Session, cfg: AppConfig, lead: Lead, to_stage: str, a
         invalid["objection_category"] = problem
     if missing or invalid:
         raise StageGateError(missing, invalid)
-    return _move(session, cfg, lead, target, actor, platform, now, merged, sorted(given))
+    return _move(session, cfg, lead, source, target, actor, platform, now, merged, sorted(given))
 
 
-def _move(session: Session, cfg: AppConfig, lead: Lead, target: Stage, actor: str, platform: str | None,
-          now: datetime, merged: dict[str, Any], given: list[str]) -> Activity:
-    source = cfg.funnel.stage(lead.stage)
+def _move(session: Session, cfg: AppConfig, lead: Lead, source: Stage, target: Stage, actor: str,
+          platform: str | None, now: datetime, merged: dict[str, Any], given: list[str]) -> Activity:
     act = Activity(customer_id=lead.customer_id, lead_id=lead.id, kind="stage", actor=actor, platform=platform,
                    text=f"阶段:{source.name} → {target.name}", created_at=now,
                    data={"from": source.key, "to": target.key, "from_entered_at": lead.stage_entered_at.isoformat(),
