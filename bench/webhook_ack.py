@@ -146,7 +146,8 @@ def targets(cfg_path: Path, redis_prefix: str | None) -> list[Target]:
     out = [Target("floor", [py, str(ROOT / "bench" / "floor_app.py"), "--config", str(cfg_path), "--port"]),
            Target("crm-bot", serve, crm=True)]
     if redis_prefix:
-        redis_env = {"CRM_BOT_REDIS_URL": REDIS_URL}
+        # the local Redis keeps nothing on disk: fine for a bench, so accept it explicitly
+        redis_env = {"CRM_BOT_REDIS_URL": REDIS_URL, "CRM_BOT_REDIS_ALLOW_NO_PERSISTENCE": "true"}
         out.append(Target("crm-bot+redis", serve, redis_env, crm=True))
         # the README's split deployment: a web-only `serve` plus one `crm-bot worker` process
         web_only = [*serve[:-1], "--no-workers", "--port"]

@@ -23,8 +23,9 @@ from crm_core.config import AppConfig, load_config
 from crm_core.db import Database
 from crm_core.db.migrate import upgrade
 from crm_core.db.session import default_sqlite_url
-from crm_core.kv import connect
+from crm_core.kv import RedisKV, connect
 from crm_core.kv.base import KV
+from crm_core.kv.redis_persistence import require_persistence
 from crm_core.notices import Notice
 from crm_core.voice import build_transcriber
 from handlers.context import Services
@@ -41,6 +42,20 @@ def database_url(cfg: AppConfig) -> str:
 
 def redis_url(cfg: AppConfig) -> str | None:
     return os.environ.get("CRM_BOT_REDIS_URL") or cfg.app.redis_url
+
+
+def connect_kv(cfg: AppConfig) -> KV:
+    """The deployment's KV: Redis, refused (RedisNotPersistent) when it would lose the queues on
+    a restart unless the config accepts that; else the embedded store, journalled in the data dir."""
+    url = redis_url(cfg)
+    kv = connect(url, cfg.app.key_prefix, path=data_dir(cfg) / "kv.sqlite3")
+    if url and isinstance(kv, RedisKV):
+        try:
+            require_persistence(kv.client, url, allow_none=cfg.app.redis_allow_no_persistence)
+        except BaseException:
+            kv.close()
+            raise
+    return kv
 
 
 @dataclass
@@ -79,8 +94,8 @@ class Runtime:
         url = db_url or database_url(cfg)
         if migrate:
             upgrade(url)
-        return cls(cfg=cfg, db=Database(url), kv=kv or connect(redis_url(cfg), cfg.app.key_prefix),
-                   clock=clock, platforms=platforms or default_registry())
+        kv = kv or connect_kv(cfg)
+        return cls(cfg=cfg, db=Database(url), kv=kv, clock=clock, platforms=platforms or default_registry())
 
     @classmethod
     def from_path(cls, path: str | None = None, **kw) -> "Runtime":  # noqa: ANN003

@@ -5,6 +5,7 @@ import click
 
 from bot.runtime import Runtime
 from crm_core.config import AppConfig, ConfigError, load_config
+from crm_core.kv.redis_persistence import RedisNotPersistent
 
 config_option = click.option("--config", "config_path", metavar="PATH", default=None,
                              help="config file (default: $CRM_BOT_CONFIG, config/crm-bot.yaml, then the example)")
@@ -21,4 +22,8 @@ def load_or_exit(path: str | None) -> AppConfig:
 
 
 def build_runtime(path: str | None, migrate: bool = True) -> Runtime:
-    return Runtime.build(load_or_exit(path), migrate=migrate)
+    try:
+        return Runtime.build(load_or_exit(path), migrate=migrate)
+    except RedisNotPersistent as err:      # the message says what to change
+        click.echo(str(err), err=True)
+        raise SystemExit(1) from None

@@ -27,6 +27,9 @@ class AppSection(Strict):
     metrics_token: SecretStr | None = None   # set: GET /metrics needs "Authorization: Bearer <it>"
     worker_threads: int = Field(2, ge=1, le=64)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # A Redis that keeps nothing on disk loses every queued callback when it restarts, so start-up
+    # refuses it (crm_core/kv/redis_persistence.py); true accepts that loss (tests, throwaway setups).
+    redis_allow_no_persistence: bool = False
 
 
 class _PlatformBase(Strict):

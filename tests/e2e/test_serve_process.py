@@ -104,6 +104,7 @@ def test_web_only_instance_queues_for_separate_workers(tmp_path, cfg):  # noqa: 
     prefix = f"test-webonly-{time.time_ns()}"
     raw = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     raw["app"]["key_prefix"] = prefix
+    raw["app"]["redis_allow_no_persistence"] = True   # the shared test Redis keeps nothing on disk
     config = tmp_path / "crm-bot.yaml"
     config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     proc, url = start(tmp_path, "--no-workers", "--no-scheduler", config=config, CRM_BOT_REDIS_URL=REDIS_URL)

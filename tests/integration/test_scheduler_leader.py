@@ -46,6 +46,7 @@ def pg_url():  # noqa: ANN201
 def write_config(path: Path, prefix: str) -> Path:
     raw = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     raw["app"]["key_prefix"] = prefix
+    raw["app"]["redis_allow_no_persistence"] = True   # the shared test Redis keeps nothing on disk
     for platform in raw["platforms"].values():
         platform["enabled"] = False          # no platform calls: this test is about the runner
     raw["schedules"] = {name: {"every_minutes": INTERVAL / 60} for name in JOBS}
