@@ -1,4 +1,5 @@
-"""KV fixtures: `kv_store` / `kv` run a test on the embedded backend and on a real Redis.
+"""KV fixtures: `kv_store` / `kv` run a test on the embedded backend and on a real Redis
+(tests/integration/test_kv.py also on the embedded backend with a journal file).
 
 Redis comes from CRM_BOT_TEST_REDIS_URL, else redis://127.0.0.1:6379/0 when it answers; each
 test gets its own random key prefix and its keys are deleted afterwards.
@@ -8,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 import pytest
@@ -35,14 +37,23 @@ class SkewClock:
 class KVStore:
     """One backing store, as many clients on it as a test wants, and a way to let time pass."""
 
-    def __init__(self, backend: str, redis_url: str | None) -> None:
+    def __init__(self, backend: str, redis_url: str | None, journal: Path | None = None) -> None:
         self.backend = backend
         self.prefix = f"crmbot-test-{uuid.uuid4().hex[:12]}"
         self.clock = SkewClock() if backend == "embedded" else None
         self._redis_url = redis_url
         self._clients: list[KV] = []
+        self.journal = journal
         # One process shares one EmbeddedKV, so every "client" of it is the same object.
-        self._embedded = EmbeddedKV(prefix=self.prefix, clock=self.clock) if self.clock else None
+        self._embedded = EmbeddedKV(prefix=self.prefix, clock=self.clock, path=journal) if self.clock else None
+
+    def restart(self) -> KV:
+        """The embedded store as the next process finds it: the old one closed, a new object on
+        the same journal (a process killed without closing: test_kv_journal.py)."""
+        assert self._embedded is not None and self.journal is not None
+        self._embedded.close()
+        self._embedded = EmbeddedKV(prefix=self.prefix, clock=self.clock, path=self.journal)
+        return self._embedded
 
     def client(self) -> KV:
         """Another client on this store (a new connection for Redis)."""
@@ -67,6 +78,8 @@ class KVStore:
     def cleanup(self) -> None:
         for kv in self._clients:
             kv.close()
+        if self._embedded is not None:
+            self._embedded.close()
         if self._redis_url:
             raw = redis.Redis.from_url(self._redis_url)
             keys = list(raw.scan_iter(match=f"{self.prefix}:*", count=500))

@@ -1,4 +1,6 @@
 """The KV interface against both backends: reliable queue, idempotency keys, counters, locks.
+The embedded backend runs twice: in memory and with a journal file (`journal`), which must not
+change any behaviour. Restarts from the journal: tests/integration/test_kv_journal.py.
 
 Redis runs on real server time with short (< 1 s) timeouts; the embedded clock is jumped.
 """
@@ -13,8 +15,18 @@ import pytest
 import redis
 
 from crm_core.kv import connect
+from tests.integration.conftest import KVStore
 
 VT = 0.4  # visibility timeout used where a test waits for redelivery
+
+
+@pytest.fixture(params=["embedded", "journal", pytest.param("redis", marks=pytest.mark.redis)])
+def kv_store(request, tmp_path):  # noqa: ANN001, ANN201 - conftest's, plus the journalled store
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    backend = "embedded" if request.param == "journal" else request.param
+    store = KVStore(backend, url, journal=tmp_path / "kv.sqlite3" if request.param == "journal" else None)
+    yield store
+    store.cleanup()
 
 
 def drain(queue, visibility_timeout: float = 30.0) -> list:
@@ -76,8 +88,8 @@ def test_worker_that_dies_has_its_messages_redelivered_to_another(kv_store):
     ids = [producer.queue("jobs").put({"n": i}) for i in range(3)]
     assert [d.id for d in drain(dying.queue("jobs"), VT)] == ids
     dying.close()  # dies without acking
-    first = survivor.queue("jobs").take(visibility_timeout=30, wait=VT + 3)  # blocks until due
-    redelivered = [first, *drain(survivor.queue("jobs"))]
+    # each take blocks until the next deadline is due (they were taken a few ms apart)
+    redelivered = [survivor.queue("jobs").take(visibility_timeout=30, wait=VT + 3) for _ in ids]
     assert [d.id for d in redelivered] == ids
     assert {d.attempts for d in redelivered} == {2}
 

@@ -1,0 +1,188 @@
+"""The embedded KV's journal: a store reopened from its file — after `close()`, or after the
+process that held it was killed without closing — has every message and key it acknowledged.
+
+Ready messages stay ready (in order), in-flight ones are ready again with their attempts, dead
+letters stay, expired keys are gone, locks are not kept. The e2e version (a real `crm-bot serve`
+killed during a burst of callbacks) is tests/e2e/test_serve_faults.py.
+"""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from crm_core.kv import EmbeddedKV, JournalInUse, connect
+from tests.integration.conftest import KVStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(tmp_path):  # noqa: ANN001, ANN201
+    s = KVStore("embedded", None, journal=tmp_path / "kv.sqlite3")
+    yield s
+    s.cleanup()
+
+
+def drain(queue) -> list:  # noqa: ANN001
+    taken = []
+    while (d := queue.take(visibility_timeout=30)) is not None:
+        taken.append(d)
+    return taken
+
+
+def test_queue_state_survives_a_restart(store):  # noqa: ANN001
+    q = store.client().queue("inbound")
+    ids = [q.put({"n": i, "text": f"客户{i}"}) for i in range(6)]
+    first, second, third, fourth = (q.take(visibility_timeout=30) for _ in range(4))
+    q.ack(first)                                   # done: gone for good
+    q.dead_letter(second, "无法解析")                # parked
+    q.nack(third, delay=600)                       # waiting for its retry: in flight
+    assert (q.stats().ready, q.stats().inflight, q.stats().dead) == (2, 2, 1)   # fourth: in flight
+
+    q = store.restart().queue("inbound")
+    stats = q.stats()
+    assert (stats.ready, stats.inflight, stats.dead) == (4, 0, 1)
+    taken = drain(q)
+    # in their place in line: the in-flight ones (their worker died with the process) keep
+    # theirs, ahead of the two never taken
+    assert [d.id for d in taken] == [ids[2], ids[3], ids[4], ids[5]]
+    assert [d.attempts for d in taken] == [2, 2, 1, 1]      # attempts kept, counted on
+    assert [d.payload["text"] for d in taken] == ["客户2", "客户3", "客户4", "客户5"]
+    assert taken[0].enqueued_at == pytest.approx(third.enqueued_at)
+    [letter] = q.dead_letters()
+    assert (letter["id"], letter["reason"], letter["attempts"]) == (ids[1], "无法解析", 1)
+    assert q.retry_dead() == 1
+
+
+def test_keys_survive_a_restart_until_they_expire(store):  # noqa: ANN001
+    kv = store.client()
+    kv.set("token", "值-abc", ttl=60)
+    kv.set("forever", "1")
+    kv.set("brief", "x", ttl=0.5)
+    kv.set("gone", "y")
+    kv.delete("gone")
+    assert kv.claim("outbound:dedupe:reply:wecom:1:0", 3600)
+    assert kv.queue("inbound").put_once({"e": 1}, "inbound:seen:wecom:1", 3600) is not None
+    assert [kv.incr("rate", ttl=60) for _ in range(3)] == [1, 2, 3]
+    lock = kv.lock("scheduler", ttl=60)
+    assert lock.acquire(blocking=False)
+    store.clock.advance(1)                          # "brief" expires while the process is down
+
+    kv = store.restart()
+    assert (kv.get("token"), kv.get("forever"), kv.get("brief"), kv.get("gone")) == ("值-abc", "1", None, None)
+    assert kv.claim("outbound:dedupe:reply:wecom:1:0", 3600) is False      # still claimed
+    assert kv.queue("inbound").put_once({"e": 1}, "inbound:seen:wecom:1", 3600) is None   # a platform retry
+    assert kv.incr("rate") == 4
+    assert kv.lock("scheduler", ttl=60).acquire(blocking=False)    # a lock dies with its process
+    store.clock.advance(60)
+    assert kv.get("token") is None and kv.incr("rate") == 1
+
+
+def test_expired_keys_leave_the_file(store):  # noqa: ANN001
+    kv = store.client()
+    for i in range(50):
+        kv.claim(f"inbound:seen:wecom:{i}", 10)
+    kv.set("keep", "1", ttl=3600)
+    store.clock.advance(11)
+    store.restart()
+    with sqlite3.connect(store.journal) as raw:
+        refs = [r for (r,) in raw.execute("SELECT ref FROM entries")]
+    assert refs == [f"k:{store.prefix}:keep"]
+
+
+def test_concurrent_writers_are_all_journalled(store):  # noqa: ANN001
+    kv = store.client()
+
+    def deliver(worker: int) -> None:
+        q = kv.queue("inbound")
+        for n in range(150):
+            q.put_once({"w": worker, "n": n}, f"seen:{worker}:{n}", 3600)
+            if n % 3 == 0:
+                d = q.take(visibility_timeout=30)
+                if d is not None:
+                    q.ack(d)
+
+    threads = [threading.Thread(target=deliver, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    left = {(d.payload["w"], d.payload["n"]) for d in drain(kv.queue("inbound"))}
+    assert len(left) == 8 * 150 - 8 * 50
+    for d in drain(store.restart().queue("inbound")):
+        left.discard((d.payload["w"], d.payload["n"]))
+    assert left == set()    # every message not acked came back after the restart
+
+
+_KILLED = """
+import os, signal, sys
+from crm_core.kv import EmbeddedKV
+kv = EmbeddedKV(prefix="p", path=sys.argv[1])
+q = kv.queue("inbound")
+for i in range(200):
+    q.put_once({"n": i}, f"inbound:seen:wecom:{i}", 3600)
+for _ in range(50):
+    d = q.take(visibility_timeout=300)
+    if d.payload["n"] % 2:
+        q.ack(d)
+kv.set("draft:zhangwei", "客户A")
+print("acknowledged", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)      # no close(), no atexit: as `kill -9`
+"""
+
+
+def test_a_killed_process_loses_nothing_it_acknowledged(tmp_path):  # noqa: ANN001
+    path = tmp_path / "kv.sqlite3"
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(_KILLED), str(path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == -9 and "acknowledged" in run.stdout, run.stderr[-2000:]
+    kv = EmbeddedKV(prefix="p", path=path)
+    try:
+        q = kv.queue("inbound")
+        taken = drain(q)
+        assert len(taken) == 175
+        # the 25 taken and not acked (even n) come back first, attempts kept; then the rest
+        assert [d.payload["n"] for d in taken[:25]] == list(range(0, 50, 2))
+        assert {d.attempts for d in taken[:25]} == {2}
+        assert [d.payload["n"] for d in taken[25:]] == list(range(50, 200))
+        assert q.put_once({"n": 7}, "inbound:seen:wecom:7", 3600) is None
+        assert kv.get("draft:zhangwei") == "客户A"
+    finally:
+        kv.close()
+
+
+_HOLDER = """
+import sys, time
+from crm_core.kv import EmbeddedKV
+kv = EmbeddedKV(path=sys.argv[1])
+kv.queue("inbound").put({"from": "the server"})
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_one_process_owns_the_journal(tmp_path):  # noqa: ANN001
+    path = tmp_path / "kv.sqlite3"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_HOLDER), str(path)], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with pytest.raises(JournalInUse, match=rf"in use by another crm-bot process \(pid {holder.pid}\)"):
+            EmbeddedKV(path=path)
+        side = connect(None, path=path)     # a CLI command while `serve` runs: memory only
+        assert isinstance(side, EmbeddedKV)
+        assert not side.durable and side.path is None and "in use" in (side.busy or "")
+        assert side.queue("inbound").stats().ready == 0
+    finally:
+        holder.communicate("", timeout=30)
+    kv = EmbeddedKV(path=path)     # its owner exited: the file is free, its message there
+    try:
+        assert kv.durable and kv.queue("inbound").take().payload == {"from": "the server"}
+    finally:
+        kv.close()
