@@ -10,17 +10,12 @@ from sqlalchemy.orm import Session
 
 from crm_core import audit
 from crm_core.config.schema import AppConfig, Stage
+from crm_core.config.vocabulary import GATE_ITEMS
 from crm_core.db.models import Activity, Contact, Customer, Lead
 from crm_core.worktime import stage_clock
 
-# What the reps see when an item is missing.
-FIELD_LABELS = {
-    "company": "公司名称", "contact_name": "联系人", "contact_title": "联系人职务", "phone": "电话",
-    "email": "邮箱", "wechat_id": "微信", "budget_cny": "预算", "product": "产品", "timeline": "时间计划",
-    "next_action": "下一步", "industry": "行业", "region": "地区", "requirements_file": "需求文件",
-    "decision_chain": "决策链", "objection_category": "异议类别", "quote_file": "报价单",
-    "proposal_file": "方案文件",
-}
+# What the reps see when an item is missing (one home: the config vocabulary).
+FIELD_LABELS = GATE_ITEMS
 _LEAD_FIELDS = ("budget_cny", "product", "timeline", "next_action", "industry", "region", "title", "source")
 _CONTACT_FIELDS = {"contact_name": "name", "contact_title": "title", "phone": "phone", "email": "email",
                    "wechat_id": "wechat_id"}
