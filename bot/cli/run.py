@@ -1,10 +1,17 @@
 """Process commands: `serve` (web + worker + scheduler in one process), `worker`, `scheduler`
-(and `scheduler jobs`)."""
+(and `scheduler jobs`).
+
+SIGTERM / SIGINT: `serve` stops taking callbacks (waitress answers the requests in progress),
+the workers take nothing new and the messages they hold get `app.shutdown_grace_seconds` to
+finish; then the process exits 0. Whatever is unfinished or still queued stays in the queue
+(the embedded store's journal, or Redis) and is processed after the next start."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 
@@ -15,6 +22,7 @@ from bot.logfilters import limit_tracebacks, limit_waitress_queue_warnings
 from bot.runtime import Runtime
 from bot.web import create_app
 from bot.worker import run_workers
+from crm_core.kv import EmbeddedKV
 from scheduler.runner import job_lines, run_scheduler
 
 log = logging.getLogger("crm_bot")
@@ -42,6 +50,11 @@ def serve(config_path: str | None, host: str | None, port: int | None, streams: 
         rt.close()
         raise click.UsageError("--no-workers needs Redis (app.redis_url / CRM_BOT_REDIS_URL): with the "
                                "embedded queue no other process can take this server's messages")
+    if isinstance(rt.kv, EmbeddedKV) and rt.kv.busy:     # its callbacks would be acked into memory only
+        rt.close()
+        raise click.ClickException(f"{rt.kv.busy}. 同一数据目录只能运行一个 crm-bot serve / one `crm-bot serve` "
+                                   "per data dir: stop the other one, or give this one its own "
+                                   "(CRM_BOT_DATA_DIR), or use Redis")
     stop = threading.Event()
     background = start_background(rt, stop, worker=workers, scheduler=with_scheduler, streams=streams)
     server = create_server(create_app(rt), host=host or rt.cfg.app.host, port=port or rt.cfg.app.port,
@@ -54,12 +67,32 @@ def serve(config_path: str | None, host: str | None, port: int | None, streams: 
     try:
         server.run()       # returns on SIGTERM/SIGINT once the requests being answered are done
     finally:
-        stop.set()
-        for t in background:
-            t.join(timeout=10)
+        stop.set()         # workers take nothing new; the messages they hold may finish
+        busy = join_within(background, rt.cfg.app.shutdown_grace_seconds)
         server.close()
+        if busy:
+            exit_leaving(busy, rt.cfg.app.shutdown_grace_seconds)
         rt.close()
     log.info("crm-bot stopped")
+
+
+def join_within(threads: list[threading.Thread], seconds: float) -> list[threading.Thread]:
+    """Wait for `threads` to end, all within `seconds`; returns those still running."""
+    deadline = time.monotonic() + seconds
+    for t in threads:
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    return [t for t in threads if t.is_alive()]
+
+
+def exit_leaving(busy: list[threading.Thread], grace: float) -> None:
+    """Exit 0 now, with threads still processing past the grace period. Their messages are still
+    in flight in the queue (the journal, or Redis), so the next start delivers them again; the
+    runtime is not closed under their feet (that would only turn them into errors)."""
+    log.warning("%d thread(s) still busy after the %g s shutdown grace (%s): their messages are processed "
+                "again after the next start", len(busy), grace, ", ".join(t.name for t in busy))
+    log.info("crm-bot stopped")
+    logging.shutdown()          # flush the log before leaving without the interpreter's clean-up
+    os._exit(0)
 
 
 def _first_raises(stop: threading.Event) -> Callable[[], None]:
@@ -116,8 +149,9 @@ def _run_until_signal(config_path: str | None, worker: bool, scheduler: bool, st
     _on_signal(stop.set)
     threads = start_background(rt, stop, worker=worker, scheduler=scheduler, streams=streams)
     stop.wait()
-    for t in threads:
-        t.join(timeout=10)
+    busy = join_within(threads, rt.cfg.app.shutdown_grace_seconds)
+    if busy:
+        exit_leaving(busy, rt.cfg.app.shutdown_grace_seconds)
     rt.close()
 
 

@@ -30,6 +30,9 @@ class AppSection(Strict):
     # A Redis that keeps nothing on disk loses every queued callback when it restarts, so start-up
     # refuses it (crm_core/kv/redis_persistence.py); true accepts that loss (tests, throwaway setups).
     redis_allow_no_persistence: bool = False
+    # SIGTERM: how long `serve` / `worker` let the messages being processed finish before exiting;
+    # what is unfinished (and everything still queued) is processed after the next start.
+    shutdown_grace_seconds: float = Field(20.0, ge=0, le=3600)
 
 
 class _PlatformBase(Strict):
