@@ -3,12 +3,19 @@ platform's event id → enqueue → the immediate HTTP answer. No CRM work happe
 platforms get their answer in milliseconds even when workers are slow or down."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
 
 from bot.events import InboundEvent
-from bot.platforms.base import METHOD_NOT_ALLOWED, InboundRejected, InboundRequest, InboundResult
+from bot.platforms.base import (
+    METHOD_NOT_ALLOWED,
+    REPLAYED_SIGNATURE,
+    InboundRejected,
+    InboundRequest,
+    InboundResult,
+)
 from bot.platforms.interface import HttpEndpoint
 from crm_core.kv.base import KV
 from crm_core.kv.keys import INBOUND_QUEUE, LAST_CALLBACK_KEY
@@ -46,10 +53,47 @@ class Gateway:
         self.accepted += 1                      # a lost update under a race is harmless there
         now = self.clock()
         result = endpoint.adapter.handle(req, now)
-        for event in result.events:
-            self.enqueue(event)
+        claimed = self._claim_replay_key(endpoint.platform, result, req.body)
+        try:
+            for event in result.events:
+                self.enqueue(event)
+        except Exception:
+            self._release(claimed)      # nothing taken: the platform's retry must get through
+            raise
         self._note_callback(endpoint.platform, now)
         return result
+
+    def _claim_replay_key(self, platform: str, result: InboundResult, body: bytes) -> list[str]:
+        """A request whose signature does not cover its body (its result has a `replay_key`)
+        is taken with one body only, claimed before anything is enqueued. The first request
+        claims the key and records its body's digest; a later one with that key is the very
+        same request again (a platform retry: deduplicated as usual by its event id) when its
+        digest is the recorded one, and a replay otherwise (401, nothing enqueued). Returns
+        the keys written, for `_release`."""
+        if result.replay_key is None:
+            return []
+        ttl = max(1.0, result.replay_ttl)
+        key = f"inbound:replay:{platform}:{result.replay_key}"
+        with_body = f"{key}:{hashlib.sha256(body).hexdigest()[:32]}"
+        if self.kv.claim(key, ttl):
+            try:
+                self.kv.set(with_body, "1", ttl)
+            except Exception:
+                self._release([key])
+                raise
+            return [key, with_body]
+        if self.kv.get(with_body) is None:     # read only: a refused body leaves nothing behind
+            log.info("%s callback refused: %s came with another body before (replayed signature)",
+                     platform, result.replay_key)
+            raise InboundRejected(401, REPLAYED_SIGNATURE)
+        return []
+
+    def _release(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                self.kv.delete(key)
+            except Exception:  # noqa: BLE001 - the KV is failing already; the original error is raised
+                log.warning("could not release replay key %s", key)
 
     def _note_callback(self, platform: str, now: float) -> None:
         """Record that `platform` reached us, at most every LAST_CALLBACK_EVERY seconds."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,7 @@ class DingTalkCallbacks:
         d = cfg.platforms.dingtalk
         self._secret, self.robot_code = d.app_secret.get_secret_value(), d.robot_code
         self.corp_id = stable_id("ding", d.app_key)
+        self._last_ms, self._lock = 0, threading.Lock()
 
     def message(self, user_id: str, msgtype: str, content: dict[str, Any], *, msg_id: str | None,
                 chat_id: str | None, session_url: str, now: float) -> dict[str, Any]:
@@ -134,7 +136,7 @@ class DingTalkCallbacks:
                 "extension": "{}", "content": json.dumps(private, ensure_ascii=False)}
 
     def request(self, payload: dict[str, Any], now: float, tamper: Tamper) -> CallbackRequest:
-        ts_ms = int((tamper.timestamp if tamper.timestamp is not None else now) * 1000)
+        ts_ms = int(tamper.timestamp * 1000) if tamper.timestamp is not None else self._next_ms(now)
         headers = robot_headers(self._secret, ts_ms)
         if tamper.forge_signature:
             headers["sign"] = robot_sign(FORGED, ts_ms)
@@ -142,6 +144,14 @@ class DingTalkCallbacks:
         body = (tamper.raw_body if tamper.raw_body is not None
                 else json.dumps(payload, ensure_ascii=False).encode())
         return CallbackRequest("POST", self.path, {}, headers, body)
+
+    def _next_ms(self, now: float) -> int:
+        """`now` in ms, but never the same as an earlier request's: crm-bot takes a (timestamp,
+        sign) pair with one body only, and two messages sent within a millisecond (or under a
+        frozen test clock) would share one."""
+        with self._lock:
+            self._last_ms = max(int(now * 1000), self._last_ms + 1)
+            return self._last_ms
 
 
 class FeishuCallbacks:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from crm_core.clock import utcnow
 from crm_core.config.schema import AppConfig
@@ -18,11 +19,16 @@ log = logging.getLogger("crm_bot.stack")
 
 
 def point_at_sandbox(cfg: AppConfig, urls: dict[str, str]) -> AppConfig:
-    """The same config with every platform's api_base on the sandbox."""
+    """The same config with every platform's api_base on the sandbox, and the sandbox's
+    host:port allowed for DingTalk session webhooks (it hands out their URLs)."""
     p = cfg.platforms
+    webhook_host = urlsplit(urls["dingtalk"]).netloc
+    hosts = [*p.dingtalk.session_webhook_hosts,
+             *([webhook_host] if webhook_host not in p.dingtalk.session_webhook_hosts else [])]
     platforms = p.model_copy(update={
         "wecom": p.wecom.model_copy(update={"api_base": urls["wecom"]}),
-        "dingtalk": p.dingtalk.model_copy(update={"api_base": urls["dingtalk"], "oapi_base": urls["dingtalk_oapi"]}),
+        "dingtalk": p.dingtalk.model_copy(update={"api_base": urls["dingtalk"], "oapi_base": urls["dingtalk_oapi"],
+                                                  "session_webhook_hosts": hosts}),
         "feishu": p.feishu.model_copy(update={"api_base": urls["feishu"]}),
     })
     return cfg.model_copy(update={"platforms": platforms})

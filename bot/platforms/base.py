@@ -65,11 +65,18 @@ class InboundRequest:
 
 @dataclass
 class InboundResult:
-    """What the adapter produced: events to enqueue plus the immediate HTTP answer."""
+    """What the adapter produced: events to enqueue plus the immediate HTTP answer.
+
+    `replay_key`: for a request whose signature does not cover its body (DingTalk robot
+    callbacks), a key the gateway claims in the KV for `replay_ttl` seconds before anything
+    is enqueued; a second request with the same key is a replay and is refused (401).
+    """
     events: list[InboundEvent]
     response_body: bytes | str
     content_type: str
     status: int = 200
+    replay_key: str | None = None
+    replay_ttl: float = 0.0
 
 
 class InboundRejected(Exception):
@@ -95,6 +102,8 @@ BAD_SIGNATURE = "bad signature / 签名校验失败"
 MISSING_SIGNATURE = "missing signature / 缺少签名"
 BAD_TOKEN = "wrong verification token / 校验 token 不匹配"
 STALE_TIMESTAMP = "stale timestamp / 请求时间戳超出允许窗口"
+REPLAYED_SIGNATURE = ("replayed request: this timestamp and signature were already used / "
+                      "重放请求：该时间戳和签名已被使用过")
 BAD_TIMESTAMP = "malformed timestamp / 时间戳格式错误"
 MALFORMED_XML = "malformed XML / XML 格式错误"
 FORBIDDEN_XML = "XML with DTD or entities is not accepted / 不接受含 DTD 或实体的 XML"

@@ -1,80 +1,155 @@
-"""Cross-reference checks over the raw config mapping (rep ids, team ids, steward...).
-They run on the raw data so an admin sees these problems together with schema errors."""
+"""Checks over the raw config mapping that know the product: cross-references (rep, team,
+stage, channel and platform ids), roles (a team's supervisor must hold the supervisor role),
+and the vocabulary (every stage-gate item is something the bot can collect). They run on the
+raw data so an admin sees these problems together with schema errors, each as
+"key.path: English / 中文"."""
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
+from crm_core.config.vocabulary import CAPTURE_FIELDS, CHANNELS, GATE_ITEMS
 
-def _list(d: Any, key: str) -> list:
+
+def _list(d: Any, key: str) -> list[Any]:
     v = d.get(key) if isinstance(d, dict) else None
     return v if isinstance(v, list) else []
 
 
-def _dict(d: Any, key: str) -> dict:
+def _dict(d: Any, key: str) -> dict[str, Any]:
     v = d.get(key) if isinstance(d, dict) else None
     return v if isinstance(v, dict) else {}
+
+
+def _problem(path: str, en: str, zh: str, word: Any = None, known: list[str] | None = None) -> str:
+    """"path: English / 中文", with a did-you-mean in both when `word` is close to a known one."""
+    close = difflib.get_close_matches(str(word), known, n=1, cutoff=0.6) if known else []
+    if close:
+        en, zh = f"{en} (did you mean '{close[0]}'?)", f"{zh}(是不是「{close[0]}」?)"
+    return f"{path}: {en} / {zh}"
 
 
 def cross_reference_problems(data: dict[str, Any]) -> list[str]:
     org = _dict(data, "org")
     reps = [r for r in _list(org, "reps") if isinstance(r, dict)]
-    rep_ids = [r.get("id") for r in reps]
-    problems: list[str] = []
-    seen: set = set()
-    for i, rid in enumerate(rep_ids):
-        if rid in seen:
-            problems.append(f"org.reps[{i}].id: duplicate rep id '{rid}'")
-        seen.add(rid)
-    problems += _platform_id_problems(reps)
-    known = set(rep_ids)
-    team_ids = []
-    for i, team in enumerate(_list(org, "teams")):
-        if not isinstance(team, dict):
-            continue
-        team_ids.append(team.get("id"))
-        sup = team.get("supervisor")
-        if sup is not None and sup not in known:
-            problems.append(f"org.teams[{i}].supervisor: unknown rep '{sup}'")
-        for j, m in enumerate(_list(team, "members")):
-            if m not in known:
-                problems.append(f"org.teams[{i}].members[{j}]: unknown rep '{m}'")
+    problems = _rep_problems(reps)
+    known = {str(r.get("id")): r for r in reps}
+    team_ids = [str(t.get("id")) for t in _list(org, "teams") if isinstance(t, dict)]
+    problems += _team_problems(_list(org, "teams"), known)
     steward = org.get("data_steward")
     if steward is not None and steward not in known:
-        problems.append(f"org.data_steward: unknown rep '{steward}'")
-    problems += _assignment_problems(_dict(data, "assignment"), set(team_ids))
+        problems.append(_problem("org.data_steward", f"unknown rep '{steward}'", f"没有这位销售人员「{steward}」",
+                                 steward, list(known)))
+    problems += _assignment_problems(_dict(data, "assignment"), team_ids)
     problems += _stage_problems(_dict(data, "funnel"))
+    problems += _alert_problems(_dict(data, "alerts"), _enabled_platforms(_dict(data, "platforms")), reps)
     return problems
 
 
-def _platform_id_problems(reps: list[dict]) -> list[str]:
+def _enabled_platforms(platforms: dict[str, Any]) -> set[str]:
+    return {name for name, section in platforms.items() if isinstance(section, dict) and section.get("enabled")}
+
+
+def _rep_problems(reps: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    seen: set[Any] = set()
     owner: dict[tuple[str, str], int] = {}
-    out = []
     for i, r in enumerate(reps):
+        rid = r.get("id")
+        if rid in seen:
+            out.append(f"org.reps[{i}].id: duplicate rep id '{rid}' / 销售人员 ID「{rid}」重复")
+        seen.add(rid)
         for plat, uid in _dict(r, "platform_ids").items():
             if (plat, uid) in owner:
                 out.append(f"org.reps[{i}].platform_ids.{plat}: user id '{uid}' is already used by "
-                           f"org.reps[{owner[(plat, uid)]}]")
+                           f"org.reps[{owner[(plat, uid)]}] / 这个用户 ID 已被另一位销售人员使用")
             owner[(plat, uid)] = i
     return out
 
 
-def _assignment_problems(asg: dict, team_ids: set) -> list[str]:
-    out = []
-    dt = asg.get("default_team")
-    if dt is not None and dt not in team_ids:
-        out.append(f"assignment.default_team: unknown team '{dt}'")
-    for i, rule in enumerate(_list(asg, "rules")):
-        if isinstance(rule, dict) and rule.get("team") is not None and rule.get("team") not in team_ids:
-            out.append(f"assignment.rules[{i}].team: unknown team '{rule.get('team')}'")
+def _team_problems(teams: list[Any], reps: dict[str, dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for i, team in enumerate(teams):
+        if not isinstance(team, dict):
+            continue
+        sup = team.get("supervisor")
+        if sup is not None and sup not in reps:
+            out.append(_problem(f"org.teams[{i}].supervisor", f"unknown rep '{sup}'", f"没有这位销售人员「{sup}」",
+                                sup, list(reps)))
+        elif sup is not None:
+            roles = reps[sup].get("roles")
+            if isinstance(roles, list) and "supervisor" not in roles and "admin" not in roles:
+                out.append(f"org.teams[{i}].supervisor: '{sup}' does not have the supervisor role (add it to "
+                           f"org.reps[].roles) / 「{sup}」没有主管角色,请在 roles 里加上 supervisor")
+            where = team.get("supervisor_platform")
+            if where and where not in _dict(reps[sup], "platform_ids"):
+                out.append(f"org.teams[{i}].supervisor_platform: '{sup}' has no {where} id in platform_ids / "
+                           f"「{sup}」在 platform_ids 里没有 {where} 账号")
+        for j, m in enumerate(_list(team, "members")):
+            if m not in reps:
+                out.append(_problem(f"org.teams[{i}].members[{j}]", f"unknown rep '{m}'", f"没有这位销售人员「{m}」",
+                                    m, list(reps)))
     return out
 
 
-def _stage_problems(funnel: dict) -> list[str]:
-    out = []
-    seen: set = set()
+def _assignment_problems(asg: dict[str, Any], team_ids: list[str]) -> list[str]:
+    out: list[str] = []
+    dt = asg.get("default_team")
+    if dt is not None and dt not in team_ids:
+        out.append(_problem("assignment.default_team", f"unknown team '{dt}'", f"没有这个团队「{dt}」", dt, team_ids))
+    channels = list(CHANNELS)
+    for i, rule in enumerate(_list(asg, "rules")):
+        if not isinstance(rule, dict):
+            continue
+        team = rule.get("team")
+        if team is not None and team not in team_ids:
+            out.append(_problem(f"assignment.rules[{i}].team", f"unknown team '{team}'", f"没有这个团队「{team}」",
+                                team, team_ids))
+        for j, code in enumerate(_list(_dict(rule, "match"), "sources")):
+            if code not in CHANNELS:
+                out.append(_problem(f"assignment.rules[{i}].match.sources[{j}]",
+                                    f"unknown channel code '{code}' (known: {', '.join(channels)})",
+                                    f"没有这个线索来源「{code}」", code, channels))
+    return out
+
+
+def _stage_problems(funnel: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    seen: set[Any] = set()
+    items = list(GATE_ITEMS)
     for i, st in enumerate(_list(funnel, "stages")):
-        if isinstance(st, dict):
-            if st.get("key") in seen:
-                out.append(f"funnel.stages[{i}].key: duplicate stage key '{st.get('key')}'")
-            seen.add(st.get("key"))
+        if not isinstance(st, dict):
+            continue
+        if st.get("key") in seen:
+            out.append(f"funnel.stages[{i}].key: duplicate stage key '{st.get('key')}' / 阶段 key「{st.get('key')}」重复")
+        seen.add(st.get("key"))
+        for j, item in enumerate(_list(st, "required")):
+            if item not in GATE_ITEMS:
+                out.append(_problem(
+                    f"funnel.stages[{i}].required[{j}]", f"'{item}' is not a field or action the bot can collect",
+                    f"「{item}」不是机器人能收集的字段或动作(可用:"
+                    f"{'、'.join(f'{k}={v}' for k, v in GATE_ITEMS.items())})", item, items))
+    for j, item in enumerate(_list(funnel, "capture_required")):
+        if item not in CAPTURE_FIELDS:
+            out.append(_problem(f"funnel.capture_required[{j}]", f"'{item}' is not a field a new lead can be saved with",
+                                f"「{item}」不是新建线索能填的字段", item, list(CAPTURE_FIELDS)))
+    return out
+
+
+def _alert_problems(alerts: dict[str, Any], enabled: set[str], reps: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    people = {(plat, uid): r.get("id") for r in reps for plat, uid in _dict(r, "platform_ids").items()}
+    for about, route in _dict(alerts, "routes").items():
+        if isinstance(route, dict) and route.get("type") == "platform" and route.get("platform"):
+            if route["platform"] not in enabled:
+                out.append(f"alerts.routes.{about}.platform: '{route['platform']}' is not enabled, alerts could "
+                           f"not be sent / 平台「{route['platform']}」未启用,告警发不出去")
+    for platform, target in _dict(alerts, "ops_chats").items():
+        if platform not in enabled:
+            out.append(f"alerts.ops_chats.{platform}: platform '{platform}' is not enabled / 平台「{platform}」未启用")
+        elif (platform, target) in people:
+            rep = people[(platform, target)]
+            out.append(f"alerts.ops_chats.{platform}: '{target}' is {rep}, a person, who would get a test message "
+                       f"every heartbeat; use an ops group chat, or remove the entry (token check only) / "
+                       f"「{target}」是 {rep} 本人,每次心跳都会收到一条测试消息;请改成运维群,或删掉这一项(只检查 token)")
     return out

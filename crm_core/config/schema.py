@@ -3,6 +3,7 @@ admin's YAML never passes silently. Cross-references (rep ids, team ids) are che
 `checks.py`, which works on the raw mapping so it reports even when the schema fails."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Literal
 
@@ -63,7 +64,13 @@ class DingTalkRobot(Strict):
     secret: SecretStr | None = None          # SEC... signing secret
 
 
+def _dingtalk_webhook_hosts() -> list[str]:
+    return ["oapi.dingtalk.com", "api.dingtalk.com"]
+
+
 class DingTalkConfig(_PlatformBase):
+    """`replay_window_seconds` (inherited) bounds the encrypted event subscription, whose
+    signature covers the body; HTTP robot callbacks have their own, shorter window."""
     mode: Literal["http", "stream"] = "http"
     app_key: str = ""
     app_secret: SecretStr = SecretStr("")
@@ -72,12 +79,30 @@ class DingTalkConfig(_PlatformBase):
     oapi_base: str = "https://oapi.dingtalk.com"
     group_robots: dict[str, DingTalkRobot] = Field(default_factory=dict)  # team id -> custom robot
     stream_silence_seconds: int = Field(180, ge=10)
+    # HTTP robot callbacks: their `sign` covers the timestamp only, not the body, so a captured
+    # (timestamp, sign) pair is good for any body while the timestamp is fresh. Each pair is
+    # accepted once; this window (≤ DingTalk's own hour; it cannot be turned off) bounds the rest.
+    robot_callback_window_seconds: int = Field(300, ge=1, le=3600)
+    # Replies through a message's sessionWebhook go only to these hosts ("host" or "host:port";
+    # https, or http on a loopback address for the sandbox); another host: the robot API answers.
+    session_webhook_hosts: list[str] = Field(default_factory=_dingtalk_webhook_hosts)
+
+    @field_validator("session_webhook_hosts")
+    @classmethod
+    def _host_names(cls, hosts: list[str]) -> list[str]:
+        bad = [h for h in hosts if not _WEBHOOK_HOST.fullmatch(h)]
+        if bad:
+            raise ValueError(f"not a host or host:port: {', '.join(map(repr, bad))}")
+        return [h.lower() for h in hosts]
 
     @model_validator(mode="after")
     def _required_when_enabled(self) -> "DingTalkConfig":
         if self.enabled:
             _require(self, ("app_key", "app_secret", "robot_code"))
         return self
+
+
+_WEBHOOK_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
 
 
 class FeishuConfig(_PlatformBase):

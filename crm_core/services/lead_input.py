@@ -6,14 +6,12 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crm_core.config.vocabulary import CHANNELS
+
 CHANNEL_RE = r"^[A-Za-z0-9_\-]{1,40}$"
 TIMELINE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 
-# Channel codes → the label reps see (展会扫码/官网表单/...); unknown codes show as-is.
-CHANNEL_LABELS = {
-    "chat": "聊天录入", "voice": "语音录入", "web_form": "官网表单", "expo": "展会扫码",
-    "call": "电话", "wechat": "微信", "ads": "广告投放", "import": "批量导入", "referral": "转介绍",
-}
+CHANNEL_LABELS = CHANNELS      # channel code → the label reps see; unknown codes show as-is
 
 
 class LeadInput(BaseModel):

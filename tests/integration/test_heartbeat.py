@@ -124,7 +124,9 @@ def make_rt(cfg, srv, db, clock) -> Iterator[Callable[..., Runtime]]:  # noqa: A
 
     def make(route: AlertRoute | None = None) -> Runtime:
         base, p = srv.base_urls(), cfg.platforms
+        # a person as the WeCom probe target is fine in a test (config check refuses it in a deployment)
         alerts = cfg.alerts.model_copy(update={"inbound_silence_clock": "calendar",
+                                               "ops_chats": {**cfg.alerts.ops_chats, "wecom": "wangfang"},
                                                "routes": {**cfg.alerts.routes, **({"wecom": route} if route else {})}})
         platforms = p.model_copy(update={
             "wecom": p.wecom.model_copy(update={"api_base": base["wecom"]}),

@@ -34,6 +34,7 @@ from crm_core.config.schema import DingTalkRobot
 from crm_core.db.models import CardRecord, OutboundMessage
 from crm_core.kv import EmbeddedKV
 from sandbox.server import SandboxServer
+from sandbox.stack import point_at_sandbox
 from sandbox.state import SandboxCredentials
 
 USERS = {"wecom": "zhangwei", "dingtalk": "manager7001", "feishu": "ou_zhangwei"}
@@ -72,15 +73,9 @@ def srv(sandbox_cfg, clock):  # noqa: ANN001, ANN201
 
 @pytest.fixture
 def api_cfg(sandbox_cfg, srv):  # noqa: ANN001, ANN201
-    """`sandbox_cfg` with every platform's api_base pointed at the sandbox."""
-    base = srv.base_urls()
-    p = sandbox_cfg.platforms
-    return sandbox_cfg.model_copy(update={"platforms": p.model_copy(update={
-        "wecom": p.wecom.model_copy(update={"api_base": base["wecom"]}),
-        "dingtalk": p.dingtalk.model_copy(update={"api_base": base["dingtalk"],
-                                                  "oapi_base": base["dingtalk_oapi"]}),
-        "feishu": p.feishu.model_copy(update={"api_base": base["feishu"]}),
-    })})
+    """`sandbox_cfg` with every platform's api_base pointed at the sandbox (and its session
+    webhooks allowed)."""
+    return point_at_sandbox(sandbox_cfg, srv.base_urls())
 
 
 @pytest.fixture

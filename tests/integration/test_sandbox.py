@@ -32,6 +32,7 @@ from cards.render import (
 from sandbox import (
     CardNotTappable, PlatformSimulator, RemoteSandbox, SandboxCredentials, SandboxServer, SentCall,
 )
+from sandbox.stack import point_at_sandbox
 
 T0 = 1_790_000_000.0
 PLATFORMS = ("wecom", "dingtalk", "feishu")
@@ -415,12 +416,15 @@ def test_control_api_filters_stores_media_and_resets(srv, http) -> None:
 class BotStub:
     """crm-bot's callback endpoints reduced to the adapters: verify, decrypt, parse, answer."""
 
-    def __init__(self, cfg, clock: Clock) -> None:  # noqa: ANN001
-        w, d, f = cfg.platforms.wecom, cfg.platforms.dingtalk, cfg.platforms.feishu
+    def __init__(self, cfg, clock: Clock, srv: SandboxServer) -> None:  # noqa: ANN001
+        # the sandbox's host:port is allowed for session webhooks, as `LocalStack` does it
+        d = point_at_sandbox(cfg, srv.base_urls()).platforms.dingtalk
+        w, f = cfg.platforms.wecom, cfg.platforms.feishu
         token, key = f.verification_token.get_secret_value(), f.encrypt_key.get_secret_value()
         self.adapters = {
             "/callback/wecom": WeComInbound(w.token.get_secret_value(), w.encoding_aes_key.get_secret_value(), w.corp_id),
-            "/callback/dingtalk": DingTalkInbound(d.app_secret.get_secret_value()),
+            "/callback/dingtalk": DingTalkInbound(d.app_secret.get_secret_value(),
+                                                  session_webhook_hosts=d.session_webhook_hosts),
             "/callback/feishu": FeishuInbound(token, key), "/callback/feishu/card": FeishuCardInbound(token, key)}
         self.events: list[InboundEvent] = []
         self.clock = clock
@@ -462,8 +466,8 @@ def _stub_handler(stub: BotStub) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def bot(cfg, clock):  # noqa: ANN001, ANN201
-    stub = BotStub(cfg, clock)
+def bot(cfg, clock, srv):  # noqa: ANN001, ANN201
+    stub = BotStub(cfg, clock, srv)
     yield stub
     stub.httpd.shutdown()
     stub.httpd.server_close()
@@ -490,7 +494,7 @@ def test_text_callbacks_verify_and_parse(sim, bot, platform, text) -> None:
 def test_feishu_without_an_encrypt_key_authenticates_by_the_verification_token(cfg, srv, clock) -> None:
     plain_feishu = cfg.platforms.feishu.model_copy(update={"encrypt_key": SecretStr("")})
     plain = cfg.model_copy(update={"platforms": cfg.platforms.model_copy(update={"feishu": plain_feishu})})
-    stub = BotStub(plain, clock)
+    stub = BotStub(plain, clock, srv)
     try:
         sim = PlatformSimulator(plain, stub.url, srv, clock=clock)
         ok = sim.send_text("feishu", "ou_chenjie", "明文回调")

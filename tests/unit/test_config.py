@@ -34,7 +34,7 @@ def test_three_mistakes_all_reported_with_paths():
     raw["org"]["reps"][0]["wieght"] = 2
     raw["dedup"]["merge_threshold"] = "high"
     probs = problems_of(raw)
-    assert "org.teams[1].supervisor: unknown rep 'li.lei'" in probs
+    assert any(p.startswith("org.teams[1].supervisor: unknown rep 'li.lei'") for p in probs)
     assert any(p.startswith("org.reps[0].wieght: unknown key") for p in probs)
     assert any(p.startswith("dedup.merge_threshold:") for p in probs)
     assert len(probs) == 3
@@ -111,3 +111,53 @@ def test_cli_config_check_exit_codes(tmp_path):
     assert res.returncode == 1
     for needle in ("org.teams[1].supervisor: unknown rep 'li.lei'", "app.port:", "voice.backnd: unknown key"):
         assert needle in res.stderr
+
+
+def test_ten_planted_mistakes_are_all_reported() -> None:
+    """The kinds an admin really makes: a gate item the bot can't collect (a typo and an
+    invented one), a supervisor without the role, unknown rep / team / channel / stage
+    references, an alert route over a disabled platform, a capture field that doesn't exist."""
+    raw = example_raw()
+    raw["funnel"]["stages"][1]["required"] = ["requirement_file"]                  # 1 typo
+    raw["funnel"]["stages"][2]["required"].append("communication_method")          # 2 chat can't supply it
+    raw["funnel"]["stages"][3]["key"] = raw["funnel"]["stages"][2]["key"]           # 3 duplicate stage key
+    raw["funnel"]["capture_required"] = ["company", "compnay"]                     # 4 unknown capture field
+    raw["org"]["teams"][1]["supervisor"] = "chen.jie"                              # 5 a rep, not a supervisor
+    raw["org"]["teams"][0]["members"].append("zhang.wie")                          # 6 unknown rep
+    raw["assignment"]["rules"][0]["team"] = "east-medic"                           # 7 unknown team
+    raw["assignment"]["rules"][1]["match"]["sources"] = ["webform"]                # 8 unknown channel code
+    raw["platforms"]["dingtalk"]["enabled"] = False
+    raw["alerts"]["ops_chats"] = {"dingtalk": "cid_ops"}                           # 9 platform not enabled
+    raw["alerts"]["routes"]["wecom"] = {"type": "platform", "platform": "dingtalk", "chat_id": "cid_ops"}  # 10
+    probs = problems_of(raw)
+    expected = ["funnel.stages[1].required[0]: 'requirement_file'", "funnel.stages[2].required[1]: 'communication_method'",
+                "funnel.stages[3].key: duplicate stage key", "funnel.capture_required[1]: 'compnay'",
+                "org.teams[1].supervisor: 'chen.jie' does not have the supervisor role",
+                "org.teams[0].members[3]: unknown rep 'zhang.wie'", "assignment.rules[0].team: unknown team 'east-medic'",
+                "assignment.rules[1].match.sources[0]: unknown channel code 'webform'",
+                "alerts.ops_chats.dingtalk: platform 'dingtalk' is not enabled",
+                "alerts.routes.wecom.platform: 'dingtalk' is not enabled"]
+    for prefix in expected:
+        assert any(p.startswith(prefix) for p in probs), (prefix, probs)
+    assert len(probs) == 10, probs
+    typo = next(p for p in probs if "requirement_file" in p)
+    assert "did you mean 'requirements_file'" in typo and "是不是「requirements_file」" in typo   # both languages
+    assert all(" / " in p for p in probs)                                         # English / 中文
+
+
+def test_heartbeat_probe_to_a_person_is_refused() -> None:
+    raw = example_raw()
+    raw["alerts"]["ops_chats"]["wecom"] = "wangfang"          # 王芳 herself: 288 test messages a day
+    probs = problems_of(raw)
+    assert len(probs) == 1 and probs[0].startswith("alerts.ops_chats.wecom: 'wangfang' is wang.fang, a person")
+
+
+def test_cli_reports_planted_mistakes_and_exits_1(tmp_path) -> None:  # noqa: ANN001
+    raw = example_raw()
+    raw["funnel"]["stages"][1]["required"] = ["requirement_file"]
+    raw["org"]["teams"][1]["supervisor"] = "chen.jie"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    res = run_cli("config", "check", "--config", str(bad))
+    assert res.returncode == 1
+    assert "requirement_file" in res.stderr and "没有主管角色" in res.stderr

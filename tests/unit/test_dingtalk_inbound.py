@@ -10,6 +10,7 @@ import pytest
 from bot.events import EventKind, InboundEvent
 from bot.platforms.base import MAX_BODY_BYTES, InboundRejected, InboundRequest, InboundResult
 from bot.platforms.dingtalk import DingTalkInbound, robot_headers, stream_frame_to_event
+from bot.platforms.dingtalk.inbound import DEFAULT_SESSION_WEBHOOK_HOSTS, session_webhook_allowed
 from bot.platforms.wecom.crypto import MsgCrypt
 from cards.model import encode_action_token
 
@@ -189,13 +190,21 @@ def test_missing_sign_headers_are_401(dingtalk: DingTalkInbound, headers: dict) 
     assert err.status == 401
 
 
-@pytest.mark.parametrize("offset_s, ok", [(-3599, True), (3599, True), (-3601, False), (3601, False)])
-def test_replay_window(dingtalk: DingTalkInbound, offset_s: int, ok: bool) -> None:
+@pytest.mark.parametrize("offset_s, ok", [(-299, True), (299, True), (-301, False), (301, False),
+                                         (-3599, False)])
+def test_robot_callback_window_is_five_minutes(dingtalk: DingTalkInbound, offset_s: int, ok: bool) -> None:
     call = lambda: post(dingtalk, TEXT, ts_ms=NOW_MS + offset_s * 1000)  # noqa: E731
     if ok:
         assert call().events[0].kind is EventKind.TEXT
     else:
         assert rejected(call).status == 401
+
+
+@pytest.mark.parametrize("offset_s, ok", [(-3599, True), (3599, True), (-3601, False)])
+def test_robot_callback_window_is_configurable(offset_s: int, ok: bool) -> None:
+    adapter = DingTalkInbound(SECRET, robot_callback_window_seconds=3600)
+    call = lambda: post(adapter, TEXT, ts_ms=NOW_MS + offset_s * 1000)  # noqa: E731
+    assert (call().status == 200) if ok else (rejected(call).status == 401)
 
 
 def test_empty_secret_is_refused_at_construction() -> None:
@@ -204,7 +213,7 @@ def test_empty_secret_is_refused_at_construction() -> None:
 
 
 def test_window_zero_accepts_old_traffic() -> None:
-    adapter = DingTalkInbound(SECRET, replay_window_seconds=0)
+    adapter = DingTalkInbound(SECRET, robot_callback_window_seconds=0)
     assert post(adapter, TEXT, ts_ms=1577262236757).events[0].text == "hi"
 
 
@@ -300,3 +309,88 @@ def test_stream_frame_nested_too_deep_is_400() -> None:
     frame = {"type": "CALLBACK", "headers": {"messageId": "m"},
              "data": json.dumps(robot_msg("audio", content=DEEP))}
     assert rejected(lambda: stream_frame_to_event(frame, NOW)).status == 400
+
+
+# --- the sign covers the timestamp only: single use, short window, our hosts only --------------
+
+def test_robot_callback_carries_a_replay_key_for_its_timestamp(dingtalk: DingTalkInbound) -> None:
+    first = post(dingtalk, TEXT, ts_ms=NOW_MS - 60_000)
+    forged = post(dingtalk, robot_msg("text", text={"content": "查客户 医疗"}, senderStaffId="li.na"),
+                  ts_ms=NOW_MS - 60_000)
+    other = post(dingtalk, TEXT, ts_ms=NOW_MS - 59_999)
+    assert first.replay_key == forged.replay_key == f"robot-sign:{NOW_MS - 60_000}" != other.replay_key
+    assert first.replay_ttl == pytest.approx(300 - 60 + 1)         # until the timestamp leaves the window
+    assert post(dingtalk, TEXT, ts_ms=NOW_MS + 200_000).replay_ttl == pytest.approx(300 + 200 + 1)
+
+
+def test_event_subscription_needs_no_replay_key(dingtalk: DingTalkInbound) -> None:
+    body, args = dingtalk.encrypt_event('{"EventType":"user_add_org","UserId":["a"]}', "n", str(NOW_MS))
+    result = dingtalk.handle(InboundRequest("POST", "/", args, {}, body.encode()), NOW)
+    assert result.replay_key is None          # its signature covers the body and the nonce
+
+
+@pytest.mark.parametrize("url", [
+    "https://evil.example.com/robot/sendBySession?session=s1",
+    "http://oapi.dingtalk.com/robot/sendBySession?session=s1",                   # not https
+    "https://oapi.dingtalk.com.evil.example.com/robot/sendBySession",
+    "https://oapi.dingtalk.com@evil.example.com/robot/sendBySession",
+    "https://evil.example.com\\@oapi.dingtalk.com/robot/sendBySession",
+    "https://evil.example.com#@oapi.dingtalk.com/",
+    "http://127.0.0.1:6379/",                                                    # loopback, not listed
+    "https://oapi.dingtalk.com:99999/",
+    "ftp://oapi.dingtalk.com/", " https://oapi.dingtalk.com/", "", 42,
+])
+def test_foreign_session_webhook_is_dropped_with_one_warning(dingtalk: DingTalkInbound, url: Any,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="crm_bot.dingtalk"):
+        result = post(dingtalk, {**TEXT, "sessionWebhook": url})
+    (event,) = result.events
+    assert (result.status, event.kind, event.text, event.sender_id) == (200, EventKind.TEXT, "hi", "zhangwei01")
+    assert "sessionWebhook" not in event.reply_ref and "sessionWebhookExpiredTime" not in event.reply_ref
+    assert event.reply_ref["conversationId"] == "cid-p2p-1"     # the robot API answers instead
+    assert len([r for r in caplog.records if "sessionWebhook" in r.getMessage()]) == (1 if url else 0)
+
+
+@pytest.mark.parametrize("url, hosts", [
+    ("https://oapi.dingtalk.com/robot/sendBySession?session=s1", DEFAULT_SESSION_WEBHOOK_HOSTS),
+    ("https://api.dingtalk.com:443/v1.0/x", DEFAULT_SESSION_WEBHOOK_HOSTS),
+    ("https://OAPI.DingTalk.com./robot/sendBySession?session=s1", DEFAULT_SESSION_WEBHOOK_HOSTS),
+    ("http://127.0.0.1:8090/dingtalk/session/s1", ("oapi.dingtalk.com", "127.0.0.1:8090")),
+])
+def test_session_webhook_on_allowed_hosts_is_kept(url: str, hosts: tuple[str, ...]) -> None:
+    assert session_webhook_allowed(url, hosts)
+    (event,) = post(DingTalkInbound(SECRET, session_webhook_hosts=hosts), {**TEXT, "sessionWebhook": url}).events
+    assert event.reply_ref["sessionWebhook"] == url
+
+
+@pytest.mark.parametrize("url, hosts", [
+    ("http://127.0.0.1:8091/dingtalk/session/s1", ("127.0.0.1:8090",)),          # another port
+    ("http://127.0.0.1/dingtalk/session/s1", ("127.0.0.1",)),                     # http needs host:port
+    ("http://10.0.0.5:8090/x", ("10.0.0.5:8090",)),                              # http off loopback
+    ("https://oapi.dingtalk.com:8443/x", ("oapi.dingtalk.com:443",)),
+])
+def test_session_webhook_host_rules(url: str, hosts: tuple[str, ...]) -> None:
+    assert not session_webhook_allowed(url, hosts)
+
+
+def test_config_keys_reach_the_adapter() -> None:
+    from pydantic import ValidationError
+
+    from bot.platforms.dingtalk.platform import DingTalkPlatform
+    from crm_core.config.schema import AppConfig, DingTalkConfig, Platforms
+
+    default = DingTalkConfig()
+    assert (default.robot_callback_window_seconds, default.session_webhook_hosts) == \
+        (300, ["oapi.dingtalk.com", "api.dingtalk.com"])
+    for bad in ({"robot_callback_window_seconds": 0}, {"robot_callback_window_seconds": 3601},
+                {"session_webhook_hosts": ["https://oapi.dingtalk.com"]}, {"session_webhook_hosts": ["a/b"]}):
+        with pytest.raises(ValidationError):
+            DingTalkConfig(**bad)
+    d = DingTalkConfig(enabled=True, app_key="k", app_secret=SECRET, robot_code="r", replay_window_seconds=900,
+                       robot_callback_window_seconds=120, session_webhook_hosts=["OAPI.dingtalk.com", "127.0.0.1:8090"])
+    cfg = AppConfig.model_construct(platforms=Platforms.model_construct(dingtalk=d))
+    (endpoint,) = DingTalkPlatform().http_endpoints(cfg)
+    adapter = endpoint.adapter
+    assert isinstance(adapter, DingTalkInbound)
+    assert (adapter.robot_callback_window_seconds, adapter.replay_window_seconds) == (120, 900)
+    assert adapter.session_webhook_hosts == {"oapi.dingtalk.com", "127.0.0.1:8090"}

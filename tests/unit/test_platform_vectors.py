@@ -201,7 +201,7 @@ def test_v8_dingtalk_robot_inbound_sign() -> None:
 
 
 def test_v8_adapter_accepts_the_vector_headers() -> None:
-    adapter = DingTalkInbound("this is a secret", replay_window_seconds=0)
+    adapter = DingTalkInbound("this is a secret", robot_callback_window_seconds=0)   # a 2019 vector
     headers = {"Timestamp": "1577262236757", "Sign": "DJrE6qdyVGCQz9z5r2MDuNcNAhwYnuAkyj13cx169CA="}
     body = json.dumps({"msgtype": "text", "msgId": "m1", "text": {"content": " 你好"}}).encode()
     result = adapter.handle(InboundRequest("POST", "/callback/dingtalk", {}, headers, body), now=2e9)

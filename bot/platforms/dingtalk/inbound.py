@@ -1,15 +1,26 @@
 """DingTalk inbound: HTTP robot callbacks, card callbacks, encrypted event subscription
 and Stream-mode frames, all mapped to the same neutral `InboundEvent`.
 
-HTTP robot/card callbacks are authenticated by the `timestamp` + `sign` headers; the
-optional encrypted event subscription reuses WeCom's WXBizMsgCrypt with receive-id = appKey.
+HTTP robot/card callbacks are authenticated by the `timestamp` + `sign` headers. The sign
+covers the timestamp only, not the body, so what the protocol allows is done around it: a
+short window (`robot_callback_window_seconds`), each (timestamp, sign) pair accepted once (the
+result's `replay_key`, claimed by the gateway), and replies through `sessionWebhook` only to
+DingTalk's own hosts (`session_webhook_allowed`). Stream mode has none of this weakness.
+
+The optional encrypted event subscription reuses WeCom's WXBizMsgCrypt with receive-id = appKey
+(its signature covers the body; `replay_window_seconds` bounds it).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import ipaddress
 import json
+import logging
 import time
+from collections.abc import Collection, Iterable
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from bot.events import CardAction, EventKind, InboundEvent, MediaRef
 from bot.platforms.base import (
@@ -34,8 +45,14 @@ from bot.platforms.base import (
 from bot.platforms.dingtalk.signing import verify_robot_sign
 from bot.platforms.wecom.crypto import MsgCrypt, new_nonce
 
+log = logging.getLogger("crm_bot.dingtalk")
+
 PLATFORM = "dingtalk"
 JSON_CT = "application/json; charset=utf-8"
+ROBOT_CALLBACK_WINDOW = 300.0     # seconds; DingTalk itself allows an hour
+DEFAULT_SESSION_WEBHOOK_HOSTS = ("oapi.dingtalk.com", "api.dingtalk.com")
+UNBOUNDED_REPLAY_TTL = 24 * 3600  # a window of 0 (tests with fixed vectors): remember a day
+_SESSION_KEYS = ("sessionWebhook", "sessionWebhookExpiredTime")
 _CONTACT_EVENT_PREFIXES = ("user_", "org_admin_", "org_dept_", "label_user_")
 
 
@@ -46,11 +63,17 @@ class DingTalkInbound:
 
     def __init__(self, app_secret: str, replay_window_seconds: float = 3600,
                  app_key: str | None = None, event_token: str | None = None,
-                 event_aes_key: str | None = None) -> None:
+                 event_aes_key: str | None = None, *,
+                 robot_callback_window_seconds: float = ROBOT_CALLBACK_WINDOW,
+                 session_webhook_hosts: Iterable[str] = DEFAULT_SESSION_WEBHOOK_HOSTS) -> None:
+        """`replay_window_seconds` bounds the encrypted event subscription, and
+        `robot_callback_window_seconds` the robot callbacks (0 turns either check off)."""
         if not app_secret:  # an empty secret would make every signature forgeable
             raise ValueError("DingTalk app_secret is required")
         self._secret = app_secret
         self.replay_window_seconds = replay_window_seconds
+        self.robot_callback_window_seconds = robot_callback_window_seconds
+        self.session_webhook_hosts = frozenset(h.lower() for h in session_webhook_hosts)
         self._event_crypt = (MsgCrypt(event_token, event_aes_key, app_key)
                              if app_key and event_token and event_aes_key else None)
 
@@ -60,19 +83,44 @@ class DingTalkInbound:
             raise InboundRejected(405, METHOD_NOT_ALLOWED)
         if self._event_crypt and ("msg_signature" in req.args or "signature" in req.args):
             return self._event_subscription(self._event_crypt, req, now)
-        self._verify_robot_sign(req, now)
-        event = dingtalk_payload_to_event(parse_json_object(req.body), now)
+        timestamp, sent_at = self._verify_robot_sign(req, now)
+        event = self._reply_on_our_hosts(dingtalk_payload_to_event(parse_json_object(req.body), now))
         # "{}" = acknowledged; a card callback's "{}" leaves the card as it is.
-        return InboundResult([event], "{}", JSON_CT)
+        # The sign is HMAC(timestamp) and nothing else: one pair per timestamp string, so the
+        # timestamp is the key that makes the pair single-use, for as long as it is fresh.
+        return InboundResult([event], "{}", JSON_CT, replay_key=f"robot-sign:{timestamp}",
+                             replay_ttl=self._replay_ttl(sent_at, now))
 
-    def _verify_robot_sign(self, req: InboundRequest, now: float) -> None:
+    def _verify_robot_sign(self, req: InboundRequest, now: float) -> tuple[str, float]:
+        """(timestamp as signed, its epoch seconds) of a valid, fresh robot callback."""
         timestamp, sign = req.header("timestamp").strip(), req.header("sign")
         if not timestamp or not sign:
             raise InboundRejected(401, MISSING_SIGNATURE)
         sent_at = parse_epoch(timestamp, millis=True)
         if not verify_robot_sign(self._secret, timestamp, sign):
             raise InboundRejected(401, BAD_SIGNATURE)
-        check_fresh(sent_at, now, self.replay_window_seconds)
+        check_fresh(sent_at, now, self.robot_callback_window_seconds)
+        return timestamp, sent_at
+
+    def _replay_ttl(self, sent_at: float, now: float) -> float:
+        """How long the pair stays acceptable: until its timestamp leaves the window."""
+        window = self.robot_callback_window_seconds
+        if window <= 0:
+            return UNBOUNDED_REPLAY_TTL
+        return max(1.0, sent_at + window - now + 1.0)
+
+    def _reply_on_our_hosts(self, event: InboundEvent) -> InboundEvent:
+        """Drop a `sessionWebhook` off DingTalk's hosts (one warning): the message is still
+        handled, and its answer goes through the robot API to the sender the body names."""
+        url = event.reply_ref.get("sessionWebhook")
+        if url is None or session_webhook_allowed(url, self.session_webhook_hosts):
+            return event
+        if url != "":                   # an empty one is no address: dropped without a word
+            log.warning("dingtalk callback %s: sessionWebhook host %s is not in "
+                        "dingtalk.session_webhook_hosts; dropped, the reply goes through the robot API",
+                        event.event_id, _host_of(url))
+        ref = {k: v for k, v in event.reply_ref.items() if k not in _SESSION_KEYS}
+        return dataclasses.replace(event, reply_ref=ref)
 
     def _event_subscription(self, crypt: MsgCrypt, req: InboundRequest,
                             now: float) -> InboundResult:
@@ -107,6 +155,46 @@ class DingTalkInbound:
         encrypt, signature = self._event_crypt.encrypt_and_sign(plain_json, nonce, timestamp)
         return (json.dumps({"encrypt": encrypt}),
                 {"msg_signature": signature, "timeStamp": timestamp, "nonce": nonce})
+
+
+def session_webhook_allowed(url: Any, hosts: Collection[str]) -> bool:
+    """True for a sessionWebhook URL crm-bot may POST a reply to: https on a host in `hosts`
+    (an entry "host" allows any port, "host:port" that port), or http on a loopback address
+    listed with its port (the sandbox). No user info, backslashes, spaces or control
+    characters, which URL parsers read differently."""
+    if not isinstance(url, str) or not url or len(url) > 2048:
+        return False
+    if any(c == "\\" or c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host, port = (parts.hostname or "").rstrip("."), parts.port
+    except ValueError:              # a port that is not a number or out of range
+        return False
+    if not host or parts.username is not None or parts.password is not None:
+        return False
+    with_port = f"{host}:{port}" if port is not None else host
+    if parts.scheme == "https":
+        return host in hosts or with_port in hosts
+    return parts.scheme == "http" and port is not None and with_port in hosts and _loopback(host)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_of(url: Any) -> str:
+    """The host of a rejected URL for the log: short, repr-quoted, never the whole URL."""
+    try:
+        host = urlsplit(url).hostname if isinstance(url, str) else None
+    except ValueError:
+        host = None
+    return repr((host or "?")[:100])
 
 
 def _epoch_auto(text: str) -> float:

@@ -9,7 +9,7 @@ from bot.events import MediaRef
 from bot.outbound.message import Recipient
 from bot.outbound.ratelimit import MINUTE, Window
 from bot.platforms.dingtalk.client import PLATFORM, DingTalkClient
-from bot.platforms.dingtalk.inbound import DingTalkInbound
+from bot.platforms.dingtalk.inbound import DingTalkInbound, session_webhook_allowed
 from bot.platforms.interface import Channel, Connection, Enqueue, HttpEndpoint, Platform, Refs
 from bot.streams.intake import Intake
 from bot.streams.watchdog import LivenessWatchdog
@@ -30,12 +30,15 @@ class DingTalkChannel(Channel):
 
     def route(self, to: Recipient, kind: str, now: float) -> str:
         """"robot" (team custom robot), "session" (answer through the message's sessionWebhook
-        while it is valid; texts only), "group" (robot in a chat) or "user" (one-to-one)."""
+        while it is valid, on one of `session_webhook_hosts`; texts only), "group" (robot in a
+        chat) or "user" (one-to-one)."""
         if to.chat_id and to.chat_id in self.cfg.group_robots:
             return "robot"
         expires = to.reply_ref.get("sessionWebhookExpiredTime")
         if (kind in ("text", "markdown") and to.reply_ref.get("sessionWebhook")
-                and isinstance(expires, (int, float)) and expires - SESSION_MARGIN_MS > now * 1000):
+                and isinstance(expires, (int, float)) and expires - SESSION_MARGIN_MS > now * 1000
+                # the adapter drops other hosts already; Stream frames and queued events too
+                and session_webhook_allowed(to.reply_ref["sessionWebhook"], self.cfg.session_webhook_hosts)):
             return "session"
         return "group" if to.chat_id else "user"
 
@@ -107,8 +110,10 @@ class DingTalkPlatform(Platform):
         p = cfg.platforms.dingtalk
         if p.mode != "http":
             return []
-        return [HttpEndpoint("dingtalk", PLATFORM, DingTalkInbound(p.app_secret.get_secret_value(),
-                                                         p.replay_window_seconds, app_key=p.app_key))]
+        adapter = DingTalkInbound(p.app_secret.get_secret_value(), p.replay_window_seconds, app_key=p.app_key,
+                                  robot_callback_window_seconds=p.robot_callback_window_seconds,
+                                  session_webhook_hosts=p.session_webhook_hosts)
+        return [HttpEndpoint("dingtalk", PLATFORM, adapter)]
 
     def connection(self, cfg: AppConfig, kv: KV, enqueue: Enqueue) -> Connection | None:
         p = cfg.platforms.dingtalk
