@@ -19,7 +19,8 @@ Deviations from / additions to the shared sandbox contract (the outbound clients
   "webhook" (custom robot on /dingtalk-oapi); Feishu "tenant_access_token", "im/messages",
   "im/reply", "im/patch", "card/update", "resources", "webhook" (custom bot).
 * Injected failures: "5xx" = HTTP 503; "timeout" = the request is held `hang_seconds`
-  (default 2 s) and then answered 504; "rate_limit" = WeCom errcode 45009 (HTTP 200), DingTalk
+  (default 2 s) and then answered 504; "late" = the request is carried out (a message is
+  delivered) but answered only after `hang_seconds`; "rate_limit" = WeCom errcode 45009 (HTTP 200), DingTalk
   HTTP 403 `Forbidden.AccessDenied.QpsLimitForApi` (what api.dingtalk.com really answers; the
   custom robot / session webhook answer errcode 130101), Feishu HTTP 429 + code 99991400 +
   `x-ogw-ratelimit-reset: 1` (custom bot: code 11232); "token_expired" = WeCom 42001, DingTalk

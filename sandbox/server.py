@@ -279,15 +279,25 @@ class SandboxServer:
             # Hold the request past any sane client timeout, then answer like a gateway would.
             self.state.wake.wait(self.hang_seconds)
             resp = json_response({"error": "sandbox: injected timeout"}, 504)
+        elif mode == "late":
+            # Done (the message is delivered), but the answer comes `hang_seconds` later: a sender
+            # that times out or dies meanwhile cannot know it went out.
+            resp = route.handler(self.state, req)
+            self._record(api, route, req, resp)
+            self.state.wake.wait(self.hang_seconds)
+            return resp
         elif mode is not None:
             resp = api.failure(mode, route.api)
         else:
             resp = route.handler(self.state, req)
+        self._record(api, route, req, resp)
+        return resp
+
+    def _record(self, api: PlatformApi, route: Route, req: ApiRequest, resp: ApiResponse) -> None:
         if route.recorded and resp.record:
             self.state.record(api.platform, route.api, resp.recipient or _guess_recipient(req),
                               resp.body if resp.body is not None else _body_dict(req),
                               resp.status, dict(resp.payload or {}))
-        return resp
 
 
 def _body_dict(req: ApiRequest) -> dict[str, Any]:

@@ -17,7 +17,7 @@ TOKEN_TTL = 7200
 SEEN_MAX_AGE = 4 * 3600.0     # the longest idempotency window of any platform (WeCom's duplicate check)
 SEEN_PRUNE_AT = 50_000
 SANDBOX_PLATFORMS = ("wecom", "dingtalk", "feishu")
-FAIL_MODES = ("5xx", "timeout", "token_expired", "rate_limit", "ok")   # plus "error:<code>"
+FAIL_MODES = ("5xx", "timeout", "late", "token_expired", "rate_limit", "ok")   # plus "error:<code>"
 
 
 @dataclass(frozen=True)

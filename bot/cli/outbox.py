@@ -28,13 +28,14 @@ def list_outbound(rt: Runtime, status: str | None = None, limit: int = 20) -> li
 
 
 def retry_outbound(rt: Runtime, row_id: int | None = None) -> list[int]:
-    """Re-queue message `row_id` (any status but sent) or, without an id, every dead one.
+    """Re-queue message `row_id` (any status but sent) or, without an id, every dead one (but
+    not a row superseded by a later copy of the same message: see `rows.claim_stalled`).
     Attempts start again from zero. A row that went out inside a coalesced message is
     retried through the row that carries it. Returns the re-queued ids."""
     with rt.db.uow() as s:
         if row_id is None:
             rows = [r for r in s.scalars(select(OutboundMessage).where(OutboundMessage.status == "dead"))
-                    if not r.body.get("in_plan_of")]
+                    if not r.body.get("in_plan_of") and not r.body.get("superseded_by")]
         else:
             row = s.get(OutboundMessage, row_id)
             if row is None:
@@ -48,6 +49,9 @@ def retry_outbound(rt: Runtime, row_id: int | None = None) -> list[int]:
                 row = carrier
             if row.status == "sent":
                 raise click.ClickException(f"outbound message #{row.id} was already sent")
+            if row.body.get("superseded_by"):
+                raise click.ClickException(f"outbound message #{row.id} is the same message as "
+                                           f"#{row.body['superseded_by']}: retry that one")
             rows = [row]
         for row in rows:
             row.status, row.attempts, row.error = "queued", 0, None

@@ -28,13 +28,15 @@ from bot.outbound.rows import MAX_ERROR, OutboundRows
 from bot.platforms.interface import Channel
 from cards.model import Card
 from crm_core.db import Database
-from crm_core.kv.base import KV
+from crm_core.kv.base import KV, Lock
 from crm_core.kv.keys import LATER_QUEUE, OUTBOUND_QUEUE
 
 log = logging.getLogger("crm_bot.outbound")
 
 MAX_ATTEMPTS = 5
-SEND_LOCK_TTL = 120.0          # one job: a few calls with 10 s read timeouts
+# One sender per recipient. The lock is extended before each platform call (≤ 13 s each), so
+# it can be short: a worker killed mid-send holds up its recipient for SEND_LOCK_TTL at most.
+SEND_LOCK_TTL = 30.0
 SEND_LOCK_WAIT = 30.0
 SWEEP_LIMIT = 500              # rows re-queued per sweep at most
 
@@ -115,12 +117,12 @@ class Outbox:
         if not lock.acquire(blocking=True, timeout=SEND_LOCK_WAIT):
             raise TransientError("another worker is still sending to this recipient", api="outbox")
         try:
-            self._process_locked(row_id)
+            self._process_locked(row_id, lambda: _keep(lock))
         finally:
             lock.release()
 
     # ---- one job ------------------------------------------------------------------------
-    def _process_locked(self, row_id: int) -> None:
+    def _process_locked(self, row_id: int, keep: Callable[[], None]) -> None:
         started = self._start(row_id)
         if started is None:
             return
@@ -131,7 +133,7 @@ class Outbox:
             return
         woken = False
         try:
-            refs = self._deliver(job)
+            refs = self._deliver(job, keep)
         except RateLimited as err:
             self._hold(job, err.retry_after, str(err))
         except PermanentError as err:
@@ -179,12 +181,14 @@ class Outbox:
             self.rows.mark_dead(row_id, str(err)[:MAX_ERROR])
             return None
 
-    def _deliver(self, job: Job) -> dict[str, Any]:
-        """The platform calls for one job; texts go part by part, saving progress."""
+    def _deliver(self, job: Job, keep: Callable[[], None] = lambda: None) -> dict[str, Any]:
+        """The platform calls for one job; texts go part by part, saving progress. `keep()`
+        before each call: the send lock lasts for the call."""
         channel = job.channel
         # an earlier call of this same message may have gone out (a retry after a timeout, a
         # crash or an outage): how far back, for platforms that dedupe by content (WeCom)
         window = max(0.0, self._now() - job.created) if job.attempts > 1 else 0.0
+        keep()
         if job.kind == "card" and not job.as_text and job.card is not None:
             return channel.send_card(job.to, job.route, job.card, uuid=f"crm-{job.row_id}", resend_window=window)
         if job.kind == "card_update" and not job.as_text and job.card is not None:
@@ -192,6 +196,8 @@ class Outbox:
         refs: dict[str, Any] = {"fallback": "text"} if job.card is not None else {}
         for i, part in enumerate(job.parts):
             index = job.sent_before + i
+            if i:
+                keep()
             got = channel.send_text(job.to, job.route, part, job.kind == "markdown",
                                     uuid=f"crm-{job.row_id}-{index}", resend_window=window)
             refs = {**got, **refs} if i == 0 else refs     # keep the first part's message id
@@ -218,6 +224,12 @@ class Outbox:
     def _queue_next(self, next_id: int | None) -> None:
         if next_id is not None:
             self.queue.put({"outbound_id": next_id})
+
+
+def _keep(lock: Lock) -> None:
+    """Hold the recipient's send lock for one more call, or stop: another worker may be sending."""
+    if not lock.extend(SEND_LOCK_TTL):
+        raise TransientError("lost the send lock to another worker", api="outbox")
 
 
 def _error_text(err: Exception) -> str:

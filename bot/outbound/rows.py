@@ -149,7 +149,7 @@ class OutboundRows:
     def finish(self, job: Job, refs: dict[str, Any]) -> int | None:
         """Record the send; returns the recipient's next held message, which may go now."""
         now = self.clock()
-        msg_id = next((str(refs[k]) for k in ("msgid", "message_id", "cardBizId", "processQueryKey")
+        msg_id = next((str(refs[k]) for k in ("msgid", "message_id", "outTrackId", "cardBizId", "processQueryKey")
                        if refs.get(k)), None)
         with self.db.uow() as s:
             for member_id in job.members:
@@ -176,13 +176,34 @@ class OutboundRows:
                 .order_by(OutboundMessage.id).limit(limit * 10))
             stalled = [r for r in rows if not r.body.get("in_plan_of")
                        and float(r.body.get(PROGRESS) or 0.0) < cutoff][:limit]
+            ids = []
             for row in stalled:
+                if (by := _superseded_by(s, row)) is not None:
+                    row.status, row.body = "dead", {**row.body, "superseded_by": by}
+                    row.error = f"not sent: #{by} is the same message (dedupe key), written again after a fault"
+                    continue
                 row.body = {**row.body, PROGRESS: now}
-            return [r.id for r in stalled]
+                ids.append(row.id)
+            return ids
 
     def oldest_held(self, platform: str, recipient: str) -> int | None:
         with self.db.uow() as s:
             return _oldest_held_in(s, platform, recipient)
+
+
+def _superseded_by(s: Session, row: OutboundMessage) -> int | None:
+    """Another row of the same logical message (dedupe key) that is sent or was written later:
+    a fault between this row's insert and its registration in the KV (`once.py`) let a retry
+    write the message again, and that newer row is the one registered and queued."""
+    key = row.body.get("dedupe_key")
+    if not key:
+        return None
+    twins = s.execute(select(OutboundMessage.id, OutboundMessage.status).where(
+        OutboundMessage.platform == row.platform, OutboundMessage.recipient == row.recipient,
+        OutboundMessage.id != row.id, OutboundMessage.body["dedupe_key"].as_string() == str(key))).all()
+    sent = [i for i, status in twins if status == "sent"]
+    later = [i for i, status in twins if i > row.id and status != "dead"]
+    return min(sent) if sent else (max(later) if later else None)
 
 
 def _oldest_held_in(s: Session, platform: str, recipient: str) -> int | None:

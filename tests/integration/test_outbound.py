@@ -638,3 +638,34 @@ def test_sweeper_picks_up_a_failed_row_whose_retry_was_lost(rt, srv, clock):  # 
     assert rt.outbox.requeue_stalled(clock.now - timedelta(minutes=5)) == 1
     drain(rt)
     assert row(rt, failed).status == "sent" and sent_texts(srv, "wecom") == ["失败后消息丢了"]
+
+
+def test_sweeper_retires_a_copy_a_fault_left_behind(rt, srv, clock, monkeypatch):  # noqa: ANN001
+    """Redis fails between a reply's insert and its registration under the dedupe key: the
+    handler's retry writes the same message again (row B), and B is sent. Row A, never queued,
+    must not be swept back into the queue: it is retired as a copy of B, and `outbox retry
+    --all` leaves it alone."""
+    import redis as redis_lib
+
+    from bot.cli.outbox import retry_outbound
+    box, to, key = rt.outbox, Recipient("feishu", "ou_zhangwei"), "reply:feishu:om_1:0"
+    real_set = rt.kv.set
+
+    def set_fails(k: str, v: str, ttl: float | None = None) -> None:
+        raise redis_lib.ConnectionError("Connection closed by server.")
+    monkeypatch.setattr(rt.kv, "set", set_fails)
+    with pytest.raises(redis_lib.ConnectionError):
+        box.send("收到,已记录。", to, dedupe_key=key)
+    monkeypatch.setattr(rt.kv, "set", real_set)
+    rt.kv.delete(f"outbound:dedupe:{key}")          # the claim lapsed meanwhile (once.CLAIM_TTL)
+    b = box.send("收到,已记录。", to, dedupe_key=key)  # the handler's retry
+    drain(rt)
+    a = min(r.id for r in rows(rt))
+    assert a != b and row(rt, b).status == "sent" and row(rt, a).status == "queued"
+    clock.advance(minutes=10)
+    assert box.requeue_stalled(clock.now - timedelta(minutes=5)) == 0
+    r = row(rt, a)
+    assert (r.status, r.body["superseded_by"]) == ("dead", b)
+    assert retry_outbound(rt) == []
+    drain(rt)
+    assert sent_texts(srv, "feishu") == ["收到,已记录。"]
