@@ -27,6 +27,20 @@ _REDIS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.
 # (the pool's ping failed). The raw DBAPI classes come through paths SQLAlchemy does not wrap.
 _DATABASE = (sa_errors.OperationalError, sa_errors.InterfaceError, sa_errors.DisconnectionError,
              psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError)
+# SQLite reports a broken statement ("no such table", a syntax error) as OperationalError too:
+# that is the code's fault and must fail like any bug, not be deferred for ever. Only these
+# mean the file is unavailable for now.
+_SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "unable to open database",
+                       "disk i/o error", "database or disk is full", "readonly database")
+
+
+def _sqlite_statement_error(err: BaseException) -> bool:
+    """An SQLite OperationalError that is about the statement, not the database's availability."""
+    raw = err.orig if isinstance(err, sa_errors.DBAPIError) else err
+    if not isinstance(raw, sqlite3.OperationalError):
+        return False
+    text = str(raw).lower()
+    return not any(marker in text for marker in _SQLITE_UNAVAILABLE)
 
 
 class InfrastructureError(Exception):
@@ -43,7 +57,9 @@ def fault_kind(err: BaseException) -> str | None:
             return None
         if isinstance(seen, _REDIS):
             return "redis"
-        if isinstance(seen, _DATABASE) or (isinstance(seen, sa_errors.DBAPIError) and seen.connection_invalidated):
+        if isinstance(seen, _DATABASE) and not _sqlite_statement_error(seen):
+            return "database"
+        if isinstance(seen, sa_errors.DBAPIError) and seen.connection_invalidated:
             return "database"
         if isinstance(seen, InfrastructureError):
             return fault_kind(seen.__cause__) if seen.__cause__ is not None else "infrastructure"

@@ -45,6 +45,9 @@ def raised_while_handling() -> Exception:
 @pytest.mark.parametrize(("err", "kind"), [
     (db_down(), "database"),
     (sqlite3.OperationalError("database is locked"), "database"),
+    (sqlite3.OperationalError("no such table: leads"), None),          # a bug in the statement, not an outage
+    (OperationalError("SELECT x", {}, sqlite3.OperationalError('near "FORM": syntax error')), None),
+    (OperationalError("SELECT 1", {}, sqlite3.OperationalError("unable to open database file")), "database"),
     (redis.ConnectionError("refused"), "redis"),
     (redis.TimeoutError("timeout"), "redis"),
     (redis.BusyLoadingError("loading"), "redis"),
