@@ -14,7 +14,7 @@ ACTIONS: dict[str, str] = {
     "投标": r"投标|述标|应标|竞标|标书|递标|\bbid(?:ding)?\b",
     "演示": r"演示|demo|展示一下|产品介绍|讲解|presentation|\bpresent\b",
     "拜访": r"拜访|上门|登门|见面|面谈|面聊|碰面|走访|约见|过去一趟|去(?:学校|医院|工厂|厂里|他们厂|他们公司|现场看)|"
-            r"看现场|过去看|去看看|厂里看看|\bvisit(?!\s+(?:our|us))|\bmeet(?!ing)\b|"
+            r"看现场|过去看|去看看|厂里看看|去(?:门店|店里|他们那边?|客户那边?|办公室|总部|工地|园区)|\bvisit(?!\s+(?:our|us))|\bmeet(?!ing)\b|"
             r"\bin person\b|\bon-?site\b",
     "考察": r"考察|参观|来访|来我们公司|来公司|看厂|来厂|实地看|site visit|\btour\b|visit\s+(?:our|us)",
     "报价": r"报价|报个价|出价格|发价格|给价格|价格表|\bquot(?:e|ation)\b|\bpricing\b",
@@ -22,16 +22,17 @@ ACTIONS: dict[str, str] = {
     "回访": r"回访|跟进|再联系|回复|回电话?|打电话|电话沟通|复访|\bfollow[- ]?up\b|\bcall(?:\s+(?:back|him|her|them))?\b|"
             r"\bcheck in\b",
     "发方案": r"(?:发|出|做|给|提交|交|写|准备|递交|要)(?:一?[个份版])?(?:详细的?|技术|解决|初步的?|完整的?)?方案|"
+              r"把[^,，。;；\s]{0,6}?方案(?:发|给|提交|递交|交)|"
               r"\bproposal\b",
     "试用": r"试用|试点|\bpoc\b|试运行|免费试|测试|\btrial\b|\bpilot\b",
-    "会议": r"开会|会议|碰头|启动会|见面会|评审会|汇报会|沟通会|视频会|电话会|线上会|交流会|\bmeeting\b",
+    "会议": r"开会|会议|约(?:了)?个会|碰头|启动会|见面会|评审会|汇报会|沟通会|视频会|电话会|线上会|交流会|\bmeeting\b",
     "谈判": r"谈判|议价|砍价|谈价格?|\bnegotiat\w*",
     "付款": r"付款|打款|回款|首付|首款|预付|尾款|付定金|\bpayment\b|\bpay\b",
     "交付": r"交付|发货|送货|上线|安装|装好|装完|到货|实施|\bdeliver\w*|\binstall\w*|\bgo[- ]live\b|\brollout\b",
     "培训": r"培训|\btraining\b",
     "验收": r"验收|\bacceptance\b",
     "续约": r"续约|续费|续签|\brenew\w*",
-    "下单": r"下单|订货|确认订单|\bpurchase order\b|\bplace (?:an|the) order\b",
+    "下单": r"下单|订货|确认订单|下PO|\bPO\b|\bpurchase order\b|\bplace (?:an|the) order\b",
     "立项": r"立项",
     "调研": r"调研|需求沟通|勘察|勘查|踏勘",
 }
@@ -39,8 +40,10 @@ _ACTION_RE = re.compile("|".join(f"(?P<a{i}>{p})" for i, p in enumerate(ACTIONS.
 _NAMES = list(ACTIONS)
 _PAST_AFTER = re.compile(r"\s?(?:了|过|完|已经)|\s?(?:ed|'d)\b", re.IGNORECASE)
 _PAST_BEFORE = re.compile(r"(?:已经|刚刚|刚才|刚|上次|之前|昨天|上周|前天|上个月|already|last week|yesterday|"
-                          r"just|earlier)[^,，。;；]{0,6}$", re.IGNORECASE)
+                          r"just|earlier)[^,，。;；]{0,6}$|(?:做|搞|开|办|进行|安排)了[个次场]?(?:产品)?$", re.IGNORECASE)
 _GENERIC_PENALTY = 6
+# An action word used as a noun names no step: 续约金额, 续费的事, 签约事宜.
+_AS_NOUN = re.compile(r"\s?(?:金额|费用|款|的事|事宜|的问题)")
 _PRICE_NOUN = re.compile(r"\s?(?:是|为|在|大概|约|:)?\s?[\d一二两三四五六七八九十]")
 
 
@@ -53,6 +56,8 @@ def find_action_hits(text: str) -> list[tuple[int, int, str, bool]]:
         done = bool(_PAST_AFTER.match(text, match.end()) or _PAST_BEFORE.search(text[max(0, match.start() - 10):match.start()]))
         if name == "报价" and _PRICE_NOUN.match(text, match.end()):
             done = True  # "报价120万" states a price; it is not a step to do
+        if _AS_NOUN.match(text, match.end()):
+            done = True
         hits.append((match.start(), match.end(), name, done))
     return hits
 

@@ -24,7 +24,7 @@ _CN_RUN = (rf"(?:[一二两三四五六七八九十半几]{_CN_BODY}*亿)?[一�
            rf"|(?:[一二两三四五六七八九十半几]{_CN_BODY}*)?亿")
 _AMOUNT_RE = re.compile(
     r"(?P<pre>(?:¥|\$|rmb|cny|usd|人民币)\s?)?"
-    r"(?<![\d.,])(?P<num>\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[百千]万"
+    r"(?<![\d.])(?<!\d,)(?P<num>\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[百千]万"
     rf"|{_CN_RUN})"
     r"(?P<mid>多|来|余)?"
     r"\s?(?P<unit>[十百千]?[万亿]|[百千](?![万亿])|[wk](?![a-z])|mn?(?![a-z])|million|thousand|grand)?"
@@ -167,8 +167,8 @@ def find_budget(text: str) -> int | None:
         if amount.strong and _CLASSIFIER_AFTER.match(text, amount.end) and not re.search(
                 r"块|元|rmb|cny|yuan|\$|¥", text[amount.start:amount.end], re.IGNORECASE):
             continue
-        if value <= 0:
-            continue
+        if value < 100:
+            continue  # no budget is under ¥100: "三元牧业" names a company
         key = (score, -amount.start, int(round(value)))
         if best is None or key[:2] > best[:2]:
             best = key

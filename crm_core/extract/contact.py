@@ -1,15 +1,20 @@
 """The customer contact's name: title forms (张总, 李经理, 欧阳主任, Mr. Wang) and full names.
 
 A title form is returned as said (张总 stays 张总); a full name with a title (李明经理) returns
-the full name. Bare full names need a cue before them (联系人, 跟, 找, 叫 …) and are checked
-against places and brand names so 张家口 or 华为 are never taken for people.
+the full name; a title with the surname given apart ("采购经理姓周") becomes 周经理. Bare full
+names need a cue before them (联系人, 跟, 找, 叫 …) or must open the note ("周杰,锐达科技采购…").
+They are checked against places and brand names, and against the word segmentation: a name
+must span whole words, and a dictionary word that is not a person's name (华信/nz, 冷柜/n,
+明天/t) is no name. English given names count in Chinese notes too ("Tony from 鼎信").
 """
 from __future__ import annotations
 
 import re
 
-from crm_core.extract.gazetteer import (COMPOUND_SURNAMES, NAME_LOOKALIKES, NOT_SURNAME_BIGRAMS, NOT_TITLE_WORDS,
-                                        ORG_SUFFIXES, SURNAMES)
+from crm_core.extract.brands import BRAND_INDUSTRY
+from crm_core.extract.gazetteer import (COMPOUND_SURNAMES, EN_GIVEN_NAMES, NAME_LOOKALIKES, NOT_SURNAME_BIGRAMS,
+                                        NOT_TITLE_WORDS, ORG_SUFFIXES, PLACES, SURNAMES)
+from crm_core.extract.segment import segment
 
 _TITLES = ("总经理", "总监", "总工", "总裁", "董事长", "经理", "主任", "主管", "院长", "处长", "科长", "局长", "部长",
            "厂长", "校长", "园长", "所长", "馆长", "行长", "店长", "站长", "书记", "秘书", "助理", "教授", "博士", "医生",
@@ -34,7 +39,7 @@ _CUE_RE = re.compile(r"(?:(?P<key>联系人|对接人|负责人|决策人|姓名
                      r"|(?:总经理|总监|经理|主管|主任|处长|科长|部长|院长|老板|采购|工程师)\s?)"
                      r"(?:[\u4e00-\u9fff]{1,4}[部科处室]的?\s?)?")
 _ORG_SUFFIX_RE = re.compile("|".join(map(re.escape, ORG_SUFFIXES)))
-_BETWEEN_STOP = re.compile(r"[\s的了说聊是在跟和他她们,，。:：]")
+_BETWEEN_STOP = re.compile(r"[\s的了说聊是在跟和他她们,，。:：()（）]")
 # Words right after a bare full name that show it is a person ("王建国说").
 _AFTER_CUE_RE = re.compile(r"(?:说|表示|反馈|提到|告诉|介绍说|同意|答应|确认|那边)")
 # Characters that never continue a given name here: particles, verbs of talking, time words …
@@ -63,6 +68,19 @@ _EN_NOT_NAMES = {"The", "Their", "Our", "They", "Them", "He", "She", "We", "Mond
                  "Purchasing", "Sales", "IT", "Finance", "Marketing", "Operations", "Legal", "Team", "Client",
                  "Customer", "January", "February", "March", "April", "May", "June", "July", "August",
                  "September", "October", "November", "December", "Him", "Her"}
+# "采购经理姓周", "信息科的主任，姓谢" (title first) and "姓蒋 是个总监" (surname first).
+_APART_TITLES = ("总经理", "总监", "经理", "主管", "主任", "院长", "处长", "科长", "局长", "部长", "厂长", "校长", "园长",
+                 "所长", "馆长", "行长", "店长", "站长", "书记", "老板", "老师", "医生", "护士长", "工程师", "教授")
+_APART_ALT = "|".join(sorted(_APART_TITLES, key=len, reverse=True))
+_APART_RE = re.compile(rf"(?P<t1>{_APART_ALT})\s?(?:[,，、]\s?)?(?:是|的)?\s?姓\s?(?P<s1>{_SURNAME_ALT})"
+                       rf"|姓\s?(?P<s2>{_SURNAME_ALT})\s?[,，、]?\s?(?:是个?|的|当)?\s?"
+                       rf"(?:采购|项目|销售|技术|信息|运营|市场|财务|行政|设备)?(?P<t2>{_APART_ALT})")
+# A bare full name opening the note: "周杰,锐达科技采购", "李文涛 盛华物流", "赵海峰(和信医药)".
+_LEADING_NAME_RE = re.compile(rf"^\s?(?P<name>(?:{_SURNAME_ALT})[\u4e00-\u9fff]{{1,2}})"
+                              r"(?=\s|[,，、;；:：(（\-—/|]|说)")
+# Latin words in a Chinese note: a given name, optionally with a family name ("Jason Li").
+_EN_GIVEN_RE = re.compile(r"(?<![A-Za-z.])(?P<given>[A-Za-z][a-z]{1,11})(?:\s(?P<family>[A-Z][a-z]{1,9}))?(?![A-Za-z])")
+_PERSON_BEFORE = re.compile(r"(?:跟|和|与|约|见|找|问|叫|是|联系人|对接人|负责人)\s?$")
 _EN_ORG_WORDS = re.compile(r"\s+(?:Ltd|Limited|Co|Inc|Corp|LLC|Group|Hospital|University|Bank|Tech|Technologies|"
                            r"Logistics|Motors|Foods|Energy|Systems|Solutions|Industries|School|College|Properties|"
                            r"Retail|Pharma|Securities|Hotel|Restaurant|Clinic|Electronics|Government|District)\b")
@@ -129,10 +147,18 @@ def _full_name_at(text: str, pos: int) -> str | None:
     return None if _org_follows(text, pos + 1, pos + len(name)) else name
 
 
+_PLACE_BRACKET_RE = re.compile(r"\s?\((?P<place>[\u4e00-\u9fff]{2,6})\)")
+
+
 def _org_follows(text: str, start: int, end: int) -> bool:
-    """"华瑞纺织", "惠好四海药店": an org suffix starts inside the name or shortly after it."""
-    for m in _ORG_SUFFIX_RE.finditer(text, start, min(len(text), end + 6)):
-        if m.start() < end or not _BETWEEN_STOP.search(text, end, m.start()):
+    """"华瑞纺织", "惠好四海药店", "蓝鲸(北京)餐饮": an org suffix starts inside the name or shortly
+    after it (a bracketed place between them is part of the company's name; 马骏(华辰医疗) is a
+    person and his company)."""
+    bracket = _PLACE_BRACKET_RE.match(text, end)
+    skip = bracket.end() - end if bracket and (bracket.group("place") in PLACES or re.search(
+        r"[省市区县]$|^中国$", bracket.group("place"))) else 0
+    for m in _ORG_SUFFIX_RE.finditer(text, start, min(len(text), end + skip + 6)):
+        if m.start() < end or not _BETWEEN_STOP.search(text, end + skip, max(end + skip, m.start())):
             return True
     return False
 
@@ -141,14 +167,20 @@ def _cued_full_names(text: str) -> list[tuple[int, int, str]]:
     found = []
     for cue in _CUE_RE.finditer(text):
         name = _full_name_at(text, cue.end())
-        if name and not TITLE_RE.match(text, cue.end()):
+        title = TITLE_RE.match(text, cue.end())
+        if cue.group("key") and title and re.match(r"\s|[,，。;；]|$", text[title.end():title.end() + 1]):
+            found.append((0, cue.end(), title.group(0)))  # "联系人 金工": a title form after 联系人 is one
+            continue
+        if name and not title and (
+                cue.group("key") or _person_words(text, cue.end(), cue.end() + len(name))):
             found.append((0 if cue.group("key") else 2 if cue.group("weak") else 1, cue.end(), name))
     for cue in _AFTER_CUE_RE.finditer(text):  # "王建国说", "欧阳娜娜表示"
         for size in (4, 3, 2):
             start = cue.start() - size
             before = text[start - 1] if start >= 1 else " "
             if start >= 0 and _full_name_at(text, start) == text[start:cue.start()] and (
-                    not "\u4e00" <= before <= "\u9fff" or before in _NAME_LEAD):
+                    not "\u4e00" <= before <= "\u9fff" or before in _NAME_LEAD) and \
+                    _person_words(text, start, cue.start()):
                 found.append((1, start, text[start:cue.start()]))
                 break
     return found
@@ -172,9 +204,70 @@ def _english(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
+_NOT_GIVEN_TAGS = ("v", "d", "p", "c", "u", "r", "t", "m", "q", "f", "y")  # 东方|希望/v is no name
+
+
+def _person_words(text: str, start: int, end: int) -> bool:
+    """The segmentation agrees that text[start:end] can be a person's name."""
+    name = text[start:end]
+    if name in BRAND_INDUSTRY or name in PLACES:
+        return False
+    seg = segment(text)
+    for edge in (start, end):  # a dictionary word across an edge: "见了 金田铜业" is no 金田铜
+        token = seg.token_at(edge)
+        if token is not None and token.start < edge and token.known and not (edge == end and token.tag == "t"):
+            return False  # (a time word may take the name's last character: 找李明天再聊)
+    words = seg.words_in(start, end)
+    if len(words) == 1 and words[0].known and not words[0].tag.startswith("nr") and words[0].end <= end:
+        return False  # 华信/nz, 冷柜/n, 明天/t
+    return not any(w.known and len(w.word) > 1 and w.tag.startswith(_NOT_GIVEN_TAGS) and w.start > start
+                   and w.end <= end for w in words)
+
+
+def _leading_name(text: str) -> list[tuple[int, int, str]]:
+    m = _LEADING_NAME_RE.match(text)
+    if not m:
+        return []
+    start, name = m.start("name"), m.group("name")
+    if _full_name_at(text, start) != name or not _person_words(text, start, m.end("name")):
+        return []
+    return [(1, start, name)]
+
+
+def _surname_apart(text: str, explicit: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """"采购经理姓周" → 周经理, unless the note also says the title form itself (老板姓梁 梁总)."""
+    said = {name[:2] if name[:2] in COMPOUND_SURNAMES else name[:1] for _rank, _start, name in explicit}
+    found = []
+    for m in _APART_RE.finditer(text):
+        surname, title = (m.group("s2"), m.group("t2")) if m.group("s2") else (m.group("s1"), m.group("t1"))
+        if surname not in said:
+            found.append((1, m.start(), surname + title))
+    return found
+
+
+def _english_given(text: str) -> list[tuple[int, int, str]]:
+    """"Tony from 鼎信", "跟 linda 约了", "Jason Li，格力电器的IT经理" in a note that is not all English."""
+    if not re.search(r"[\u4e00-\u9fff]", text):
+        return []
+    found = []
+    for m in _EN_GIVEN_RE.finditer(text):
+        given = m.group("given")
+        if given.capitalize() not in EN_GIVEN_NAMES or given in _EN_NOT_NAMES:
+            continue
+        if given.islower() and not _PERSON_BEFORE.search(text[max(0, m.start() - 4):m.start()]):
+            continue  # lower case only right after 跟/约/是 …: "will", "mark" are words too
+        family = m.group("family")
+        end = m.end("family") if family and family not in _EN_NOT_NAMES and not _EN_ORG_WORDS.match(" " + family) \
+            else m.end("given")
+        found.append((1, m.start(), text[m.start():end]))
+    return found
+
+
 def find_contact(text: str) -> tuple[str, int, int] | None:
     """(name, start, end) of the contact: an explicit 联系人 first, then the first one mentioned."""
-    found = _title_forms(text) + _cued_full_names(text) + _english(text)
+    titles = _title_forms(text)
+    found = (titles + _cued_full_names(text) + _english(text) + _leading_name(text) + _english_given(text)
+             + _surname_apart(text, titles))
     if not found:
         return None
     _rank, start, name = min(found, key=lambda item: (item[0], item[1], -len(item[2])))

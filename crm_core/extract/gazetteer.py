@@ -77,3 +77,24 @@ ORG_SUFFIXES = sorted(LEGAL_SUFFIXES + (
     "住建局", "卫健委", "发改委", "管委会", "财政局", "交通局", "医保局", "市场监管局", "统计局", "商务局", "政府",
     "街道办", "法院", "检察院", "海关",
 ), key=len, reverse=True)
+
+# English given names Chinese professionals commonly use at work ("Tony from 鼎信", "跟Kevin聊了").
+# A capitalised word is taken as a person only if it is one of these or a person cue follows it.
+EN_GIVEN_NAMES = frozenset((
+    "Aaron Abby Ada Adam Alan Albert Alex Alice Alicia Allen Alvin Amanda Amber Amy Andrew Andy Angela Angel Angie "
+    "Ann Anna Annie Anthony Arthur Ashley Austin Barry Ben Benjamin Bella Betty Bill Billy Bob Bonnie Brandon "
+    "Brian Bruce Caesar Candy Carl Carol Caroline Carrie Catherine Cathy Cecilia Charles Charlie Chris Christina "
+    "Christine Christy Cindy Claire Coco Colin Connie Crystal Cynthia Daisy Daniel Danny Daphne David Dennis Derek "
+    "Diana Dora Doris Edward Edwin Eileen Elaine Eleanor Ella Ellen Elsa Elva Emily Emma Eric Erica Eva Evan Fanny "
+    "Felix Fiona Frank Freda Gary George Gigi Gina Gloria Grace Gracie Hank Hannah Harry Harvey Hazel Helen Henry "
+    "Ivan Ivy Jack Jackie Jackson Jacky Jacob James Jamie Jane Janet Jason Jasmine Jay Jeff Jeffrey Jennifer Jenny "
+    "Jerry Jessica Jessie Jim Jimmy Joanna Joe Joey John Johnny Joseph Josh Joy Joyce Judy Julia Julian Julie "
+    "Justin Karen Kate Katherine Kathy Katie Kelly Ken Kenny Kevin Kiki Kim Kitty Kris Kyle Lance Larry Laura "
+    "Lauren Leo Leon Leslie Lily Linda Lisa Louis Louise Lucas Lucy Luke Lynn Maggie Mandy Marco Mark Martin Mary "
+    "Matt Max Maya Megan Melody Mia Michael Michelle Mike Miranda Molly Monica Nancy Natalie Nathan Neil Nick Nicole "
+    "Nina Oliver Olivia Oscar Owen Pam Patrick Paul Peggy Penny Peter Phoebe Rachel Ray Raymond Rebecca "
+    "Richard Rick Rita Robert Robin Rocky Roger Ronald Rose Roy Ruby Ryan Sally Sam Samantha Sammy Sandy Sara Sarah "
+    "Scott Sean Selina Shawn Sherry Shirley Simon Sophia Sophie Stanley Stella Stephanie Stephen Steve Steven Sue "
+    "Sunny Susan Sylvia Tiffany Tim Timothy Tina Toby Tom Tommy Tony Tracy Vicky Victor Victoria Vincent "
+    "Vivian Wayne Wendy William Willis Winnie Yvonne Zoe"
+).split())
