@@ -158,6 +158,29 @@ class Card:
         return dataclasses.replace(self, result=result_text)
 
 
+INSTANCE_SEP = "@"         # card id + "@" + send suffix: WeCom task_id, DingTalk outTrackId
+_SUFFIX_RE = re.compile(r"[^0-9A-Za-z_\-]")
+
+
+def instance_id(card_id: str, send_key: str, limit: int = MAX_CARD_ID_BYTES) -> str:
+    """The platform id of one send of a card: `card_id@suffix`, the suffix taken from
+    `send_key` (the outbox's per-row key, the same on every retry of that send). WeCom's
+    task_id and DingTalk's outTrackId must be unique per app, while a card id is the same each
+    time its notice is sent again. The card id is shortened when the whole would pass `limit`."""
+    suffix = _SUFFIX_RE.sub("", send_key)[-24:] or "0"
+    head = card_id[: max(1, limit - len(suffix) - 1)]
+    return f"{head}{INSTANCE_SEP}{suffix}"
+
+
+def instance_of(platform_id: str, card_id: str) -> bool:
+    """Whether a platform id (task_id, outTrackId) belongs to `card_id`: the card id itself
+    (sent before per-send ids), or `instance_id(card_id, …)`."""
+    if platform_id == card_id:
+        return True
+    head, sep, suffix = platform_id.rpartition(INSTANCE_SEP)
+    return bool(sep and head and suffix) and card_id.startswith(head) and not _SUFFIX_RE.search(suffix)
+
+
 class DecodedAction(NamedTuple):
     """A tap decoded from a platform callback; adapters turn it into `CardAction`."""
     card_id: str

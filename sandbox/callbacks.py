@@ -10,6 +10,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from bot.platforms.dingtalk.signing import robot_headers, robot_sign
 from bot.platforms.feishu.inbound import FeishuInbound
@@ -127,13 +128,32 @@ class DingTalkCallbacks:
             payload.update(conversationTitle="销售群", atUsers=[{"dingtalkId": payload["chatbotUserId"]}])
         return payload
 
-    def card_callback(self, user_id: str, biz_id: str, button_id: str, group_id: str | None) -> dict[str, Any]:
-        private = {"cardPrivateData": {"actionIds": [button_id], "params": {}}}
-        return {"type": "actionCallback", "outTrackId": biz_id, "corpId": self.corp_id,
+    def card_callback(self, user_id: str, out_track_id: str, token: str, group_id: str | None,
+                      slot: int | None = None) -> dict[str, Any]:
+        """A tap as DingTalk reports it (Stream `data` / HTTP body). On a template instance
+        (`slot` given) the slot's button passes its token as the callback parameter `token`;
+        on the robot's ordinary card the button id itself comes back in `actionIds`."""
+        private = ({"actionIds": [f"btn{slot}"], "params": {"token": token}} if slot is not None
+                   else {"actionIds": [token], "params": {}})
+        return {"type": "actionCallback", "outTrackId": out_track_id, "corpId": self.corp_id,
                 "userId": user_id, "userIdType": 1, "robotCode": self.robot_code,
                 "spaceType": "IM_GROUP" if group_id else "IM_ROBOT",
                 "spaceId": group_id or stable_id("cid", self.robot_code, user_id),
-                "extension": "{}", "content": json.dumps(private, ensure_ascii=False)}
+                "extension": "{}", "content": json.dumps({"cardPrivateData": private}, ensure_ascii=False)}
+
+    @staticmethod
+    def card_request(payload: dict[str, Any], registered_url: str, tamper: Tamper) -> CallbackRequest:
+        """An HTTP card callback: a plain JSON POST to the URL registered for the card's route
+        key (path and query; the simulator sends it to crm-bot's address). No sign headers: the
+        card-callback docs describe none. `forge_signature` spoils the URL's token."""
+        parts = urlsplit(registered_url)
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if tamper.forge_signature:
+            params["token"] = FORGED
+        body = (tamper.raw_body if tamper.raw_body is not None
+                else json.dumps(payload, ensure_ascii=False).encode())
+        return CallbackRequest("POST", parts.path or "/", params,
+                               {"Content-Type": "application/json; charset=utf-8"}, body)
 
     def request(self, payload: dict[str, Any], now: float, tamper: Tamper) -> CallbackRequest:
         ts_ms = int(tamper.timestamp * 1000) if tamper.timestamp is not None else self._next_ms(now)

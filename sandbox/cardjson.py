@@ -14,6 +14,7 @@ from cards.model import CardDecodeError, decode_action_token, strip_markdown
 from sandbox.state import SentCall
 
 UPDATE_APIS = {"update_template_card", "interactiveCards/update", "im/patch", "card/update"}
+DINGTALK_SLOTS = 6                  # btn1…btn6 of crm-bot's DingTalk card template
 _FEISHU_LEVELS = {"green": "完成", "orange": "注意", "red": "紧急"}
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -71,9 +72,20 @@ def card_buttons(platform: str, card: dict[str, Any], disabled: bool = False) ->
         return [_from_token(str(b.get("text", "")), str(b.get("key", "")), greyed)
                 for b in card.get("button_list") or [] if isinstance(b, dict) and b.get("key")]
     if platform == "dingtalk":
-        return [_from_token(str((n.get("label") or {}).get("text", "")), str(n["id"]), disabled)
-                for n in _walk(card.get("contents") or [])
-                if n.get("type") == "button" and n.get("actionType") == "request" and n.get("id")]
+        if "contents" in card:          # the robot's ordinary card (StandardCard)
+            return [_from_token(str((n.get("label") or {}).get("text", "")), str(n["id"]), disabled)
+                    for n in _walk(card.get("contents") or [])
+                    if n.get("type") == "button" and n.get("actionType") == "request" and n.get("id")]
+        # a template instance: slot N shows while btnN_text is set and the card is not resolved
+        greyed = disabled or card.get("resolved") == "true"
+        found = []
+        for i in range(1, DINGTALK_SLOTS + 1):
+            text, token = str(card.get(f"btn{i}_text") or ""), str(card.get(f"btn{i}_token") or "")
+            if text and token:
+                button = _from_token(text, token, greyed)
+                found.append(FoundButton(button.text, button.action, button.values, button.card_id,
+                                         button.payload, button.disabled, {"slot": i}))
+        return found
     found = []
     for node in _walk(card):
         value = _feishu_value(node) if node.get("tag") == "button" else None
@@ -87,7 +99,7 @@ def card_buttons(platform: str, card: dict[str, Any], disabled: bool = False) ->
 
 
 def card_ids(platform: str, card: dict[str, Any]) -> list[str]:
-    """Our card ids found in a card's buttons (WeCom also has task_id, DingTalk cardBizId)."""
+    """Our card ids found in a card's buttons (WeCom also has task_id, DingTalk outTrackId)."""
     ids = [b.card_id for b in card_buttons(platform, card) if b.card_id]
     return list(dict.fromkeys(ids))
 
@@ -99,6 +111,8 @@ def card_of_call(call: SentCall) -> dict[str, Any] | None:
         return body.get("template_card") if isinstance(body.get("template_card"), dict) else None
     if call.platform == "dingtalk":
         card = _loads(body.get("cardData"))
+        if isinstance(card, dict) and isinstance(card.get("cardParamMap"), dict):
+            return card["cardParamMap"]      # a template instance: its variables
         return card if isinstance(card, dict) else None
     if isinstance(body.get("card"), dict):          # card/update, custom-bot webhooks
         return body["card"]
@@ -141,6 +155,23 @@ def _plain(text: Any) -> str:
 
 
 def dingtalk_card_text(card: dict[str, Any]) -> str:
+    if "contents" not in card:
+        return _dingtalk_template_text(card)
+    return _dingtalk_standard_text(card)
+
+
+def _dingtalk_template_text(params: dict[str, Any]) -> str:
+    """A template instance's variables read like `render_text`."""
+    title = str(params.get("title") or "")
+    tag = str(params.get("tag") or "")
+    result = str(params.get("result") or "") if params.get("resolved") == "true" else ""
+    fields = [line.replace("：", ": ", 1) for line in str(params.get("fields") or "").splitlines()]
+    return _lines(f"【{tag}】{title}" if tag else title, params.get("subtitle"), *fields,
+                  _plain(params.get("markdown")), params.get("footer"),
+                  _buttons_line(card_buttons("dingtalk", params)), f"结果: {result}" if result else None)
+
+
+def _dingtalk_standard_text(card: dict[str, Any]) -> str:
     parts: list[str] = [_plain(((card.get("header") or {}).get("title") or {}).get("text"))]
     for node in card.get("contents") or []:
         kind = node.get("type")

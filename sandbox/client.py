@@ -228,22 +228,34 @@ class PlatformSimulator:
                                         str(current.get("card_type", "button_interaction")), code, int(now))
             return self.post(self.wecom.request(xml, now, tamper))
         if platform == "dingtalk":
-            group = found["recipient"] if found.get("group") else None
-            payload = self.dingtalk.card_callback(user_id, ref, button.payload, group)
-            if self.streamed("dingtalk"):
-                return self._stream("dingtalk", "card", payload)
-            return self.post(self.dingtalk.request(payload, now, tamper))
+            return self._tap_dingtalk(user_id, found, button, tamper)
         payload = self.feishu.card_action(user_id, button.payload, ref, found.get("chat_id", ""), code, now)
         if self.streamed("feishu"):
             return self._stream("feishu", "card", payload)
         return self.post(self.feishu.request(payload, now, tamper, self.feishu.card_path))
 
+    def _tap_dingtalk(self, user_id: str, found: dict[str, Any], button: FoundButton,
+                      tamper: Tamper) -> Delivered:
+        """DingTalk reports a tap only for a card created with callback settings: over the
+        app's Stream connection (callbackType STREAM), or POSTed to the URL registered for the
+        card's route key (HTTP; the ordinary robot card: its callbackUrl)."""
+        callback = found.get("callback")
+        if not callback:
+            raise CardNotTappable("这张钉钉卡片创建时没有回调设置（callbackType），点击不会回传给应用")
+        group = found["recipient"] if found.get("group") else None
+        payload = self.dingtalk.card_callback(user_id, found["ref"], str(button.payload), group,
+                                              button.extra.get("slot"))
+        if callback.get("type") == "STREAM":
+            return self._stream("dingtalk", "card", payload)
+        url = found.get("callback_url")
+        if not url:
+            raise CardNotTappable(f"卡片的回调路由 {callback.get('route')!r} 没有注册地址")
+        return self.post(self.dingtalk.card_request(payload, str(url), tamper))
+
     def _find(self, platform: str, sent: Any, card: dict[str, Any]) -> dict[str, Any]:
         ids = [str(card.get("task_id") or "")] if platform == "wecom" else []
-        if isinstance(sent, SentCall):
-            ids.append(str(sent.body.get("cardBizId") or ""))
-        elif isinstance(sent, dict):
-            ids.append(str(sent.get("cardBizId") or ""))
+        body = sent.body if isinstance(sent, SentCall) else sent if isinstance(sent, dict) else {}
+        ids += [str(body.get(k) or "") for k in ("outTrackId", "cardBizId")]
         found = self.sandbox.find_card(platform, [i for i in ids if i] + card_ids(platform, card))
         if found is None:
             raise CardNotTappable("沙箱里找不到这张卡片：它不是通过这个沙箱发出的")

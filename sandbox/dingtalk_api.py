@@ -4,6 +4,15 @@ oapi.dingtalk.com (`/dingtalk-oapi`) crm-bot calls.
 New-style APIs check `x-acs-dingtalk-access-token` (HTTP 401 InvalidAuthentication) and answer
 errors as HTTP 4xx `{"code","message"}`; the session webhook and custom robots answer
 `{"errcode","errmsg"}` like oapi does. Custom robots check the SEC signature of the URL.
+
+Cards (互动卡片高级版): `createAndDeliver` checks what `alibabacloud_dingtalk`'s
+CreateAndDeliverRequest requires (cardTemplateId, outTrackId, cardData.cardParamMap of strings,
+openSpaceId) plus the deliver model of the space, knows one template (the configured one) and
+one callback route per registered route key. A card whose template buttons would call back
+but which was created without `callbackType` is refused: on DingTalk its taps would never
+reach the app. Taps are delivered (by the simulator) only for cards that asked for callbacks:
+STREAM over the app's Stream connection, HTTP to the URL registered for the card's route key.
+Where DingTalk documents no error code, the sandbox answers `InvalidParameter.<field>`.
 """
 from __future__ import annotations
 
@@ -120,6 +129,9 @@ def group_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
 
 
 def card_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    """The robot's ordinary interactive card (StandardCard). It never calls back over Stream,
+    and in HTTP mode only to the `callbackUrl` given with it: a card with request buttons and
+    no callbackUrl is refused (its taps could reach nobody)."""
     body, error = _checked_body(state, req)
     if error:
         return error
@@ -132,10 +144,180 @@ def card_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
         return _err(400, "InvalidParameter.cardData", "cardData 必须是 JSON 对象字符串")
     if not receiver.get("userId") and not group:
         return _err(400, "InvalidParameter", "singleChatReceiver 或 openConversationId 必填其一")
+    url = str(body.get("callbackUrl") or "")
+    if _has_request_buttons(card) and not url:
+        return _err(400, NO_CALLBACK, "卡片有回传请求按钮，但没有 callbackUrl：点击不会回调任何地址"
+                                      "（普通版卡片不支持 Stream 回调）")
     recipient = group or str(receiver["userId"])
-    state.put_object(PLATFORM, biz_id, {"recipient": recipient, "group": bool(group), "card": card})
+    callback = {"type": "URL", "url": url} if url else None
+    state.put_object(PLATFORM, biz_id, {"recipient": recipient, "group": bool(group), "card": card,
+                                        "callback": callback})
     state.index_card(PLATFORM, biz_id, biz_id)
     return json_response({"processQueryKey": secrets.token_urlsafe(16)}, recipient=recipient)
+
+
+def _has_request_buttons(card: dict[str, Any]) -> bool:
+    return any(n.get("type") == "button" and n.get("actionType") == "request" for n in _nodes(card))
+
+
+def _nodes(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        return [node, *[n for v in node.values() for n in _nodes(v)]]
+    if isinstance(node, list):
+        return [n for v in node for n in _nodes(v)]
+    return []
+
+
+# ---- card instances (互动卡片高级版) ------------------------------------------------------------
+
+NO_CALLBACK = "sandbox.card.noCallback"
+CARD_ROUTE = "dingtalk_card_route"
+_SPACE = re.compile(r"dtv1\.card//(IM_ROBOT|IM_GROUP)\.(.+)")
+
+
+def _card_tokens(params: dict[str, str]) -> list[str]:
+    """Our button tokens among a template instance's variables (btnN_token)."""
+    return [v for k, v in params.items() if k.startswith("btn") and k.endswith("_token") and v]
+
+
+def _param_map(body: dict[str, Any]) -> tuple[dict[str, str] | None, ApiResponse | None]:
+    data = body.get("cardData")
+    params = data.get("cardParamMap") if isinstance(data, dict) else None
+    if not isinstance(params, dict):
+        return None, _err(400, "InvalidParameter.cardData", "cardData.cardParamMap 必填，且是对象")
+    bad = sorted(k for k, v in params.items() if not isinstance(v, str))
+    if bad:   # the card API's rule: every value a string (JSON-encode lists, objects, booleans)
+        return None, _err(400, "InvalidParameter.cardData",
+                          f"cardParamMap 的值必须是字符串：{', '.join(bad[:5])}")
+    return params, None
+
+
+def _space(state: SandboxState, body: dict[str, Any]) -> tuple[tuple[str, str] | None, ApiResponse | None]:
+    """(space type, id) of a one-space openSpaceId and its deliver model's checks."""
+    match = _SPACE.fullmatch(str(body.get("openSpaceId") or ""))
+    if match is None:
+        return None, _err(400, "InvalidParameter.openSpaceId",
+                          "openSpaceId 必须是 dtv1.card//IM_ROBOT.<userId> 或 dtv1.card//IM_GROUP.<openConversationId>")
+    kind, space_id = match.groups()
+    robot = state.creds.dingtalk_robot_code
+    if kind == "IM_ROBOT":
+        model = body.get("imRobotOpenDeliverModel")
+        if not isinstance(model, dict) or model.get("spaceType") != "IM_ROBOT":
+            return None, _err(400, "InvalidParameter.imRobotOpenDeliverModel",
+                              "投放到机器人单聊需要 imRobotOpenDeliverModel.spaceType = IM_ROBOT")
+        if model.get("robotCode") not in (None, robot):
+            return None, _err(400, "resource.not.found", "robotCode 不存在")
+    else:
+        model = body.get("imGroupOpenDeliverModel")
+        if not isinstance(model, dict) or model.get("robotCode") != robot:
+            return None, _err(400, "InvalidParameter.imGroupOpenDeliverModel",
+                              "投放到群聊需要 imGroupOpenDeliverModel.robotCode（应用的机器人）")
+    return (kind, space_id), None
+
+
+def _callback(state: SandboxState, body: dict[str, Any]) -> tuple[dict[str, str] | None, ApiResponse | None]:
+    kind = body.get("callbackType")
+    if kind in (None, ""):
+        return None, None
+    if kind == "STREAM":
+        return {"type": "STREAM"}, None
+    if kind != "HTTP":
+        return None, _err(400, "InvalidParameter.callbackType", f"callbackType 只能是 STREAM 或 HTTP：{kind!r}")
+    key = str(body.get("callbackRouteKey") or "")
+    if state.get_object(CARD_ROUTE, key) is None:
+        return None, _err(400, "InvalidParameter.callbackRouteKey",
+                          f"callbackRouteKey {key!r} 未注册（先调用 /v1.0/card/callbacks/register）")
+    return {"type": "HTTP", "route": key}, None
+
+
+def card_create_and_deliver(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    """POST /v1.0/card/instances/createAndDeliver."""
+    body, error = _checked_body(state, req, robot=False)
+    if error:
+        return error
+    missing = [k for k in ("cardTemplateId", "outTrackId", "cardData", "openSpaceId") if not body.get(k)]
+    if missing:
+        return _err(400, "MissingParameter", f"缺少必填参数：{', '.join(missing)}")
+    out_track_id = str(body["outTrackId"])
+    if body["cardTemplateId"] != state.creds.dingtalk_card_template_id:
+        return _err(400, "InvalidParameter.cardTemplateId", f"卡片模板 {body['cardTemplateId']!r} 不存在")
+    params, error = _param_map(body)
+    space, error = (None, error) if error else _space(state, body)
+    callback, error = (None, error) if error else _callback(state, body)
+    if error:
+        return error
+    assert params is not None and space is not None
+    tokens = _card_tokens(params)
+    if tokens and callback is None:
+        return _err(400, NO_CALLBACK, "卡片有回传请求按钮，但创建时没有 callbackType：点击不会回调到应用"
+                                      "（Stream 模式传 STREAM，HTTP 模式传 HTTP 和已注册的 callbackRouteKey）")
+    kind, space_id = space
+    old = state.get_object(PLATFORM, out_track_id)
+    answer = {"success": True, "result": {"outTrackId": out_track_id, "deliverResults": [
+        {"spaceType": kind, "spaceId": space_id, "success": True, "carrierId": out_track_id}]}}
+    if old is not None:
+        # DingTalk documents outTrackId as the instance's unique id and says nothing of a repeat;
+        # the sandbox treats the same request again (a retry) as done, anything else as refused.
+        if old.get("request") == body:
+            return json_response(answer, recipient=space_id, record=False)
+        return _err(400, "InvalidParameter.outTrackId", f"outTrackId {out_track_id!r} 已存在")
+    state.put_object(PLATFORM, out_track_id, {"recipient": space_id, "group": kind == "IM_GROUP",
+                                              "card": dict(params), "callback": callback, "request": body})
+    for card_id in {out_track_id, *(t.split("~")[1] for t in tokens if t.count("~") == 2)}:
+        state.index_card(PLATFORM, card_id, out_track_id)
+    return json_response(answer, recipient=space_id)
+
+
+def card_instance_update(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    """PUT /v1.0/card/instances: by key (cardUpdateOptions.updateCardDataByKey) or whole."""
+    body, error = _checked_body(state, req, robot=False)
+    if error:
+        return error
+    out_track_id = str(body.get("outTrackId") or "")
+    obj = state.get_object(PLATFORM, out_track_id) if out_track_id else None
+    if obj is None or "request" not in obj:
+        return _err(400, "param.outTrackId.notExist", f"卡片实例 {out_track_id!r} 不存在")
+    params, error = (None, None) if "cardData" not in body else _param_map(body)
+    if error:
+        return error
+    raw_options = body.get("cardUpdateOptions")
+    options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
+    if params is not None:
+        card = {**obj["card"], **params} if options.get("updateCardDataByKey") else dict(params)
+        state.update_object(PLATFORM, out_track_id, card=card)
+    return json_response({"success": True, "result": True}, recipient=obj["recipient"])
+
+
+def card_callback_register(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    """POST /v1.0/card/callbacks/register: a route key → the URL taps are POSTed to."""
+    body, error = _checked_body(state, req, robot=False)
+    if error:
+        return error
+    key, url = str(body.get("callbackRouteKey") or ""), str(body.get("callbackUrl") or "")
+    if not key or not url:
+        return _err(400, "MissingParameter", "callbackRouteKey 和 callbackUrl 必填")
+    if not url.startswith(("http://", "https://")):
+        return _err(400, "InvalidParameter.callbackUrl", "callbackUrl 不是 http(s) 地址")
+    if state.get_object(CARD_ROUTE, key) is not None and body.get("forceUpdate") is not True:
+        return _err(400, "InvalidParameter.callbackRouteKey", f"callbackRouteKey {key!r} 已注册（forceUpdate 覆盖）")
+    secret = str(body.get("apiSecret") or "")
+    state.put_object(CARD_ROUTE, key, {"url": url, "api_secret": secret})
+    return json_response({"success": True, "result": {"callbackUrl": url, "apiSecret": secret}})
+
+
+def card_route(state: SandboxState, key: str) -> dict[str, Any] | None:
+    """What was registered for a callback route key: {"url", "api_secret"}."""
+    return state.get_object(CARD_ROUTE, key)
+
+
+def callback_url_of(state: SandboxState, card: dict[str, Any]) -> str | None:
+    """Where HTTP taps on a delivered card go: the URL registered for its route key (looked up
+    at tap time, as DingTalk does), or an ordinary card's callbackUrl; None for Stream / none."""
+    callback = card.get("callback") or {}
+    if callback.get("type") == "HTTP":
+        route = card_route(state, str(callback.get("route") or ""))
+        return str(route["url"]) if route else None
+    return str(callback["url"]) if callback.get("type") == "URL" else None
 
 
 def card_update(state: SandboxState, req: ApiRequest) -> ApiResponse:
@@ -245,6 +427,9 @@ API = PlatformApi(prefix="dingtalk", platform=PLATFORM, failure=failure, routes=
     _route("POST", r"/v1\.0/im/v1\.0/robot/interactiveCards/send", "interactiveCards/send",
            card_send, True),
     _route("PUT", r"/v1\.0/im/robots/interactiveCards", "interactiveCards/update", card_update, True),
+    _route("POST", r"/v1\.0/card/instances/createAndDeliver", "card/createAndDeliver", card_create_and_deliver, True),
+    _route("PUT", r"/v1\.0/card/instances", "card/update", card_instance_update, True),
+    _route("POST", r"/v1\.0/card/callbacks/register", "card/callbacks/register", card_callback_register),
     _route("POST", r"/v1\.0/robot/messageFiles/download", "messageFiles/download", files_download),
     _route("GET", r"/files/(?P<code>[^/]+)", "files", file_bytes),
     _route("POST", r"/session/(?P<session>[^/]+)", "session", session_send, True),

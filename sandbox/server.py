@@ -184,10 +184,14 @@ class SandboxServer:
         self.state.put_object(platform, message_id, {"card": None, **info})
 
     def find_card(self, platform: str, card_ids: list[str]) -> dict[str, Any] | None:
-        """The delivered card known under any of `card_ids`: {"ref", "card", "recipient", ...}."""
+        """The delivered card known under any of `card_ids`: {"ref", "card", "recipient", ...};
+        a DingTalk card also says where its taps go ("callback", "callback_url")."""
         for card_id in card_ids:
             ref = self.state.card_ref(platform, card_id) if card_id else None
             obj = self.state.get_object(platform, ref) if ref else None
+            if obj is not None and platform == "dingtalk":
+                from sandbox.dingtalk_api import callback_url_of
+                obj = {**obj, "callback_url": callback_url_of(self.state, obj)}
             if obj is not None:
                 return {**obj, "ref": ref}
         return None

@@ -31,6 +31,7 @@ class SandboxCredentials:
     dingtalk_app_secret: str = ""
     dingtalk_robot_code: str = ""
     dingtalk_robots: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # token -> (team, SEC secret)
+    dingtalk_card_template_id: str = ""      # the one template the fake card platform knows
     feishu_app_id: str = ""
     feishu_app_secret: str = ""
     feishu_hooks: dict[str, str | None] = field(default_factory=dict)     # custom-bot hook token -> secret
@@ -44,7 +45,7 @@ class SandboxCredentials:
             wecom_corp_id=w.corp_id, wecom_secret=w.secret.get_secret_value(), wecom_agent_id=w.agent_id,
             wecom_webhooks={k.get_secret_value(): team for team, k in w.group_webhooks.items()},
             dingtalk_app_key=d.app_key, dingtalk_app_secret=d.app_secret.get_secret_value(),
-            dingtalk_robot_code=d.robot_code, dingtalk_robots=robots,
+            dingtalk_robot_code=d.robot_code, dingtalk_robots=robots, dingtalk_card_template_id=d.card_template_id,
             feishu_app_id=f.app_id, feishu_app_secret=f.app_secret.get_secret_value(),
         )
 

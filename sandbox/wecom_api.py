@@ -129,6 +129,8 @@ def message_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
         return error
 
     def deliver() -> dict[str, Any]:
+        if _task_id_taken(state, card):
+            raise _TaskIdTaken
         msgid = secrets.token_urlsafe(24)
         extra: dict[str, Any] = {"invaliduser": "", "invalidparty": "", "invalidtag": "",
                                  "unlicenseduser": "", "msgid": msgid}
@@ -138,6 +140,9 @@ def message_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
                 extra["response_code"] = info["response_code"] = _issue_response_code(state, msgid)
             if card.get("task_id"):
                 state.index_card(PLATFORM, str(card["task_id"]), msgid)
+                state.put_object(TASK_IDS, str(card["task_id"]), {"msgid": msgid})
+            for key in _button_keys(card):       # our card id, whatever the send's task_id
+                state.index_card(PLATFORM, key.split("~")[1], msgid)
         state.put_object(PLATFORM, msgid, info)
         return extra
 
@@ -146,15 +151,38 @@ def message_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
     # 4 h) is accepted but not delivered again. [verify] WeCom does not say whether messages
     # sent without the flag count; here every delivered message does.
     key = "dup:" + _fingerprint(touser, msgtype, body)
-    if str(body.get("enable_duplicate_check", 0)) == "1":
-        interval = _check_interval(body.get("duplicate_check_interval"))
-        if isinstance(interval, ApiResponse):
-            return interval
-        extra, repeated = state.once(PLATFORM, key, interval, deliver)
-        return _ok(extra, recipient=touser, record=not repeated)
-    extra = deliver()
+    try:
+        if str(body.get("enable_duplicate_check", 0)) == "1":
+            interval = _check_interval(body.get("duplicate_check_interval"))
+            if isinstance(interval, ApiResponse):
+                return interval
+            extra, repeated = state.once(PLATFORM, key, interval, deliver)
+            return _ok(extra, recipient=touser, record=not repeated)
+        extra = deliver()
+    except _TaskIdTaken:
+        task_id = card.get("task_id") if isinstance(card, dict) else None
+        return _err(BAD_PARAM, f"invalid template_card: task_id {task_id!r} already used by this app")
     state.remember(PLATFORM, key, extra)
     return _ok(extra, recipient=touser)
+
+
+class _TaskIdTaken(Exception):
+    """WeCom: "task_id … 同一个应用任务id不能重复" (no dedicated error code is published;
+    the sandbox answers its bad-parameter code). A message deduplicated by the duplicate check
+    is not delivered again, so it does not count as a repeat."""
+
+
+TASK_IDS = "wecom_task_id"
+
+
+def _task_id_taken(state: SandboxState, card: Any) -> bool:
+    return isinstance(card, dict) and bool(card.get("task_id")) and \
+        state.get_object(TASK_IDS, str(card["task_id"])) is not None
+
+
+def _button_keys(card: dict[str, Any]) -> list[str]:
+    return [str(b["key"]) for b in card.get("button_list") or []
+            if isinstance(b, dict) and str(b.get("key", "")).count("~") == 2]
 
 
 def _fingerprint(touser: str, msgtype: str, body: dict[str, Any]) -> str:

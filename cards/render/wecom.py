@@ -1,7 +1,9 @@
 """WeCom (企业微信) renderer: `Card` → app-message `template_card` JSON, and the decoder for taps.
 
-A card with live buttons becomes `button_interaction` (task_id = card_id, each button key = the
-compact action token); anything else becomes `text_notice`. WeCom counts UTF-8 bytes and shows
+A card with live buttons becomes `button_interaction` (each button key = the compact action
+token); anything else becomes `text_notice`. `task_id` must be unique per app while a card id is
+the same each time its notice is sent again, so the channel passes `instance_id(card_id, send
+key)`; without one the card id is used. WeCom counts UTF-8 bytes and shows
 plain text only, so every string is markdown-stripped and clipped by bytes.
 """
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from cards.model import (
-    Card, CardDecodeError, DecodedAction, Level, clip_bytes, decode_action_token, strip_markdown,
+    Card, CardDecodeError, DecodedAction, Level, clip_bytes, decode_action_token, instance_of,
+    strip_markdown,
 )
 
 # Used when a text_notice card (which WeCom requires to be clickable) has nowhere better to go.
@@ -32,25 +35,25 @@ BUTTON_STYLE = {"primary": 1, "default": 2, "danger": 3}
 
 
 def render_wecom(card: Card, agent_id: int | str, *, card_action_url: str = DEFAULT_CARD_ACTION_URL,
-                 source_desc: str = DEFAULT_SOURCE_DESC) -> dict[str, Any]:
+                 source_desc: str = DEFAULT_SOURCE_DESC, task_id: str | None = None) -> dict[str, Any]:
     """Body for `POST /cgi-bin/message/send` without the recipients (`touser` etc.)."""
     interactive = bool(card.active_buttons)
     return {
         "msgtype": "template_card",
         "agentid": _agent_id(agent_id),
-        "template_card": _template_card(card, interactive, card_action_url, source_desc),
+        "template_card": _template_card(card, interactive, card_action_url, source_desc, task_id),
     }
 
 
 def render_wecom_update(card: Card, agent_id: int | str | None = None, *,
                         card_action_url: str = DEFAULT_CARD_ACTION_URL,
-                        source_desc: str = DEFAULT_SOURCE_DESC) -> dict[str, Any]:
+                        source_desc: str = DEFAULT_SOURCE_DESC, task_id: str | None = None) -> dict[str, Any]:
     """Fragment for `POST /cgi-bin/message/update_template_card` (caller adds userids, response_code).
 
     A resolved card keeps its buttons (WeCom needs the button_list to redraw the card) with
     `replace_text`, which greys them out, and shows the result in the quote area.
     """
-    tc = _template_card(card, bool(card.buttons), card_action_url, source_desc)
+    tc = _template_card(card, bool(card.buttons), card_action_url, source_desc, task_id)
     if card.is_resolved and card.buttons:
         tc["replace_text"] = RESOLVED_BUTTON_TEXT
     body: dict[str, Any] = {"template_card": tc}
@@ -71,9 +74,10 @@ def decode_wecom_key(key: str) -> tuple[str, dict[str, str]]:
 
 
 def decode_wecom_event_key(event_key: str, task_id: str | None = None) -> DecodedAction:
-    """A template_card_event's `EventKey` (+ `TaskId`) → the tap; the two ids must agree."""
+    """A template_card_event's `EventKey` (+ `TaskId`) → the tap; the TaskId must be the card's
+    (its id, or a per-send `instance_id` of it)."""
     decoded = decode_action_token(event_key)
-    if task_id and task_id != decoded.card_id:
+    if task_id and not instance_of(task_id, decoded.card_id):
         raise CardDecodeError(f"TaskId {task_id!r} 与按钮所属卡片 {decoded.card_id!r} 不一致")
     return decoded
 
@@ -86,12 +90,12 @@ def _agent_id(agent_id: int | str) -> int:
 
 
 def _template_card(card: Card, interactive: bool, card_action_url: str,
-                   source_desc: str) -> dict[str, Any]:
+                   source_desc: str, task_id: str | None = None) -> dict[str, Any]:
     tc: dict[str, Any] = {
         "card_type": "button_interaction" if interactive else "text_notice",
         "source": _source(card, source_desc),
         "main_title": _main_title(card),
-        "task_id": card.card_id,
+        "task_id": task_id or card.card_id,
     }
     horizontal, overflow = _fields(card)
     if horizontal:

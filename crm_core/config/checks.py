@@ -43,6 +43,7 @@ def cross_reference_problems(data: dict[str, Any]) -> list[str]:
     problems += _assignment_problems(_dict(data, "assignment"), team_ids)
     problems += _stage_problems(_dict(data, "funnel"))
     problems += _alert_problems(_dict(data, "alerts"), _enabled_platforms(_dict(data, "platforms")), reps)
+    problems += _dingtalk_card_problems(_dict(_dict(data, "platforms"), "dingtalk"))
     return problems
 
 
@@ -153,3 +154,28 @@ def _alert_problems(alerts: dict[str, Any], enabled: set[str], reps: list[dict[s
                        f"every heartbeat; use an ops group chat, or remove the entry (token check only) / "
                        f"「{target}」是 {rep} 本人,每次心跳都会收到一条测试消息;请改成运维群,或删掉这一项(只检查 token)")
     return out
+
+
+def _dingtalk_card_problems(dingtalk: dict[str, Any]) -> list[str]:
+    """DingTalk cards call back only as instances of a card-platform template created with a
+    callback type; in HTTP mode the callback route is registered with a secret."""
+    if not dingtalk.get("enabled"):
+        return []
+    out: list[str] = []
+    if not str(dingtalk.get("card_template_id") or "").strip():
+        out.append("platforms.dingtalk.card_template_id: missing; DingTalk card buttons (确认, 转派, 已跟进 …) "
+                   "only work on cards of a template built on DingTalk's card platform from "
+                   "config/dingtalk-card-template.json (docs/dingtalk-card-template.md); put its id "
+                   "(\"….schema\") here / 缺少卡片模板 ID:钉钉卡片按钮(确认、转派、已跟进……)只在卡片平台模板的卡片上有效,"
+                   "请按 docs/dingtalk-card-template.md 用 config/dingtalk-card-template.json 搭建模板,把模板 ID 填在这里")
+    secret = str(dingtalk.get("card_callback_secret") or "").strip()
+    if dingtalk.get("mode", "http") == "http":
+        if 0 < len(secret) < 16:
+            out.append("platforms.dingtalk.card_callback_secret: too short, use at least 16 random characters / "
+                       "卡片回调密钥太短,请至少用 16 个随机字符")
+        if not secret:
+            out.append("platforms.dingtalk.card_callback_secret: missing; in HTTP mode card taps come to "
+                       "/callback/dingtalk/card, registered with this secret (choose a long random string) / "
+                       "缺少卡片回调密钥:HTTP 模式下卡片点击回调到 /callback/dingtalk/card,注册时需要这个密钥(请设一个足够长的随机字符串)")
+    return out
+

@@ -86,6 +86,15 @@ class DingTalkConfig(_PlatformBase):
     # Replies through a message's sessionWebhook go only to these hosts ("host" or "host:port";
     # https, or http on a loopback address for the sandbox); another host: the robot API answers.
     session_webhook_hosts: list[str] = Field(default_factory=_dingtalk_webhook_hosts)
+    # Cards are instances of a card-platform template the admin builds once (卡片平台 → 新建模板,
+    # variables in config/dingtalk-card-template.json): its id, "….schema". Without it no card
+    # with buttons can call back (the robot's ordinary card never does over Stream).
+    card_template_id: str = ""
+    # HTTP mode only: taps are POSTed to {app.public_base_url}/callback/dingtalk/card, which crm-bot
+    # registers under this route key (POST /v1.0/card/callbacks/register) with this secret as
+    # `apiSecret`; the registered URL carries a token derived from it, which the route checks.
+    card_callback_route_key: str = Field("crm-bot", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    card_callback_secret: SecretStr = SecretStr("")
 
     @field_validator("session_webhook_hosts")
     @classmethod

@@ -40,8 +40,8 @@ from sandbox.state import SandboxCredentials
 USERS = {"wecom": "zhangwei", "dingtalk": "manager7001", "feishu": "ou_zhangwei"}
 TOKEN_API = {"wecom": "gettoken", "dingtalk": "accessToken", "feishu": "tenant_access_token"}
 SEND_API = {"wecom": "message/send", "dingtalk": "batchSend", "feishu": "im/messages"}
-CARD_API = {"wecom": "message/send", "dingtalk": "interactiveCards/send", "feishu": "im/messages"}
-CARD_REF = {"wecom": {"msgid", "response_code"}, "dingtalk": {"cardBizId"}, "feishu": {"message_id"}}
+CARD_API = {"wecom": "message/send", "dingtalk": "card/createAndDeliver", "feishu": "im/messages"}
+CARD_REF = {"wecom": {"msgid", "response_code"}, "dingtalk": {"outTrackId"}, "feishu": {"message_id"}}
 ROBOT_KEY, ROBOT_TOKEN, ROBOT_SECRET = "wecom-robot-key-1", "ding-robot-token-1", "SECsandbox0123456789"
 HOOK_TOKEN, HOOK_SECRET = "feishu-hook-1", "feishu-hook-secret"
 CLIENTS = {"wecom": WeComClient, "dingtalk": DingTalkClient, "feishu": FeishuClient}
@@ -164,6 +164,23 @@ def test_text_and_card_reach_the_platform(rt, srv, platform):  # noqa: ANN001
         assert CARD_REF[platform] <= set(rec.platform_ref)
         assert (rec.kind, rec.recipient) == ("lead_new", USERS[platform])
         assert card_from_dict(rec.content) == lead_card(f"lead-42-{platform}")
+
+
+@pytest.mark.parametrize("platform, key", [("wecom", "task_id"), ("dingtalk", "outTrackId")])
+def test_a_notice_sent_again_gets_a_new_platform_card_id(rt, srv, platform, key):  # noqa: ANN001
+    """WeCom's task_id and DingTalk's outTrackId must be unique per app, while a notice sent
+    again (a reminder, `outbox retry` of a dead row) keeps its card id: each send has its own."""
+    to = Recipient(platform, USERS[platform], rep_id="zhang.wei")
+    first = rt.outbox.send(lead_card("lead-again"), to, kind="lead_new")
+    drain(rt)
+    second = rt.outbox.send(lead_card("lead-again"), to, kind="lead_new")
+    drain(rt)
+    assert [row(rt, r).status for r in (first, second)] == ["sent", "sent"]
+    calls = srv.sent(platform, CARD_API[platform])
+    ids = [c.body["template_card"]["task_id"] if platform == "wecom" else c.body["outTrackId"] for c in calls]
+    assert len(ids) == 2 and len(set(ids)) == 2 and all(i.startswith("lead-again@") for i in ids)
+    with rt.db.uow() as s:
+        assert s.get(CardRecord, "lead-again").platform_ref[key] == ids[1]   # updates go to the newest
 
 
 def test_group_robots_and_custom_bots(rt, srv, clock):  # noqa: ANN001

@@ -22,6 +22,8 @@ from pydantic import SecretStr
 from bot.events import EventKind, InboundEvent
 from bot.platforms.base import InboundRejected, InboundRequest
 from bot.platforms.dingtalk import DingTalkInbound, custom_robot_sign
+from bot.platforms.dingtalk.inbound import DingTalkCardInbound
+from bot.platforms.dingtalk.signing import card_callback_url
 from bot.platforms.feishu import FeishuCardInbound, FeishuInbound, custom_bot_sign
 from bot.platforms.wecom import WeComInbound
 from cards.model import Button, Card, Field, Level
@@ -135,15 +137,40 @@ def send_card(srv: SandboxServer, http: requests.Session, platform: str, card: C
         body = {"touser": "zhangwei", **render_wecom(card, agent_id=1000002)}
         resp = call(srv, http, "wecom", "POST", "/cgi-bin/message/send", json=body)
     elif platform == "dingtalk":
-        body = {**render_dingtalk(card), "robotCode": "ding-sandbox-app",
-                "singleChatReceiver": json.dumps({"userId": "manager7001"})}
-        resp = call(srv, http, "dingtalk", "POST", "/v1.0/im/v1.0/robot/interactiveCards/send", json=body)
+        register_card_route(srv, http)
+        resp = call(srv, http, "dingtalk", "POST", "/v1.0/card/instances/createAndDeliver",
+                    json=dingtalk_card_body(srv, card))
     else:
         body = {"receive_id": "ou_zhangwei", "msg_type": "interactive", "content": json.dumps(render_feishu(card))}
         resp = call(srv, http, "feishu", "POST", "/open-apis/im/v1/messages",
                     params={"receive_id_type": "open_id"}, json=body)
     assert resp.status_code == 200 and error_of(resp)[1] in (None, 0), resp.text
     return srv.sent(platform)[-1]
+
+
+CARD_SECRET = "sandbox-card-callback-secret"    # the example config's card_callback_secret
+
+
+def register_card_route(srv: SandboxServer, http: requests.Session, key: str = "crm-bot") -> requests.Response:
+    """What crm-bot does in HTTP mode before its first card (the URL of the example config)."""
+    body = {"callbackRouteKey": key, "callbackUrl": card_callback_url("http://127.0.0.1:8080", CARD_SECRET),
+            "apiSecret": CARD_SECRET, "forceUpdate": True}
+    return call(srv, http, "dingtalk", "POST", "/v1.0/card/callbacks/register", json=body)
+
+
+def dingtalk_card_body(srv: SandboxServer, card: Card = CARD, callback: str | None = "HTTP",
+                       to: str = "manager7001", out_track_id: str | None = None) -> dict[str, Any]:
+    """createAndDeliver as crm-bot sends it (one user, the configured template)."""
+    body: dict[str, Any] = {
+        "cardTemplateId": srv.state.creds.dingtalk_card_template_id, "outTrackId": out_track_id or f"{card.card_id}@crm-1",
+        **render_dingtalk(card), "userIdType": 1, "openSpaceId": f"dtv1.card//IM_ROBOT.{to}",
+        "imRobotOpenSpaceModel": {"supportForward": False},
+        "imRobotOpenDeliverModel": {"spaceType": "IM_ROBOT", "robotCode": "ding-sandbox-app"}}
+    if callback == "HTTP":
+        body.update(callbackType="HTTP", callbackRouteKey="crm-bot")
+    elif callback:
+        body["callbackType"] = callback
+    return body
 
 
 def resolve_card(srv: SandboxServer, http: requests.Session, platform: str, sent: SentCall, result: str,
@@ -154,7 +181,8 @@ def resolve_card(srv: SandboxServer, http: requests.Session, platform: str, sent
                 "response_code": response_code or sent.response["response_code"], **render_wecom_update(done)}
         return call(srv, http, "wecom", "POST", "/cgi-bin/message/update_template_card", json=body)
     if platform == "dingtalk":
-        return call(srv, http, "dingtalk", "PUT", "/v1.0/im/robots/interactiveCards", json=render_dingtalk_update(done))
+        return call(srv, http, "dingtalk", "PUT", "/v1.0/card/instances",
+                    json={"outTrackId": sent.body["outTrackId"], **render_dingtalk_update(done)})
     mid = sent.response["data"]["message_id"]
     return call(srv, http, "feishu", "PATCH", f"/open-apis/im/v1/messages/{mid}",
                 json={"content": json.dumps(render_feishu(done))})
@@ -213,7 +241,7 @@ def test_tokens_expire_after_7200_seconds_of_the_injected_clock(srv, http, clock
     assert error_of(send_text(srv, http, "wecom", token=token)) == EXPIRED_TOKEN["wecom"]
 
 
-# ---- cards: WeCom response_code, DingTalk cardBizId, Feishu uuid ------------------------------
+# ---- cards: WeCom response_code, DingTalk card instances, Feishu uuid ------------------------------
 
 def test_wecom_response_code_is_single_use(srv, http) -> None:
     sent = send_card(srv, http, "wecom")
@@ -223,6 +251,21 @@ def test_wecom_response_code_is_single_use(srv, http) -> None:
     assert error_of(resolve_card(srv, http, "wecom", sent, "x", response_code="made-up")) == (200, 40058)
     (update,) = srv.sent("wecom", "update_template_card")
     assert update.recipient == "zhangwei" and update.body["template_card"]["replace_text"] == "已处理"
+
+
+def test_wecom_task_id_is_unique_per_app(srv, http) -> None:
+    send_card(srv, http, "wecom")
+    body = {"touser": "lisi", **render_wecom(CARD, agent_id=1000002)}          # same task_id, another user
+    again = call(srv, http, "wecom", "POST", "/cgi-bin/message/send", json=body)
+    assert error_of(again) == (200, 40058) and "task_id" in again.json()["errmsg"]
+    fresh = call(srv, http, "wecom", "POST", "/cgi-bin/message/send",
+                 json={"touser": "lisi", **render_wecom(CARD, agent_id=1000002, task_id="lead-42@crm-2")})
+    assert error_of(fresh) == (200, 0)
+    dup = {**body, "template_card": {**body["template_card"], "task_id": "lead-42@crm-3"},
+           "enable_duplicate_check": 1, "duplicate_check_interval": 60}
+    assert [error_of(call(srv, http, "wecom", "POST", "/cgi-bin/message/send", json=dup))
+            for _ in range(2)] == [(200, 0), (200, 0)]                       # a deduplicated retry is no repeat
+    assert len(srv.sent("wecom", "message/send")) == 3
 
 
 def test_wecom_text_notice_cards_get_no_response_code_and_bad_cards_are_refused(srv, http) -> None:
@@ -237,10 +280,68 @@ def test_wecom_text_notice_cards_get_no_response_code_and_bad_cards_are_refused(
 def test_dingtalk_card_update_needs_a_sent_card(srv, http) -> None:
     sent = send_card(srv, http, "dingtalk")
     assert resolve_card(srv, http, "dingtalk", sent, "已确认").status_code == 200
-    unknown = call(srv, http, "dingtalk", "PUT", "/v1.0/im/robots/interactiveCards",
-                   json={"cardBizId": "never-sent", "cardData": "{}"})
-    assert error_of(unknown) == (400, "param.cardBizId.notExist")
-    assert [c.api for c in srv.sent("dingtalk")] == ["interactiveCards/send", "interactiveCards/update"]
+    unknown = call(srv, http, "dingtalk", "PUT", "/v1.0/card/instances",
+                   json={"outTrackId": "never-sent", **render_dingtalk_update(CARD)})
+    assert error_of(unknown) == (400, "param.outTrackId.notExist")
+    assert [c.api for c in srv.sent("dingtalk")] == ["card/createAndDeliver", "card/update"]
+    shown = srv.find_card("dingtalk", ["lead-42"])["card"]
+    assert shown["resolved"] == "true" and shown["result"] == "已确认" and shown["btn1_text"] == ""
+
+
+def test_dingtalk_card_without_callback_settings_is_refused(srv, http) -> None:
+    refused = call(srv, http, "dingtalk", "POST", "/v1.0/card/instances/createAndDeliver",
+                   json=dingtalk_card_body(srv, callback=None))
+    assert error_of(refused) == (400, "sandbox.card.noCallback") and "callbackType" in refused.json()["message"]
+    legacy = {"cardTemplateId": "StandardCard", "cardBizId": "lead-42", "robotCode": "ding-sandbox-app",
+              "singleChatReceiver": json.dumps({"userId": "manager7001"}), "cardData": json.dumps(
+                  {"contents": [{"type": "button", "actionType": "request", "id": "b1", "label": {"text": "确认"}}]})}
+    old = call(srv, http, "dingtalk", "POST", "/v1.0/im/v1.0/robot/interactiveCards/send", json=legacy)
+    assert error_of(old) == (400, "sandbox.card.noCallback")
+    unregistered = call(srv, http, "dingtalk", "POST", "/v1.0/card/instances/createAndDeliver",
+                        json=dingtalk_card_body(srv))              # HTTP, but the route key was never registered
+    assert error_of(unregistered) == (400, "InvalidParameter.callbackRouteKey")
+    no_buttons = Card(card_id="note-1", title="周报已生成")            # nothing to tap: no callback needed
+    ok = call(srv, http, "dingtalk", "POST", "/v1.0/card/instances/createAndDeliver",
+              json=dingtalk_card_body(srv, no_buttons, callback=None))
+    assert error_of(ok) == (200, None) and ok.json()["result"]["deliverResults"][0]["success"] is True
+    assert [c.api for c in srv.sent("dingtalk")] == ["card/createAndDeliver"]
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"cardTemplateId": "someone-elses.schema"}, "InvalidParameter.cardTemplateId"),
+    ({"outTrackId": ""}, "MissingParameter"),
+    ({"openSpaceId": "manager7001"}, "InvalidParameter.openSpaceId"),
+    ({"imRobotOpenDeliverModel": None}, "InvalidParameter.imRobotOpenDeliverModel"),
+    ({"cardData": {"cardParamMap": {"title": "x", "resolved": False}}}, "InvalidParameter.cardData"),
+    ({"cardData": "{}"}, "InvalidParameter.cardData"),
+    ({"callbackType": "WEBHOOK"}, "InvalidParameter.callbackType"),
+])
+def test_dingtalk_create_and_deliver_checks_its_fields(srv, http, change, code) -> None:
+    register_card_route(srv, http)
+    body = {k: v for k, v in {**dingtalk_card_body(srv), **change}.items() if v is not None}
+    resp = call(srv, http, "dingtalk", "POST", "/v1.0/card/instances/createAndDeliver", json=body)
+    assert error_of(resp) == (400, code) and srv.sent("dingtalk") == []
+
+
+def test_dingtalk_out_track_id_repeats_only_as_a_retry(srv, http) -> None:
+    register_card_route(srv, http)
+    body = dingtalk_card_body(srv)
+    first = call(srv, http, "dingtalk", "POST", "/v1.0/card/instances/createAndDeliver", json=body)
+    retry = call(srv, http, "dingtalk", "POST", "/v1.0/card/instances/createAndDeliver", json=body)
+    other = call(srv, http, "dingtalk", "POST", "/v1.0/card/instances/createAndDeliver",
+                 json=dingtalk_card_body(srv, to="manager7002"))
+    assert first.json() == retry.json() and error_of(other) == (400, "InvalidParameter.outTrackId")
+    assert len(srv.sent("dingtalk")) == 1                                        # delivered once
+
+
+def test_dingtalk_callback_route_registration(srv, http) -> None:
+    assert register_card_route(srv, http).json()["result"]["callbackUrl"].endswith("/callback/dingtalk/card?token="
+                                                                                   + card_callback_url("", CARD_SECRET).split("=")[1])
+    again = call(srv, http, "dingtalk", "POST", "/v1.0/card/callbacks/register",
+                 json={"callbackRouteKey": "crm-bot", "callbackUrl": "https://elsewhere/cb"})
+    assert error_of(again) == (400, "InvalidParameter.callbackRouteKey")        # no forceUpdate
+    assert error_of(call(srv, http, "dingtalk", "POST", "/v1.0/card/callbacks/register",
+                         json={"callbackRouteKey": "k2"})) == (400, "MissingParameter")
 
 
 def test_feishu_uuid_makes_a_send_idempotent_for_one_hour(srv, http, clock) -> None:
@@ -425,6 +526,7 @@ class BotStub:
             "/callback/wecom": WeComInbound(w.token.get_secret_value(), w.encoding_aes_key.get_secret_value(), w.corp_id),
             "/callback/dingtalk": DingTalkInbound(d.app_secret.get_secret_value(),
                                                   session_webhook_hosts=d.session_webhook_hosts),
+            "/callback/dingtalk/card": DingTalkCardInbound(d.card_callback_secret.get_secret_value()),
             "/callback/feishu": FeishuInbound(token, key), "/callback/feishu/card": FeishuCardInbound(token, key)}
         self.events: list[InboundEvent] = []
         self.clock = clock
@@ -557,6 +659,15 @@ def test_a_resolved_card_cannot_be_tapped_again_unless_stale(sim, bot, srv, http
         sim.tap(platform, USER[platform], sent, "lead.confirm")
     assert sim.tap(platform, USER[platform], sent, "lead.confirm", stale_ok=True).status_code == 200
     assert [e.action.key for e in bot.events] == ["lead.confirm", "lead.confirm"]
+
+
+def test_dingtalk_taps_go_to_the_registered_route_with_its_token(sim, bot, srv, http) -> None:
+    sent = send_card(srv, http, "dingtalk")
+    forged = sim.tap("dingtalk", "manager7001", sent, "lead.confirm", forge_signature=True)
+    assert forged.status_code == 401 and bot.events == []
+    ok = sim.tap("dingtalk", "manager7001", sent, "lead.confirm")
+    assert ok.status_code == 200 and urlsplit(ok.request.url).path == "/callback/dingtalk/card"
+    assert "sign" not in ok.request.headers and bot.events[-1].reply_ref["outTrackId"] == "lead-42@crm-1"
 
 
 def test_wecom_tap_after_the_code_was_used_carries_a_fresh_code(sim, bot, srv, http) -> None:

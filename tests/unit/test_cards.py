@@ -7,10 +7,12 @@ from typing import Any, Iterator
 import pytest
 
 from cards import Button, Card, CardDecodeError, CardError, Field, Level
-from cards.model import clip_bytes, clip_chars, encode_action_token, strip_markdown
+from cards.model import (
+    clip_bytes, clip_chars, encode_action_token, instance_id, instance_of, strip_markdown,
+)
 from cards.render import (
     decode_dingtalk_callback_params, decode_feishu_action_value, decode_wecom_event_key,
-    decode_wecom_key, dingtalk_card_data, render_dingtalk, render_dingtalk_update,
+    decode_wecom_key, dingtalk_card_params, render_dingtalk, render_dingtalk_update,
     render_feishu, render_text, render_wecom, render_wecom_update,
 )
 from cards.render import dingtalk as dt_mod, feishu as fs_mod, wecom as wc_mod
@@ -129,19 +131,58 @@ def test_wecom_update_fragment():
     assert done["template_card"]["replace_text"] == wc_mod.RESOLVED_BUTTON_TEXT
 
 
-def test_dingtalk_standard_card_shape():
+def test_wecom_task_id_per_send_still_decodes():
     card = make_card()
-    body = render_dingtalk(card)
-    assert body["cardTemplateId"] == "StandardCard" and body["cardBizId"] == card.card_id
-    data = json.loads(body["cardData"])
-    assert data == dingtalk_card_data(card)
-    assert data["header"]["title"] == {"type": "text", "text": card.title}
-    ids = [c["id"] for c in data["contents"]]
-    assert len(ids) == len(set(ids))
-    (actions,) = [c for c in data["contents"] if c["type"] == "action"]
-    assert [a["label"]["text"] for a in actions["actions"]] == ["按钮0", "按钮1", "按钮2"]
-    assert {a["actionType"] for a in actions["actions"]} == {"request"}
-    assert render_dingtalk_update(card) == {"cardBizId": card.card_id, "cardData": body["cardData"]}
+    task_id = instance_id(card.card_id, "crm-17")
+    tc = render_wecom(card, 1, task_id=task_id)["template_card"]
+    assert tc["task_id"] == task_id and render_wecom_update(card, task_id=task_id)["template_card"]["task_id"] == task_id
+    tap = decode_wecom_event_key(tc["button_list"][0]["key"], task_id)
+    assert tap.card_id == card.card_id and tap.action == "lead.act0"
+    with pytest.raises(CardDecodeError):
+        decode_wecom_event_key(tc["button_list"][0]["key"], "other-card@crm-17")
+
+
+def test_dingtalk_template_params_shape():
+    card = make_card()
+    params = dingtalk_card_params(card)
+    assert render_dingtalk(card) == {"cardData": {"cardParamMap": params}}
+    assert set(params) == set(dt_mod.TEMPLATE_VARIABLES)
+    assert all(isinstance(v, str) for v in params.values())        # the card API takes strings only
+    assert params["title"] == card.title and params["resolved"] == "false"
+    assert params["fields"].splitlines() == ["客户：杭州云图科技", "电话：138****5678", "需求：CRM 系统 50 套"]
+    assert [params[f"btn{i}_text"] for i in range(1, 7)] == ["按钮0", "按钮1", "按钮2", "", "", ""]
+    assert [params[f"btn{i}_color"] for i in range(1, 4)] == ["blue", "gray", "red"]
+    assert params["btn1_token"] == card.buttons[0].token(card.card_id)
+    update = render_dingtalk_update(card)
+    assert update["cardData"] == {"cardParamMap": params}
+    assert update["cardUpdateOptions"] == {"updateCardDataByKey": True}
+
+
+def test_dingtalk_template_contract_file_matches_the_renderer():
+    from pathlib import Path
+    doc = json.loads((Path(__file__).resolve().parents[2] / "config" / "dingtalk-card-template.json")
+                     .read_text(encoding="utf-8"))
+    declared = {v["name"]: (v["type"], v["description"]) for v in doc["variables"]}
+    assert declared == dt_mod.TEMPLATE_VARIABLES
+    assert set(doc["mockData"]) == set(declared) and doc["buttons"]["slots"] == dt_mod.BUTTON_SLOTS
+    assert [p["name"] for p in doc["buttons"]["callback_parameters"]] == [dt_mod.TOKEN_PARAM]
+    taps = [decode_dingtalk_callback_params({"outTrackId": "x", "content": json.dumps(
+        {"cardPrivateData": {"params": {"token": doc["mockData"][f"btn{i}_token"]}}})})
+        for i in (1, 2)]
+    assert [t.action for t in taps] == ["lead.reassign", "lead.followed"]
+
+
+def test_dingtalk_cards_have_six_button_slots():
+    assert dt_mod.BUTTON_SLOTS == 6 and len(dingtalk_card_params(make_card(buttons=6))) == len(dt_mod.TEMPLATE_VARIABLES)
+
+
+@pytest.mark.parametrize("card_id, key", [("lead-1", "crm-42"), ("a" * 128, "crm-123456"), ("x@y", "crm-7-2")])
+def test_instance_ids_are_per_send_and_point_back_to_the_card(card_id, key):
+    one = instance_id(card_id, key)
+    assert len(one.encode()) <= 128 and one != card_id and one == instance_id(card_id, key)
+    assert instance_id(card_id, "crm-99") != one
+    assert instance_of(one, card_id) and instance_of(card_id, card_id)
+    assert not instance_of(one, "other-card") and not instance_of("other@1", card_id)
 
 
 def test_feishu_v2_shape():
@@ -176,8 +217,7 @@ def test_level_colours(level, wecom, feishu):
     assert render_wecom(card, 1)["template_card"]["source"]["desc_color"] == wecom
     assert render_feishu(card)["header"]["template"] == feishu
     assert render_feishu(card, "1.0")["header"]["template"] == feishu
-    has_marker = any(c["id"] == "level" for c in dingtalk_card_data(card)["contents"])
-    assert has_marker == (level is not Level.INFO)
+    assert dingtalk_card_params(card)["tag"] == level.label
     assert render_text(card).startswith(f"【{level.label}】" if level.label else card.title)
 
 
@@ -215,11 +255,13 @@ def _taps(card: Card) -> dict[str, list]:
     """Each platform's decoded taps, from the rendered JSON as the platform would echo it."""
     tc = render_wecom(card, 1)["template_card"]
     wecom = [decode_wecom_event_key(b["key"], tc["task_id"]) for b in tc["button_list"]]
-    data = json.loads(render_dingtalk(card)["cardData"])
-    ids = [a["id"] for c in data["contents"] if c["type"] == "action" for a in c["actions"]]
+    params = dingtalk_card_params(card)
+    slots = [i for i in range(1, 7) if params[f"btn{i}_text"]]
     dingtalk = [decode_dingtalk_callback_params({
-        "type": "actionCallback", "outTrackId": card.card_id, "userId": "0457",
-        "content": json.dumps({"cardPrivateData": {"actionIds": [i], "params": {}}})}) for i in ids]
+        "type": "actionCallback", "outTrackId": instance_id(card.card_id, "crm-1"), "userId": "0457",
+        "content": json.dumps({"cardPrivateData": {"actionIds": [f"btn{i}"],
+                                                   "params": {"token": params[f"btn{i}_token"]}}})})
+        for i in slots]
     v2 = [decode_feishu_action_value(b["behaviors"][0]["value"]) for b in _feishu_buttons(render_feishu(card))]
     v1 = [decode_feishu_action_value(json.dumps(b["value"]))
           for b in _feishu_buttons(render_feishu(card, "1.0"))]
@@ -237,6 +279,8 @@ def test_button_values_round_trip_on_every_platform(values):
 
 
 @pytest.mark.parametrize("payload", [
+    {"outTrackId": "c1@crm-5", "content": json.dumps({"cardPrivateData": {
+        "actionIds": ["btn1"], "params": {"token": encode_action_token("c1", "lead.ok", {"k": "值"})}}})},
     {"outTrackId": "c1", "value": json.dumps({"cardPrivateData": {
         "actionIds": [encode_action_token("c1", "lead.ok", {"k": "值"})], "params": {}}})},
     {"outTrackId": "c1", "cardPrivateData": {
@@ -269,6 +313,8 @@ def test_feishu_accepts_whole_action_object():
     lambda: decode_dingtalk_callback_params({"content": "{bad json"}),
     lambda: decode_dingtalk_callback_params({"cardPrivateData": {"actionIds": ["btn_123"]}}),
     lambda: decode_dingtalk_callback_params({"cardPrivateData": {"params": {"action": "x"}}}),
+    lambda: decode_dingtalk_callback_params({"cardPrivateData": {"params": {"token": "btn1"}}}),
+    lambda: decode_dingtalk_callback_params({"cardPrivateData": {"params": {"token": "lead.ok~c 1~"}}}),
 ])
 def test_foreign_payloads_raise_decode_error(decode):
     with pytest.raises(CardDecodeError):
@@ -284,9 +330,9 @@ def test_resolved_card_has_no_active_buttons_and_shows_result_everywhere():
     assert tc["quote_area"]["quote_text"] == RESULT
     upd = render_wecom_update(done)["template_card"]
     assert upd["replace_text"] and upd["quote_area"]["quote_text"] == RESULT
-    data = dingtalk_card_data(done)
-    assert not [c for c in data["contents"] if c["type"] == "action"]
-    assert RESULT in json.loads(render_dingtalk_update(done)["cardData"])["contents"][-1]["text"]
+    params = render_dingtalk_update(done)["cardData"]["cardParamMap"]
+    assert params["resolved"] == "true" and params["result"] == RESULT
+    assert not any(params[f"btn{i}_{part}"] for i in range(1, 7) for part in ("text", "token"))
     v2 = render_feishu(done)
     assert all(b["disabled"] is True for b in _feishu_buttons(v2)) and len(list(_feishu_buttons(v2))) == 3
     assert RESULT in json.dumps(v2, ensure_ascii=False)
@@ -324,7 +370,7 @@ def test_whole_cards_stay_under_platform_size_limits():
     big = tuple(Field(f"字段{i}", "很长的值" * 300, short=i % 2 == 0) for i in range(12))
     values = {"note": "备注" * 100}
     card = make_card(buttons=6, values=values, fields=big, text="正文" * 20000, footer="脚" * 500)
-    assert len(render_dingtalk(card)["cardData"].encode()) <= dt_mod.MAX_CARD_DATA_BYTES
+    assert dt_mod._size(dingtalk_card_params(card)) <= dt_mod.MAX_CARD_DATA_BYTES
     for schema in ("2.0", "1.0"):
         size = len(json.dumps(render_feishu(card, schema), ensure_ascii=False).encode())
         assert size <= fs_mod.MAX_CARD_BYTES

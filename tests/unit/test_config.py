@@ -161,3 +161,21 @@ def test_cli_reports_planted_mistakes_and_exits_1(tmp_path) -> None:  # noqa: AN
     res = run_cli("config", "check", "--config", str(bad))
     assert res.returncode == 1
     assert "requirement_file" in res.stderr and "没有主管角色" in res.stderr
+
+
+@pytest.mark.parametrize("mode, changes, expected", [
+    ("http", {"card_template_id": ""}, ["platforms.dingtalk.card_template_id: missing"]),
+    ("stream", {"card_template_id": ""}, ["platforms.dingtalk.card_template_id: missing"]),
+    ("http", {"card_callback_secret": ""}, ["platforms.dingtalk.card_callback_secret: missing"]),
+    ("http", {"card_callback_secret": "short"}, ["platforms.dingtalk.card_callback_secret: too short"]),
+    ("stream", {"card_callback_secret": ""}, []),                    # Stream mode registers nothing
+])
+def test_dingtalk_card_settings_are_checked(mode, changes, expected) -> None:  # noqa: ANN001
+    raw = example_raw()
+    raw["platforms"]["dingtalk"].update(mode=mode, **changes)
+    if not expected:
+        assert parse_config(raw, env={}).platforms.dingtalk.mode == mode
+        return
+    probs = problems_of(raw)
+    assert [p.split(";")[0].split(",")[0] for p in probs] == expected, probs
+    assert all(" / " in p for p in probs)

@@ -394,3 +394,80 @@ def test_config_keys_reach_the_adapter() -> None:
     assert isinstance(adapter, DingTalkInbound)
     assert (adapter.robot_callback_window_seconds, adapter.replay_window_seconds) == (120, 900)
     assert adapter.session_webhook_hosts == {"oapi.dingtalk.com", "127.0.0.1:8090"}
+
+
+# --- HTTP card callbacks on their own route (cards created with callbackType HTTP) --------------
+
+CARD_SECRET = "card-callback-secret-0123456789"
+
+
+def template_tap(action: str, values: dict[str, str], out_track_id: str = "lead-42@crm-7") -> dict[str, Any]:
+    """A tap on a template instance: the slot's token comes back as the callback parameter."""
+    content = {"cardPrivateData": {"actionIds": ["btn1"],
+                                   "params": {"token": encode_action_token("lead-42", action, values)}}}
+    return {"type": "actionCallback", "outTrackId": out_track_id, "corpId": "dingcorp", "userId": "manager7003",
+            "userIdType": 1, "spaceType": "IM_ROBOT", "spaceId": "manager7003", "extension": "{}",
+            "content": json.dumps(content)}
+
+
+def card_post(payload: dict[str, Any] | bytes, token: str | None = None, method: str = "POST") -> InboundResult:
+    from bot.platforms.dingtalk.inbound import DingTalkCardInbound
+    from bot.platforms.dingtalk.signing import card_callback_token
+
+    body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+    args = {"token": card_callback_token(CARD_SECRET) if token is None else token}
+    return DingTalkCardInbound(CARD_SECRET).handle(
+        InboundRequest(method, "/callback/dingtalk/card", args, {"Content-Type": "application/json"}, body), NOW)
+
+
+def test_card_route_maps_a_template_tap_without_robot_sign_headers() -> None:
+    result = card_post(template_tap("lead.reassign", {"to": "li.na"}))
+    (event,) = result.events
+    assert (result.status, result.response_body, result.replay_key) == (200, "{}", None)
+    assert (event.kind, event.action.key, event.action.values, event.action.card_ref) == \
+        (EventKind.CARD_ACTION, "lead.reassign", {"to": "li.na"}, "lead-42")
+    assert event.sender_id == "manager7003" and event.reply_ref["outTrackId"] == "lead-42@crm-7"
+
+
+@pytest.mark.parametrize("token, status", [("", 401), ("0" * 40, 401), ("wrong", 401)])
+def test_card_route_needs_the_registered_token(token: str, status: int) -> None:
+    assert rejected(lambda: card_post(template_tap("lead.confirm", {}), token=token)).status == status
+
+
+def test_card_route_refuses_other_bodies_and_methods() -> None:
+    assert rejected(lambda: card_post(robot_msg("text", text={"content": "hi"}))).status == 400
+    assert rejected(lambda: card_post(b"{not json")).status == 400
+    assert rejected(lambda: card_post(template_tap("lead.confirm", {}), method="GET")).status == 405
+
+
+def test_card_route_needs_a_secret() -> None:
+    from bot.platforms.dingtalk.inbound import DingTalkCardInbound
+    with pytest.raises(ValueError):
+        DingTalkCardInbound("")
+
+
+def test_a_button_of_another_card_is_not_obeyed() -> None:
+    (event,) = card_post(template_tap("lead.confirm", {}, out_track_id="other-card@crm-1")).events
+    assert event.kind is EventKind.UNKNOWN
+
+
+def test_template_taps_map_alike_over_stream_and_http() -> None:
+    payload = template_tap("lead.followed", {"lead": "12"})
+    frame = {"specVersion": "1.0", "type": "CALLBACK", "data": json.dumps(payload),
+             "headers": {"topic": "/v1.0/card/instances/callback", "messageId": "m-1"}}
+    assert comparable(stream_frame_to_event(frame, NOW)) == comparable(card_post(payload).events[0])
+
+
+def test_http_mode_declares_the_card_route_with_the_secret() -> None:
+    from bot.platforms.dingtalk.inbound import DingTalkCardInbound
+    from bot.platforms.dingtalk.platform import DingTalkPlatform
+    from crm_core.config.schema import AppConfig, DingTalkConfig, Platforms
+
+    d = DingTalkConfig(enabled=True, app_key="k", app_secret=SECRET, robot_code="r",
+                       card_template_id="t.schema", card_callback_secret=CARD_SECRET)
+    cfg = AppConfig.model_construct(platforms=Platforms.model_construct(dingtalk=d))
+    paths = {e.path: e.adapter for e in DingTalkPlatform().http_endpoints(cfg)}
+    assert set(paths) == {"dingtalk", "dingtalk/card"} and isinstance(paths["dingtalk/card"], DingTalkCardInbound)
+    stream = d.model_copy(update={"mode": "stream"})
+    assert DingTalkPlatform().http_endpoints(
+        AppConfig.model_construct(platforms=Platforms.model_construct(dingtalk=stream))) == []

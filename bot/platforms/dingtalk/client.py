@@ -1,10 +1,12 @@
-"""DingTalk (钉钉) API client: robot one-to-one and group messages, interactive (StandardCard)
-cards and their updates, message-file download, session-webhook replies and signed custom
-group robots. `_call` adds `x-acs-dingtalk-access-token` and refreshes-and-retries once on
-HTTP 401 / InvalidAuthentication; `flowControlledStaffIdList` becomes `RateLimited`.
+"""DingTalk (钉钉) API client: robot one-to-one and group messages, interactive cards (instances
+of crm-bot's card-platform template: create-and-deliver, update, and in HTTP mode the callback
+route registration), message-file download, session-webhook replies and signed custom group
+robots. `_call` adds `x-acs-dingtalk-access-token` and refreshes-and-retries once on HTTP 401 /
+InvalidAuthentication; `flowControlledStaffIdList` becomes `RateLimited`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -12,7 +14,7 @@ from typing import Any
 from urllib.parse import quote_plus, urlparse
 
 from bot.platforms.dingtalk.signing import custom_robot_sign
-from cards.model import Card, clip_bytes
+from cards.model import Card, clip_bytes, instance_id
 from cards.render.dingtalk import render_dingtalk, render_dingtalk_update
 from crm_core.config.schema import DingTalkConfig
 from crm_core.kv.base import KV
@@ -33,15 +35,20 @@ QUOTA_CODES = frozenset({"90020", "Forbidden.AccessDenied.ApiCountLimitForOrg"})
 # custom robot: over 20/min throttles the robot for 10 min  [verify the exact errcodes]
 ROBOT_RATE_CODES = {410100: 600.0, 130101: 600.0}
 FLOW_CONTROL_RETRY = 60.0
+CALLBACK_REGISTERED_TTL = 6 * 3600.0   # re-register the card callback route this often at most
+USER_ID_TYPE = 1                       # userIds are staff ids (userid), not unionIds
 
 
 class DingTalkClient(ClientBase):
     platform = PLATFORM
 
     def __init__(self, cfg: DingTalkConfig, kv: KV, *, clock: Callable[[], float] = time.time,
-                 **kw: Any) -> None:
+                 card_callback_url: str = "", **kw: Any) -> None:
+        """`card_callback_url`: where HTTP-mode card taps go (registered before the first card)."""
         super().__init__(**kw)
         self.cfg = cfg
+        self.kv = kv
+        self.card_callback_url = card_callback_url
         self.base = cfg.api_base.rstrip("/")
         self.oapi = cfg.oapi_base.rstrip("/")
         self.clock = clock
@@ -110,27 +117,70 @@ class DingTalkClient(ClientBase):
         return {"processQueryKey": data.get("processQueryKey")} if data.get("processQueryKey") else {}
 
     # ---- cards --------------------------------------------------------------------------
-    def send_card(self, user: str, card: Card, open_conversation_id: str | None = None) -> dict[str, Any]:
-        """POST /v1.0/im/v1.0/robot/interactiveCards/send (StandardCard, cardBizId = card id)
-        to one user (singleChatReceiver) or a group (openConversationId)."""
-        body = {**render_dingtalk(card), "robotCode": self.cfg.robot_code}
-        if open_conversation_id:
-            body["openConversationId"] = open_conversation_id
+    def send_card(self, user: str, card: Card, open_conversation_id: str | None = None,
+                  send_key: str = "") -> dict[str, Any]:
+        """POST /v1.0/card/instances/createAndDeliver: an instance of the configured template
+        (outTrackId = card id + a per-send suffix from `send_key`, the same on every retry),
+        delivered by the robot to one user (IM_ROBOT) or a group (IM_GROUP), with the callback
+        type of the connection mode: STREAM, or HTTP through the registered route key."""
+        out_track_id = instance_id(card.card_id, send_key) if send_key else card.card_id
+        body: dict[str, Any] = {"cardTemplateId": self.cfg.card_template_id, "outTrackId": out_track_id,
+                                **render_dingtalk(card), "userIdType": USER_ID_TYPE}
+        if self.cfg.mode == "stream":
+            body["callbackType"] = "STREAM"
         else:
-            body["singleChatReceiver"] = json.dumps({"userId": user})
-        data = self._call("POST", "/v1.0/im/v1.0/robot/interactiveCards/send", "interactiveCards/send", body)
-        refs = {"cardBizId": card.card_id}
+            self.ensure_card_callback()
+            body.update(callbackType="HTTP", callbackRouteKey=self.cfg.card_callback_route_key)
+        if open_conversation_id:
+            body.update(openSpaceId=f"dtv1.card//IM_GROUP.{open_conversation_id}",
+                        imGroupOpenSpaceModel={"supportForward": False},
+                        imGroupOpenDeliverModel={"robotCode": self.cfg.robot_code})
+        else:
+            body.update(openSpaceId=f"dtv1.card//IM_ROBOT.{user}",
+                        imRobotOpenSpaceModel={"supportForward": False},
+                        imRobotOpenDeliverModel={"spaceType": "IM_ROBOT", "robotCode": self.cfg.robot_code})
+        data = self._call("POST", "/v1.0/card/instances/createAndDeliver", "card/createAndDeliver", body)
         nested = data.get("result")
-        result: dict[str, Any] = nested if isinstance(nested, dict) else data
-        if result.get("processQueryKey"):
-            refs["processQueryKey"] = result["processQueryKey"]
-        return refs
+        result: dict[str, Any] = nested if isinstance(nested, dict) else {}
+        failed = [r for r in result.get("deliverResults") or [] if isinstance(r, dict) and r.get("success") is False]
+        if failed or data.get("success") is False:
+            why = detail(failed[0].get("errorMsg")) if failed else "success: false"
+            raise PermanentError(f"card not delivered: {why}", platform=PLATFORM,
+                                 api="card/createAndDeliver", code="deliverFailed")
+        return {"outTrackId": out_track_id}
 
-    def update_card(self, card: Card) -> dict[str, Any]:
-        """PUT /v1.0/im/robots/interactiveCards (update by cardBizId)."""
-        self._call("PUT", "/v1.0/im/robots/interactiveCards", "interactiveCards/update",
-                   render_dingtalk_update(card))
-        return {"cardBizId": card.card_id}
+    def update_card(self, card: Card, out_track_id: str | None = None) -> dict[str, Any]:
+        """PUT /v1.0/card/instances: every template variable anew (a resolved card's button
+        slots empty, `resolved` true), for the instance the send created."""
+        body = {"outTrackId": out_track_id or card.card_id, **render_dingtalk_update(card),
+                "userIdType": USER_ID_TYPE}
+        data = self._call("PUT", "/v1.0/card/instances", "card/update", body)
+        if data.get("success") is False:
+            raise PermanentError("card update refused: success: false", platform=PLATFORM, api="card/update")
+        return {"outTrackId": body["outTrackId"]}
+
+    def register_card_callback(self, url: str) -> None:
+        """POST /v1.0/card/callbacks/register: taps on HTTP-mode cards of our route key go to
+        `url`; `apiSecret` is card_callback_secret; forceUpdate replaces an older URL."""
+        body = {"callbackRouteKey": self.cfg.card_callback_route_key, "callbackUrl": url,
+                "apiSecret": self.cfg.card_callback_secret.get_secret_value(), "forceUpdate": True}
+        data = self._call("POST", "/v1.0/card/callbacks/register", "card/callbacks/register", body)
+        if data.get("success") is False:
+            raise PermanentError("card callback route refused", platform=PLATFORM, api="card/callbacks/register")
+
+    def ensure_card_callback(self) -> None:
+        """Register the HTTP callback route unless this URL and secret were registered within
+        the last hours (remembered in the KV, so one instance registers for all)."""
+        if not self.card_callback_url:
+            raise PermanentError("no card callback URL (HTTP mode needs card_callback_secret and "
+                                 "app.public_base_url)", platform=PLATFORM, api="card/callbacks/register")
+        secret = self.cfg.card_callback_secret.get_secret_value()
+        digest = hashlib.sha256(f"{self.card_callback_url}\n{secret}".encode()).hexdigest()[:32]
+        key = f"dingtalk:card-callback:{self.cfg.app_key}:{self.cfg.card_callback_route_key}"
+        if self.kv.get(key) == digest:
+            return
+        self.register_card_callback(self.card_callback_url)
+        self.kv.set(key, digest, ttl=CALLBACK_REGISTERED_TTL)
 
     # ---- media --------------------------------------------------------------------------
     def download(self, download_code: str) -> bytes:

@@ -1,5 +1,11 @@
-"""DingTalk inbound: HTTP robot callbacks, card callbacks, encrypted event subscription
+"""DingTalk inbound: HTTP robot callbacks, HTTP card callbacks, encrypted event subscription
 and Stream-mode frames, all mapped to the same neutral `InboundEvent`.
+
+Card taps come from instances of crm-bot's card-platform template: over Stream (topic
+`/v1.0/card/instances/callback`) for cards created with `callbackType` STREAM, or POSTed to the
+URL crm-bot registered for its route key (`DingTalkCardInbound`, `/callback/dingtalk/card`) for
+`callbackType` HTTP. The card-callback docs describe no signature headers, so that route is
+authenticated by the secret token in the registered URL, not by the robot `sign`.
 
 HTTP robot/card callbacks are authenticated by the `timestamp` + `sign` headers. The sign
 covers the timestamp only, not the body, so what the protocol allows is done around it: a
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import ipaddress
 import json
 import logging
@@ -25,6 +32,8 @@ from urllib.parse import urlsplit
 from bot.events import CardAction, EventKind, InboundEvent, MediaRef
 from bot.platforms.base import (
     BAD_SIGNATURE,
+    BAD_TOKEN,
+    MALFORMED_JSON,
     METHOD_NOT_ALLOWED,
     MISSING_PARAM,
     MISSING_SIGNATURE,
@@ -42,7 +51,7 @@ from bot.platforms.base import (
     received_now,
     utc_from_epoch,
 )
-from bot.platforms.dingtalk.signing import verify_robot_sign
+from bot.platforms.dingtalk.signing import card_callback_token, verify_robot_sign
 from bot.platforms.wecom.crypto import MsgCrypt, new_nonce
 
 log = logging.getLogger("crm_bot.dingtalk")
@@ -155,6 +164,33 @@ class DingTalkInbound:
         encrypt, signature = self._event_crypt.encrypt_and_sign(plain_json, nonce, timestamp)
         return (json.dumps({"encrypt": encrypt}),
                 {"msg_signature": signature, "timeStamp": timestamp, "nonce": nonce})
+
+
+class DingTalkCardInbound:
+    """Inbound adapter for `POST /callback/dingtalk/card`: taps on cards created with
+    `callbackType` HTTP, which DingTalk POSTs to the URL registered for the route key (crm-bot
+    registers `…/callback/dingtalk/card?token=<derived from card_callback_secret>`). The token
+    is checked in constant time; the body must be a card callback. Answers `{}` (the card is
+    updated by the worker through `PUT /v1.0/card/instances`)."""
+
+    platform = PLATFORM
+
+    def __init__(self, card_callback_secret: str) -> None:
+        self._token = card_callback_token(card_callback_secret)   # refuses an empty secret
+
+    def handle(self, req: InboundRequest, now: float) -> InboundResult:
+        check_body_size(req.body)
+        if req.method.upper() != "POST":
+            raise InboundRejected(405, METHOD_NOT_ALLOWED)
+        token = req.args.get("token", "")
+        if not token:
+            raise InboundRejected(401, MISSING_SIGNATURE)
+        if not hmac.compare_digest(token.encode("utf-8", "replace"), self._token.encode("ascii")):
+            raise InboundRejected(401, BAD_TOKEN)
+        data = parse_json_object(req.body)
+        if not _is_card_callback(data):
+            raise InboundRejected(400, MALFORMED_JSON)
+        return InboundResult([_card_callback(data, now)], "{}", JSON_CT)
 
 
 def session_webhook_allowed(url: Any, hosts: Collection[str]) -> bool:
@@ -316,7 +352,8 @@ def _unknown(data: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
 
 
 def _card_callback(data: dict[str, Any], now: float) -> InboundEvent:
-    from cards.render import decode_dingtalk_callback_params  # lazy: cards is a sibling layer
+    from cards.model import instance_of  # lazy: cards is a sibling layer
+    from cards.render import decode_dingtalk_callback_params
 
     fields = _card_fields(data)
     private = _card_private_data(fields)
@@ -341,6 +378,9 @@ def _card_callback(data: dict[str, Any], now: float) -> InboundEvent:
         # the JSON strings already decoded (and limited) here: the decoder sees objects only
         decoded = decode_dingtalk_callback_params({**data, **fields})
     except ValueError:
+        return InboundEvent(kind=EventKind.UNKNOWN, **common)
+    if out_track_id and not instance_of(out_track_id, decoded.card_id):
+        # the button belongs to another card than the instance tapped: not ours to obey
         return InboundEvent(kind=EventKind.UNKNOWN, **common)
     action = CardAction(key=decoded.action, values=dict(decoded.values),
                         card_ref=decoded.card_id or out_track_id)

@@ -1,5 +1,7 @@
-"""DingTalk (钉钉) as a `Platform`: robot one-to-one and group messages, interactive cards,
-session-webhook replies and custom group robots; HTTP callbacks or Stream mode."""
+"""DingTalk (钉钉) as a `Platform`: robot one-to-one and group messages, interactive cards
+(card-platform template instances that call back over Stream, or in HTTP mode to
+`/callback/dingtalk/card`), session-webhook replies and custom group robots; HTTP callbacks or
+Stream mode."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,7 +11,8 @@ from bot.events import MediaRef
 from bot.outbound.message import Recipient
 from bot.outbound.ratelimit import MINUTE, Window
 from bot.platforms.dingtalk.client import PLATFORM, DingTalkClient
-from bot.platforms.dingtalk.inbound import DingTalkInbound, session_webhook_allowed
+from bot.platforms.dingtalk.inbound import DingTalkCardInbound, DingTalkInbound, session_webhook_allowed
+from bot.platforms.dingtalk.signing import CARD_CALLBACK_PATH, card_callback_url
 from bot.platforms.interface import Channel, Connection, Enqueue, HttpEndpoint, Platform, Refs
 from bot.streams.intake import Intake
 from bot.streams.watchdog import LivenessWatchdog
@@ -59,14 +62,14 @@ class DingTalkChannel(Channel):
 
     def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
                   resend_window: float = 0.0) -> Refs:
-        # the card goes out under cardBizId = our card id, the same on every retry; DingTalk
-        # documents it as the card's unique id (updates are keyed on it) but says nothing of a
-        # repeated send with it [verify]
+        # outTrackId (the instance id, unique per app) = card id + this send's key: the same on
+        # every retry of the send, another when the notice is sent again
         group = to.chat_id if route == "group" else None
-        return self.client.send_card(to.user_id, card, open_conversation_id=group)
+        return self.client.send_card(to.user_id, card, open_conversation_id=group, send_key=uuid)
 
     def update_card(self, to: Recipient, card: Card, ref: Refs, response_code: str | None) -> Refs:
-        return self.client.update_card(card)
+        out_track_id = ref.get("outTrackId")     # what the send returned (the card record keeps it)
+        return self.client.update_card(card, str(out_track_id) if out_track_id else None)
 
     def render_card(self, card: Card) -> Any:
         return render_dingtalk(card)
@@ -101,7 +104,9 @@ class DingTalkPlatform(Platform):
 
     def connect(self, cfg: AppConfig, kv: KV, clock: Callable[[], float]) -> DingTalkChannel:
         p = cfg.platforms.dingtalk
-        return DingTalkChannel(self, p, DingTalkClient(p, kv, clock=clock))
+        secret = p.card_callback_secret.get_secret_value()
+        url = card_callback_url(cfg.app.public_base_url, secret) if p.mode == "http" and secret else ""
+        return DingTalkChannel(self, p, DingTalkClient(p, kv, clock=clock, card_callback_url=url))
 
     def inbound_mode(self, cfg: AppConfig) -> str:
         return cfg.platforms.dingtalk.mode
@@ -113,7 +118,12 @@ class DingTalkPlatform(Platform):
         adapter = DingTalkInbound(p.app_secret.get_secret_value(), p.replay_window_seconds, app_key=p.app_key,
                                   robot_callback_window_seconds=p.robot_callback_window_seconds,
                                   session_webhook_hosts=p.session_webhook_hosts)
-        return [HttpEndpoint("dingtalk", PLATFORM, adapter)]
+        endpoints = [HttpEndpoint("dingtalk", PLATFORM, adapter)]
+        secret = p.card_callback_secret.get_secret_value()
+        if secret:   # taps on cards created with callbackType HTTP (config check requires it)
+            endpoints.append(HttpEndpoint(CARD_CALLBACK_PATH.removeprefix("/callback/"), PLATFORM,
+                                          DingTalkCardInbound(secret)))
+        return endpoints
 
     def connection(self, cfg: AppConfig, kv: KV, enqueue: Enqueue) -> Connection | None:
         p = cfg.platforms.dingtalk

@@ -108,13 +108,18 @@ class WeComClient(ClientBase):
         return self._message(user, {"msgtype": "markdown",
                                     "markdown": {"content": clip_bytes(text, TEXT_LIMIT)}}, resend_window)
 
-    def send_card(self, user: str | list[str], card: Card, resend_window: float = 0.0) -> dict[str, Any]:
-        """POST /cgi-bin/message/send (msgtype template_card) -> {msgid, response_code}."""
-        return self._message(user, render_wecom(card, agent_id=self.cfg.agent_id or ""), resend_window)
+    def send_card(self, user: str | list[str], card: Card, resend_window: float = 0.0,
+                  task_id: str | None = None) -> dict[str, Any]:
+        """POST /cgi-bin/message/send (msgtype template_card) -> {msgid, response_code, task_id}.
+        `task_id` must be unique per app: the channel passes one per send."""
+        body = render_wecom(card, agent_id=self.cfg.agent_id or "", task_id=task_id)
+        refs = self._message(user, body, resend_window)
+        return {**refs, "task_id": body["template_card"]["task_id"]}
 
-    def update_card(self, response_code: str, card: Card, users: list[str]) -> dict[str, Any]:
+    def update_card(self, response_code: str, card: Card, users: list[str],
+                    task_id: str | None = None) -> dict[str, Any]:
         """POST /cgi-bin/message/update_template_card (response_code is single-use, 72 h)."""
-        body = {**render_wecom_update(card, agent_id=self.cfg.agent_id),
+        body = {**render_wecom_update(card, agent_id=self.cfg.agent_id, task_id=task_id),
                 "userids": list(users), "partyids": [], "tagids": [], "atall": 0,
                 "agentid": self.cfg.agent_id, "response_code": response_code}
         data = self._call("POST", "/cgi-bin/message/update_template_card",

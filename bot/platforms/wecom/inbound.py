@@ -210,7 +210,8 @@ def _card_action(msg: dict[str, Any], common: dict[str, Any]) -> InboundEvent:
     selected = _selected_items(msg.get("SelectedItems"))
     if selected:
         values["selected"] = selected
-    action = CardAction(key=decoded.action, values=values, card_ref=task_id or decoded.card_id)
+    # the TaskId is this send's instance of the card (card id + suffix): the card is the token's
+    action = CardAction(key=decoded.action, values=values, card_ref=decoded.card_id)
     return InboundEvent(kind=EventKind.CARD_ACTION, action=action, **common)
 
 

@@ -12,7 +12,7 @@ from bot.outbound.ratelimit import HOUR, MINUTE, Window
 from bot.platforms.interface import Channel, HttpEndpoint, Platform, Refs
 from bot.platforms.wecom.client import PLATFORM, WeComClient
 from bot.platforms.wecom.inbound import WeComInbound
-from cards.model import Card
+from cards.model import Card, instance_id
 from cards.render.wecom import render_wecom, render_wecom_update
 from crm_core.config.schema import AppConfig, WeComConfig
 from crm_core.kv.base import KV
@@ -43,7 +43,8 @@ class WeComChannel(Channel):
     def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
                   resend_window: float = 0.0) -> Refs:
         _need_user(to)
-        return self.client.send_card(to.user_id, card, resend_window)
+        # task_id must be unique per app; a notice sent again keeps its card id: one per send
+        return self.client.send_card(to.user_id, card, resend_window, task_id=instance_id(card.card_id, uuid))
 
     def update_card(self, to: Recipient, card: Card, ref: Refs, response_code: str | None) -> Refs:
         """The tap's response_code (or the send's, while unused); both are single-use."""
@@ -51,7 +52,8 @@ class WeComChannel(Channel):
         if not code:
             raise PermanentError("no response_code to update this card", platform=PLATFORM,
                                  api="update_template_card")
-        self.client.update_card(str(code), card, [to.user_id])
+        task_id = ref.get("task_id")
+        self.client.update_card(str(code), card, [to.user_id], task_id=str(task_id) if task_id else None)
         return {"response_code": None}      # used up: forget it
 
     def render_card(self, card: Card) -> Any:
