@@ -243,9 +243,10 @@ class SandboxServer:
             raise ValueError(f"{platform} has no stream mode")
         if not gateway.wait_until(connected, timeout):
             raise LookupError(f"no crm-bot is connected to the sandbox's {platform} stream gateway")
-        message_id = push(data)
+        message_id = push(data)    # a topic the connection did not subscribe to: NotSubscribed
         acks = gateway.wait_until(lambda: acks_for(message_id), timeout)
-        return {"message_id": message_id, "acked": bool(acks), "ack": acks[0] if acks else None}
+        acked = bool(acks) and acks[0].get("code", 200) == 200
+        return {"message_id": message_id, "acked": acked, "ack": acks[0] if acks else None}
 
     def base_urls(self) -> dict[str, str]:
         """The api_base values to put in crm-bot's config to use this sandbox."""

@@ -1,7 +1,9 @@
 """A loopback fake of the DingTalk Stream gateway for tests and the sandbox: the HTTP
-`POST /v1.0/gateway/connections/open` (credential check, single-use ticket) and the WebSocket
-endpoint, which pushes CALLBACK / EVENT / SYSTEM frames, records every ack, can go silent (no
-frames, no pongs) and can send `disconnect`. Both listen on port 0 of 127.0.0.1."""
+`POST /v1.0/gateway/connections/open` (credential check, a non-empty `subscriptions` list,
+single-use ticket) and the WebSocket endpoint, which pushes CALLBACK / EVENT / SYSTEM frames
+(CALLBACK and EVENT only for topics the connection subscribed to: DingTalk pushes nothing
+else), records every well-formed ack of a frame it pushed (others go to `rejected_acks`), can
+go silent (no frames, no pongs) and can send `disconnect`. Both listen on port 0 of 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
@@ -39,15 +41,47 @@ def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
         time.sleep(0.01)
 
 
+SUBSCRIPTION_TYPES = ("EVENT", "CALLBACK")
+
+
+class NotSubscribed(LookupError):
+    """A CALLBACK / EVENT frame for a topic the connection did not subscribe to: DingTalk
+    would never push it."""
+
+
 @dataclass
 class StreamConnection:
     """One accepted WebSocket and what happened on it."""
     index: int
     ticket: str
     ws: ServerConnection
+    subscriptions: frozenset[tuple[str, str]] = frozenset()
     silent: bool = False
     closed: bool = False
     acks: list[dict[str, Any]] = field(default_factory=list)
+    rejected_acks: list[dict[str, Any]] = field(default_factory=list)
+    pushed: set[str] = field(default_factory=set)        # messageIds of frames sent on it
+
+    def subscribed(self, kind: str, topic: str) -> bool:
+        if kind == "SYSTEM":
+            return True
+        return (kind, topic) in self.subscriptions or (kind == "EVENT" and ("EVENT", "*") in self.subscriptions)
+
+
+def subscription_problem(subscriptions: Any) -> str | None:
+    """Why a connections/open `subscriptions` value is not acceptable (None: it is). The
+    protocol makes it required: a list of {type: EVENT|CALLBACK, topic}; events only as "*"."""
+    if not isinstance(subscriptions, list) or not subscriptions:
+        return "subscriptions is required: a non-empty list of {type, topic}"
+    for sub in subscriptions:
+        if not isinstance(sub, dict) or sub.get("type") not in SUBSCRIPTION_TYPES:
+            return f"subscription {sub!r}: type must be EVENT or CALLBACK"
+        topic = sub.get("topic")
+        if not isinstance(topic, str) or not topic:
+            return f"subscription {sub!r}: topic is required"
+        if sub["type"] == "EVENT" and topic != "*":
+            return "EVENT subscriptions only take topic \"*\" (events are chosen in the developer console)"
+    return None
 
 
 class FakeStreamGateway:
@@ -62,7 +96,7 @@ class FakeStreamGateway:
         self.opened: list[dict[str, Any]] = []        # connections/open bodies, secret removed
         self.connections: list[StreamConnection] = []
         self.rejected_tickets: list[str] = []
-        self._tickets: dict[str, float] = {}          # ticket -> expiry; removed when used
+        self._tickets: dict[str, tuple[float, frozenset[tuple[str, str]]]] = {}   # ticket -> (expiry, subs)
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ws_server: Server | None = None
@@ -128,9 +162,13 @@ class FakeStreamGateway:
         if not (secrets.compare_digest(str(body["clientId"]), self.client_id)
                 and secrets.compare_digest(str(body["clientSecret"]), self._secret)):
             return 401, {"code": "InvalidAuthentication", "message": "invalid clientId or clientSecret"}
+        problem = subscription_problem(body.get("subscriptions"))
+        if problem:
+            return 400, {"code": "InvalidParameter.subscriptions", "message": problem}
+        subs = frozenset((s["type"], s["topic"]) for s in body["subscriptions"])
         ticket = secrets.token_urlsafe(24)
         with self._lock:
-            self._tickets[ticket] = self.clock() + self.ticket_ttl
+            self._tickets[ticket] = (self.clock() + self.ticket_ttl, subs)
             self.opened.append({k: v for k, v in body.items() if k != "clientSecret"} | {"ticket": ticket})
         return 200, {"endpoint": self.ws_endpoint, "ticket": ticket}
 
@@ -142,16 +180,18 @@ class FakeStreamGateway:
     def _check_ticket(self, connection: ServerConnection, request: Request) -> Response | None:
         ticket = parse_qs(urlsplit(request.path).query).get("ticket", [""])[0]
         with self._lock:
-            expiry = self._tickets.pop(ticket, None)    # single use: gone once presented
-        if expiry is None or expiry < self.clock():
+            issued = self._tickets.pop(ticket, None)    # single use: gone once presented
+        if issued is None or issued[0] < self.clock():
             self.rejected_tickets.append(ticket)
             return connection.respond(HTTPStatus.UNAUTHORIZED, "invalid or used ticket\n")
         connection.ticket = ticket  # type: ignore[attr-defined]
+        connection.subscriptions = issued[1]  # type: ignore[attr-defined]
         return None
 
     async def _serve_ws(self, ws: ServerConnection) -> None:
         with self._lock:
-            conn = StreamConnection(len(self.connections), ws.ticket, ws)  # type: ignore[attr-defined]
+            conn = StreamConnection(len(self.connections), ws.ticket, ws,  # type: ignore[attr-defined]
+                                    ws.subscriptions)  # type: ignore[attr-defined]
             self.connections.append(conn)
         try:
             async for raw in ws:
@@ -162,12 +202,20 @@ class FakeStreamGateway:
             conn.closed = True
 
     def _record_ack(self, conn: StreamConnection, raw: str | bytes) -> None:
+        """Keep a well-formed ack of a frame pushed on this connection; anything else (not JSON,
+        no code, no or an unknown headers.messageId, data not a JSON string) is rejected."""
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
         try:
-            ack = json.loads(raw)
+            ack = json.loads(text)
         except ValueError:
-            ack = {"invalid": raw if isinstance(raw, str) else raw.decode("utf-8", "replace")}
+            ack = None
         with self._lock:
-            conn.acks.append({**ack, "_at": self.clock()} if isinstance(ack, dict) else {"invalid": ack})
+            problem = ack_problem(ack, conn.pushed)
+            if problem:
+                conn.rejected_acks.append({"raw": text[:2000], "reason": problem, "_at": self.clock()})
+                log.debug("fake stream connection %d: ack rejected (%s)", conn.index, problem)
+                return
+            conn.acks.append({**ack, "_at": self.clock()})
 
     # --- pushing frames ---------------------------------------------------------------------
     def live(self) -> StreamConnection:
@@ -179,11 +227,18 @@ class FakeStreamGateway:
         raise LookupError("no open stream connection")
 
     def push(self, frame: dict[str, Any], conn: StreamConnection | None = None) -> str:
-        """Send one frame; returns its messageId. A silent connection sends nothing."""
+        """Send one frame; returns its messageId. A silent connection sends nothing. A CALLBACK
+        or EVENT frame for a topic the connection did not subscribe to raises `NotSubscribed`."""
         conn = conn or self.live()
+        kind, topic = str(frame.get("type")), str(frame.get("headers", {}).get("topic"))
+        if not conn.subscribed(kind, topic):
+            raise NotSubscribed(f"connection {conn.index} did not subscribe to {kind} {topic}")
+        message_id = frame["headers"]["messageId"]
+        with self._lock:
+            conn.pushed.add(message_id)
         if not conn.silent:
             self._call(conn.ws.send(json.dumps(frame, ensure_ascii=False)))
-        return frame["headers"]["messageId"]
+        return message_id
 
     def frame(self, kind: str, topic: str, data: Any, message_id: str | None = None,
               **headers: str) -> dict[str, Any]:
@@ -228,6 +283,11 @@ class FakeStreamGateway:
         with self._lock:
             return [a for c in self.connections for a in c.acks]
 
+    @property
+    def rejected_acks(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [a for c in self.connections for a in c.rejected_acks]
+
     def acks_for(self, message_id: str) -> list[dict[str, Any]]:
         return [a for a in self.acks if a.get("headers", {}).get("messageId") == message_id]
 
@@ -235,6 +295,32 @@ class FakeStreamGateway:
 
     def _call(self, coro: Any, timeout: float = 5.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+
+def ack_problem(ack: Any, pushed: set[str]) -> str | None:
+    """Why `ack` is not an ack DingTalk takes (None: it is): {code: int, headers: {messageId of
+    a pushed frame, contentType?}, message: str?, data: JSON string?}."""
+    if not isinstance(ack, dict):
+        return "not a JSON object"
+    if not isinstance(ack.get("code"), int) or isinstance(ack.get("code"), bool):
+        return "code must be a number"
+    headers = ack.get("headers")
+    message_id = headers.get("messageId") if isinstance(headers, dict) else None
+    if not isinstance(message_id, str) or not message_id:
+        return "headers.messageId is required"
+    if message_id not in pushed:
+        return f"unknown messageId {message_id[:60]!r}"
+    if "message" in ack and not isinstance(ack["message"], str):
+        return "message must be a string"
+    data = ack.get("data")
+    if data is not None:
+        if not isinstance(data, str):
+            return "data must be a JSON string"
+        try:
+            json.loads(data)
+        except ValueError:
+            return "data is not JSON"
+    return None
 
 
 def _abort(ws: ServerConnection) -> None:

@@ -28,6 +28,7 @@ from crm_core.kv.base import KV
 from sandbox.stream_server import FakeStreamGateway
 
 APP_KEY, SECRET = "ding-stream-app", "stream-app-secret-7c1e"
+SUBS = [{"type": "CALLBACK", "topic": "/v1.0/im/bot/messages/get"}]
 
 
 @pytest.fixture
@@ -268,7 +269,7 @@ def test_a_ticket_is_single_use(fake: FakeStreamGateway) -> None:
 
     import websockets
 
-    status, opened = fake.open_connection({"clientId": APP_KEY, "clientSecret": SECRET})
+    status, opened = fake.open_connection({"clientId": APP_KEY, "clientSecret": SECRET, "subscriptions": SUBS})
     url = f"{opened['endpoint']}?ticket={opened['ticket']}"
 
     async def connect_twice() -> list[str]:
@@ -323,3 +324,82 @@ def test_start_streams_feeds_the_shared_inbound_queue(fake: FakeStreamGateway, f
     assert [e.event_id for e in events] == ["msg-wired"]
     assert [t.name for t in threads] == ["dingtalk-stream", "dingtalk-stream-watchdog"]
     assert not any(t.is_alive() for t in threads)
+
+
+# --- the fake is as strict as DingTalk: subscriptions, topics, acks ------------------------------
+
+@pytest.mark.parametrize("subscriptions", [None, [], "*", [{"type": "CALLBACK"}], [{"type": "OTHER", "topic": "x"}],
+                                           [{"type": "EVENT", "topic": "user_add_org"}]])
+def test_connections_open_needs_real_subscriptions(fake: FakeStreamGateway, subscriptions: Any) -> None:
+    body = {"clientId": APP_KEY, "clientSecret": SECRET}
+    if subscriptions is not None:
+        body["subscriptions"] = subscriptions
+    status, payload = fake.open_connection(body)
+    assert (status, payload["code"]) == (400, "InvalidParameter.subscriptions") and fake.opened == []
+
+
+def test_our_client_subscribes_to_messages_events_and_card_callbacks(fake: FakeStreamGateway, kv: KV,
+                                                                   cfg: Any) -> None:
+    with streaming(fake, kv, cfg):
+        (opened,) = fake.opened
+    assert {(s["type"], s["topic"]) for s in opened["subscriptions"]} == {
+        ("EVENT", "*"), ("CALLBACK", "/v1.0/im/bot/messages/get"), ("CALLBACK", "/v1.0/card/instances/callback")}
+
+
+def test_unsubscribed_topics_are_never_pushed(fake: FakeStreamGateway) -> None:
+    import asyncio
+
+    import websockets
+    from sandbox.stream_server import NotSubscribed
+
+    status, opened = fake.open_connection({"clientId": APP_KEY, "clientSecret": SECRET, "subscriptions": SUBS})
+
+    async def hold() -> None:
+        async with websockets.connect(f"{opened['endpoint']}?ticket={opened['ticket']}", open_timeout=3):
+            await asyncio.sleep(0.5)
+
+    runner = threading.Thread(target=asyncio.run, args=(hold(),))
+    runner.start()
+    try:
+        assert fake.wait_until(lambda: fake.connections, 3)
+        with pytest.raises(NotSubscribed):
+            fake.push_card_callback({"outTrackId": "x"})
+        with pytest.raises(NotSubscribed):
+            fake.push_event("user_add_org", {"userId": ["u1"]})
+        assert fake.push_robot_message(robot_text("msg-ok"))          # the one topic it asked for
+    finally:
+        runner.join(5)
+
+
+@pytest.mark.parametrize("ack, reason", [
+    ({"bogus": True}, "code must be a number"),
+    ({"code": 200, "headers": {}, "data": "{}"}, "headers.messageId is required"),
+    ({"code": 200, "headers": {"messageId": "never-pushed"}, "data": "{}"}, "unknown messageId"),
+    ({"code": 200, "headers": {"messageId": "PUSHED"}, "data": {"response": None}}, "data must be a JSON string"),
+    ({"code": 200, "headers": {"messageId": "PUSHED"}, "data": "{oops"}, "data is not JSON"),
+    ("not json", "not a JSON object"),
+])
+def test_malformed_and_unknown_acks_are_rejected(fake: FakeStreamGateway, ack: Any, reason: str) -> None:
+    import asyncio
+
+    import websockets
+
+    status, opened = fake.open_connection({"clientId": APP_KEY, "clientSecret": SECRET, "subscriptions": SUBS})
+
+    async def answer_badly() -> None:
+        async with websockets.connect(f"{opened['endpoint']}?ticket={opened['ticket']}", open_timeout=3) as ws:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 3))
+            raw = json.dumps(ack).replace("PUSHED", frame["headers"]["messageId"]) if ack != "not json" else ack
+            await ws.send(raw)
+            await asyncio.sleep(0.3)
+
+    runner = threading.Thread(target=asyncio.run, args=(answer_badly(),))
+    runner.start()
+    try:
+        assert fake.wait_until(lambda: fake.connections, 3)
+        message_id = fake.push_robot_message(robot_text("msg-bad-ack"))
+        assert fake.wait_until(lambda: fake.rejected_acks, 3)
+    finally:
+        runner.join(5)
+    assert fake.acks_for(message_id) == [] and fake.acks == []
+    assert reason in fake.rejected_acks[0]["reason"]
