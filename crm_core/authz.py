@@ -1,0 +1,436 @@
+"""Who may do what to which lead, customer, duplicate review or card: the one authorization
+policy of crm-bot. Every chat command, card tap and API call asks `decide` (or `decide_tap`);
+nothing else in the code base decides a permission.
+
+Pure functions over the configuration and plain facts (`LeadFacts`, `CustomerFacts`,
+`ReviewFacts`, `ClaimFacts`, `CardFacts`): no database, no I/O. The facts are loaded by
+`crm_core/services/access.py` and `crm_core/services/tap_cards.py`. A refusal carries a
+Chinese sentence for the person who asked (`Decision.reason`).
+
+The rules:
+- roles come from the config (`Rep.roles`): rep, supervisor, admin, steward, receive_leads;
+  a departed rep may do nothing; the API's shared token is an admin (`API_TOKEN`);
+- an admin may do everything to every lead;
+- a supervisor acts on the leads of the teams they supervise (the team's `supervisor` in the
+  config, with the supervisor role): the lead's team, or a team its owner belongs to;
+- the owner works their lead (follow up, advance, close, edit); reminders are muted by the
+  people who get them (the lead's owner, the customer's owner or a holder of one of its leads);
+- reassigning, flagging for assistance and nudging belong to the lead's supervisors and admins;
+- pool leads are claimed by active reps with the receive_leads role, from the pools of their
+  own teams (or leads without a team), outside the former owner's cool-down, within their
+  holding limit; phone numbers are shown in full to the owner, the supervisors and admins;
+- duplicate reviews are decided by the rep the card went to, the data steward (and reps with
+  the steward role) or an admin;
+- a card tap is judged on the STORED card (`CardFacts`), never on its payload: the card must
+  exist and be unresolved, the tapped button must be one of its buttons with the values it was
+  sent with, the action's rule must allow it, and a card sent to one person is for that person
+  (or an admin).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from crm_core.assignment.pick import skip_reason
+from crm_core.clock import local
+from crm_core.config.schema import AppConfig, Rep
+
+
+class Action(StrEnum):
+    VIEW_OWN_WORK = "own.view"                  # 我的线索 / 我的待办
+    SEARCH_CUSTOMERS = "customer.search"        # 查客户 (phones masked)
+    CREATE_LEAD = "lead.create"                 # capture, the confirm card
+    VIEW_LEAD = "lead.view"                     # 查线索 (phones masked unless VIEW_PHONE)
+    VIEW_PHONE = "lead.view_phone"              # a lead's phone numbers in full
+    EDIT_LEAD = "lead.edit"                     # 确认标签
+    FOLLOW_UP = "lead.follow_up"                # 跟进 / 已跟进
+    SNOOZE = "lead.snooze"                      # 延期1天
+    ASK_HELP = "lead.ask_help"                  # 需要支援
+    ADVANCE_STAGE = "lead.advance"              # 推进阶段 (not to a closing stage)
+    CLOSE_LEAD = "lead.close"                   # 推进阶段 to 赢单 / 输单
+    REASSIGN = "lead.reassign"                  # 转派
+    FLAG_ASSIST = "lead.flag_assist"            # 标记需协同
+    NUDGE = "lead.nudge"                        # 催办
+    MUTE = "customer.mute"                      # 静音提醒 / 不再提醒此客户
+    UNMUTE = "customer.unmute"                  # 取消静音 / 恢复提醒 (one's own mutes)
+    LIST_POOL = "pool.list"                     # 公海
+    CLAIM = "pool.claim"                        # 领取
+    DECIDE_DUPLICATE = "dedup.decide"           # 关联 / 仍然新建 / 合并 / 不是重复
+    REVIEW_ALL_DUPLICATES = "dedup.review_all"  # every open review (待审重复 beyond one's own)
+    API_READ = "api.read"
+    API_WRITE = "api.write"
+
+
+LABELS: dict[Action, str] = {
+    Action.VIEW_OWN_WORK: "查看自己的线索和待办", Action.SEARCH_CUSTOMERS: "查客户",
+    Action.CREATE_LEAD: "新建线索", Action.VIEW_LEAD: "查看线索", Action.VIEW_PHONE: "查看完整电话",
+    Action.EDIT_LEAD: "修改线索", Action.FOLLOW_UP: "记录跟进", Action.SNOOZE: "延期提醒",
+    Action.ASK_HELP: "请求支援", Action.ADVANCE_STAGE: "推进阶段", Action.CLOSE_LEAD: "关闭线索(赢单/输单)",
+    Action.REASSIGN: "转派", Action.FLAG_ASSIST: "标记需协同", Action.NUDGE: "催办",
+    Action.MUTE: "设置不再提醒", Action.UNMUTE: "恢复提醒", Action.LIST_POOL: "查看公海",
+    Action.CLAIM: "领取公海线索", Action.DECIDE_DUPLICATE: "处理疑似重复",
+    Action.REVIEW_ALL_DUPLICATES: "审核全部疑似重复", Action.API_READ: "读取数据", Action.API_WRITE: "写入数据",
+}
+
+
+# ---- who asks ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Principal:
+    """Someone asking: a configured rep (by id, with the config's roles), or the API token."""
+    id: str
+    name: str
+    roles: frozenset[str]
+    availability: str = "active"
+    kind: Literal["rep", "api"] = "rep"
+
+    @classmethod
+    def of(cls, rep: Rep) -> "Principal":
+        return cls(rep.id, rep.name, frozenset(rep.roles), rep.availability)
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+# /api/v1 has one shared bearer token today; whoever holds it is an admin.
+API_TOKEN = Principal(id="api", name="API", roles=frozenset({"admin"}), kind="api")
+
+
+# ---- what about (plain facts, loaded by crm_core/services/access.py) -------------------------
+
+@dataclass(frozen=True)
+class LeadFacts:
+    id: int
+    owner: str | None
+    team_id: str | None
+    status: str = "open"            # open | pool | won | lost
+
+    @property
+    def in_pool(self) -> bool:
+        return self.owner is None and self.status in ("open", "pool")
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    id: int
+    owner: str | None
+    lead_owners: frozenset[str] = frozenset()     # owners of the customer's open leads
+
+
+@dataclass(frozen=True)
+class ReviewFacts:
+    id: int
+    assignee: str | None            # the rep (or steward) its card was sent to
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    """A 领取: the lead and the state of the claimer's limits at this moment."""
+    lead: LeadFacts
+    now: datetime
+    held_open: int                  # open leads the claimer owns now
+    holding_limit: int | None       # the claimer's limit (their max_open_leads, else the pool default)
+    former_owner: str | None = None
+    cooldown_until: datetime | None = None
+
+
+Target = LeadFacts | CustomerFacts | ReviewFacts | ClaimFacts | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""                # for the person who asked, when refused
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOW = Decision(True)
+
+
+def deny(reason: str) -> Decision:
+    return Decision(False, reason)
+
+
+# ---- relations ----------------------------------------------------------------------------
+
+def is_admin(who: Principal) -> bool:
+    return who.has("admin")
+
+
+def is_steward(cfg: AppConfig, who: Principal) -> bool:
+    """The configured data steward, and reps with the steward role."""
+    return who.has("steward") or (who.kind == "rep" and cfg.org.data_steward == who.id)
+
+
+def supervised_teams(cfg: AppConfig, who: Principal) -> set[str]:
+    """The teams `who` supervises: named as the team's supervisor and holding the role."""
+    if not who.has("supervisor"):
+        return set()
+    return {t.id for t in cfg.org.teams if t.supervisor == who.id}
+
+
+def lead_teams(cfg: AppConfig, lead: LeadFacts) -> set[str]:
+    """The lead's team and its owner's teams."""
+    teams = {lead.team_id} if lead.team_id else set()
+    if lead.owner:
+        teams |= {t.id for t in cfg.org.teams_of(lead.owner)}
+    return teams
+
+
+def supervises(cfg: AppConfig, who: Principal, lead: LeadFacts) -> bool:
+    return bool(supervised_teams(cfg, who) & lead_teams(cfg, lead))
+
+
+def pool_scope(cfg: AppConfig, who: Principal) -> list[str] | None:
+    """The teams whose 公海 `who` sees and claims from (leads without a team too); None = all."""
+    if is_admin(who):
+        return None
+    return sorted({t.id for t in cfg.org.teams_of(who.id)} | supervised_teams(cfg, who))
+
+
+# ---- the rules ----------------------------------------------------------------------------
+
+Rule = Callable[[AppConfig, Principal, Any, Action], Decision]
+
+
+def _anyone(cfg: AppConfig, who: Principal, target: Any, action: Action) -> Decision:
+    return ALLOW
+
+
+def _admin_only(cfg: AppConfig, who: Principal, target: Any, action: Action) -> Decision:
+    return ALLOW if is_admin(who) else deny(f"抱歉,{LABELS[action]}需要管理员权限。")
+
+
+def _view_phone(cfg: AppConfig, who: Principal, lead: LeadFacts, action: Action) -> Decision:
+    if lead.owner == who.id or is_admin(who) or supervises(cfg, who, lead):
+        return ALLOW
+    return deny("电话号码只对线索负责人、所在团队主管和管理员完整显示。")
+
+
+def _works_lead(cfg: AppConfig, who: Principal, lead: LeadFacts, action: Action) -> Decision:
+    """The owner, the lead's supervisors and admins."""
+    if (lead.owner is not None and lead.owner == who.id) or is_admin(who) or supervises(cfg, who, lead):
+        return ALLOW
+    what = LABELS[action]
+    if supervised_teams(cfg, who):
+        return deny(f"抱歉,线索 #{lead.id} 不属于你主管的团队,你只能{what}自己团队的线索,操作未生效。")
+    if lead.in_pool:
+        return deny(f"线索 #{lead.id} 在公海中,请先发送「领取 #{lead.id}」再{what}。")
+    return deny(f"线索 #{lead.id} 不是你负责的,无法{what}。")
+
+
+def _supervises_lead(cfg: AppConfig, who: Principal, lead: LeadFacts, action: Action) -> Decision:
+    if is_admin(who) or supervises(cfg, who, lead):
+        return ALLOW
+    return deny(f"抱歉,只有该线索所在团队的主管或管理员可以{LABELS[action]},你的操作未生效。")
+
+
+def _mute(cfg: AppConfig, who: Principal, target: LeadFacts | CustomerFacts, action: Action) -> Decision:
+    """Muting silences one's own reminders: for the people who get them."""
+    if isinstance(target, LeadFacts):
+        if target.owner is not None and target.owner == who.id:
+            return ALLOW
+        return deny(f"线索 #{target.id} 不是你负责的,无法{LABELS[action]}。")
+    if who.id == target.owner or who.id in target.lead_owners:
+        return ALLOW
+    return deny(f"客户 #{target.id} 不是你负责的,无法{LABELS[action]}。")
+
+
+def _claim(cfg: AppConfig, who: Principal, claim: ClaimFacts, action: Action) -> Decision:
+    why = skip_reason(cfg.org.rep(who.id))           # active, with the receive_leads role
+    if why:
+        return deny(f"无法领取:{why}。")
+    lead = claim.lead
+    if not lead.in_pool:
+        return deny("该线索不在公海中。")
+    scope = pool_scope(cfg, who)
+    if scope is not None and lead.team_id is not None and lead.team_id not in scope:
+        return deny("该线索在其他团队的公海中,只能领取本团队的公海线索。")
+    until = claim.cooldown_until
+    if claim.former_owner == who.id and until is not None and claim.now < until:
+        return deny(f"该线索刚从您名下退回公海,{local(until, cfg.app.timezone):%m月%d日 %H:%M} 后才能重新领取。")
+    limit = claim.holding_limit
+    if limit is not None and claim.held_open >= limit:
+        return deny(f"您当前持有 {claim.held_open} 条线索,已达上限 {limit} 条,请先跟进或释放后再领取。")
+    return ALLOW
+
+
+def _decide_duplicate(cfg: AppConfig, who: Principal, review: ReviewFacts, action: Action) -> Decision:
+    if (review.assignee is not None and review.assignee == who.id) or is_steward(cfg, who) or is_admin(who):
+        return ALLOW
+    return deny("抱歉,只有收到这张卡片的销售、数据管理员或管理员可以处理。")
+
+
+def _review_all(cfg: AppConfig, who: Principal, target: Any, action: Action) -> Decision:
+    if is_steward(cfg, who) or is_admin(who):
+        return ALLOW
+    return deny("只有数据管理员或管理员可以审核全部疑似重复。")
+
+
+# action → (the rule, the kinds of target it judges; None: no target)
+RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
+    Action.VIEW_OWN_WORK: (_anyone, None),
+    Action.SEARCH_CUSTOMERS: (_anyone, None),
+    Action.CREATE_LEAD: (_anyone, None),
+    Action.VIEW_LEAD: (_anyone, (LeadFacts,)),          # every colleague may read a lead, phones masked
+    Action.VIEW_PHONE: (_view_phone, (LeadFacts,)),
+    Action.EDIT_LEAD: (_works_lead, (LeadFacts,)),
+    Action.FOLLOW_UP: (_works_lead, (LeadFacts,)),
+    Action.SNOOZE: (_works_lead, (LeadFacts,)),
+    Action.ASK_HELP: (_works_lead, (LeadFacts,)),
+    Action.ADVANCE_STAGE: (_works_lead, (LeadFacts,)),
+    Action.CLOSE_LEAD: (_works_lead, (LeadFacts,)),
+    Action.REASSIGN: (_supervises_lead, (LeadFacts,)),
+    Action.FLAG_ASSIST: (_supervises_lead, (LeadFacts,)),
+    Action.NUDGE: (_supervises_lead, (LeadFacts,)),
+    Action.MUTE: (_mute, (LeadFacts, CustomerFacts)),
+    Action.UNMUTE: (_anyone, (CustomerFacts,)),            # one's own mute: `unmute` lifts only that
+    Action.LIST_POOL: (_anyone, None),                     # scoped by pool_scope()
+    Action.CLAIM: (_claim, (ClaimFacts,)),
+    Action.DECIDE_DUPLICATE: (_decide_duplicate, (ReviewFacts,)),
+    Action.REVIEW_ALL_DUPLICATES: (_review_all, None),
+    Action.API_READ: (_admin_only, None),
+    Action.API_WRITE: (_admin_only, None),
+}
+
+DEPARTED = "你的账号已标记为离职,无法再操作 crm-bot;如有疑问请联系管理员。"
+
+
+def decide(cfg: AppConfig, who: Principal, action: Action, target: Target = None) -> Decision:
+    """May `who` do `action` (to `target`)? A wrong kind of target is a programming error."""
+    rule, kinds = RULES[action]
+    if kinds is None:
+        if target is not None:
+            raise TypeError(f"{action} takes no target, got {type(target).__name__}")
+    elif not isinstance(target, kinds):
+        raise TypeError(f"{action} needs one of {[k.__name__ for k in kinds]}, got {type(target).__name__}")
+    if who.kind == "rep" and who.availability == "departed":
+        return deny(DEPARTED)
+    return rule(cfg, who, target, action)
+
+
+# ---- card taps ----------------------------------------------------------------------------
+
+# A button's action key → what tapping it does. A key not listed here is obeyed by nobody.
+TAP_ACTIONS: dict[str, Action] = {
+    "lead.confirm": Action.CREATE_LEAD, "lead.edit": Action.CREATE_LEAD, "lead.cancel": Action.CREATE_LEAD,
+    "lead.tags": Action.EDIT_LEAD,
+    "fuse.done": Action.FOLLOW_UP, "fuse.snooze": Action.SNOOZE, "fuse.help": Action.ASK_HELP,
+    "fuse.assist": Action.FLAG_ASSIST, "fuse.nudge": Action.NUDGE, "lead.reassign": Action.REASSIGN,
+    "followup.mute": Action.MUTE, "followup.unmute": Action.UNMUTE,
+    "dedup.link": Action.DECIDE_DUPLICATE, "dedup.keep": Action.DECIDE_DUPLICATE,
+    "dedup.merge": Action.DECIDE_DUPLICATE, "dedup.reject": Action.DECIDE_DUPLICATE,
+}
+
+# What a tapped action is judged on (from the stored card): its lead, review or customer.
+Subject = Literal["lead", "review", "customer"]
+TAP_SUBJECT: dict[Action, Subject | None] = {
+    Action.CREATE_LEAD: None, Action.DECIDE_DUPLICATE: "review", Action.UNMUTE: "customer",
+}
+
+UNKNOWN_CARD = "没有找到这张卡片的记录(可能已失效或被改动),操作未生效。"
+STALE_CARD = "这张卡片已经处理过了,无需重复操作。"
+NOT_ON_CARD = "这张卡片上没有这个按钮,操作未生效。"
+TAMPERED = "按钮内容与卡片记录不符,操作未生效。"
+UNSUPPORTED = "这个按钮暂不支持,请更新卡片后再试。"
+NO_SUBJECT = {"lead": "没有找到这张卡片上的线索,操作未生效。", "review": "这张卡片已经失效了,无需再操作。",
+              "customer": "没有找到这张卡片上的客户,操作未生效。"}
+
+
+@dataclass(frozen=True)
+class CardButton:
+    action: str
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """A card as we stored it when it was sent (crm_core/services/tap_cards.py)."""
+    id: str
+    recipient: str | None           # the rep it was sent to; None: a group chat
+    lead_id: int | None
+    buttons: tuple[CardButton, ...]
+    result: str | None = None
+    resolved: bool = False
+
+
+@dataclass(frozen=True)
+class TapFacts:
+    """What the platform says was tapped (untrusted)."""
+    action: str
+    values: Mapping[str, Any]
+    card_id: str | None
+
+
+@dataclass(frozen=True)
+class Subjects:
+    """The facts of what the stored card is about."""
+    lead: LeadFacts | None = None
+    review: ReviewFacts | None = None
+    customer: CustomerFacts | None = None
+
+
+@dataclass(frozen=True)
+class TapDecision(Decision):
+    action: Action | None = None
+    button: CardButton | None = None     # the stored button tapped: its values are the ones to use
+
+
+def _refuse(reason: str) -> TapDecision:
+    return TapDecision(False, reason)
+
+
+def payload_lead(values: Mapping[str, Any]) -> int | None:
+    raw = str(values.get("lead") or "").lstrip("#")
+    return int(raw) if raw.isdigit() else None
+
+
+def match_button(card: CardFacts, tap: TapFacts) -> CardButton | TapDecision:
+    """The stored button the tap names (same action, every stored value the same), or why not."""
+    same = [b for b in card.buttons if b.action == tap.action]
+    if not same:
+        return _refuse(NOT_ON_CARD)
+    for button in same:
+        if all(k in tap.values and str(tap.values[k]) == v for k, v in button.values.items()):
+            return button
+    return _refuse(TAMPERED)
+
+
+def decide_tap(cfg: AppConfig, who: Principal, card: CardFacts | None, tap: TapFacts,
+               subjects: Subjects) -> TapDecision:
+    """May `who` tap this button? Judged on the stored card: it exists and is still open, the
+    button is one of its own with its own values (lead id included), the action's rule allows
+    it on the card's lead / review / customer, and the card was sent to `who` (or `who` is an
+    admin; a card in a group chat is for its members, under the same rules)."""
+    if card is None or (tap.card_id is not None and tap.card_id != card.id):
+        return _refuse(UNKNOWN_CARD)
+    if card.resolved:
+        return _refuse(f"{STALE_CARD}({card.result})" if card.result else STALE_CARD)
+    button = match_button(card, tap)
+    if isinstance(button, TapDecision):
+        return button
+    claimed = payload_lead(tap.values)
+    if claimed is not None and card.lead_id is not None and claimed != card.lead_id:
+        return _refuse(TAMPERED)
+    action = TAP_ACTIONS.get(button.action)
+    if action is None:
+        return _refuse(UNSUPPORTED)
+    subject = TAP_SUBJECT.get(action, "lead")
+    target: Target = None
+    if subject is not None:
+        target = getattr(subjects, subject)
+        if target is None:
+            return _refuse(NO_SUBJECT[subject])
+    verdict = decide(cfg, who, action, target)
+    if not verdict:
+        return _refuse(verdict.reason)
+    if card.recipient is not None and card.recipient != who.id and not is_admin(who):
+        rep = cfg.org.rep(card.recipient)
+        name = rep.name if rep else card.recipient
+        return _refuse(f"这张卡片是发给{name}的,只有{name}本人或管理员可以操作,你的操作未生效。")
+    return TapDecision(True, action=action, button=button)

@@ -1,0 +1,36 @@
+"""The facts the authorization policy (crm_core/authz.py) judges, read from the database:
+a lead's owner, team and status; a customer's owner and who holds its open leads; a duplicate
+review's assignee. Plain frozen values, safe outside the unit of work."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_core.authz import CustomerFacts, LeadFacts, ReviewFacts
+from crm_core.db.models import Customer, DedupReview, Lead
+
+
+def lead_facts(lead: Lead) -> LeadFacts:
+    return LeadFacts(id=lead.id, owner=lead.owner_rep_id, team_id=lead.team_id, status=lead.status)
+
+
+def load_lead_facts(session: Session, lead_id: int) -> LeadFacts | None:
+    lead = session.get(Lead, lead_id)
+    return lead_facts(lead) if lead is not None else None
+
+
+def customer_facts(session: Session, customer: Customer) -> CustomerFacts:
+    owners = session.scalars(select(Lead.owner_rep_id).where(
+        Lead.customer_id == customer.id, Lead.status == "open", Lead.owner_rep_id.is_not(None)).distinct())
+    return CustomerFacts(id=customer.id, owner=customer.owner_rep_id,
+                         lead_owners=frozenset(o for o in owners if o is not None))
+
+
+def load_customer_facts(session: Session, customer_id: int) -> CustomerFacts | None:
+    customer = session.get(Customer, customer_id)
+    return customer_facts(session, customer) if customer is not None else None
+
+
+def load_review_facts(session: Session, review_id: int) -> ReviewFacts | None:
+    review = session.get(DedupReview, review_id)
+    return ReviewFacts(id=review.id, assignee=review.assignee) if review is not None else None
