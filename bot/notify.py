@@ -1,5 +1,6 @@
 """Send domain notices: render each (`handlers.notify.Renderers`), find where the person is
-reached, and hand it to the outbox once (the notice's dedupe_key)."""
+reached, and hand it to the outbox once (the notice's dedupe_key). A card's record keeps the
+notice kind and its lead, which a tap on it is later checked against (handlers/taps.py)."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +8,7 @@ from collections.abc import Iterable
 
 from bot.outbound.delivery import Outbox
 from bot.recipients import Unreachable, recipient_for_rep
+from cards.model import Card
 from crm_core.config.schema import AppConfig
 from crm_core.notices import Notice
 from handlers.notify import Renderers
@@ -33,6 +35,9 @@ class Notifier:
             except Unreachable as err:
                 log.warning("notice %s not delivered: %s", n.kind, err)
                 continue
-            self.outbox.send(item, to, dedupe_key=n.dedupe_key)
+            if isinstance(item, Card):
+                self.outbox.send(item, to, kind=n.kind, dedupe_key=n.dedupe_key, lead_id=n.lead_id)
+            else:
+                self.outbox.send(item, to, dedupe_key=n.dedupe_key)
             sent += 1
         return sent

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from crm_core.authz import Action
 from crm_core.clock import local
 from crm_core.extract import extract_lead_fields
 from handlers.context import Context, Reply
@@ -64,6 +65,7 @@ def advance(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
 
 def new_draft(ctx: Context, text: str, *, source: str = "chat", transcript: str | None = None,
               audio_ref: str | None = None, empty_reply: str | None = None) -> list[Reply]:
+    ctx.require(Action.CREATE_LEAD)
     fields = extract(ctx, text)
     if not any(fields.get(k) for k in MEANINGFUL):
         return [Reply(empty_reply or (HINT_EN if ctx.english() else HINT))]

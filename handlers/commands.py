@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+from crm_core.authz import Action
 from crm_core.normalize import mask_phone
-from crm_core.services.activity import record_follow_up
+from crm_core.services.access import lead_facts
+from crm_core.services.activity import ActivityError, record_follow_up
 from crm_core.services.queries import get_lead, open_tasks, search_customers
 from crm_core.services.rows import Lead, Session
 from handlers.capture import new_draft
@@ -37,6 +39,7 @@ def find_customer(ctx: Context) -> str:
     q = ctx.data.get("args", "").strip()
     if not q:
         raise UserError("请在「查客户」后面写客户名称或电话,例如:查客户 优品")
+    ctx.require(Action.SEARCH_CUSTOMERS)
     with ctx.db.uow() as s:
         hits = search_customers(s, q, limit=20)
     if not hits:
@@ -55,6 +58,7 @@ def rep_name(ctx: Context, rep_id: str | None) -> str:
 
 
 def my_todos(ctx: Context) -> str:
+    ctx.require(Action.VIEW_OWN_WORK)
     with ctx.db.uow() as s:
         tasks = open_tasks(s, ctx.me.id, limit=10)
     if not tasks:
@@ -67,13 +71,12 @@ def my_todos(ctx: Context) -> str:
     return "\n".join(lines)
 
 
-def own_lead(ctx: Context, s: Session, lead_id: int) -> Lead:
+def lead_for(ctx: Context, s: Session, lead_id: int, action: Action) -> Lead:
+    """The lead, once the policy lets the sender do `action` to it (else a UserError)."""
     lead = get_lead(s, lead_id)
     if lead is None:
         raise UserError(f"没有找到线索 #{lead_id}。")
-    roles = set(ctx.me.roles)
-    if lead.owner_rep_id != ctx.me.id and not roles & {"admin", "supervisor"}:
-        raise UserError(f"线索 #{lead_id} 不是你负责的,无法操作。")
+    ctx.require(action, lead_facts(lead))
     return lead
 
 
@@ -82,8 +85,11 @@ def follow_up(ctx: Context) -> str:
     if not m or not m.group(2).strip():
         raise UserError("请这样写:跟进 #线索编号 跟进内容,例如「跟进 #12 今天电话沟通了报价」")
     with ctx.db.uow() as s:
-        lead = own_lead(ctx, s, int(m.group(1)))
-        record_follow_up(s, lead, ctx.me.id, ctx.event.platform, m.group(2).strip(), ctx.now)
+        lead = lead_for(ctx, s, int(m.group(1)), Action.FOLLOW_UP)
+        try:
+            record_follow_up(s, lead, ctx.me.id, ctx.event.platform, m.group(2).strip(), ctx.now)
+        except ActivityError as err:
+            raise UserError(f"{err}。") from None
         title = lead.title
     return f"已记录跟进:#{m.group(1)} {title}"
 

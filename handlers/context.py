@@ -1,6 +1,8 @@
 """The handler's view of one event: who sent it (as a configured rep), when, and the narrow
 set of services it may use (`Services`, built once by the composition root). Handlers
-return `Reply` objects instead of sending; the pipeline sends them."""
+return `Reply` objects instead of sending; the pipeline sends them. Permissions: a handler asks
+the one policy (crm_core/authz.py) through `ctx.require(action, facts)`; a card tap reaches its
+handler only after handlers/taps.py checked it against the stored card (`ctx.verified_tap`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -10,10 +12,12 @@ from typing import Any
 
 from bot.events import CardAction, InboundEvent
 from cards.model import Card
+from crm_core.authz import Action, CardButton, Decision, Principal, Target, decide
 from crm_core.config.schema import AppConfig, Rep
 from crm_core.db import Database
 from crm_core.kv.base import KV
 from crm_core.notices import Notice
+from crm_core.services.tap_cards import TapCard
 from crm_core.voice import Transcriber
 
 
@@ -33,6 +37,31 @@ class Reply:
     to_rep: str | None = None
     dedupe_key: str | None = None
     update: bool = False
+
+
+@dataclass(frozen=True)
+class VerifiedTap:
+    """A tap checked against the stored card (handlers/taps.py): the card as sent, what the
+    tap does, and the values of the tapped button as they were sent (never the payload's)."""
+    card: TapCard
+    action: Action
+    button: CardButton
+
+    @property
+    def key(self) -> str:
+        return self.button.action
+
+    @property
+    def values(self) -> dict[str, str]:
+        return dict(self.button.values)
+
+    @property
+    def card_id(self) -> str:
+        return self.card.id
+
+    @property
+    def lead_id(self) -> int | None:
+        return self.card.lead_id
 
 
 @dataclass(frozen=True)
@@ -57,6 +86,7 @@ class Context:
     data: dict[str, Any] = field(default_factory=dict)
     emit: Callable[[Reply], None] | None = None           # send right away (e.g. "正在识别语音…")
     fetch_media: Callable[[InboundEvent], bytes] | None = None
+    tap: VerifiedTap | None = None                         # set by handlers/taps.py before a tap handler runs
 
     def send_now(self, reply: Reply) -> None:
         if self.emit is not None:
@@ -76,6 +106,28 @@ class Context:
         if self.event.action is None:
             raise RuntimeError(f"{self.event.kind.value} event {self.event.event_id} carries no card action")
         return self.event.action
+
+    @property
+    def verified_tap(self) -> VerifiedTap:
+        """The tap as checked against its stored card; dispatch() runs action handlers only
+        after that check passed."""
+        if self.tap is None:
+            raise RuntimeError(f"{self.event.kind.value} event {self.event.event_id} has no verified card tap")
+        return self.tap
+
+    @property
+    def principal(self) -> Principal:
+        return Principal.of(self.me)
+
+    def decide(self, action: Action, target: Target = None) -> Decision:
+        """Ask the policy (crm_core/authz.py) whether the sender may do `action`."""
+        return decide(self.cfg, self.principal, action, target)
+
+    def require(self, action: Action, target: Target = None) -> None:
+        """Ask the policy; a refusal becomes a UserError with its Chinese reason."""
+        verdict = self.decide(action, target)
+        if not verdict:
+            raise UserError(verdict.reason)
 
     @property
     def cfg(self) -> AppConfig:

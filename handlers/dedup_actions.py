@@ -1,9 +1,12 @@
 """Taps on the dedup cards: 关联到已有客户 / 仍然新建 (the rep it was sent to) and 合并 / 不是重复
-(the data steward); an admin may act on either. A second tap changes nothing and says so."""
+(the data steward); an admin may act on either (the policy, crm_core/authz.py, checked by
+handlers/taps.py on the stored card before a tap gets here; the review id is the one the card
+was sent with). A second tap changes nothing and says so."""
 from __future__ import annotations
 
 from typing import Any
 
+from crm_core.authz import Action
 from crm_core.services.dedup_entry import (Decision, ReviewDenied, ReviewOutcome, decide_review, open_reviews_for,
                                            review_view)
 from crm_core.services.merge import MergeError
@@ -28,18 +31,18 @@ def _done_text(decision: Decision, outcome: ReviewOutcome, view: dict[str, Any])
 
 
 def dedup_tap(ctx: Context) -> list[Reply]:
-    action = ctx.action
-    word = action.key.split(".", 1)[-1]
+    tap = ctx.verified_tap
+    word = tap.key.split(".", 1)[-1]
     decision = next((d for d in DECISIONS if d == word), None)
-    raw_id = str(action.values.get("review", ""))
+    raw_id = tap.values.get("review", "")
     if decision is None or not raw_id.isdigit():
         return [Reply(STALE)]
     try:
         with ctx.db.uow() as s:
             outcome = decide_review(s, ctx.cfg, int(raw_id), decision, ctx.me.id, ctx.now)
             view = review_view(s, ctx.cfg, outcome.review)
-    except ReviewDenied as err:
-        raise UserError(f"抱歉,{err}。") from None
+    except ReviewDenied as err:           # the policy, asked again inside the decision's transaction
+        raise UserError(str(err)) from None
     except LookupError:
         return [Reply(STALE)]
     except MergeError as err:
@@ -61,6 +64,7 @@ def pending_reviews(ctx: Context) -> list[Reply]:
     if arg and not (arg.isdigit() and 1 <= int(arg) <= MAX_CARDS_PER_ASK):
         raise UserError(f"「待审重复」后面可以写要几张卡片(1–{MAX_CARDS_PER_ASK}),例如:待审重复 5")
     want = int(arg) if arg else CARDS_PER_ASK
+    ctx.require(Action.VIEW_OWN_WORK)       # the reviews sent to me; a steward's are all (open_reviews_for)
     with ctx.db.uow() as s:
         total, reviews = open_reviews_for(s, ctx.cfg, ctx.me.id, want)
         cards = [review_card(review_view(s, ctx.cfg, r)) for r in reviews]

@@ -1,5 +1,6 @@
 """Route one neutral event to its handler: card taps by action key, voice by kind, text by
-command word or to the free-text capture. Unknown senders get a polite way in."""
+command word or to the free-text capture. Unknown senders get a polite way in; a card tap runs
+its handler only once handlers/taps.py has checked it against the stored card."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +8,7 @@ import logging
 from bot.events import EventKind
 from handlers.context import Context, Reply, UserError
 from handlers.registry import HandlerFn, Registry, as_replies
+from handlers.taps import verify_tap
 
 log = logging.getLogger("crm_bot.handlers")
 
@@ -46,6 +48,10 @@ def dispatch(ctx: Context, registry: Registry) -> list[Reply]:
         log.info("no handler for %s %s (%s)", ev.platform, ev.kind.value, ev.raw_type)
         return []
     try:
+        if ev.kind == EventKind.CARD_ACTION:
+            refused = verify_tap(ctx)          # on the stored card, never the payload
+            if refused is not None:
+                return [Reply(refused)]
         return as_replies(fn(ctx))
     except UserError as err:
         return [Reply(err.message)]

@@ -1,15 +1,18 @@
 """Taps on the confirm card: 确认 saves the draft as a lead (+ to-do), 修改 lets the rep
-correct a field by replying, 取消 drops it. A second tap changes nothing."""
+correct a field by replying, 取消 drops it; 确认标签 on an assigned lead's card. handlers/taps.py
+has checked each tap against the stored card and the policy first; the draft and lead ids are
+the ones the card was sent with. A second tap changes nothing."""
 from __future__ import annotations
 
 from pydantic import ValidationError
 
-from cards.model import card_from_dict
+from cards.model import CardError, card_from_dict
+from crm_core.services.access import lead_facts
 from crm_core.services.activity import record_voice_note
 from crm_core.services.intake import MissingFields, intake_lead
 from crm_core.services.lead_input import LeadInput
 from crm_core.services.lead_marks import confirm_lead_tags
-from crm_core.services.queries import sent_card
+from crm_core.services.queries import get_lead
 from handlers.capture import stamp
 from handlers.context import Context, Reply, UserError
 from handlers.drafts import Draft, DraftStore
@@ -58,14 +61,14 @@ def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
 
 
 def lead_card_tap(ctx: Context) -> list[Reply]:
-    action = ctx.action
+    tap = ctx.verified_tap
     store = DraftStore(ctx.kv)
     draft = store.get(ctx.me.id)
-    if draft is None or draft.id != action.values.get("draft"):
+    if draft is None or draft.id != tap.values.get("draft"):
         return [Reply(STALE)]
-    if action.key == "lead.confirm":
+    if tap.key == "lead.confirm":
         return save_draft(ctx, store, draft)
-    if action.key == "lead.edit":
+    if tap.key == "lead.edit":
         draft.editing = True
         store.save(ctx.me.id, draft)
         return [Reply("请直接回复要修改的内容,例如「预算改成200万」「联系人改成王总」,改完我会再发确认卡片。")]
@@ -76,18 +79,23 @@ def lead_card_tap(ctx: Context) -> list[Reply]:
 
 def confirm_tags(ctx: Context) -> list[Reply]:
     """Leads from forms and expo scans are saved without asking; the owner only confirms tags."""
-    lead_id = int(ctx.action.values.get("lead", 0))
+    tap = ctx.verified_tap
+    lead_id = tap.lead_id
+    if lead_id is None:
+        return [Reply("这张卡片缺少线索编号,无法处理。")]
     with ctx.db.uow() as s:
-        outcome = confirm_lead_tags(s, lead_id, ctx.me.id, ctx.now)
-        if outcome == "not_owner":
-            return [Reply("这条线索不是你负责的,无需确认标签。")]
-        if outcome == "already_confirmed":
+        lead = get_lead(s, lead_id)
+        if lead is None:
+            return [Reply(f"没有找到线索 #{lead_id}。")]
+        ctx.require(tap.action, lead_facts(lead))
+        if confirm_lead_tags(s, lead, ctx.me.id, ctx.now) == "already_confirmed":
             return [Reply(STALE)]
-        record = sent_card(s, ctx.action.card_ref or "")
-        card = card_from_dict(record.content) if record is not None else None
     replies = [Reply(f"已确认线索 #{lead_id} 的标签。")]
-    if card is not None:
-        replies.insert(0, Reply(card.resolved(f"标签已由 {ctx.me.name} 确认 · {stamp(ctx.now)}"), update=True))
+    try:
+        card = card_from_dict(tap.card.content)
+    except (CardError, TypeError, ValueError):      # an old or foreign card: answer in text
+        return replies
+    replies.insert(0, Reply(card.resolved(f"标签已由 {ctx.me.name} 确认 · {stamp(ctx.now)}"), update=True))
     return replies
 
 

@@ -1,7 +1,8 @@
-"""我的线索 (the rep's open leads, nearest deadline first) and 查线索 #12 (one lead as a card)."""
+"""我的线索 (the rep's open leads, nearest deadline first) and 查线索 #12 (one lead as a card;
+phones in full only where the policy allows: Action.VIEW_PHONE)."""
 from __future__ import annotations
 
-from crm_core.config.schema import AppConfig, Rep
+from crm_core.authz import Action, LeadFacts
 from crm_core.services.lead_view import LeadDetail, lead_detail, open_leads_of
 from handlers.commands import LEAD_REF
 from handlers.context import Context, Reply, UserError
@@ -11,9 +12,9 @@ from handlers.workflow_cards import stage_label
 
 
 def my_leads(ctx: Context) -> str:
-    assert ctx.rep is not None
+    ctx.require(Action.VIEW_OWN_WORK)
     with ctx.db.uow() as s:
-        leads = open_leads_of(s, ctx.rep.id)
+        leads = open_leads_of(s, ctx.me.id)
     if not leads:
         return "你目前没有跟进中的线索。说一句客户情况就能新建,例如:记录杭州优品李经理要采购CRM,预算50万。"
     lines = [f"你有 {len(leads)} 条跟进中的线索(最急的在前):"]
@@ -24,16 +25,11 @@ def my_leads(ctx: Context) -> str:
     return "\n".join(lines)
 
 
-def sees_phones(cfg: AppConfig, rep: Rep, lead: LeadDetail) -> bool:
-    """The owner and the owner's supervisor see contacts' phones in full."""
-    if lead.owner_rep_id == rep.id:
-        return True
-    return any(t.supervisor == rep.id for t in cfg.org.teams
-               if t.id == lead.team_id or (lead.owner_rep_id and lead.owner_rep_id in t.members))
+def facts_of(lead: LeadDetail) -> LeadFacts:
+    return LeadFacts(id=lead.id, owner=lead.owner_rep_id, team_id=lead.team_id, status=lead.status)
 
 
 def show_lead(ctx: Context) -> Reply:
-    assert ctx.rep is not None
     m = LEAD_REF.match(ctx.data.get("args", "").strip())
     if not m:
         raise UserError("请这样写:查线索 #线索编号,例如「查线索 #12」。")
@@ -41,7 +37,10 @@ def show_lead(ctx: Context) -> Reply:
         lead = lead_detail(s, int(m.group(1)))
     if lead is None:
         raise UserError(f"没有找到线索 #{m.group(1)}。")
-    return Reply(lead_detail_card(ctx.cfg, lead, ctx.now, full_phones=sees_phones(ctx.cfg, ctx.rep, lead)))
+    facts = facts_of(lead)
+    ctx.require(Action.VIEW_LEAD, facts)
+    full = ctx.decide(Action.VIEW_PHONE, facts).allowed
+    return Reply(lead_detail_card(ctx.cfg, lead, ctx.now, full_phones=full))
 
 
 def register(registry: Registry) -> None:

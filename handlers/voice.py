@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.events import EventKind
+from crm_core.authz import Action
 from crm_core.voice import VoiceError, decode_audio
 from handlers.capture import new_draft
 from handlers.context import Context, Reply
@@ -27,6 +28,7 @@ def transcribe_event(ctx: Context) -> str:
 
 
 def voice_note(ctx: Context) -> list[Reply]:
+    ctx.require(Action.CREATE_LEAD)            # before the audio is fetched
     try:
         text = transcribe_event(ctx)
     except VoiceError as err:

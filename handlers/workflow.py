@@ -1,18 +1,21 @@
 """Workflow commands in chat: 推进阶段 (stage gates, with 异议:/决策链:/需求文件: details), 转派
-(supervisor or admin only), 静音提醒 / 取消静音 (per customer), 公海 and 领取 (claim from the
-pool); English aliases advance / reassign / mute / unmute / pool / claim."""
+(the lead team's supervisor or an admin), 静音提醒 / 取消静音 (per customer), 公海 and 领取 (claim
+from the pool); English aliases advance / reassign / mute / unmute / pool / claim. Each asks
+the policy (crm_core/authz.py) before it changes anything."""
 from __future__ import annotations
 
 import re
 
+from crm_core.authz import Action, pool_scope
 from crm_core.config.schema import Rep, Stage
-from crm_core.services.assign import AssignError, can_reassign, reassign
+from crm_core.services.access import customer_facts
+from crm_core.services.assign import AssignError, reassign
 from crm_core.services.followup import mute, unmute
 from crm_core.services.pool import PoolError, claim_from_pool, visible_phone
 from crm_core.services.queries import get_lead, pool_leads, rep_customers
 from crm_core.services.rows import Customer, Session
 from crm_core.services.stages import StageError, StageGateError, advance_stage, label
-from handlers.commands import LEAD_REF, own_lead
+from handlers.commands import LEAD_REF, lead_for
 from handlers.context import Context, Reply, UserError
 from handlers.registry import Registry
 from handlers.workflow_cards import rep_name
@@ -89,8 +92,9 @@ def advance_cmd(ctx: Context) -> str:
     if not word:
         raise UserError(f"请写明要推进到哪个阶段。可选阶段:{stage_choices(ctx)}")
     stage = find_stage(ctx, word)
+    action = Action.CLOSE_LEAD if stage.outcome else Action.ADVANCE_STAGE
     with ctx.db.uow() as s:
-        lead = own_lead(ctx, s, lead_id)
+        lead = lead_for(ctx, s, lead_id, action)
         try:
             act = advance_stage(s, ctx.cfg, lead, stage.key, ctx.me.id, ctx.event.platform, ctx.now, details)
         except StageGateError as err:
@@ -117,11 +121,7 @@ def reassign_cmd(ctx: Context) -> list[Reply]:
         raise UserError("请写明转派给谁,例如:转派 #12 李娜")
     to = find_rep(ctx, rest.split()[0])
     with ctx.db.uow() as s:
-        lead = get_lead(s, lead_id)
-        if lead is None:
-            raise UserError(f"没有找到线索 #{lead_id}。")
-        if not can_reassign(ctx.cfg, ctx.me.id, lead):
-            raise UserError("抱歉,只有该线索所在团队的主管或管理员可以转派。")
+        lead = lead_for(ctx, s, lead_id, Action.REASSIGN)
         previous, title = lead.owner_rep_id, lead.title
         try:
             _, notices = reassign(s, ctx.cfg, lead, to.id, ctx.me.id, ctx.now)
@@ -148,6 +148,7 @@ def find_customer(ctx: Context, s: Session, query: str, *, lifting: bool) -> Cus
     if len(rows) > 1:
         names = " / ".join(f"#{c.id} {c.name}" for c in rows[:5])
         raise UserError(f"找到多个客户,请用编号指定:{names}")
+    ctx.require(Action.UNMUTE if lifting else Action.MUTE, customer_facts(s, rows[0]))
     return rows[0]
 
 
@@ -170,10 +171,11 @@ def unmute_cmd(ctx: Context) -> str:
 # ---- 公海 / 领取 ---------------------------------------------------------------------------------
 
 def pool_cmd(ctx: Context) -> str:
-    teams = None if "admin" in ctx.me.roles else [t.id for t in ctx.cfg.org.teams_of(ctx.me.id)]
+    ctx.require(Action.LIST_POOL)
+    teams = pool_scope(ctx.cfg, ctx.principal)
     with ctx.db.uow() as s:
         leads = pool_leads(s, teams, POOL_LIST)
-        lines = [f"· #{ld.id} {ld.title} · 电话 {visible_phone(s, ld, ctx.me.id, ctx.cfg) or '—'}" for ld in leads]
+        lines = [f"· #{ld.id} {ld.title} · 电话 {visible_phone(s, ctx.cfg, ld, ctx.me.id) or '—'}" for ld in leads]
     if not lines:
         return "公海里暂时没有可领取的线索。"
     return "\n".join([f"公海线索(前 {len(lines)} 条):", *lines, "回复「领取 #编号」领取"])
@@ -185,11 +187,11 @@ def claim_cmd(ctx: Context) -> str:
         lead = get_lead(s, lead_id)
         if lead is None:
             raise UserError(f"没有找到线索 #{lead_id}。")
-        try:
+        try:     # the service asks the policy (Action.CLAIM) with the claimer's limits as they are now
             claim_from_pool(s, ctx.cfg, lead, ctx.me.id, ctx.now)
         except PoolError as err:
             raise UserError(str(err)) from None
-        title, phone = lead.title, visible_phone(s, lead, ctx.me.id, ctx.cfg)
+        title, phone = lead.title, visible_phone(s, ctx.cfg, lead, ctx.me.id)
     contact = f",电话 {phone}" if phone else ""
     return f"已领取 #{lead_id} {title}{contact}。请尽快首次联系,回复「跟进 #{lead_id} 内容」记录跟进。"
 

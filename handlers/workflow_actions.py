@@ -1,28 +1,28 @@
-"""Taps on the workflow cards: 已跟进 / 延期1天 / 需要支援 / 不再提醒此客户 (the owner: own leads
-only), 转派 / 标记需协同 / 催办 (the lead team's supervisor or an admin). Every tap is authorised
-first (a refusal changes nothing), has at most one effect per card, and updates the card in place."""
+"""Taps on the workflow cards: 已跟进 / 延期1天 / 需要支援 / 不再提醒此客户 (the owner's reminder),
+转派 / 标记需协同 / 催办 (the lead team's supervisor or an admin). handlers/taps.py has checked the
+tap against the stored card and the policy before a handler here runs (a refusal changes
+nothing); the lead, the card and the button's values come from that record. Every tap has at
+most one effect per card and updates the card in place."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from cards.model import Button, Card, CardError, Field, Level, card_from_dict
 from crm_core.notices import HelpRequested, Notice
+from crm_core.services.access import lead_facts
 from crm_core.services.activity import ActivityError, record_follow_up, record_note
-from crm_core.services.assign import AssignError, can_reassign, reassign, supervisors_for
+from crm_core.services.assign import AssignError, reassign, supervisors_for
 from crm_core.services.followup import mute, unmute
 from crm_core.services.fuse import postpone_fuse
 from crm_core.services.lead_marks import mark_needs_assist
-from crm_core.services.queries import get_customer, get_lead, sent_card
+from crm_core.services.queries import get_customer, get_lead
 from crm_core.services.rows import Customer, Lead, Session
-from handlers.commands import own_lead
-from handlers.context import Context, Reply, UserError
+from handlers.context import Context, Reply, UserError, VerifiedTap
 from handlers.registry import Registry
 from handlers.workflow_cards import rep_name, stage_name, when
 
 STALE = "这张卡片已经处理过了,无需重复操作。"
-NOT_SUPERVISOR = "抱歉,只有该线索所在团队的主管或管理员可以{what},你的操作未生效。"
 CLAIM_TTL = 90 * 86400.0      # longer than any card stays relevant; CardRecord.result backs it up
 DOMAIN_ERRORS = (ActivityError, AssignError)   # their messages are written for people
 
@@ -30,58 +30,31 @@ DOMAIN_ERRORS = (ActivityError, AssignError)   # their messages are written for 
 # replies, notices to deliver once the transaction has committed).
 Outcome = tuple[str, list[Reply], list[Notice]]
 Effect = Callable[[Context, Session, Lead | None], Outcome]
-LeadEffect = Callable[[Context, Session, Lead], Outcome]      # on the tapped lead
-Allow = Callable[[Context, Session, Lead], None]              # raises UserError to refuse
+LeadEffect = Callable[[Context, Session, Lead], Outcome]      # on the card's lead
 
 
-@dataclass(frozen=True)
-class Tap:
-    key: str                  # the action key, e.g. "fuse.done"
-    card_id: str | None
-    values: dict[str, Any]
-
-    @property
-    def lead_id(self) -> int | None:
-        raw = str(self.values.get("lead") or "").lstrip("#")
-        return int(raw) if raw.isdigit() else None
-
-
-def tap_of(ctx: Context) -> Tap:
-    action = ctx.action
-    return Tap(action.key, action.card_ref, dict(action.values or {}))
-
-
-def stored_card(ctx: Context, card_id: str | None) -> tuple[Card | None, str | None]:
-    """(the card as last sent, its result if it was already acted upon)."""
-    if not card_id:
-        return None, None
-    with ctx.db.uow() as s:
-        sent = sent_card(s, card_id)
-    if sent is None:
-        return None, None
+def stored_card(tap: VerifiedTap) -> Card | None:
+    """The card as last sent, to show its result in place."""
     try:
-        return card_from_dict(sent.content), sent.result
+        return card_from_dict(tap.card.content)
     except (CardError, TypeError, ValueError):      # an old or foreign card: answer in text
-        return None, sent.result
+        return None
 
 
-def claim_key(tap: Tap, ctx: Context) -> str:
-    # one effect per card whichever button is tapped; without a card id, per event
-    return f"wf:tap:{tap.card_id}" if tap.card_id else f"wf:tap:{ctx.event.platform}:{ctx.event.event_id}"
+def claim_key(tap: VerifiedTap) -> str:
+    return f"wf:tap:{tap.card_id}"          # one effect per card, whichever button is tapped
 
 
-def run_once(ctx: Context, tap: Tap, effect: Effect) -> list[Reply]:
+def run_once(ctx: Context, effect: Effect) -> list[Reply]:
     """Claim the card, run the effect in one transaction, deliver its notices, then show the
     result on the card. A failed effect releases the claim so the person can try again."""
-    card, result = stored_card(ctx, tap.card_id)
-    if result:
-        return [Reply(f"{STALE}({result})")]
-    key = claim_key(tap, ctx)
+    tap = ctx.verified_tap
+    key = claim_key(tap)
     if not ctx.kv.claim(key, CLAIM_TTL):
         return [Reply(STALE)]
     try:
         with ctx.db.uow() as s:
-            lead = get_lead(s, tap.lead_id) if tap.lead_id else None
+            lead = get_lead(s, tap.lead_id) if tap.lead_id is not None else None
             text, replies, notices = effect(ctx, s, lead)
     except DOMAIN_ERRORS as err:
         ctx.kv.delete(key)
@@ -91,41 +64,21 @@ def run_once(ctx: Context, tap: Tap, effect: Effect) -> list[Reply]:
         raise
     if notices:
         ctx.deliver(notices)
+    card = stored_card(tap)
     shown = f"{text} · {when(ctx.cfg, ctx.now)}"
     first = Reply(card.resolved(shown), update=True) if card is not None else Reply(shown)
     return [first, *replies]
 
 
 def on_lead(effect: LeadEffect) -> Effect:
-    """An effect on the tapped lead: check() found it before the claim; should it be gone by
-    the time the effect runs, the tap is refused like a missing lead."""
+    """An effect on the card's lead, asked of the policy again inside the effect's unit of work
+    (the lead may have changed hands since the tap was checked)."""
     def run(ctx: Context, s: Session, lead: Lead | None) -> Outcome:
         if lead is None:
             raise UserError("没有找到这张卡片上的线索。")
+        ctx.require(ctx.verified_tap.action, lead_facts(lead))
         return effect(ctx, s, lead)
     return run
-
-
-def check(ctx: Context, tap: Tap, allow: Allow) -> None:
-    """Authorise before claiming, so a refused tap never uses up the card."""
-    if tap.lead_id is None:
-        raise UserError("这张卡片缺少线索编号,无法处理。")
-    with ctx.db.uow() as s:
-        lead = get_lead(s, tap.lead_id)
-        if lead is None:
-            raise UserError(f"没有找到线索 #{tap.lead_id}。")
-        allow(ctx, s, lead)
-
-
-def owner_only(ctx: Context, s: Session, lead: Lead) -> None:
-    own_lead(ctx, s, lead.id)
-
-
-def supervisor_only(what: str) -> Allow:
-    def allow(ctx: Context, s: Session, lead: Lead) -> None:
-        if not can_reassign(ctx.cfg, ctx.me.id, lead):
-            raise UserError(NOT_SUPERVISOR.format(what=what))
-    return allow
 
 
 def note(ctx: Context, s: Session, lead: Lead, kind: str, text: str, **data: Any) -> None:
@@ -161,7 +114,7 @@ def ask_help(ctx: Context, s: Session, lead: Lead) -> Outcome:
 # ---- the supervisor's card ---------------------------------------------------------------------
 
 def do_reassign(ctx: Context, s: Session, lead: Lead) -> Outcome:
-    to = str(ctx.action.values.get("to") or "")
+    to = ctx.verified_tap.values.get("to") or ""
     previous = lead.owner_rep_id
     _, notices = reassign(s, ctx.cfg, lead, to, ctx.me.id, ctx.now)
     who, new = ctx.me.name, rep_name(ctx.cfg, to)
@@ -187,24 +140,21 @@ def nudge(ctx: Context, s: Session, lead: Lead) -> Outcome:
     return f"已由 {ctx.me.name} 催办", [Reply(text, to_rep=lead.owner_rep_id)], []
 
 
-CARD_ACTIONS: dict[str, tuple[Allow, Effect]] = {
-    "fuse.done": (owner_only, on_lead(done)),
-    "fuse.snooze": (owner_only, on_lead(snooze)),
-    "fuse.help": (owner_only, on_lead(ask_help)),
-    "fuse.assist": (supervisor_only("标记需协同"), on_lead(mark_assist)),
-    "fuse.nudge": (supervisor_only("催办"), on_lead(nudge)),
-    "lead.reassign": (supervisor_only("转派"), on_lead(do_reassign)),
+CARD_ACTIONS: dict[str, Effect] = {
+    "fuse.done": on_lead(done),
+    "fuse.snooze": on_lead(snooze),
+    "fuse.help": on_lead(ask_help),
+    "fuse.assist": on_lead(mark_assist),
+    "fuse.nudge": on_lead(nudge),
+    "lead.reassign": on_lead(do_reassign),
 }
 
 
 def lead_tap(ctx: Context) -> list[Reply]:
-    tap = tap_of(ctx)
-    entry = CARD_ACTIONS.get(tap.key)
-    if entry is None:
+    effect = CARD_ACTIONS.get(ctx.verified_tap.key)
+    if effect is None:
         return [Reply("这个按钮暂不支持,请更新卡片后再试。")]
-    allow, effect = entry
-    check(ctx, tap, allow)
-    return run_once(ctx, tap, effect)
+    return run_once(ctx, effect)
 
 
 # ---- 不再提醒此客户 / 恢复提醒 ---------------------------------------------------------------------
@@ -224,21 +174,20 @@ def do_mute(ctx: Context, s: Session, lead: Lead) -> Outcome:
     return "已设置不再提醒此客户", [Reply(unmute_card(ctx, row.id, customer))], []
 
 
-def customer_of_tap(ctx: Context, tap: Tap) -> int:
-    raw = str(tap.values.get("customer") or "").lstrip("#")
+def customer_of_tap(tap: VerifiedTap) -> int:
+    raw = tap.values.get("customer", "").lstrip("#")
     if not raw.isdigit():
         raise UserError("这张卡片缺少客户编号,无法处理。")
     return int(raw)
 
 
 def followup_tap(ctx: Context) -> list[Reply]:
-    tap = tap_of(ctx)
+    tap = ctx.verified_tap
     if tap.key == "followup.mute":
-        check(ctx, tap, owner_only)
-        return run_once(ctx, tap, on_lead(do_mute))
+        return run_once(ctx, on_lead(do_mute))
     if tap.key != "followup.unmute":
         return [Reply("这个按钮暂不支持,请更新卡片后再试。")]
-    customer_id = customer_of_tap(ctx, tap)
+    customer_id = customer_of_tap(tap)
 
     def lift(c: Context, s: Session, _lead: Lead | None) -> Outcome:
         customer = get_customer(s, customer_id)
@@ -246,7 +195,7 @@ def followup_tap(ctx: Context) -> list[Reply]:
             raise UserError(f"没有找到客户 #{customer_id}。")
         lifted = unmute(s, c.me.id, customer_id, c.me.id, c.event.platform, c.now)
         return ("已恢复提醒此客户" if lifted else "此客户本来就在提醒中"), [], []
-    return run_once(ctx, tap, lift)
+    return run_once(ctx, lift)
 
 
 def register(registry: Registry) -> None:

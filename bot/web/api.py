@@ -1,5 +1,10 @@
 """Read/intake API for integrations and admins (/api/v1), bearer token from config.
-Validation errors are 400 with a message per field; nothing is written on error."""
+Validation errors are 400 with a message per field; nothing is written on error.
+
+Authorization: the configured token is one shared token, so whoever holds it is the policy's
+admin principal (`crm_core.authz.API_TOKEN`); every view names the action it performs
+(`@require(Action.API_READ)` / `API_WRITE`) and asks the policy (crm_core/authz.py) for it
+after the token is checked: 401 without a valid token, 403 when the policy refuses."""
 from __future__ import annotations
 
 import hmac
@@ -11,6 +16,7 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
 from bot.web.context import current_runtime
+from crm_core.authz import API_TOKEN, Action, Principal, decide
 from crm_core.services import queries
 from crm_core.services.intake import MissingFields, intake_lead
 from crm_core.services.lead_input import LeadInput
@@ -36,12 +42,26 @@ def bearer_error(tokens: list[bytes]) -> WithStatus | None:
     return None
 
 
-def require_token(view: Callable[P, R]) -> Callable[P, R | WithStatus]:
-    @wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | WithStatus:
-        denied = bearer_error([t.get_secret_value().encode() for t in current_runtime().cfg.app.api_tokens])
-        return denied if denied is not None else view(*args, **kwargs)
-    return wrapper
+def token_principal() -> tuple[Principal | None, WithStatus | None]:
+    """Who the request's bearer token is (the shared admin token), or the 401 answer."""
+    denied = bearer_error([t.get_secret_value().encode() for t in current_runtime().cfg.app.api_tokens])
+    return (None, denied) if denied is not None else (API_TOKEN, None)
+
+
+def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | WithStatus]]:
+    """A view that does `action`: the token names the principal, the policy decides."""
+    def wrap(view: Callable[P, R]) -> Callable[P, R | WithStatus]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | WithStatus:
+            who, denied = token_principal()
+            if denied is not None or who is None:
+                return denied or _error(401, "unauthorized", "invalid token")
+            verdict = decide(current_runtime().cfg, who, action)
+            if not verdict:
+                return _error(403, "forbidden", verdict.reason)
+            return view(*args, **kwargs)
+        return wrapper
+    return wrap
 
 
 def field_errors(err: ValidationError) -> dict[str, str]:
@@ -54,7 +74,7 @@ def field_errors(err: ValidationError) -> dict[str, str]:
 
 
 @api.post("/leads")
-@require_token
+@require(Action.API_WRITE)
 def create_lead() -> Response | WithStatus:
     if not request.is_json:
         return _error(415, "unsupported_media_type", "send the lead as JSON (Content-Type: application/json)")
@@ -99,7 +119,7 @@ def _bad_arg(err: _BadArg) -> WithStatus:
 
 
 @api.get("/leads")
-@require_token
+@require(Action.API_READ)
 def list_leads() -> Response:
     limit, offset = _page_args()
     rt = current_runtime()
@@ -110,7 +130,7 @@ def list_leads() -> Response:
 
 
 @api.get("/leads/<int:lead_id>")
-@require_token
+@require(Action.API_READ)
 def get_lead(lead_id: int) -> Response | WithStatus:
     rt = current_runtime()
     with rt.db.uow() as s:
@@ -121,7 +141,7 @@ def get_lead(lead_id: int) -> Response | WithStatus:
 
 
 @api.get("/customers")
-@require_token
+@require(Action.API_READ)
 def list_customers() -> Response:
     limit, offset = _page_args()
     rt = current_runtime()

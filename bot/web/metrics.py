@@ -17,8 +17,9 @@ from prometheus_client.utils import floatToGoString
 from sqlalchemy import func, select
 
 from bot.runtime import Runtime
-from bot.web.api import WithStatus, bearer_error, require_token
+from bot.web.api import WithStatus, bearer_error, require
 from bot.web.context import current_runtime, runtime_of
+from crm_core.authz import Action
 from crm_core.db.models import OutboundMessage
 from crm_core.kv.keys import ALL_QUEUES
 from crm_core.services.channel_health import BUCKETS_MS, TARGET_MS, channel_health, latency_buckets
@@ -146,7 +147,7 @@ def prometheus() -> Response | WithStatus:
 
 
 @metrics.get("/api/v1/health/channels")
-@require_token
+@require(Action.API_READ)
 def health_channels() -> Response:
     rt = current_runtime()
     now = rt.clock()

@@ -1,6 +1,6 @@
 """Workflow reports over the integration API: `GET /api/v1/reports/funnel` gives stage
 penetration (share of leads entering stage A that reach stage B within the window), overall,
-per team and per rep; same bearer token as the rest of /api/v1. `funnel_data` also backs
+per team and per rep; same bearer token and policy check (Action.API_READ) as the rest of /api/v1. `funnel_data` also backs
 `crm-bot report funnel`."""
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from bot.runtime import Runtime
-from bot.web.api import WithStatus, _error, require_token
+from bot.web.api import WithStatus, _error, require
 from bot.web.context import current_runtime
+from crm_core.authz import Action
 from crm_core.config.schema import AppConfig
 from crm_core.services.funnel_report import funnel_report, stage_penetration
 
@@ -54,7 +55,7 @@ def _number(name: str, default: float, low: float, high: float) -> float:
 
 
 @workflow_api.get("/reports/funnel")
-@require_token
+@require(Action.API_READ)
 def funnel() -> Response | WithStatus:
     """?from=STAGE&to=STAGE (keys or names; both or neither) &days=90 &window=7"""
     rt = current_runtime()

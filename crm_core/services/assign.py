@@ -1,6 +1,7 @@
 """Assigning a lead: route by rules, pick a rep, store the Assignment with its reason, or
 leave the lead in the team's public pool (公海) and tell the supervisor. Also reassigning
-(转派) and who may do it. Services return Notices; handlers render and send them."""
+(转派; who may do it is crm_core/authz.py's to decide). Services return Notices; handlers render
+and send them."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -42,18 +43,6 @@ def supervisors_for(cfg: AppConfig, lead: Lead) -> list[str]:
 def supervisor_platform(cfg: AppConfig, lead: Lead) -> str | None:
     team = team_of(cfg, lead)
     return team.supervisor_platform if team is not None else None
-
-
-def can_reassign(cfg: AppConfig, actor: str, lead: Lead) -> bool:
-    """转派 is for an admin or the supervisor of the lead's (or owner's) team."""
-    rep = cfg.org.rep(actor)
-    if rep is None:
-        return False
-    if "admin" in rep.roles:
-        return True
-    teams = {t.id for t in cfg.org.teams if t.supervisor == actor}
-    owner_teams = {t.id for t in cfg.org.teams_of(lead.owner_rep_id)} if lead.owner_rep_id else set()
-    return lead.team_id in teams or bool(owner_teams & teams)
 
 
 def record_assignment(session: Session, lead: Lead, rep_id: str | None, team_id: str | None, reason: str,

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, CursorResult, TextualSelect, func, select, text, up
 from sqlalchemy.orm import Session
 
 from crm_core import audit
+from crm_core.authz import API_TOKEN, Action, Principal, ReviewFacts, decide
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Contact, Customer, DedupReview, MergeRecord
@@ -46,7 +47,8 @@ class Match:
 
 
 class ReviewDenied(PermissionError):
-    """The actor may not decide this review (not its rep, not the steward, not an admin)."""
+    """The policy refused the decision (not its rep, not the steward, not an admin); the
+    message is the policy's reason, for the person who tapped."""
 
 
 @dataclass(frozen=True)
@@ -233,10 +235,15 @@ def open_review(session: Session, cfg: AppConfig, customer_id: int, candidate_id
     return review, notice
 
 
-def decides_all(cfg: AppConfig, actor: str) -> bool:
-    """The data steward (and admins / steward-role reps) may decide any review."""
+def _principal(cfg: AppConfig, actor: str) -> Principal | None:
     rep = cfg.org.rep(actor)
-    return actor == steward_of(cfg) or bool(set(rep.roles if rep else ()) & {"steward", "admin"})
+    return Principal.of(rep) if rep is not None else (API_TOKEN if actor == API_TOKEN.id else None)
+
+
+def decides_all(cfg: AppConfig, actor: str) -> bool:
+    """Whether the policy lets `actor` decide any review (the data steward, admins)."""
+    who = _principal(cfg, actor)
+    return who is not None and decide(cfg, who, Action.REVIEW_ALL_DUPLICATES).allowed
 
 
 def open_reviews_for(session: Session, cfg: AppConfig, actor: str, limit: int) -> tuple[int, list[DedupReview]]:
@@ -251,8 +258,13 @@ def open_reviews_for(session: Session, cfg: AppConfig, actor: str, limit: int) -
     return total, rows
 
 
-def may_decide(cfg: AppConfig, review: DedupReview, actor: str) -> bool:
-    return actor == review.assignee or decides_all(cfg, actor)
+def may_decide(cfg: AppConfig, review: DedupReview, actor: str) -> str | None:
+    """None when the policy lets `actor` decide `review` (Action.DECIDE_DUPLICATE), else why not."""
+    who = _principal(cfg, actor)
+    if who is None:
+        return "抱歉,你没有处理疑似重复的权限。"
+    verdict = decide(cfg, who, Action.DECIDE_DUPLICATE, ReviewFacts(id=review.id, assignee=review.assignee))
+    return None if verdict else verdict.reason
 
 
 def active_root(session: Session, customer_id: int) -> Customer:
@@ -272,8 +284,9 @@ def decide_review(session: Session, cfg: AppConfig, review_id: int, decision: De
     review = session.get(DedupReview, review_id)
     if review is None:
         raise LookupError(f"没有编号为 {review_id} 的疑似重复记录")
-    if not may_decide(cfg, review, actor):
-        raise ReviewDenied("只有收到这张卡片的销售、数据管理员或管理员可以处理")
+    refused = may_decide(cfg, review, actor)
+    if refused is not None:
+        raise ReviewDenied(refused)
     # an UPDATE runs to a CursorResult; Session.execute is typed as returning a plain Result
     claimed = cast("CursorResult[Any]", session.execute(
         update(DedupReview).where(DedupReview.id == review_id, DedupReview.status == "open")

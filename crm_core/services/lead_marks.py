@@ -1,5 +1,6 @@
 """Marks people put on a lead from a card, kept in `Lead.details`: the owner confirms the tags
-a form or expo scan brought in; a supervisor flags a lead as needing assistance."""
+a form or expo scan brought in; a supervisor flags a lead as needing assistance. Who may is
+crm_core/authz.py's to decide (the handlers ask it first)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,14 +11,11 @@ from sqlalchemy.orm import Session
 from crm_core.db.models import Lead
 from crm_core.services.activity import record_note
 
-TagsOutcome = Literal["confirmed", "already_confirmed", "not_owner"]
+TagsOutcome = Literal["confirmed", "already_confirmed"]
 
 
-def confirm_lead_tags(session: Session, lead_id: int, rep_id: str, now: datetime) -> TagsOutcome:
-    """The owner confirms the lead's tags, once; anyone else (or a missing lead) changes nothing."""
-    lead = session.get(Lead, lead_id)
-    if lead is None or lead.owner_rep_id != rep_id:
-        return "not_owner"
+def confirm_lead_tags(session: Session, lead: Lead, rep_id: str, now: datetime) -> TagsOutcome:
+    """The lead's tags are confirmed by `rep_id`, once."""
     if (lead.details or {}).get("tags_confirmed_by"):
         return "already_confirmed"
     lead.details = {**(lead.details or {}), "tags_confirmed_by": rep_id, "tags_confirmed_at": now.isoformat()}

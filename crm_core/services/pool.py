@@ -1,22 +1,23 @@
 """The public pool (公海): owned leads with no follow-up for N days, or not won within M days
 of being taken, return to the pool, with a warning to the owner K days before. The former
 owner waits out a cool-down before reclaiming; claims respect a per-rep holding limit; phone
-numbers stay masked for anyone who does not own the lead."""
+numbers stay masked for anyone the policy does not show them to. Who may claim and see what is
+decided by crm_core/authz.py; this module loads the facts it judges."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from crm_core.assignment.pick import skip_reason
+from crm_core.authz import Action, ClaimFacts, Principal, decide
 from crm_core.config.schema import AppConfig, Rep
 from crm_core.db.models import Contact, Customer, Lead, Task
 from crm_core.normalize import mask_phone
 from crm_core.notices import Notice, PoolReturned, PoolWarning
+from crm_core.services.access import lead_facts
 from crm_core.services.assign import give_lead, record_assignment
 from crm_core.services.reminders import once
 from crm_core.services.stages import reset_fuse
@@ -121,24 +122,21 @@ def holding_limit(cfg: AppConfig, rep_id: str, policy: PoolPolicy) -> int | None
 
 def _check_claim(session: Session, cfg: AppConfig, lead: Lead, rep_id: str, now: datetime,
                  policy: PoolPolicy) -> Rep:
-    """The claiming rep, when the claim is allowed; else PoolError says why not."""
+    """The claiming rep, when the policy allows the claim (Action.CLAIM, judged on the lead and
+    the claimer's holding and cool-down as they are now); else PoolError says why not."""
     rep = cfg.org.rep(rep_id)
-    why = skip_reason(rep)                  # a reason for a missing rep too
-    if rep is None or why:
-        raise PoolError(f"无法领取:{why}")
-    if lead.owner_rep_id is not None or lead.status not in ("open", "pool"):
-        raise PoolError("该线索不在公海中")
+    if rep is None:
+        raise PoolError("无法领取:配置中不存在。")
     info = (lead.details or {}).get("pool") or {}
     until = info.get("cooldown_until")
-    if info.get("former_owner") == rep_id and until and now < datetime.fromisoformat(until):
-        local = datetime.fromisoformat(until).astimezone(ZoneInfo(cfg.app.timezone))
-        raise PoolError(f"该线索刚从您名下退回公海,{local:%m月%d日 %H:%M} 后才能重新领取")
-    limit = holding_limit(cfg, rep_id, policy)
-    if limit is not None:
-        held = session.scalar(select(func.count()).select_from(Lead).where(
-            Lead.owner_rep_id == rep_id, Lead.status == "open")) or 0
-        if held >= limit:
-            raise PoolError(f"您当前持有 {held} 条线索,已达上限 {limit} 条,请先跟进或释放后再领取")
+    held = session.scalar(select(func.count()).select_from(Lead).where(
+        Lead.owner_rep_id == rep_id, Lead.status == "open")) or 0
+    facts = ClaimFacts(lead=lead_facts(lead), now=now, held_open=held, holding_limit=holding_limit(cfg, rep_id, policy),
+                       former_owner=info.get("former_owner"),
+                       cooldown_until=datetime.fromisoformat(until) if until else None)
+    verdict = decide(cfg, Principal.of(rep), Action.CLAIM, facts)
+    if not verdict:
+        raise PoolError(verdict.reason)
     return rep
 
 
@@ -160,23 +158,13 @@ def claim_from_pool(session: Session, cfg: AppConfig, lead: Lead, rep_id: str, n
     return [notice]
 
 
-def visible_phone(session: Session, lead: Lead, viewer_rep: str | None, cfg: AppConfig | None = None) -> str | None:
-    """The lead's phone as `viewer_rep` may see it: full for the owner (and, given cfg, the
-    team supervisor or an admin), masked like 138****5678 for everyone else."""
+def visible_phone(session: Session, cfg: AppConfig, lead: Lead, viewer_rep: str | None) -> str | None:
+    """The lead's phone as `viewer_rep` may see it: in full when the policy allows
+    (Action.VIEW_PHONE: the owner, the lead's supervisors, admins), else masked like 138****5678."""
     contact = session.get(Contact, lead.contact_id) if lead.contact_id else None
     phone = contact.phone if contact else None
     if phone is None:
         return None
-    return phone if _may_see(lead, viewer_rep, cfg) else mask_phone(phone)
-
-
-def _may_see(lead: Lead, viewer: str | None, cfg: AppConfig | None) -> bool:
-    if viewer is None:
-        return False
-    if viewer == lead.owner_rep_id:
-        return True
-    if cfg is None:
-        return False
-    rep = cfg.org.rep(viewer)
-    team = cfg.org.team(lead.team_id) if lead.team_id else None
-    return bool(rep and ("admin" in rep.roles or (team is not None and team.supervisor == viewer)))
+    rep = cfg.org.rep(viewer_rep) if viewer_rep else None
+    full = rep is not None and decide(cfg, Principal.of(rep), Action.VIEW_PHONE, lead_facts(lead)).allowed
+    return phone if full else mask_phone(phone)

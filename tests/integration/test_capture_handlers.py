@@ -1,6 +1,7 @@
 """The capture conversation at handler level (real DB + KV, no HTTP): one sentence →
 draft; a missing required field is asked for; corrections; 取消; a double tap on 确认
-saves one lead; strangers create nothing."""
+saves one lead; strangers create nothing. Replies go through the outbox as the worker sends
+them, so a card's record exists when it is tapped (taps are checked against it)."""
 from __future__ import annotations
 
 import itertools
@@ -8,6 +9,7 @@ import itertools
 from sqlalchemy import func, select
 
 from bot.events import CardAction, EventKind, InboundEvent
+from bot.pipeline import Pipeline
 from cards.model import Card
 from crm_core.db.models import Customer, Lead, Task
 from handlers.context import Context
@@ -33,7 +35,10 @@ def tap(runtime, card: Card, action: str, user: str = "zhangwei"):  # noqa: ANN0
 
 def run(runtime, ev: InboundEvent):  # noqa: ANN001, ANN201
     rep = runtime.cfg.org.rep_by_platform_id(ev.platform, ev.sender_id)
-    return dispatch(Context(services=runtime.services, event=ev, rep=rep, now=runtime.clock()), REGISTRY)
+    replies = dispatch(Context(services=runtime.services, event=ev, rep=rep, now=runtime.clock()), REGISTRY)
+    for i, reply in enumerate(replies):          # queued in the outbox as the worker would
+        Pipeline(runtime).deliver(ev, rep, reply, i)
+    return replies
 
 
 def card_of(replies) -> Card:  # noqa: ANN001

@@ -162,7 +162,9 @@ def test_only_the_rep_steward_or_admin_may_decide(db, cfg, clock, existing) -> N
 # ---- cards and taps -----------------------------------------------------------------------
 
 def tap(runtime, rep_id: str, key: str, review_id: int) -> list:  # noqa: ANN001
+    """A tap as the platform reports it; the replies are queued in the outbox as the worker would."""
     from bot.events import CardAction, EventKind, InboundEvent
+    from bot.pipeline import Pipeline
     from handlers.context import Context
     from handlers.dispatch import dispatch
     from handlers.load import build_registry
@@ -170,7 +172,10 @@ def tap(runtime, rep_id: str, key: str, review_id: int) -> list:  # noqa: ANN001
     event = InboundEvent(platform=rep.platform, kind=EventKind.CARD_ACTION, event_id=f"e-{key}-{rep_id}",
                          sender_id=rep.platform_ids[rep.platform], conversation_id="p2p",
                          action=CardAction(key=key, values={"review": str(review_id)}, card_ref=f"dedup-{review_id}"))
-    return dispatch(Context(services=runtime.services, event=event, rep=rep, now=runtime.clock()), build_registry())
+    replies = dispatch(Context(services=runtime.services, event=event, rep=rep, now=runtime.clock()), build_registry())
+    for i, reply in enumerate(replies):
+        Pipeline(runtime).deliver(event, rep, reply, i)
+    return replies
 
 
 @pytest.mark.parametrize("fields, kind, buttons", [
@@ -196,6 +201,7 @@ def test_dedup_cards_render(runtime, cfg, clock, existing, fields, kind, buttons
 def test_taps_are_permissioned_and_idempotent(runtime, cfg, clock, existing) -> None:  # noqa: ANN001
     from cards.model import Card
     res, new = intake(runtime.db, cfg, clock(), company="杭州优品电子商务有限公司", contact_name="李总")
+    runtime.deliver(res.notices)                  # the prompt card goes to 张伟 (and is recorded)
     clock.advance(minutes=3)
     denied = tap(runtime, "li.na", "dedup.link", res.review_id)
     assert [r.item for r in denied] == ["抱歉,只有收到这张卡片的销售、数据管理员或管理员可以处理。"]
@@ -204,11 +210,12 @@ def test_taps_are_permissioned_and_idempotent(runtime, cfg, clock, existing) -> 
     assert isinstance(card, Card) and first[0].update and card.card_id == f"dedup-{res.review_id}"
     assert card.result == "已由 张伟 关联到已有客户 · 11-24 14:03" and card.active_buttons == ()
     assert text.startswith("已关联到已有客户:杭州优品电子商务有限公司 · 李明 139****5678(合并记录 #")
-    second = tap(runtime, "zhang.wei", "dedup.keep", res.review_id)
-    assert second[0].item.result == card.result and "已经处理过了" in second[1].item
+    second = tap(runtime, "zhang.wei", "dedup.keep", res.review_id)      # the card is resolved
+    assert [r.item for r in second] == [f"这张卡片已经处理过了,无需重复操作。({card.result})"]
     with runtime.db.uow() as s:
         assert (s.get(Customer, new).status, s.get(Customer, new).merged_into_id) == ("merged", existing)
-    assert tap(runtime, "zhang.wei", "dedup.link", 999_999)[0].item == "这张卡片已经失效了,无需再操作。"
+    assert tap(runtime, "zhang.wei", "dedup.link", 999_999)[0].item == \
+        "没有找到这张卡片的记录(可能已失效或被改动),操作未生效。"
 
 
 def test_candidate_query_never_scans_a_table(db) -> None:  # noqa: ANN001

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.events import CardAction, EventKind, InboundEvent
+from bot.pipeline import Pipeline
 from cards.model import Card
 from cards.render.text import render_text
 from crm_core.db.models import Lead
@@ -26,7 +27,8 @@ def say(runtime, rep_id: str, text: str) -> list[Reply]:  # noqa: ANN001
     ev = InboundEvent(platform=platform, kind=EventKind.TEXT, event_id=f"v{next(_ids)}", sender_id=USERS[rep_id],
                       conversation_id=USERS[rep_id], text=text)
     rep = runtime.cfg.org.rep(rep_id)
-    return dispatch(Context(services=runtime.services, event=ev, rep=rep, now=runtime.clock()), REGISTRY)
+    return delivered(runtime, ev, rep, dispatch(Context(services=runtime.services, event=ev, rep=rep,
+                                                        now=runtime.clock()), REGISTRY))
 
 
 def tap(runtime, card: Card, action: str) -> list[Reply]:  # noqa: ANN001
@@ -34,7 +36,15 @@ def tap(runtime, card: Card, action: str) -> list[Reply]:  # noqa: ANN001
     ev = InboundEvent(platform="wecom", kind=EventKind.CARD_ACTION, event_id=f"t{next(_ids)}", sender_id="zhangwei",
                       conversation_id="zhangwei", action=CardAction(action, dict(button.value), card.card_id))
     rep = runtime.cfg.org.rep("zhang.wei")
-    return dispatch(Context(services=runtime.services, event=ev, rep=rep, now=runtime.clock()), REGISTRY)
+    return delivered(runtime, ev, rep, dispatch(Context(services=runtime.services, event=ev, rep=rep,
+                                                        now=runtime.clock()), REGISTRY))
+
+
+def delivered(runtime, ev: InboundEvent, rep, replies: list[Reply]) -> list[Reply]:  # noqa: ANN001
+    """Queued in the outbox as the worker would (a tapped card's record must exist)."""
+    for i, reply in enumerate(replies):
+        Pipeline(runtime).deliver(ev, rep, reply, i)
+    return replies
 
 
 def capture(runtime, text: str) -> int:  # noqa: ANN001

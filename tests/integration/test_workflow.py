@@ -15,7 +15,9 @@ from crm_core.kv import EmbeddedKV
 from crm_core.notices import (FollowupSupervisor, FuseDiagnosis, FuseReminder, FuseSupervisor, HandoverSummary,
                               LeadAssigned, Notice, PoolReturned, PoolWarning, RoutingPaused)
 from crm_core.services.activity import record_follow_up
-from crm_core.services.assign import assign_lead, can_reassign, give_lead, reassign
+from crm_core.authz import Action, Principal, decide
+from crm_core.services.access import lead_facts
+from crm_core.services.assign import assign_lead, give_lead, reassign
 from crm_core.services.capture import save_lead
 from crm_core.services.fuse import postpone_fuse, scan_fuses
 from crm_core.services.followup import mute, scan_followups, unmute
@@ -284,8 +286,11 @@ def test_reassign_and_who_may(db, cfg, clock) -> None:  # noqa: ANN001
     lead_id = make_lead(db, cfg, clock.now)
     with db.uow() as s:
         lead = s.get(Lead, lead_id)
-        assert can_reassign(cfg, "wang.fang", lead) and not can_reassign(cfg, "li.na", lead)
-        assert not can_reassign(cfg, "liu.yang", lead)          # supervisor of another team
+
+        def can_reassign(rep_id: str) -> bool:
+            return decide(cfg, Principal.of(cfg.org.rep(rep_id)), Action.REASSIGN, lead_facts(lead)).allowed
+        assert can_reassign("wang.fang") and not can_reassign("li.na")
+        assert not can_reassign("liu.yang")          # supervisor of another team
         lead.fuse_level = 2
         row, notices = reassign(s, cfg, lead, "li.na", "wang.fang", clock.now)
         assert lead.owner_rep_id == "li.na" and lead.fuse_level == 0 and "王芳" in row.reason
@@ -359,7 +364,7 @@ def test_pool_warning_return_cooldown_and_limit(db, cfg, clock) -> None:  # noqa
     with db.uow() as s:
         lead = s.get(Lead, lead_id)
         assert (lead.status, lead.owner_rep_id, lead.team_id) == ("pool", None, "east-medical")
-        assert visible_phone(s, lead, "zhang.wei") == "138****5678"
+        assert visible_phone(s, cfg, lead, "zhang.wei") == "138****5678"
         with pytest.raises(PoolError, match="重新领取"):
             claim_from_pool(s, cfg, lead, "zhang.wei", now, policy)
         limited = PoolPolicy(**{**policy.__dict__, "max_holding": 0})
@@ -368,9 +373,9 @@ def test_pool_warning_return_cooldown_and_limit(db, cfg, clock) -> None:  # noqa
         notices = claim_from_pool(s, cfg, lead, "li.na", now, policy)
         assert lead.owner_rep_id == "li.na" and lead.status == "open" and lead.fuse_deadline > now
         assert isinstance(notices[0], LeadAssigned) and "公海领取" in notices[0].reason
-        assert visible_phone(s, lead, "li.na") == "13812345678"
-        assert visible_phone(s, lead, "zhang.wei") == "138****5678"
-        assert visible_phone(s, lead, "wang.fang", cfg) == "13812345678"        # team supervisor
+        assert visible_phone(s, cfg, lead, "li.na") == "13812345678"
+        assert visible_phone(s, cfg, lead, "zhang.wei") == "138****5678"
+        assert visible_phone(s, cfg, lead, "wang.fang") == "13812345678"        # team supervisor
         with pytest.raises(PoolError, match="不在公海"):
             claim_from_pool(s, cfg, lead, "chen.jie", now, policy)
 
