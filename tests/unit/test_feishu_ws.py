@@ -203,3 +203,49 @@ def test_refused_credentials_are_reported(fake_feishu: FakeFeishu, kv: EmbeddedK
         status = wait_until(lambda: (read_status(kv, "feishu") or {}).get("last_error") and read_status(kv, "feishu"), 3)
     assert not any(t.is_alive() for t in threads) and fake_feishu.sockets == []
     assert status["connected"] is False and "403" in status["last_error"] and "wrong" not in json.dumps(status)
+
+
+# --- the lark-oapi internals bot/streams/feishu_ws.py builds on ---------------------------------
+
+def test_lark_internals_that_feishu_ws_relies_on_are_unchanged() -> None:
+    """feishu_ws.py subclasses and steers private parts of lark-oapi (there is no public way to
+    run its ws.Client on a loop of our own, watch its frames or stop it). If an upgrade moves
+    any of them this test fails by name, before the long connection breaks in production. The
+    version pin in pyproject.toml (lark-oapi >=1.7,<1.8) stays; re-check these on every bump."""
+    import asyncio
+    import importlib.metadata
+    import inspect
+    import re
+    from pathlib import Path
+
+    from lark_oapi.core.exception import UnmarshalException
+    from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
+    from lark_oapi.event.dispatcher_handler import EventDispatcherHandler
+    from lark_oapi.ws import client as lark_ws
+    from lark_oapi.ws.exception import ClientException
+
+    version = importlib.metadata.version("lark-oapi")
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"lark-oapi>=1.7,<1.8"' in pyproject and re.fullmatch(r"1\.7\.\d+", version), version
+    # the SDK schedules everything on this module global, which run_forever swaps per thread
+    assert isinstance(lark_ws.loop, asyncio.AbstractEventLoop)
+    for fn in (lark_ws.Client.start, lark_ws.Client._connect, lark_ws.Client._receive_message_loop):
+        assert "loop" in fn.__code__.co_names, fn.__qualname__
+    # _WatchedClient overrides these two coroutines and calls them through super()
+    for name, params in (("_connect", ["self"]), ("_handle_message", ["self", "msg"]), ("_disconnect", ["self"])):
+        method = getattr(lark_ws.Client, name)
+        assert inspect.iscoroutinefunction(method), name
+        assert list(inspect.signature(method).parameters) == params, name
+    client = lark_ws.Client("cli_x", "secret")
+    assert client._conn is None and client._auto_reconnect is True        # read / cleared by feishu_ws
+    assert callable(client.on_reconnecting)
+    assert "_conn" in inspect.getsource(lark_ws.Client._connect)           # set there once connected
+    # CatchAllDispatcher copies the built handler's maps and wraps this method
+    built = (EventDispatcherHandler.builder("", "").register_p2_im_message_receive_v1(lambda data: None)
+             .register_p2_card_action_trigger(lambda data: None).build())
+    assert "p2.im.message.receive_v1" in built._processorMap
+    assert "p2.card.action.trigger" in built._callback_processor_map
+    assert list(inspect.signature(EventDispatcherHandler._do_without_validation).parameters) == ["self", "payload"]
+    assert "_do_without_validation" in inspect.getsource(lark_ws.Client._handle_data_frame)
+    assert ClientException(1000040350, "limit").code == 1000040350 and issubclass(UnmarshalException, Exception)
+    assert P2CardActionTriggerResponse({"toast": {"type": "info", "content": "x"}}).toast.content == "x"
