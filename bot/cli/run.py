@@ -22,6 +22,7 @@ from bot.logfilters import limit_tracebacks, limit_waitress_queue_warnings
 from bot.runtime import Runtime
 from bot.web import create_app
 from bot.worker import run_workers
+from crm_core.extract import warm_up
 from crm_core.kv import EmbeddedKV
 from scheduler.runner import job_lines, run_scheduler
 
@@ -164,7 +165,10 @@ def start_background(rt: Runtime, stop: threading.Event, *, worker: bool, schedu
     if streams:
         threads += rt.start_streams(stop)
     if worker:
-        threads += run_workers(rt, stop)
+        # the segmenter's dictionary loads in seconds: pay it now, not on a rep's first message
+        warm = threading.Thread(target=warm_up, name="extract-warm-up", daemon=True)
+        warm.start()
+        threads += [warm, *run_workers(rt, stop)]
     if scheduler:
         t = threading.Thread(target=run_scheduler, args=(rt, stop), name="scheduler", daemon=True)
         t.start()
