@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.platforms.feishu.crypto import custom_bot_sign
 from sandbox.cardjson import card_ids
+from sandbox.feishu_cards import card_problem
 from sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
 from sandbox.state import SandboxState, TokenStatus, new_id
 
@@ -84,6 +85,8 @@ def _content_error(body: dict[str, Any]) -> ApiResponse | None:
     limit = TEXT_LIMIT if msg_type in ("text", "post") else CARD_LIMIT
     if len(content.encode()) > limit:
         return _err(400, 230025, f"message content exceeds {limit} bytes")
+    if msg_type == "interactive" and (problem := card_problem(parsed)):      # schema 2.0: strict
+        return _err(400, *problem)
     if len(str(body.get("uuid") or "")) > 50:
         return _err(400, 99992402, "field validation failed: uuid is longer than 50 characters")
     return None
@@ -176,6 +179,8 @@ def card_update(state: SandboxState, req: ApiRequest) -> ApiResponse:
     body = req.json_object() or {}
     if not isinstance(body.get("card"), dict):
         return _err(400, 99992402, "field validation failed: card must be an object")
+    if problem := card_problem(body["card"]):
+        return _err(400, *problem)
     token = state.consume_code(CARD_TOKEN, str(body.get("token") or ""))
     if token is None:
         return _err(400, CARD_TOKEN_INVALID, "card update token is invalid, expired or used twice")

@@ -99,6 +99,9 @@ def card_error(card: Any, allowed: set[str]) -> str | None:
         return "task_id is required: 1-128 chars of [0-9A-Za-z_-@]"
     if ctype == "text_notice" and (card.get("card_action") or {}).get("type") not in (1, 2):
         return "text_notice needs card_action of type 1 (url) or 2 (mini program)"
+    for key, most in (("horizontal_content_list", 6), ("jump_list", 3)):   # documented list caps
+        if len(card.get(key) or []) > most:
+            return f"{key} takes at most {most} items"
     if ctype == "button_interaction":
         buttons = card.get("button_list")
         if not isinstance(buttons, list) or not 1 <= len(buttons) <= 6:

@@ -787,3 +787,59 @@ def test_cli_runs_the_sandbox_until_interrupted(tmp_path) -> None:
         assert proc.returncode == 0 and "stopped" in out
     finally:
         proc.kill()
+
+
+# ---- Feishu card JSON as strict as Feishu: schema 2.0 refuses unknown properties --------------------
+
+def _feishu_cards() -> list[Card]:
+    big = tuple(Field(f"字段{i}", "很长的值" * 200, short=i % 2 == 0) for i in range(12))
+    return [CARD, CARD.resolved("已由 张伟 确认"), Card(card_id="note-1", title="周报"),
+            Card(card_id="big-1", title="大卡片", fields=big, text="正文" * 9000, footer="脚" * 400,
+                 buttons=tuple(Button(f"按钮{i}", f"a.b{i}", {"k": "v" * 100}, confirm="确定?") for i in range(6)))]
+
+
+@pytest.mark.parametrize("schema", ["2.0", "1.0"])
+def test_every_card_crm_bot_renders_passes_feishus_checks(schema) -> None:
+    from sandbox.feishu_cards import card_problem
+    for card in _feishu_cards():
+        assert card_problem(render_feishu(card, schema)) is None, card.card_id
+
+
+@pytest.mark.parametrize("spoil, expected", [
+    (lambda c: c.update(elements=[]), "unknown property: elements, path: []"),
+    (lambda c: c["config"].update(wide_screen_mode=True), "unknown property: wide_screen_mode, path: [config]"),
+    (lambda c: c["config"].update(update_multi=False), "update_multi must be true"),
+    (lambda c: c["body"]["elements"].append({"tag": "note", "elements": []}), "unknown tag: note"),
+    (lambda c: c["body"]["elements"].append({"tag": "action", "actions": []}), "unknown tag: action"),
+    (lambda c: c["body"]["elements"][0].update(text_colour="red"), "unknown property: text_colour"),
+    (lambda c: c["header"]["title"].update(tag="text"), "plain_text or lark_md"),
+])
+def test_feishu_refuses_schema_2_cards_outside_the_documented_json(srv, http, spoil, expected) -> None:
+    card = render_feishu(CARD)
+    spoil(card)
+    body = {"receive_id": "ou_zhangwei", "msg_type": "interactive", "content": json.dumps(card, ensure_ascii=False)}
+    resp = call(srv, http, "feishu", "POST", "/open-apis/im/v1/messages", params={"receive_id_type": "open_id"}, json=body)
+    assert error_of(resp) == (400, 230099) and expected in resp.json()["msg"]
+    assert "ErrCode: 200621" in resp.json()["msg"] and srv.sent("feishu") == []
+
+
+def test_feishu_refuses_cards_over_30_kb_and_checks_delayed_updates_too(srv, http, sim, bot) -> None:
+    card = render_feishu(CARD)
+    card["body"]["elements"].append({"tag": "markdown", "content": "长" * 11000})
+    body = {"receive_id": "ou_zhangwei", "msg_type": "interactive", "content": json.dumps(card, ensure_ascii=False)}
+    resp = call(srv, http, "feishu", "POST", "/open-apis/im/v1/messages", params={"receive_id_type": "open_id"}, json=body)
+    assert error_of(resp) == (400, 230025)
+    sent = send_card(srv, http, "feishu")
+    sim.tap("feishu", "ou_zhangwei", sent, "lead.confirm")
+    bad = render_feishu(CARD.resolved("已确认"))
+    bad["body"]["unknown"] = 1
+    resp = call(srv, http, "feishu", "POST", "/open-apis/interactive/v1/card/update",
+                json={"token": bot.events[-1].reply_ref["token"], "card": bad})
+    assert error_of(resp) == (400, 230099)
+
+
+def test_wecom_list_caps(srv, http) -> None:
+    body = {"touser": "zhangwei", **render_wecom(CARD, agent_id=1000002)}
+    body["template_card"]["horizontal_content_list"] = [{"keyname": f"k{i}", "value": "v"} for i in range(7)]
+    resp = call(srv, http, "wecom", "POST", "/cgi-bin/message/send", json=body)
+    assert error_of(resp) == (200, 40058) and "horizontal_content_list" in resp.json()["errmsg"]
