@@ -14,8 +14,9 @@ Deviations from / additions to the shared sandbox contract (the outbound clients
   `hits(platform, api)` counts every request, token fetches and failed attempts included.
 * `fail(platform, api, ...)`: `api="*"` fails every API of the platform. API names: WeCom
   "gettoken", "message/send", "update_template_card", "media/get", "webhook"; DingTalk
-  "accessToken", "batchSend", "groupMessages/send", "interactiveCards/send",
-  "interactiveCards/update", "messageFiles/download", "files", "session" (session webhook),
+  "accessToken", "batchSend", "groupMessages/send", "card/createAndDeliver", "card/update",
+  "card/callbacks/register", "interactiveCards/send", "interactiveCards/update" (the robot's
+  ordinary card), "messageFiles/download", "files", "session" (session webhook),
   "webhook" (custom robot on /dingtalk-oapi); Feishu "tenant_access_token", "im/messages",
   "im/reply", "im/patch", "card/update", "resources", "webhook" (custom bot).
 * Injected failures: "5xx" = HTTP 503; "timeout" = the request is held `hang_seconds`
@@ -30,10 +31,14 @@ Deviations from / additions to the shared sandbox contract (the outbound clients
   `InvalidAuthentication`; Feishu HTTP 400 with 99991661 (missing) / 99991663 (unknown or
   expired). Bad app secret: WeCom 40001 (40013 bad corpid), DingTalk HTTP 400
   `invalidClientIdOrSecret`, Feishu HTTP 200 + code 10014 (10003 for missing fields).
-* WeCom: an unknown, expired or already used response_code gives errcode 40058.
-  DingTalk `PUT /v1.0/im/robots/interactiveCards` answers `{"success": true, "result": true}`
-  and an unknown cardBizId HTTP 400 `param.cardBizId.notExist`. Feishu card/update with a bad
-  or used-up token (2 uses, 30 min) gives HTTP 400 code 300110.
+* WeCom: an unknown, expired or already used response_code gives errcode 40058, and so does a
+  task_id the app used before. DingTalk card instances (`createAndDeliver`, `PUT
+  /v1.0/card/instances`, `card/callbacks/register`) are described in `dingtalk_api`; a card
+  with buttons but no callback settings is refused (`sandbox.card.noCallback`), an unknown
+  outTrackId is HTTP 400 `param.outTrackId.notExist`. The Stream gateway wants a non-empty
+  `subscriptions`, pushes only subscribed topics and keeps malformed acks apart
+  (`rejected_acks`). Feishu schema 2.0 cards are checked by `feishu_cards` (230099 / 230025);
+  Feishu card/update with a bad or used-up token (2 uses, 30 min) gives HTTP 400 code 300110.
 * The Feishu custom-bot hook tokens are not in crm-bot's config schema: pass them as
   `SandboxCredentials(feishu_hooks={token: secret_or_None})`.
 * Simulator: `verify_url()` returns `Handshake(response, expected)` (`.ok`), not a bare
