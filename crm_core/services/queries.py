@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from crm_core.db.models import (Activity, Assignment, CardRecord, Contact, Customer, Lead, MergeRecord, Mute,
-                                Task)
+from crm_core.db.models import Activity, Assignment, Contact, Customer, Lead, MergeRecord, Mute, Task
 
 MAX_PAGE = 200
 
@@ -189,17 +188,3 @@ def pool_leads(session: Session, team_ids: list[str] | None, limit: int) -> list
     if team_ids is not None:
         q = q.where(or_(Lead.team_id.in_(team_ids), Lead.team_id.is_(None)))
     return list(session.scalars(q.order_by(Lead.budget_cny.desc().nulls_last(), Lead.id).limit(limit)))
-
-
-@dataclass(frozen=True)
-class SentCard:
-    """A card as last sent (its neutral content) and its result once it was acted upon."""
-    content: dict[str, Any]
-    result: str | None
-
-
-def sent_card(session: Session, card_id: str) -> SentCard | None:
-    rec = session.get(CardRecord, card_id)
-    if rec is None:
-        return None
-    return SentCard(dict(rec.content or {}), rec.result)
