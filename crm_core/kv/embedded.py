@@ -5,10 +5,18 @@ guarded by one condition variable shared by the web, worker and scheduler thread
 The clock is injectable (epoch seconds); waits are bounded in real time.
 
 With a `path` the store is durable: every change to a queue message or a key (not to a lock)
-is recorded under the mutex and written to the journal (`crm_core/kv/journal.py`) before the
-call returns — a put before the webhook's 200 — by one writer thread, in batches shared by
-concurrent callers (`JournalWriter`). A new store on the same file starts where the old one stopped, however it stopped:
-ready messages stay ready, in-flight ones are ready again (their worker died with the process;
+is recorded under the mutex and written to the journal (`crm_core/kv/journal.py`) in batches
+shared by concurrent callers (`JournalWriter`), in the order they were recorded. The calls that
+precede something outside the store — `put`, `put_once` (the webhook's 200 follows), `claim`
+(a database write or a platform call follows), `retry_dead` — return only once their change is
+written, and with it every change recorded before it. The others (take's attempt count, ack,
+nack, dead_letter, set, delete, incr) are written with the next such call or `close()`: lost
+only if the process dies before then, which at-least-once delivery already covers (an ack lost
+means a redelivery the inbound log and the outbox recognise). Waiting costs a GIL hand-back
+(SQLite releases it to write), so the worker's many small changes do not wait.
+
+A new store on the same file starts where the old one stopped, however it stopped: ready
+messages stay ready, in-flight ones are ready again (their worker died with the process;
 attempts kept), dead letters stay, expired keys are gone. Without a path it is memory only.
 """
 from __future__ import annotations
@@ -77,8 +85,9 @@ class EmbeddedQueue(WorkQueue):
     # Message ids are drawn *before* taking the store's mutex: uuid4() reads os.urandom, a system
     # call that releases the GIL, and a thread parked there while holding the mutex makes every
     # webhook thread queue up behind it (measured: the ack bench fell from 65 % to 15 % of the floor).
-    # Every method that changes or reads state ends with `self._kv.sync(gen)` *after* leaving the
-    # mutex: it returns once what the call changed (or saw another call change) is in the journal.
+    # put, put_once and retry_dead end with `self._kv.sync(gen)` *after* leaving the mutex: they
+    # return once what they changed (or, for a repeat, saw) is in the journal. The rest only
+    # record their change: see the module docstring.
     def put(self, payload: dict[str, Any]) -> str:
         body, message_id = encode_payload(payload), uuid.uuid4().hex
         with self._cond:
@@ -136,16 +145,12 @@ class EmbeddedQueue(WorkQueue):
                 now = self._kv.now()
                 self._reclaim(now)
                 if self._ready:
-                    delivery = self._deliver(self._ready.popitem(last=False)[0], now, visibility_timeout)
-                    gen = self._kv.gen
-                    break
+                    return self._deliver(self._ready.popitem(last=False)[0], now, visibility_timeout)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
                 due = self._deadlines[0][0] - now if self._deadlines else remaining
                 self._cond.wait(max(0.001, min(remaining, due, self._kv.max_wait)))
-        self._kv.sync(gen)    # the attempt is counted before the work starts
-        return delivery
 
     def _deliver(self, message_id: str, now: float, visibility_timeout: float) -> Delivery:
         message = self._messages[message_id]
@@ -187,8 +192,6 @@ class EmbeddedQueue(WorkQueue):
             if self._current(delivery) is not None:
                 del self._messages[delivery.id]
                 self._record_gone(delivery.id)
-            gen = self._kv.gen
-        self._kv.sync(gen)
 
     def extend(self, delivery: Delivery, visibility_timeout: float) -> bool:
         if visibility_timeout <= 0:
@@ -213,8 +216,6 @@ class EmbeddedQueue(WorkQueue):
                 self._make_ready(delivery.id, now)
                 self._cond.notify()
             self._record(delivery.id)
-            gen = self._kv.gen
-        self._kv.sync(gen)
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         with self._cond:
@@ -225,8 +226,6 @@ class EmbeddedQueue(WorkQueue):
             message.failed_at = self._kv.now()
             self._dead[delivery.id] = None
             self._record(delivery.id)
-            gen = self._kv.gen
-        self._kv.sync(gen)
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._cond:
@@ -405,25 +404,19 @@ class EmbeddedKV(KV):
             if item is not None and item.expires_at == expires_at:
                 del self._data[full]
 
-    # -- KV -- (each ends with sync: see EmbeddedQueue)
+    # -- KV -- (only claim waits for the journal: see the module docstring)
     def get(self, key: str) -> str | None:
         with self.cond:
             item = self.entry(key)
-            gen = self.gen
-        self.sync(gen)
-        return None if item is None else item.value
+            return None if item is None else item.value
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
         with self.cond:
             self.put_entry(key, str(value), None if ttl is None else _seconds(ttl))
-            gen = self.gen
-        self.sync(gen)
 
     def delete(self, key: str) -> None:
         with self.cond:
             self.drop(key)
-            gen = self.gen
-        self.sync(gen)
 
     def claim(self, key: str, ttl: float) -> bool:
         with self.cond:
@@ -448,9 +441,7 @@ class EmbeddedKV(KV):
                 item.value = str(value)
                 full = f"{self.prefix}:{key}"
                 self.record(("k:" + full, None, item.value, item.expires_at, *_NO_MESSAGE[3:]))
-            gen = self.gen
-        self.sync(gen)
-        return value
+            return value
 
     def lock(self, name: str, ttl: float) -> Lock:
         return EmbeddedLock(self, name, ttl)
