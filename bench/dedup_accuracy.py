@@ -13,8 +13,8 @@ from itertools import combinations
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script from anywhere
-from bench.dedup_dataset import OUTPUT, generate
-from crm_core.dedup import DedupRecord, find_duplicate_groups, match_score
+from bench.dedup_dataset import ENTITIES, OUTPUT, generate
+from crm_core.dedup import DedupRecord, RecordId, find_duplicate_groups, match_score
 
 
 def load(path: Path) -> list[dict]:
@@ -25,15 +25,22 @@ def load(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def true_pairs(rows: list[dict]) -> set[tuple[int, int]]:
-    by_entity: dict[int, list[int]] = defaultdict(list)
+Pair = tuple[RecordId, RecordId]
+
+
+def ordered(a: RecordId, b: RecordId) -> Pair:
+    return (a, b) if str(a) <= str(b) else (b, a)
+
+
+def true_pairs(rows: list[dict]) -> set[Pair]:
+    by_entity: dict[int, list[RecordId]] = defaultdict(list)
     for row in rows:
         by_entity[row["entity"]].append(row["id"])
-    return {tuple(sorted(pair)) for ids in by_entity.values() for pair in combinations(ids, 2)}
+    return {ordered(a, b) for ids in by_entity.values() for a, b in combinations(ids, 2)}
 
 
-def predicted_pairs(groups: list[list[int]]) -> set[tuple[int, int]]:
-    return {tuple(sorted(pair)) for group in groups for pair in combinations(group, 2)}
+def predicted_pairs(groups: list[list[RecordId]]) -> set[Pair]:
+    return {ordered(a, b) for group in groups for a, b in combinations(group, 2)}
 
 
 def evaluate(rows: list[dict], threshold: float) -> tuple[dict[str, float], set, set]:
@@ -60,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=OUTPUT)
     parser.add_argument("--seed", type=int, action="append", help="evaluate a generated set for this seed instead")
-    parser.add_argument("--entities", type=int, default=600)
+    parser.add_argument("--entities", type=int, default=ENTITIES)
     parser.add_argument("--errors", type=int, default=0)
     args = parser.parse_args()
     if args.seed:

@@ -120,12 +120,39 @@ def find_duplicate_pairs(records: list[DedupRecord], threshold: float = DEFAULT_
     return pairs
 
 
+MAX_PARTNERS_CHECKED = 16
+
+
+def ambiguous_records(records: list[DedupRecord], pairs: list[tuple[int, int, float]],
+                      strong: float = DEFAULT_MERGE_THRESHOLD) -> set[int]:
+    """Positions of records that match two people who cannot be one, both at ≥ `strong`: 用户5531 or
+    王总 with a front-desk mobile that 王芳 and 王强 both use. Joined to either, it would be a coin
+    toss, so it joins neither and is left to review. (Below the merge threshold a link is a prompt
+    anyway, and a title form links to every colleague of its surname.)"""
+    partners: dict[int, list[int]] = {}
+    for earlier, later, score in pairs:
+        if score < strong:
+            continue
+        partners.setdefault(earlier, []).append(later)
+        partners.setdefault(later, []).append(earlier)
+    out = set()
+    for position, others in partners.items():
+        if len(others) < 2:
+            continue
+        profiles = [_Profile(features(records[other])) for other in others[:MAX_PARTNERS_CHECKED]]
+        if any(x.names_conflict(y) for i, x in enumerate(profiles) for y in profiles[i + 1:]):
+            out.add(position)
+    return out
+
+
 def find_duplicate_groups(records: Iterable[DedupRecord], threshold: float = DEFAULT_MERGE_THRESHOLD,
                           weights: DedupWeights | None = None) -> list[list[RecordId]]:
     """Groups (≥ 2 ids) of records that are duplicates of each other, in input order."""
     ordered = list(records)
     sets = _Clusters(ordered)
     pairs = find_duplicate_pairs(ordered, threshold, weights)
+    ambiguous = ambiguous_records(ordered, pairs, max(threshold, DEFAULT_MERGE_THRESHOLD))
+    pairs = [pair for pair in pairs if pair[0] not in ambiguous and pair[1] not in ambiguous]
     pairs.sort(key=lambda pair: (-pair[2], pair[0], pair[1]))  # strongest evidence joins first
     for earlier, later, score in pairs:
         sets.union(earlier, later, score, threshold)

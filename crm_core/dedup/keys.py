@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crm_core import normalize as norm
 from crm_core.dedup.record import DedupRecord, features
+from crm_core.normalize.company import company_block
 
 KEY_MAX = 128
 # Company keys shorter than this ("abc", "华") would gather unrelated records into one block.
@@ -36,15 +36,16 @@ class BlockingKeys:
 
 
 def record_keys(record: DedupRecord) -> BlockingKeys:
-    """Blocking keys of `record`: normalized phones, e-mail, company key, surname|company (pinyin), WeChat id."""
+    """Blocking keys of `record`: normalized phones, e-mail, company key, surname|start of company (pinyin),
+    WeChat id."""
     feats = features(record)
     company = feats.company_key[:KEY_MAX] if len(feats.company_key) >= MIN_COMPANY_KEY else None
     name_company = None
-    if company and feats.surname:
-        # Spelled in pinyin so that 张总@优品科计 (an input-method typo) still meets 张伟@优品科技,
-        # and "Mr. Zhang" meets 张伟.
-        surname = min(feats.spellings) if feats.spellings else feats.surname
-        name_company = f"{surname}|{norm.pinyin_of(company)}"[:KEY_MAX]
+    if company and feats.surname_key:
+        # Surname and the start of the company in pinyin: 张总@优品科计 (an input-method typo) meets
+        # 张伟@优品科技, "Mr. Zhang" meets 张伟, 许总@"Gaotian Printing Co." meets 许辉鹏@高天印刷, and
+        # 张伟@美的集团 meets 张伟@美的有限公司 (to be prompted, never merged).
+        name_company = f"{feats.surname_key}|{company_block(company)}"[:KEY_MAX]
     return BlockingKeys(
         phone_keys=[*feats.mobiles, *feats.fixed],
         email_key=feats.email[:KEY_MAX] if feats.email else None,

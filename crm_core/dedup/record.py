@@ -15,8 +15,6 @@ from crm_core import normalize as norm
 
 RecordId = int | str
 _EMPTY: tuple[str, ...] = ()
-_MALE_TITLES = frozenset(("先生", "Mr", "Sir"))
-_FEMALE_TITLES = frozenset(("女士", "小姐", "Ms", "Mrs", "Miss", "Madam"))
 # Role mailboxes (info@, sales@…) are shared by a team: they identify the company, not a person.
 ROLE_MAILBOXES = frozenset(
     """info sales service services support contact contactus admin office hr marketing market business bd
@@ -37,12 +35,14 @@ class Features:
     company_key: str
     company_region: str | None
     company_latin: bool
+    company_group: bool | None  # True: a 集团; False: another legal form (…有限公司); None: a bare name
     name_key: str
     surname: str
     name_full: bool             # False for title forms (张总, Mr. Wang)
     name_latin: bool
     title: str                  # 总, 经理, Mr… ("" when none)
     spellings: frozenset[str]   # Latin spellings of the surname, to compare 吴 with "Grace Wu"
+    surname_key: str            # one Mandarin spelling of the surname, for blocking (张, Cheung → zhang)
     gender: str                 # "m"/"f" from 先生/女士/Mr/Ms titles, else ""
     wechat: str | None
 
@@ -96,7 +96,10 @@ def _split_phones(raw_phones: list[str]) -> tuple[tuple[str, ...], tuple[str, ..
     fixed: list[str] = []
     for raw in raw_phones:
         for phone in norm.normalize_phones(raw):
-            target = fixed if phone.startswith(("0", "400", "800")) else mobiles
+            # a foreign landline is a switchboard too: only personal numbers identify a person
+            kind = "fixed" if phone.startswith(("0", "400", "800")) else (
+                norm.phone_kind(phone) if phone.startswith("+") else "mobile")
+            target = fixed if kind == "fixed" else mobiles
             if phone not in target:
                 target.append(phone)
     return tuple(mobiles) or _EMPTY, tuple(fixed) or _EMPTY
@@ -109,17 +112,18 @@ def compute_features(record: DedupRecord) -> Features:
     domain = email.rsplit("@", 1)[1] if email else None
     public = norm.is_public_mail_domain(domain)
     role = bool(email and not public and email.split("@", 1)[0] in ROLE_MAILBOXES)
-    company_key = norm.normalize_company(record.company)
-    person = norm.parse_person_name(record.name)
+    company_key, region, group = norm.company_parts(record.company)
+    person = norm.parse_person_name(record.name, record.company)
     title = person.title or ""
     return Features(
         mobiles=mobiles, fixed=fixed, email=email, email_domain=_intern(domain),
         email_personal=bool(email) and not role, email_public=public,
-        company_key=sys.intern(company_key), company_region=_intern(norm.company_region(record.company)),
+        company_key=sys.intern(company_key), company_region=_intern(region),
         company_latin=bool(company_key) and not norm.has_han(company_key),
         name_key=sys.intern(person.key), surname=sys.intern(person.surname), name_full=person.full,
         name_latin=person.latin, title=sys.intern(title), spellings=person.spellings,
-        gender="m" if title in _MALE_TITLES else "f" if title in _FEMALE_TITLES else "",
+        surname_key=sys.intern(person.surname_key),
+        gender=norm.title_gender(title), company_group=group,
         wechat=norm.normalize_wechat_id(record.wechat_id),
     )
 

@@ -1,7 +1,9 @@
 """Company-name comparison keys: no legal form, region, punctuation, spaces or case.
 
 杭州优品电子商务有限公司, 优品(杭州)电子商务有限责任公司 and 浙江省杭州市优品电子商务 share one key; 优品电子 and
-优品科技 do not. A region is only stripped while a real trade name remains (北京银行 keeps 北京).
+优品科技 do not. A region is only stripped while a real trade name remains (北京银行 keeps 北京), and a region kept
+in the key is written bare (浙江省电力 and 浙江电力 → 浙江电力). 集团 stays in the key (美的集团): a group and its
+namesake without 集团 are two legal entities.
 """
 from __future__ import annotations
 
@@ -9,19 +11,23 @@ import re
 from functools import lru_cache
 
 from crm_core.normalize.regions import CITIES, PINYIN_REGIONS, match_district, match_region
-from crm_core.normalize.text import HAN, NON_WORD, to_halfwidth
+from crm_core.normalize.text import HAN, NON_WORD, pinyin_of, pinyin_syllables, to_halfwidth
 
 _BRACKETS = re.compile(r"[(\[【〔<《{]([^()\[\]【】〔〕<>《》{}]*)[)\]】〕>》}]")
 _LEGAL_SUFFIXES = (
     "股份有限公司", "有限责任公司", "有限公司", "股份公司", "责任公司", "特殊普通合伙", "有限合伙", "普通合伙",
-    "合伙企业", "个人独资企业", "公司", "集团", "控股", "companylimited", "colimited", "coltd", "limited", "ltd",
+    "合伙企业", "个人独资企业", "公司", "控股", "companylimited", "colimited", "coltd", "limited", "ltd",
     "inc", "corp", "llc", "co",
 )
 _LEGAL_TOKENS = frozenset(
     "co company ltd limited inc incorporated corp corporation llc gmbh ag plc pte pty sa srl bv nv kk "
-    "group holding holdings".split()
+    "holding holdings".split()
 )
-_BRACKET_LEGAL = frozenset(("有限合伙", "普通合伙", "特殊普通合伙", "集团", "控股", "股份", "中国", "china", "prc"))
+_GROUP = "集团"
+_LATIN_GROUP = "group"
+# Written with one of these, a name without 集团 claims a legal entity that is not the group.
+_LEGAL_FORMS = ("有限公司", "有限责任公司", "股份公司", "公司", "有限合伙", "普通合伙", "合伙企业", "个人独资企业")
+_BRACKET_LEGAL = frozenset(("有限合伙", "普通合伙", "特殊普通合伙", "控股", "股份", "中国", "china", "prc"))
 _BRANCH = re.compile(r"(分公司|分厂|办事处|营业部|分行|支行|分店|门店|分部)$")
 # Industry words: what is left after stripping a region must hold more than these, otherwise
 # the region is part of the trade name (北京银行, 上海电气) and is kept.
@@ -46,14 +52,40 @@ _EN_INDUSTRY = frozenset(
 )
 
 
-def _meaningful(rest: str) -> bool:
-    """True when `rest` still holds a trade name after its industry words are peeled off."""
-    core = rest
+def split_industry(key: str) -> tuple[str, str]:
+    """A company key as (trade name, industry words at its end): 优品电子商务 → ("优品", "电子商务"),
+    美的集团 → ("美的", "集团"); ("", key) when it is industry words only."""
+    core = key
     while core:
         size = next((n for n in (4, 3, 2, 1) if core[-n:] in _INDUSTRY_WORDS), 0)
         if not size:
             break
         core = core[:-size]
+    return core, key[len(core):]
+
+
+# Industry words written two ways: one spelling each, so 优品电商 and 优品电子商务 are one business.
+_INDUSTRY_SYNONYMS = {"电商": "电子商务", "商贸": "贸易", "经贸": "贸易", "工贸": "贸易", "技术": "科技",
+                      "通讯": "通信", "地产": "房地产", "置业": "房地产", "电商平台": "电子商务", "服饰": "服装"}
+
+
+def industry_words(industry: str) -> frozenset[str]:
+    """The industry words at the end of a key, synonyms folded: 网络技术 → {网络, 科技}; 电商 → {电子商务}."""
+    words = []
+    rest = industry
+    while rest:
+        size = next((n for n in (4, 3, 2, 1) if rest[-n:] in _INDUSTRY_WORDS), 0)
+        if not size:
+            words.append(rest)
+            break
+        words.append(rest[-size:])
+        rest = rest[:-size]
+    return frozenset(_INDUSTRY_SYNONYMS.get(word, word) for word in words)
+
+
+def _meaningful(rest: str) -> bool:
+    """True when `rest` still holds a trade name after its industry words are peeled off."""
+    core = split_industry(rest)[0]
     while core and core[-1] in _GENERIC_TAIL_CHARS:
         core = core[:-1]
     return len(core) >= 2 or (len(core) == 1 and not HAN.match(core))
@@ -66,6 +98,8 @@ def _strip_leading_regions(name: str) -> tuple[str, str | None]:
         found = match_region(name, bare_ok=True)
         used = found[1] if found else match_district(name)
         if not used or not _meaningful(name[used:]):
+            if found and used > len(found[0]):
+                name = found[0] + name[used:]  # kept in the key: 浙江省电力 is written 浙江电力
             break
         if found:
             region = found[0] if found[0] in CITIES or region is None else region
@@ -83,7 +117,9 @@ def _bracket_region(content: str) -> str | None:
     return None
 
 
-def _strip_legal(name: str) -> str:
+def _strip_legal(name: str) -> tuple[str, bool]:
+    """(name without legal forms and 集团, whether it named a group): 美的集团股份有限公司 → ("美的", True)."""
+    group = False
     changed = True
     while changed:
         changed = False
@@ -91,34 +127,46 @@ def _strip_legal(name: str) -> str:
             if name.endswith(suffix) and len(name) - len(suffix) >= 2:
                 name, changed = name[: -len(suffix)], True
                 break
-    return name
+        if name.endswith(_GROUP) and len(name) - len(_GROUP) >= 2:
+            name, changed, group = name[: -len(_GROUP)], True, True
+    return name, group
 
 
-def _latin_key(text: str) -> tuple[str, str | None]:
-    """English company names: drop legal tokens, pinyin regions (while something remains)."""
+def _latin_key(text: str) -> tuple[str, str | None, bool]:
+    """English company names: drop legal tokens, pinyin regions (while something remains); a
+    "Group" is kept at the end of the key, as 集团 is."""
     tokens = [t for t in re.split(r"[^a-z0-9]+", text) if t]
     tokens = [t for t in tokens if t not in _LEGAL_TOKENS] or tokens
+    group = _LATIN_GROUP in tokens[1:]  # "Group One Ltd" is a trade name
+    if group:
+        tokens = tokens[:1] + [t for t in tokens[1:] if t != _LATIN_GROUP]
     region = None
     trade = [t for t in tokens if t not in PINYIN_REGIONS and t not in _EN_INDUSTRY]
     if trade:
         regions = [t for t in tokens if t in PINYIN_REGIONS and t not in ("china", "prc")]
         region = regions[0] if regions else None
         tokens = [t for t in tokens if t not in PINYIN_REGIONS]
-    return "".join(tokens), region
+    return "".join(tokens) + (_LATIN_GROUP if group else ""), region, group
 
 
-def _unbracket(text: str) -> tuple[str, str | None]:
-    """Drop bracketed regions and legal forms (优品(杭州)…, (普通合伙)); keep other bracket text."""
+def _unbracket(text: str) -> tuple[str, str | None, bool]:
+    """Drop bracketed regions and legal forms (优品(杭州)…, (普通合伙)); keep other bracket text.
+    Returns (text, bracketed region, whether a "(集团)" was dropped)."""
     regions: list[str] = []
+    groups: list[bool] = []
 
     def replace(match: re.Match[str]) -> str:
         found = _bracket_region(match.group(1))
         if found:
             regions.append(found)
-        drop = found or NON_WORD.sub("", match.group(1)) in _BRACKET_LEGAL
+        inner = NON_WORD.sub("", match.group(1))
+        if inner in (_GROUP, _LATIN_GROUP):
+            groups.append(True)
+            return " "
+        drop = found or inner in _BRACKET_LEGAL
         return " " if drop else f" {match.group(1)} "
 
-    return _BRACKETS.sub(replace, text), regions[0] if regions else None
+    return _BRACKETS.sub(replace, text), regions[0] if regions else None, bool(groups)
 
 
 def _split_branch(text: str) -> tuple[str, str]:
@@ -134,19 +182,34 @@ def _split_branch(text: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=200_000)
-def _company_parts(raw: str) -> tuple[str, str | None]:
-    text, region = _unbracket(to_halfwidth(raw).strip().lower())
+def _company_parts(raw: str) -> tuple[str, str | None, bool | None]:
+    """(key, region, group): group is True for a 集团, False for a name with another legal form
+    (…有限公司, Co., Ltd.), None for a bare name that says neither."""
+    text, region, bracket_group = _unbracket(to_halfwidth(raw).strip().lower())
     if not HAN.search(text):
-        key, latin_region = _latin_key(text)
-        return key, region or latin_region
+        key, latin_region, group = _latin_key(text)
+        group = group or bracket_group
+        if group and not key.endswith(_LATIN_GROUP):
+            key += _LATIN_GROUP
+        legal = any(t in _LEGAL_TOKENS for t in re.split(r"[^a-z0-9]+", text))
+        return key, region or latin_region, True if group else (False if legal else None)
     text, branch = _split_branch(NON_WORD.sub("", text))
     if text in _LEGAL_SUFFIXES:
-        return "", region
+        return "", region, None
     whole_region = match_region(text)
     if whole_region and whole_region[1] == len(text):
-        return whole_region[0], whole_region[0]  # the name is just a place ("杭州市")
-    text, leading = _strip_leading_regions(_strip_legal(text))
-    return text + branch, region or leading
+        return whole_region[0], whole_region[0], None  # the name is just a place ("杭州市")
+    legal = text.endswith(_LEGAL_FORMS)
+    text, group = _strip_legal(text)
+    group = group or bracket_group
+    text, leading = _strip_leading_regions(text)
+    key = text + (_GROUP if group else "") + branch
+    return key, region or leading, True if group else (False if legal else None)
+
+
+def company_parts(raw: str | None) -> tuple[str, str | None, bool | None]:
+    """(`normalize_company`, `company_region`, `company_group`) of one name, computed once."""
+    return _company_parts(raw) if raw else ("", None, None)
 
 
 def normalize_company(raw: str | None) -> str:
@@ -157,3 +220,34 @@ def normalize_company(raw: str | None) -> str:
 def company_region(raw: str | None) -> str | None:
     """The province/city written in the name (leading or bracketed), e.g. "杭州"; None if absent."""
     return _company_parts(raw)[1] if raw else None
+
+
+def company_block(key: str) -> str:
+    """The first two pinyin syllables of a company key, for lookups that must meet across scripts and
+    typos further on: 高天包装印刷, 高天印务 and "gaotianpackagingprinting" → "gaotian"."""
+    if not key:
+        return ""
+    if HAN.match(key[0]):
+        return pinyin_of(key[:2])
+    syllables = pinyin_syllables()
+    at = 0
+    for _ in range(2):
+        size = next((n for n in range(min(6, len(key) - at), 0, -1) if key[at:at + n] in syllables), 0)
+        if not size:
+            return key[:6]  # not pinyin: "siemens"
+        at += size
+    return key[:at]
+
+
+def group_base(key: str) -> str:
+    """A company key without its group marker: 美的集团 → 美的, "alibabagroup" → "alibaba"."""
+    for marker in (_GROUP, _LATIN_GROUP):
+        if key.endswith(marker) and len(key) > len(marker):
+            return key[: -len(marker)]
+    return key
+
+
+def company_group(raw: str | None) -> bool | None:
+    """True for a group (…集团…, "X Group"), False for a name written with another legal form
+    (…有限公司, Co., Ltd.), None when the name says neither (优品电子, a bare trade name)."""
+    return _company_parts(raw)[2] if raw else None

@@ -62,6 +62,12 @@ PINYIN_REGIONS = frozenset(
 )
 
 
+# English spellings of places that are not their pinyin.
+CONVENTIONAL_SPELLINGS = {"harbin": "haerbin", "hohhot": "huhehaote", "urumqi": "wulumuqi", "hongkong": "xianggang",
+                          "macau": "aomen", "macao": "aomen", "tibet": "xizang", "canton": "guangzhou",
+                          "amoy": "xiamen", "peking": "beijing"}
+
+
 def match_region(text: str, bare_ok: bool = True) -> tuple[str, int] | None:
     """Longest province/city at the start of `text` with its optional suffix: (name, chars used)."""
     for size in (4, 3, 2):

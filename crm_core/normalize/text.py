@@ -39,9 +39,20 @@ def char_readings(char: str) -> frozenset[str]:
     return frozenset("".join(c for c in plain if not unicodedata.combining(c)).split(","))
 
 
+@lru_cache(maxsize=32_768)
+def primary_reading(char: str) -> str:
+    """The most common toneless reading of one character (the dictionary lists it first: 信 → xin,
+    not shen; 波 → bo); the char itself if not Han."""
+    readings = _pinyin_table().get(ord(char))
+    if not readings:
+        return char
+    plain = unicodedata.normalize("NFKD", readings.split(",", 1)[0])
+    return "".join(c for c in plain if not unicodedata.combining(c))
+
+
 def pinyin_of(text: str) -> str:
-    """First toneless reading of each Han character, other characters kept (迅瑞 → "xunrui")."""
-    return "".join(min(char_readings(c)) if HAN.match(c) else c for c in text)
+    """The most common toneless reading of each Han character, other characters kept (迅瑞 → "xunrui")."""
+    return "".join(primary_reading(c) if HAN.match(c) else c for c in text)
 
 
 def homophones(a: str, b: str) -> bool:
@@ -55,3 +66,10 @@ def pinyin_spellings(text: str, limit: int = 8) -> list[str]:
     for char in text:
         spellings = [head + tail for head in spellings for tail in sorted(char_readings(char))][:limit]
     return spellings
+
+
+@lru_cache(maxsize=1)
+def pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable with a vowel (zhang, xue, lu …; not 嗯's "n" / "ng")."""
+    readings = (reading for char in _pinyin_table() for reading in char_readings(chr(char)))
+    return frozenset(r for r in readings if re.search("[aeiouv]", r))

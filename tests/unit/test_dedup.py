@@ -126,8 +126,8 @@ def test_weights_are_configurable() -> None:
     assert match_score(*email_only, weights=DedupWeights(email=70)) == pytest.approx(70, abs=0.01)
 
 
-def build_index(records: list[DedupRecord], **options: int) -> DuplicateIndex:
-    index = DuplicateIndex(**options)
+def build_index(records: list[DedupRecord], max_block_scan: int = 200) -> DuplicateIndex:
+    index = DuplicateIndex(max_block_scan=max_block_scan)
     for record in records:
         index.add(record)
     return index
@@ -188,3 +188,121 @@ def test_grouping_accuracy_on_a_generated_set(seed: int) -> None:
     predicted = {frozenset(pair) for group in groups for pair in combinations(group, 2)}
     precision, recall = len(truth & predicted) / len(predicted), len(truth & predicted) / len(truth)
     assert precision >= 0.98 and recall >= 0.9
+
+
+# ---------------------------------------------------------------- forms seen on unseen customers
+M = "13812345678"
+FIELD_DUPLICATES = [
+    ("honorific 女士 vs full name, same mobile", rec(1, "王女士", None, M), rec(2, "王雅琴", COMPANY, M)),
+    ("honorific 先生 vs full name, same mobile", rec(1, "张先生", COMPANY, "138-1234-5678"), rec(2, "张伟", COMPANY, M)),
+    ("honorific 总 vs full name, same mobile, no company", rec(1, "李总", None, M), rec(2, "李强", None, M)),
+    ("honorific 姐 vs full name, same mobile", rec(1, "王姐", COMPANY, M), rec(2, "王芳", COMPANY, M)),
+    ("default nickname 用户+digits", rec(1, "用户84729", COMPANY, M), rec(2, "张伟", COMPANY, M)),
+    ("default nickname 微信用户", rec(1, "微信用户", None, M), rec(2, "张伟", COMPANY, M)),
+    ("default nickname, e-mail shared", rec(1, "用户_8hd72k", COMPANY, email="zw@youpin.com"),
+     rec(2, "张伟", COMPANY, email="ZW@youpin.com")),
+    ("pinyin name, surname first, same company", rec(1, "Li Wei", COMPANY), rec(2, "李伟", COMPANY)),
+    ("pinyin name, given name first, same company", rec(1, "Wei Li", COMPANY), rec(2, "李伟", COMPANY)),
+    ("pinyin name, same mobile", rec(1, "Wei Li", None, M), rec(2, "李伟", COMPANY, M)),
+    ("English given name, same mobile", rec(1, "David Li", None, M), rec(2, "李伟", COMPANY, M)),
+    ("WeChat remark prefix, same mobile", rec(1, "B华信-周杰", "华信科技", M), rec(2, "周杰", "杭州华信科技有限公司", M)),
+    ("WeChat remark prefix, same company", rec(1, "A-周杰", COMPANY), rec(2, "周杰", COMPANY)),
+    ("one-character company typo, same mobile", rec(1, "周杰", "杭州瑞达科技有限公司", M),
+     rec(2, "周杰", "杭州锐达科技有限公司", M)),
+    ("one-character company typo in a short name, same mobile", rec(1, "李明", "瑞达有限公司", M),
+     rec(2, "李明", "端达有限公司", M)),
+    ("one-character company typo, same mobile, title form", rec(1, "李总", "杭州华信贸易有限公司", M),
+     rec(2, "李明", "杭州华倍贸易有限公司", M)),
+    ("province kept in the key, with and without 省", rec(1, "赵敏", "浙江省电力有限公司"), rec(2, "赵敏", "浙江电力有限公司")),
+    ("group written with 集团 both times", rec(1, "赵敏", "美的集团股份有限公司"), rec(2, "赵敏", "广东美的集团")),
+]
+
+
+@pytest.mark.parametrize(("label", "a", "b"), FIELD_DUPLICATES, ids=[d[0] for d in FIELD_DUPLICATES])
+def test_field_duplicates_reach_the_merge_threshold(label: str, a: DedupRecord, b: DedupRecord) -> None:
+    assert match_score(a, b) >= 92
+    assert match_score(b, a) == match_score(a, b)
+
+
+FIELD_NEGATIVES = [
+    ("集团 vs its namesake without 集团, same contact name",
+     rec(1, "赵敏", "美的集团有限公司"), rec(2, "赵敏", "美的有限公司"), 92),
+    ("集团 vs its namesake without 集团, shared switchboard",
+     rec(1, "赵敏", "杭州华信集团有限公司", "0571-88886666"), rec(2, "赵敏", "杭州华信有限公司", "057188886666"), 92),
+    ("集团 vs its namesake without 集团, same mobile and name: still only a prompt",
+     rec(1, "赵敏", "美的集团有限公司", M), rec(2, "赵敏", "美的有限公司", M), 92),
+    ("two default nicknames at one company are no name match",
+     rec(1, "微信用户", COMPANY), rec(2, "微信用户", COMPANY), 80),
+    ("two 用户+digits nicknames with their own mobiles",
+     rec(1, "用户12345", COMPANY, M), rec(2, "用户67890", COMPANY, "13912345678"), 50),
+    ("pinyin name of another given name", rec(1, "Li Qiang", COMPANY), rec(2, "李伟", COMPANY), 92),
+    ("pinyin name of another surname, same mobile", rec(1, "Wang Wei", COMPANY, M), rec(2, "李伟", COMPANY, M), 92),
+    ("colleagues behind the same remark prefix", rec(1, "B华信-周杰", COMPANY, M),
+     rec(2, "B华信-王芳", COMPANY, "13912345678"), 50),
+    ("one-character company difference without a personal identifier",
+     rec(1, "李明", "瑞达有限公司"), rec(2, "李明", "端达有限公司"), 92),
+    ("sibling companies differing in one industry character", rec(1, "李经理", "杭州优品电子有限公司"),
+     rec(2, "李经理", "杭州优品电器有限公司"), 75),
+    ("namesakes at different companies sharing a business-centre switchboard",
+     rec(1, "张伟", COMPANY, "0571-88886666"), rec(2, "张伟", "杭州华信贸易有限公司", "057188886666"), 85),
+    ("province-level namesakes", rec(1, "赵敏", "浙江省电力有限公司"), rec(2, "赵敏", "江苏省电力有限公司"), 75),
+]
+
+
+@pytest.mark.parametrize(("label", "a", "b", "below"), FIELD_NEGATIVES, ids=[n[0] for n in FIELD_NEGATIVES])
+def test_field_negatives_stay_below(label: str, a: DedupRecord, b: DedupRecord, below: float) -> None:
+    assert match_score(a, b) < below
+    assert match_score(b, a) == match_score(a, b)
+
+
+def test_group_and_namesake_without_group_may_be_prompted() -> None:
+    a, b = rec(1, "赵敏", "美的集团有限公司"), rec(2, "赵敏", "美的有限公司")
+    assert 85 <= match_score(a, b) < 92
+    assert record_keys(a).company_key != record_keys(b).company_key
+    assert record_keys(a).name_company_key == record_keys(b).name_company_key  # found, so it can be prompted
+    assert DuplicateIndex([a]).candidates(b, min_score=85)
+
+
+def test_honorific_and_nickname_records_group_with_the_full_name() -> None:
+    records = [rec(1, "王雅琴", COMPANY, M, email="wangyaqin@youpin.com"), rec(2, "王女士", None, "138—1234—5678"),
+               rec(3, "微信用户", None, "'13812345678"), rec(4, "B优品-王雅琴", "优品电子商务", "+86 138 1234 5678"),
+               rec(5, "Wang Yaqin", None, email="WangYaqin@youpin.com"), rec(6, "王先生", COMPANY, "13912345678"),
+               rec(7, "用户5531", COMPANY, "13912345678（微信同号）")]
+    assert find_duplicate_groups(records) == [[1, 2, 3, 4, 5], [6, 7]]
+
+
+def test_blocking_finds_field_forms() -> None:
+    index = DuplicateIndex([rec(1, "周杰", "杭州华信科技有限公司", "131—2345—6789"),
+                            rec(2, "王雅琴", COMPANY, "'15987654321")])
+    assert index.candidates(rec(10, "B华信-周杰", None, "13123456789"))[0][0] == 1
+    assert index.candidates(rec(11, "王女士", None, "手机号：159 8765 4321"))[0][0] == 2
+
+
+def test_a_typo_in_the_company_behind_the_same_switchboard_is_the_same_company() -> None:
+    a = rec(1, "马洋琳", "绍兴通鼐电子商务有限公司", "0575-36502656 ext.35")
+    b = rec(2, "马洋琳", "绍兴通鼎电子商务有限公司", "座机：0575-36502656")
+    assert match_score(a, b) >= 92
+    assert match_score(rec(1, "马洋琳", "绍兴通鼐电子商务有限公司"), rec(2, "马洋琳", "绍兴通鼎电子商务有限公司")) < 92
+
+
+def test_english_company_name_meets_the_chinese_one() -> None:
+    han = rec(1, "许辉鹏", "重庆高天包装印刷有限公司")
+    latin = rec(2, "许辉鹏", "Chongqing Gaotian Packaging Printing Co., Ltd.")
+    assert record_keys(han).name_company_key == record_keys(latin).name_company_key
+    assert DuplicateIndex([han]).candidates(latin, min_score=0)[0][0] == 1
+    assert record_keys(rec(3, "Mr. Xu", "高天印务")).name_company_key == record_keys(han).name_company_key
+
+
+def test_same_way_of_addressing_across_scripts_and_spellings() -> None:
+    assert match_score(rec(1, "Mr. Wang", COMPANY), rec(2, "王先生", COMPANY)) >= 92
+    assert match_score(rec(1, "张总", COMPANY), rec(2, "张总经理", COMPANY)) >= 92
+    assert match_score(rec(1, "张总", COMPANY), rec(2, "张伟总经理", COMPANY)) >= 92
+    assert match_score(rec(1, "张工", COMPANY), rec(2, "张经理", COMPANY)) < 92
+
+
+def test_a_record_matching_two_different_people_joins_neither() -> None:
+    front_desk = "13812345678"
+    records = [rec(1, "苏洋", COMPANY, front_desk, email="suyang@youpin.com"), rec(2, "苏洋", COMPANY, front_desk),
+               rec(3, "王芳", COMPANY, front_desk, email="wangfang@youpin.com"), rec(4, "王芳", None, front_desk),
+               rec(5, "微信用户", COMPANY, front_desk)]
+    assert find_duplicate_groups(records) == [[1, 2], [3, 4]]
