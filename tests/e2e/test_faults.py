@@ -204,6 +204,17 @@ def assert_each_answered_once(stack: LocalStack, db: Database, users: list[str])
     assert sum(stack.rt.kv.queue(q).stats().dead for q in ALL_QUEUES) == 0
 
 
+def outcome(stack: LocalStack, db: Database, users: list[str]) -> str:
+    """For a failed wait: who got no reply or two, and where their rows stand."""
+    got = replies(stack)
+    with db.uow() as s:
+        inbound = Counter(s.scalars(select(InboundMessage.status)))
+        outbound = Counter(s.scalars(select(OutboundMessage.status)))
+    queues = {q: stack.rt.kv.queue(q).stats() for q in ALL_QUEUES}
+    return (f"lost {sorted(set(users) - set(got))}, twice {[u for u, n in got.items() if n > 1]}; "
+            f"inbound {dict(inbound)}, outbound {dict(outbound)}, queues {queues}")
+
+
 # ---- (a) Redis restarted while workers are busy ------------------------------------------
 
 N_REDIS = 90
@@ -218,7 +229,7 @@ def test_redis_restart_mid_burst_loses_and_repeats_nothing(cfg, db, db_url, own_
         own_redis.stop()                                    # mid-way: workers lose Redis
         time.sleep(2.0)
         own_redis.start()                                   # same data directory: the AOF comes back
-        assert wait_until(lambda: sum(replies(stack).values()) >= N_REDIS, 75), replies(stack)
+        assert wait_until(lambda: sum(replies(stack).values()) >= N_REDIS, 75), outcome(stack, db, users)
         assert stack.settle(timeout=30, quiet=1.0)
         assert_each_answered_once(stack, db, users)
     kv.close()

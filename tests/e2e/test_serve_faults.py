@@ -53,9 +53,9 @@ class Served:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()[-3000:]
             try:
-                if requests.get(f"{self.url}/healthz", timeout=2).status_code in (200, 503):
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code in (200, 503):
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:   # not listening yet, or busy starting
                 time.sleep(0.1)
         raise AssertionError("serve did not come up: " + self.output()[-3000:])
 

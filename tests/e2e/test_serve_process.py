@@ -46,9 +46,9 @@ def wait_healthy(proc: subprocess.Popen, url: str) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code in (200, 503):
+            if requests.get(f"{url}/healthz", timeout=5).status_code in (200, 503):
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:   # not listening yet, or busy starting (a slow CI machine)
             time.sleep(0.2)
 
 
