@@ -11,7 +11,7 @@ import click
 
 from bot.cli.common import build_runtime, config_option
 from bot.runtime import Runtime
-from bot.web.workflow_api import funnel_data
+from bot.web.workflow_api import funnel_data, moves_today
 from bot.worker import Worker
 from crm_core.assignment.explain import explain
 from crm_core.clock import local
@@ -163,18 +163,27 @@ def rate_text(r: dict[str, Any]) -> str:
     return f"{r['reached']}/{r['entered']} ({pct})"
 
 
-def funnel_lines(cfg: AppConfig, reports: list[dict[str, Any]], days: float) -> list[str]:
+def funnel_lines(cfg: AppConfig, reports: list[dict[str, Any]], days: float,
+                 moves: list[dict[str, Any]] | None = None) -> list[str]:
     names = {s.key: s.name for s in cfg.funnel.stages}
     lines = []
     for rep in reports:
         lines.append(f"{names.get(rep['from'], rep['from'])} → {names.get(rep['to'], rep['to'])}"
                      f"(近 {days:g} 天进入,{rep['window_days']:g} 天内到达):{rate_text(rep['overall'])}")
+        if rep["open"]["entered"]:
+            lines.append(f"    近 {rep['window_days']:g} 天进入(尚在观察期):{rep['open']['entered']} 条,"
+                         f"已到达 {rep['open']['reached']} 条")
         for team, r in rep["by_team"].items():
             t = cfg.org.team(team)
             lines.append(f"    团队 {t.name if t else team}:{rate_text(r)}")
         for who, r in rep["by_rep"].items():
             person = cfg.org.rep(who)
             lines.append(f"    销售 {person.name if person else who}:{rate_text(r)}")
+    if moves is not None:
+        total = sum(m["count"] for m in moves)
+        lines.append(f"今日阶段变动:{total} 次" + (":" if moves else ""))
+        lines += [f"    {names.get(m['from'], m['from'])} → {names.get(m['to'], m['to'])}:{m['count']} 次"
+                  for m in moves]
     return lines
 
 
@@ -199,9 +208,11 @@ def report_funnel_cmd(ctx: click.Context, from_stage: str | None, to_stage: str 
             reports = funnel_data(rt, from_stage, to_stage, days, window)
         except ValueError as err:
             raise click.UsageError(str(err)) from None
+        moves = moves_today(rt)
         if as_json:
-            click.echo(json.dumps({"days": days, "window_days": window, "reports": reports}, ensure_ascii=False))
+            click.echo(json.dumps({"days": days, "window_days": window, "reports": reports, "moves_today": moves},
+                                  ensure_ascii=False))
         else:
-            click.echo("\n".join(funnel_lines(rt.cfg, reports, days)))
+            click.echo("\n".join(funnel_lines(rt.cfg, reports, days, moves)))
         return 0
     with_runtime(ctx, config_path, work)

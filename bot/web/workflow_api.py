@@ -13,7 +13,7 @@ from bot.web.api import WithStatus, _error, require
 from bot.web.context import current_runtime
 from crm_core.authz import Action
 from crm_core.config.schema import AppConfig
-from crm_core.services.funnel_report import funnel_report, stage_penetration
+from crm_core.services.funnel_report import funnel_report, stage_penetration, today_moves
 
 workflow_api = Blueprint("workflow_api", __name__, url_prefix="/api/v1")
 MAX_DAYS = 730
@@ -39,6 +39,16 @@ def funnel_data(rt: Runtime, from_stage: str | None, to_stage: str | None, days:
             a, b = stage_key(rt.cfg, from_stage), stage_key(rt.cfg, to_stage)
             return [stage_penetration(s, rt.cfg, a, b, now, days=days, window_days=window).as_dict()]
         return [p.as_dict() for p in funnel_report(s, rt.cfg, now, days=days, window_days=window)]
+
+
+def moves_today(rt: Runtime) -> list[dict[str, Any]]:
+    """Today's stage moves (the org's day), with the stages' names."""
+    names = {s.key: s.name for s in rt.cfg.funnel.stages}
+    with rt.db.uow() as s:
+        moves = [m.as_dict() for m in today_moves(s, rt.cfg, rt.clock())]
+    for m in moves:
+        m["from_name"], m["to_name"] = names.get(m["from"]), names.get(m["to"])
+    return moves
 
 
 def _number(name: str, default: float, low: float, high: float) -> float:
@@ -72,4 +82,4 @@ def funnel() -> Response | WithStatus:
     for r in reports:
         r["from_name"], r["to_name"] = names.get(r["from"]), names.get(r["to"])
     return jsonify({"generated_at": rt.clock().isoformat(), "days": days, "window_days": window,
-                    "reports": reports})
+                    "reports": reports, "moves_today": moves_today(rt)})

@@ -1,13 +1,16 @@
 """Funnel analytics from stage-change activities: stage penetration (share of leads entering
 stage A that reach stage B, or a later stage short of losing, within 7 days) per rep and team,
-plus the figures the fuse diagnosis card shows (team median time in a stage, rep conversion)."""
+plus the figures the fuse diagnosis card shows (team median time in a stage, rep conversion).
+Entries whose window is still open are counted apart (`open`: reached so far), and
+`stage_moves` counts the moves of a period (today's, in the org's time zone, by `today_moves`)."""
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from statistics import median
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,12 +40,13 @@ class Penetration:
     to_stage: str
     window_days: float
     overall: Rate = field(default_factory=Rate)
+    open: Rate = field(default_factory=Rate)          # entered within the window: reached so far
     by_rep: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
     by_team: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
 
     def as_dict(self) -> dict[str, Any]:
         return {"from": self.from_stage, "to": self.to_stage, "window_days": self.window_days,
-                "overall": self.overall.as_dict(),
+                "overall": self.overall.as_dict(), "open": self.open.as_dict(),
                 "by_rep": {k: v.as_dict() for k, v in sorted(self.by_rep.items())},
                 "by_team": {k: v.as_dict() for k, v in sorted(self.by_team.items())}}
 
@@ -86,15 +90,18 @@ def reach_set(cfg: AppConfig, to_stage: str) -> set[str]:
 def stage_penetration(session: Session, cfg: AppConfig, from_stage: str, to_stage: str, now: datetime,
                       *, days: float = 90, window_days: float = 7) -> Penetration:
     """Entries into `from_stage` over the last `days` whose window has closed (entered at least
-    `window_days` ago), and how many reached `to_stage` within the window."""
+    `window_days` ago), and how many reached `to_stage` within the window; entries whose window
+    is still open (up to `now`, today's included) go to `open`, with what reached it so far."""
     if cfg.funnel.stage(from_stage) is None:
         raise ValueError(f"unknown stage '{from_stage}'")
     window = timedelta(days=window_days)
     since, until = now - timedelta(days=days), now - window
     found = entries(session, cfg, from_stage, since, until)
+    through_now = now + timedelta(microseconds=1)          # a move at `now` itself counts
+    recent = entries(session, cfg, from_stage, max(since, until), through_now)
     arrivals: dict[int, list[datetime]] = defaultdict(list)
     targets = reach_set(cfg, to_stage)
-    for lid, at, d in _stage_changes(session, since, now):
+    for lid, at, d in _stage_changes(session, since, through_now):
         if (d or {}).get("to") in targets:
             arrivals[lid].append(at)
     report = Penetration(from_stage, to_stage, window_days)
@@ -103,7 +110,39 @@ def stage_penetration(session: Session, cfg: AppConfig, from_stage: str, to_stag
         for rate in (report.overall, report.by_rep[owner or POOL_KEY], report.by_team[team or POOL_KEY]):
             rate.entered += 1
             rate.reached += hit
+    for lid, at, _owner, _team in recent:
+        report.open.entered += 1
+        report.open.reached += any(at < t <= now for t in arrivals.get(lid, ()))
     return report
+
+
+@dataclass(frozen=True)
+class StageMove:
+    from_stage: str
+    to_stage: str
+    count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.from_stage, "to": self.to_stage, "count": self.count}
+
+
+def stage_moves(session: Session, since: datetime, until: datetime) -> list[StageMove]:
+    """How many times leads moved from one stage to another in [since, until), most first."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for _lid, _at, d in _stage_changes(session, since, until):
+        counts[(str((d or {}).get("from")), str((d or {}).get("to")))] += 1
+    return [StageMove(a, b, n) for (a, b), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def day_start(now: datetime, tz: str) -> datetime:
+    """Midnight of `now`'s day in `tz` (the org's day), as an aware time."""
+    zone = ZoneInfo(tz)
+    return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
+
+
+def today_moves(session: Session, cfg: AppConfig, now: datetime) -> list[StageMove]:
+    """The stage moves made today (the org's time zone) up to and including `now`."""
+    return stage_moves(session, day_start(now, cfg.app.timezone), now + timedelta(microseconds=1))  # now included
 
 
 def funnel_report(session: Session, cfg: AppConfig, now: datetime, *, days: float = 90,
