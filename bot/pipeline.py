@@ -40,6 +40,7 @@ class Pipeline:
 
     def process_inbound(self, payload: dict[str, Any]) -> None:
         event = InboundEvent.from_dict(payload["event"])
+        self.rt.sync_config()        # a reload or availability change anywhere applies from this message on
         rep = self.rt.cfg.org.rep_by_platform_id(event.platform, event.sender_id)
         row_id = log_once(self.rt.db, InboundMessage(
             platform=event.platform, event_id=event.event_id, kind=event.kind.value,

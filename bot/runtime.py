@@ -4,22 +4,24 @@ channels, gateway, outbox, notifier, handler services, the scheduler's channel v
 Nothing here runs at import time; nothing is built lazily later."""
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from bot.channel_ops import PlatformChannelOps
 from bot.gateway import Gateway
+from bot.live_config import LiveConfig, ReloadResult
 from bot.notify import Notifier
 from bot.outbound.delivery import Outbox
 from bot.platforms.interface import Channel
 from bot.platforms.registry import PlatformRegistry, default_registry
 from bot.streams import start_streams
 from crm_core.clock import utcnow
-from crm_core.config import AppConfig, load_config
+from crm_core.config import AppConfig, load_config, resolve_config_path
 from crm_core.db import Database
 from crm_core.db.migrate import upgrade
 from crm_core.db.session import default_sqlite_url
@@ -31,6 +33,7 @@ from crm_core.voice import build_transcriber
 from handlers.context import Services
 from handlers.notify import default_renderers
 
+log = logging.getLogger("crm_bot")
 
 def data_dir(cfg: AppConfig) -> Path:
     return Path(os.environ.get("CRM_BOT_DATA_DIR") or cfg.app.data_dir)
@@ -65,12 +68,14 @@ class Runtime:
     kv: KV
     clock: Callable[[], datetime] = utcnow
     platforms: PlatformRegistry = field(default_factory=default_registry)
+    config_path: Path | None = None                # the file SIGHUP re-reads
     channels: dict[str, Channel] = field(init=False)
     gateway: Gateway = field(init=False)
     outbox: Outbox = field(init=False)
     notifier: Notifier = field(init=False)
     services: Services = field(init=False)
     channel_ops: PlatformChannelOps = field(init=False)
+    live: LiveConfig = field(init=False)
 
     def __post_init__(self) -> None:
         cfg, kv = self.cfg, self.kv
@@ -83,8 +88,13 @@ class Runtime:
         transcriber = build_transcriber(backend=v.backend, model_path=v.model_path, compute_type=v.compute_type,
                                         language=v.language, data_dir=str(self.data_dir))
         self.services = Services(cfg=cfg, db=self.db, kv=kv, deliver=self.deliver, transcriber=transcriber,
-                                 platform_label=self.platforms.label)
+                                 platform_label=self.platforms.label, config_changed=self.config_changed)
         self.channel_ops = PlatformChannelOps(self.platforms, self.channels, self.now)
+        self.live = LiveConfig(self, cfg)
+        try:
+            self.live.sync()            # the availability overrides kept in the database
+        except Exception:  # noqa: BLE001 - e.g. a CLI runtime on a database not migrated yet: next sync
+            log.debug("config sync at start-up failed", exc_info=True)
 
     @classmethod
     def build(cls, cfg: AppConfig, *, db_url: str | None = None, kv: KV | None = None,
@@ -99,7 +109,28 @@ class Runtime:
 
     @classmethod
     def from_path(cls, path: str | None = None, **kw) -> "Runtime":  # noqa: ANN003
-        return cls.build(load_config(path), **kw)
+        rt = cls.build(load_config(path), **kw)
+        rt.config_path = resolve_config_path(path)
+        return rt
+
+    # ---- live configuration (bot/live_config.py) ----
+    def apply_config(self, cfg: AppConfig) -> None:
+        """Swap in a rebuilt config: one object, read by handlers, jobs, the notifier and the
+        API from here on (channels and connections keep theirs until a restart)."""
+        self.cfg = cfg
+        self.services = replace(self.services, cfg=cfg)
+        self.notifier.cfg = cfg
+
+    def sync_config(self) -> bool:
+        """Pick up a reload or availability change made anywhere in the deployment."""
+        return self.live.sync()
+
+    def reload_config(self, path: str | Path | None = None, actor: str = "sighup") -> ReloadResult:
+        """Validate the config file and, if valid, apply it to every instance."""
+        return self.live.reload_file(path, actor)
+
+    def config_changed(self) -> None:
+        self.live.changed()
 
     # the clock may be swapped by a test after start-up: components read it through these
     def _clock(self) -> datetime:

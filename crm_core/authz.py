@@ -60,6 +60,7 @@ class Action(StrEnum):
     CLAIM = "pool.claim"                        # 领取
     DECIDE_DUPLICATE = "dedup.decide"           # 关联 / 仍然新建 / 合并 / 不是重复
     REVIEW_ALL_DUPLICATES = "dedup.review_all"  # every open review (待审重复 beyond one's own)
+    SET_AVAILABILITY = "rep.availability"       # 设置休假 / 已离职 / 恢复在岗 for a rep
     API_READ = "api.read"
     API_WRITE = "api.write"
 
@@ -72,7 +73,8 @@ LABELS: dict[Action, str] = {
     Action.REASSIGN: "转派", Action.FLAG_ASSIST: "标记需协同", Action.NUDGE: "催办",
     Action.MUTE: "设置不再提醒", Action.UNMUTE: "恢复提醒", Action.LIST_POOL: "查看公海",
     Action.CLAIM: "领取公海线索", Action.DECIDE_DUPLICATE: "处理疑似重复",
-    Action.REVIEW_ALL_DUPLICATES: "审核全部疑似重复", Action.API_READ: "读取数据", Action.API_WRITE: "写入数据",
+    Action.REVIEW_ALL_DUPLICATES: "审核全部疑似重复",
+    Action.SET_AVAILABILITY: "设置同事的在岗状态", Action.API_READ: "读取数据", Action.API_WRITE: "写入数据",
 }
 
 
@@ -137,7 +139,15 @@ class ClaimFacts:
     cooldown_until: datetime | None = None
 
 
-Target = LeadFacts | CustomerFacts | ReviewFacts | ClaimFacts | None
+@dataclass(frozen=True)
+class RepFacts:
+    """A colleague someone acts on (their availability): who, and the teams they belong to."""
+    id: str
+    name: str
+    teams: frozenset[str] = frozenset()
+
+
+Target = LeadFacts | CustomerFacts | ReviewFacts | ClaimFacts | RepFacts | None
 
 
 @dataclass(frozen=True)
@@ -272,6 +282,13 @@ def _review_all(cfg: AppConfig, who: Principal, target: Any, action: Action) -> 
     return deny("只有数据管理员或管理员可以审核全部疑似重复。")
 
 
+def _supervises_rep(cfg: AppConfig, who: Principal, rep: RepFacts, action: Action) -> Decision:
+    """A rep's availability: an admin, or the supervisor of one of the rep's teams."""
+    if is_admin(who) or supervised_teams(cfg, who) & rep.teams:
+        return ALLOW
+    return deny(f"抱歉,只有{rep.name}所在团队的主管或管理员可以{LABELS[action]},操作未生效。")
+
+
 # action → (the rule, the kinds of target it judges; None: no target)
 RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.VIEW_OWN_WORK: (_anyone, None),
@@ -294,6 +311,7 @@ RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.CLAIM: (_claim, (ClaimFacts,)),
     Action.DECIDE_DUPLICATE: (_decide_duplicate, (ReviewFacts,)),
     Action.REVIEW_ALL_DUPLICATES: (_review_all, None),
+    Action.SET_AVAILABILITY: (_supervises_rep, (RepFacts,)),
     Action.API_READ: (_admin_only, None),
     Action.API_WRITE: (_admin_only, None),
 }

@@ -75,6 +75,9 @@ for people."""
     deliver: Callable[[Iterable[Notice]], int]
     transcriber: Transcriber
     platform_label: Callable[[str], str] = str     # "wecom" → 企业微信
+    # after a commit that changed what the config is built from (availability set in chat):
+    # every instance rebuilds its config before its next message
+    config_changed: Callable[[], None] = lambda: None
 
 
 @dataclass

@@ -34,6 +34,10 @@ def route(ctx: Context, registry: Registry) -> HandlerFn | None:
         if match:
             ctx.data["command"], ctx.data["args"] = match[0].name, match[1]
             return match[0].fn
+        said = registry.match_pattern(ev.text or "")
+        if said:
+            ctx.data.update(said[1])
+            return said[0]
         return registry.fallback
     return registry.kinds.get(ev.kind)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from handlers import (
     capture, commands, dedup_actions, lead_actions, lead_view, voice, workflow, workflow_actions,
 )
+from handlers import availability
 from handlers.registry import Registry
 
 
@@ -19,4 +20,5 @@ def build_registry() -> Registry:
     workflow.register(registry)
     workflow_actions.register(registry)
     dedup_actions.register(registry)
+    availability.register(registry)
     return registry

@@ -30,6 +30,8 @@ class Registry:
     actions: dict[str, HandlerFn] = field(default_factory=dict)    # action key prefix → handler
     kinds: dict[EventKind, HandlerFn] = field(default_factory=dict)
     fallback: HandlerFn | None = None                              # free text
+    # sentences that don't start with a command word (「李娜 已离职」): tried before the fallback
+    patterns: list[tuple[re.Pattern[str], HandlerFn]] = field(default_factory=list)
 
     def add_command(self, fn: HandlerFn, *words: str, usage: str = "", example: str = "") -> None:
         """`words[0]` is the command's name (帮助 lists commands in the order they were added)."""
@@ -43,6 +45,18 @@ class Registry:
 
     def set_fallback(self, fn: HandlerFn) -> None:
         self.fallback = fn
+
+    def add_pattern(self, pattern: str, fn: HandlerFn) -> None:
+        """A whole message matching `pattern` (its named groups reach the handler as ctx.data)."""
+        self.patterns.append((re.compile(pattern), fn))
+
+    def match_pattern(self, text: str) -> tuple[HandlerFn, dict[str, str]] | None:
+        t = text.strip()
+        for pattern, fn in self.patterns:
+            m = pattern.fullmatch(t)
+            if m:
+                return fn, {k: v for k, v in m.groupdict().items() if v is not None}
+        return None
 
     def match_command(self, text: str) -> tuple[Command, str] | None:
         """The command a message starts with (longest alias first) and the rest of it."""

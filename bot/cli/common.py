@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from bot.runtime import Runtime
-from crm_core.config import AppConfig, ConfigError, load_config
+from crm_core.config import AppConfig, ConfigError, load_config, resolve_config_path
 from crm_core.kv.redis_persistence import RedisNotPersistent
 
 config_option = click.option("--config", "config_path", metavar="PATH", default=None,
@@ -23,7 +23,9 @@ def load_or_exit(path: str | None) -> AppConfig:
 
 def build_runtime(path: str | None, migrate: bool = True) -> Runtime:
     try:
-        return Runtime.build(load_or_exit(path), migrate=migrate)
+        rt = Runtime.build(load_or_exit(path), migrate=migrate)
+        rt.config_path = resolve_config_path(path)
+        return rt
     except RedisNotPersistent as err:      # the message says what to change
         click.echo(str(err), err=True)
         raise SystemExit(1) from None

@@ -53,6 +53,7 @@ def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | WithSt
     def wrap(view: Callable[P, R]) -> Callable[P, R | WithStatus]:
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | WithStatus:
+            current_runtime().sync_config()      # a config reload / availability change made elsewhere
             who, denied = token_principal()
             if denied is not None or who is None:
                 return denied or _error(401, "unauthorized", "invalid token")

@@ -100,18 +100,30 @@ def parse_config(raw: Any, env: dict[str, str] | None = None, path: str | None =
     return cfg
 
 
-def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> AppConfig:
+def read_config_text(path: str | Path | None = None) -> tuple[Path, str]:
+    """The config file's path and text (ConfigError when it can't be read)."""
     p = resolve_config_path(str(path) if path else None)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p, p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"(file): {p} not found"], str(p)) from None
+        raise ConfigError([f"(file): {p} not found / 找不到配置文件"], str(p)) from None
     except UnicodeDecodeError:
-        raise ConfigError([f"(file): {p} is not UTF-8 text"], str(p)) from None
+        raise ConfigError([f"(file): {p} is not UTF-8 text / 配置文件不是 UTF-8 文本"], str(p)) from None
+
+
+def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> AppConfig:
+    p, text = read_config_text(path)
+    return parse_config_text(text, env, str(p))
+
+
+def parse_config_text(text: str, env: dict[str, str] | None = None, path: str | None = None) -> AppConfig:
+    """Validate a config file's text (YAML); raises ConfigError listing every problem."""
+    p = path
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError([f"(yaml): syntax error at {where}: {getattr(err, 'problem', err)}"], str(p)) from None
-    return parse_config(raw, env, str(p))
+        raise ConfigError([f"(yaml): syntax error at {where}: {getattr(err, 'problem', err)} / "
+                           f"YAML 语法错误(第 {mark.line + 1 if mark else '?'} 行)"], p) from None
+    return parse_config(raw, env, p)

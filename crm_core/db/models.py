@@ -258,3 +258,16 @@ class AuditLog(Base):
     target_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class RepAvailability(Base):
+    """A supervisor's availability setting for a rep (「设置休假 李娜 到12月10日」, 「李娜 已离职」):
+    it overrides `org.reps[].availability` of the YAML until `until` (a local date, inclusive;
+    None: until changed again). crm_core/services/availability.py reads and writes it."""
+    __tablename__ = "rep_availability"
+    rep_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    availability: Mapped[str] = mapped_column(String(16))          # active | on_leave | departed
+    until: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(200))
+    set_by: Mapped[str] = mapped_column(String(100))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
