@@ -61,6 +61,7 @@ class Action(StrEnum):
     DECIDE_DUPLICATE = "dedup.decide"           # 关联 / 仍然新建 / 合并 / 不是重复
     REVIEW_ALL_DUPLICATES = "dedup.review_all"  # every open review (待审重复 beyond one's own)
     SET_AVAILABILITY = "rep.availability"       # 设置休假 / 已离职 / 恢复在岗 for a rep
+    VIEW_AUDIT = "lead.audit"                   # 查记录 #12: a lead's audit trail
     API_READ = "api.read"
     API_WRITE = "api.write"
 
@@ -75,6 +76,7 @@ LABELS: dict[Action, str] = {
     Action.CLAIM: "领取公海线索", Action.DECIDE_DUPLICATE: "处理疑似重复",
     Action.REVIEW_ALL_DUPLICATES: "审核全部疑似重复",
     Action.SET_AVAILABILITY: "设置同事的在岗状态", Action.API_READ: "读取数据", Action.API_WRITE: "写入数据",
+    Action.VIEW_AUDIT: "查看操作记录",
 }
 
 
@@ -305,6 +307,7 @@ RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.REASSIGN: (_supervises_lead, (LeadFacts,)),
     Action.FLAG_ASSIST: (_supervises_lead, (LeadFacts,)),
     Action.NUDGE: (_supervises_lead, (LeadFacts,)),
+    Action.VIEW_AUDIT: (_supervises_lead, (LeadFacts,)),   # the lead's supervisors and admins
     Action.MUTE: (_mute, (LeadFacts, CustomerFacts)),
     Action.UNMUTE: (_anyone, (CustomerFacts,)),            # one's own mute: `unmute` lifts only that
     Action.LIST_POOL: (_anyone, None),                     # scoped by pool_scope()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from handlers import (
     capture, commands, dedup_actions, lead_actions, lead_view, voice, workflow, workflow_actions,
 )
+from handlers import audit_view
 from handlers import availability
 from handlers.registry import Registry
 
@@ -17,6 +18,7 @@ def build_registry() -> Registry:
     voice.register(registry)
     commands.register(registry)
     lead_view.register(registry)
+    audit_view.register(registry)
     workflow.register(registry)
     workflow_actions.register(registry)
     dedup_actions.register(registry)

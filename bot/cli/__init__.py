@@ -7,6 +7,7 @@ import sys
 import click
 
 from bot.cli.admin import config_group, db_group
+from bot.cli.audit import audit_cmd
 from bot.cli.data import dedup_group, import_cmd, merge_group, report_group
 from bot.cli.run import serve, worker_cmd, scheduler_cmd
 from bot.cli.outbox import outbox_group
@@ -25,7 +26,7 @@ def cli(verbose: bool) -> None:
 
 
 for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbox_cmd, outbox_group, simulate_cmd,
-                assign_group, handover_cmd, report_group, import_cmd, dedup_group, merge_group, queue_group):
+                assign_group, handover_cmd, report_group, import_cmd, dedup_group, merge_group, queue_group, audit_cmd):
     cli.add_command(command)
 report_group.add_command(report_funnel_cmd)
 

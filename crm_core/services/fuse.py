@@ -78,6 +78,10 @@ def scan_fuses(session: Session, cfg: AppConfig, now: datetime, limit: int = SCA
             planned += _blow(cfg, lead, now, (lead.owner_rep_id, lead.customer_id) in muted)
         elif now >= stage_clock(cfg, lead.stage).add_hours(_deadline(lead), DIAGNOSIS_AFTER_HOURS):
             planned += _diagnose(session, cfg, lead, now, stats)
+        else:
+            continue
+        audit.record(session, "system", "lead.fuse", target_type="lead", target_id=lead.id, now=now,
+                     detail={"level": lead.fuse_level, "stage": lead.stage, "owner": lead.owner_rep_id})
     return claim_notices(session, planned, now)
 
 
