@@ -27,6 +27,7 @@ from crm_core.clock import local
 from crm_core.config.live import SECTION_LABELS, AvailabilityOverride, apply_overrides, plan_reload
 from crm_core.config.loader import ConfigError, parse_config_text, read_config_text
 from crm_core.config.schema import AppConfig
+from crm_core.kv.base import KV
 from crm_core.kv.keys import CONFIG_GEN_KEY, CONFIG_PUBLISHED_KEY, CONFIG_RUNNING_KEY
 from crm_core.services.availability import load_overrides
 
@@ -72,6 +73,26 @@ class ReloadResult:
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
+
+
+def result_key(rev: str) -> str:
+    return f"config:result:{rev}"
+
+
+def publish_text(kv: KV, text: str, source: str, actor: str, at: str) -> str:
+    """Make a validated config text the deployment's next revision; returns its id. The text
+    goes in before the generation moves, so whoever sees the new generation finds it."""
+    rev = uuid.uuid4().hex[:12]
+    kv.set(CONFIG_PUBLISHED_KEY, json.dumps({"rev": rev, "sha": text_sha(text), "yaml": text, "source": source,
+                                             "by": actor, "at": at}))
+    kv.incr(CONFIG_GEN_KEY)
+    return rev
+
+
+def applied_result(kv: KV, rev: str) -> ReloadResult | None:
+    """What the first instance to apply revision `rev` reported, if one has."""
+    raw = kv.get(result_key(rev))
+    return ReloadResult(**json.loads(raw)) if raw else None
 
 
 class LiveConfig:
@@ -127,6 +148,9 @@ class LiveConfig:
         self.base = plan.config
         self.rt.kv.set(CONFIG_RUNNING_KEY, json.dumps({"rev": rev, "sha": state.get("sha"),
                                                        "at": self.rt.clock().isoformat()}))
+        result = ReloadResult(True, str(state.get("source")), str(state.get("sha")), rev, applied=plan.applied,
+                              needs_restart=plan.needs_restart)
+        self.rt.kv.set(result_key(rev), result.as_json(), ttl=86400)    # `config reload` prints it
         log.info("config revision %s applied (sha %s): %s%s", rev, state.get("sha"),
                  ", ".join(plan.applied) or "no live change",
                  f"; after a restart: {', '.join(plan.needs_restart)}" if plan.needs_restart else "")
@@ -140,10 +164,7 @@ class LiveConfig:
             log.warning("config reload refused (%s): %s", source, "; ".join(err.problems))
             return ReloadResult(False, source, sha, problems=err.problems)
         plan = plan_reload(self.base, new)
-        rev = uuid.uuid4().hex[:12]
-        self.rt.kv.set(CONFIG_PUBLISHED_KEY, json.dumps({
-            "rev": rev, "sha": sha, "yaml": text, "source": source, "by": actor, "at": self.rt.clock().isoformat()}))
-        self.rt.kv.incr(CONFIG_GEN_KEY)
+        rev = publish_text(self.rt.kv, text, source, actor, self.rt.clock().isoformat())
         self.sync()
         return ReloadResult(True, source, sha, rev, applied=plan.applied, needs_restart=plan.needs_restart)
 

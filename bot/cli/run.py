@@ -18,6 +18,7 @@ from types import FrameType
 import click
 
 from bot.cli.common import build_runtime, config_option
+from bot.cli.reload import remove_pid_file, start_live_config
 from bot.logfilters import limit_tracebacks, limit_waitress_queue_warnings
 from bot.runtime import Runtime
 from bot.web import create_app
@@ -58,6 +59,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, streams: 
                                    "(CRM_BOT_DATA_DIR), or use Redis")
     stop = threading.Event()
     background = start_background(rt, stop, worker=workers, scheduler=with_scheduler, streams=streams)
+    background.append(start_live_config(rt, stop, pid_file=True))     # SIGHUP, `config reload`
     server = create_server(create_app(rt), host=host or rt.cfg.app.host, port=port or rt.cfg.app.port,
                            threads=8, connection_limit=512, channel_timeout=30)
     # One socket unless the host name resolves to several addresses (e.g. IPv4 and IPv6).
@@ -71,6 +73,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, streams: 
         stop.set()         # workers take nothing new; the messages they hold may finish
         busy = join_within(background, rt.cfg.app.shutdown_grace_seconds)
         server.close()
+        remove_pid_file(rt)
         if busy:
             exit_leaving(busy, rt.cfg.app.shutdown_grace_seconds)
         rt.close()
@@ -149,6 +152,7 @@ def _run_until_signal(config_path: str | None, worker: bool, scheduler: bool, st
     stop = threading.Event()
     _on_signal(stop.set)
     threads = start_background(rt, stop, worker=worker, scheduler=scheduler, streams=streams)
+    threads.append(start_live_config(rt, stop, pid_file=False))        # SIGHUP, changes made elsewhere
     stop.wait()
     busy = join_within(threads, rt.cfg.app.shutdown_grace_seconds)
     if busy:

@@ -181,3 +181,17 @@ def test_result_lines_are_bilingual() -> None:
     ok = ReloadResult(True, "x.yaml", "abc", applied=["org", "assignment"], needs_restart=["app.port"])
     text = "\n".join(ok.lines())
     assert "配置已生效 / applied" in text and "人员与团队、分配规则" in text and "app.port" in text
+
+
+def test_config_check_shows_the_availability_set_in_chat(two, db_url, monkeypatch) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    a, _ = two
+    say(a, "wang.fang", "设置休假 李娜 到12月10日")
+    monkeypatch.setenv("CRM_BOT_DATABASE_URL", db_url)
+    res = CliRunner().invoke(cli, ["config", "check", "--config", str(EXAMPLE)])
+    assert res.exit_code == 0, res.output
+    assert ("availability / 在岗状态: li.na (李娜): on_leave until 2026-12-10 / 至 12月10日 set by wang.fang in chat, "
+            "over YAML 'active'") in res.output, res.output
+    assert "李娜:休假(配置文件中为在岗)" in res.output
