@@ -5,7 +5,7 @@ availability overrides set in chat. Pure functions over `AppConfig`: the composi
 Live (applied at once): org (reps, teams, availability), funnel, assignment, dedup, health,
 alerts, pool, calendar, industries. Restart: app (addresses, database, Redis, tokens),
 platforms (credentials, modes: the channels and connections are built at start-up),
-schedules (the job triggers), voice (the loaded model)."""
+schedules (the job triggers), voice (the loaded model), logging (set up at start-up)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,13 +16,13 @@ from pydantic import BaseModel, SecretStr
 
 from crm_core.config.schema import AppConfig, Rep
 
-RESTART_SECTIONS: tuple[str, ...] = ("app", "platforms", "schedules", "voice")
+RESTART_SECTIONS: tuple[str, ...] = ("app", "platforms", "schedules", "voice", "logging")
 LIVE_SECTIONS: tuple[str, ...] = tuple(n for n in AppConfig.model_fields if n not in RESTART_SECTIONS)
 
 SECTION_LABELS: dict[str, str] = {
     "org": "人员与团队", "funnel": "销售阶段", "assignment": "分配规则", "dedup": "查重阈值", "health": "健康分",
     "alerts": "告警", "pool": "公海规则", "calendar": "工作日历", "industries": "行业词表", "app": "基础设置",
-    "platforms": "平台接入", "schedules": "定时任务", "voice": "语音识别",
+    "platforms": "平台接入", "schedules": "定时任务", "voice": "语音识别", "logging": "日志", "logging": "日志格式",
 }
 AVAILABILITY_LABELS: dict[str, str] = {"active": "在岗", "on_leave": "休假", "departed": "已离职"}
 

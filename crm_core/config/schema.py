@@ -254,6 +254,23 @@ class Assignment(Strict):
     slow_first_contact_count: int = Field(3, ge=1)
 
 
+class Pool(Strict):
+    """The public pool (公海): when an owned lead goes back to its team's pool, the warning to
+    its owner before that, the former owner's cool-down and the default holding limit."""
+    idle_days: float = Field(30, gt=0)               # no follow-up for this long → back to the pool
+    max_open_days: float = Field(90, gt=0)           # not won this long after being taken → back
+    warn_days_before: float = Field(3, ge=0)         # the owner's warning card, this long before
+    cooldown_days: float = Field(7, ge=0)            # the former owner may not reclaim it during this
+    max_holding: int | None = Field(None, ge=1)      # open leads a rep may hold to claim (a rep's max_open_leads wins)
+
+    @model_validator(mode="after")
+    def _warning_before_return(self) -> "Pool":
+        if self.warn_days_before >= min(self.idle_days, self.max_open_days):
+            raise ValueError("warn_days_before must be shorter than idle_days and max_open_days / "
+                             "提前提醒天数必须小于回收天数")
+        return self
+
+
 DedupSignal = Literal["phone", "email", "company", "name", "wechat"]
 
 
@@ -399,6 +416,7 @@ class AppConfig(Strict):
     org: Org = Org()
     funnel: Funnel = Funnel(stages=[Stage(key="qualify", name="需求确认")])
     assignment: Assignment = Assignment()
+    pool: Pool = Pool()
     dedup: Dedup = Dedup()
     health: Health = Health()
     schedules: Schedules = Schedules()

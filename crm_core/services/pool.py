@@ -1,5 +1,6 @@
 """The public pool (公海): owned leads with no follow-up for N days, or not won within M days
-of being taken, return to the pool, with a warning to the owner K days before. The former
+of being taken, return to the pool, with a warning to the owner K days before (N, M, K, the
+cool-down and the default holding limit: the config's `pool:` section). The former
 owner waits out a cool-down before reclaiming; claims respect a per-rep holding limit; phone
 numbers stay masked for anyone the policy does not show them to. Who may claim and see what is
 decided by crm_core/authz.py; this module loads the facts it judges."""
@@ -29,6 +30,7 @@ class PoolError(ValueError):
 
 @dataclass(frozen=True)
 class PoolPolicy:
+    """The config's `pool:` section (defaults in crm_core/config/schema.py `Pool`)."""
     idle_days: float = 30            # N: no follow-up for this long → back to the pool
     max_open_days: float = 90        # M: not won this long after being taken → back to the pool
     warn_days_before: float = 3      # K: warning card to the owner this long before
@@ -37,12 +39,9 @@ class PoolPolicy:
 
     @classmethod
     def from_config(cls, cfg: AppConfig) -> "PoolPolicy":
-        """`pool:` section when the config has one (proposed key), else the defaults."""
-        section = getattr(cfg, "pool", None)
-        if section is None:
-            return cls()
-        names = cls.__dataclass_fields__
-        return cls(**{k: getattr(section, k) for k in names if getattr(section, k, None) is not None})
+        p = cfg.pool
+        return cls(idle_days=p.idle_days, max_open_days=p.max_open_days, warn_days_before=p.warn_days_before,
+                   cooldown_days=p.cooldown_days, max_holding=p.max_holding)
 
 
 def _held_since(lead: Lead) -> datetime:

@@ -179,3 +179,17 @@ def test_dingtalk_card_settings_are_checked(mode, changes, expected) -> None:  #
     probs = problems_of(raw)
     assert [p.split(";")[0].split(",")[0] for p in probs] == expected, probs
     assert all(" / " in p for p in probs)
+
+
+def test_pool_section_is_validated() -> None:
+    raw = example_raw()
+    assert parse_config(raw, env={}).pool.idle_days == 30
+    raw["pool"]["warn_days_before"] = 30
+    raw["pool"]["idel_days"] = 10
+    raw["pool"]["max_holding"] = 0
+    probs = problems_of(raw)
+    assert any(p.startswith("pool.idel_days: unknown key") for p in probs), probs
+    assert any(p.startswith("pool.max_holding:") for p in probs), probs
+    del raw["pool"]["idel_days"], raw["pool"]["max_holding"]
+    probs = problems_of(raw)
+    assert probs == ["pool: warn_days_before must be shorter than idle_days and max_open_days / 提前提醒天数必须小于回收天数"]
