@@ -19,6 +19,11 @@ The rules:
 - pool leads are claimed by active reps with the receive_leads role, from the pools of their
   own teams (or leads without a team), outside the former owner's cool-down, within their
   holding limit; phone numbers are shown in full to the owner, the supervisors and admins;
+- a to-do is completed or postponed by its owner, the supervisors of its lead or of its owner's
+  teams, and admins;
+- a new contact joins a known company's customer when that customer is unowned, the joiner's
+  own or their team's (or a team they supervise); another team's customer only when the config
+  says so (`dedup.cross_team_join`: join | separate);
 - duplicate reviews are decided by the rep the card went to, the data steward (and reps with
   the steward role) or an admin;
 - a card tap is judged on the STORED card (`CardFacts`), never on its payload: the card must
@@ -60,6 +65,10 @@ class Action(StrEnum):
     CLAIM = "pool.claim"                        # 领取
     DECIDE_DUPLICATE = "dedup.decide"           # 关联 / 仍然新建 / 合并 / 不是重复
     REVIEW_ALL_DUPLICATES = "dedup.review_all"  # every open review (待审重复 beyond one's own)
+    COMPLETE_TASK = "task.complete"             # 完成 T3 / the 完成 button on a to-do
+    POSTPONE_TASK = "task.postpone"             # 延期 T3 到周五 / the 延期 button on a to-do
+    JOIN_CUSTOMER = "customer.join"             # a new contact joins a known company's customer
+    ACCEPT_HANDOVER = "handover.accept"         # 确认接收 on the handover card
     SET_AVAILABILITY = "rep.availability"       # 设置休假 / 已离职 / 恢复在岗 for a rep
     VIEW_AUDIT = "lead.audit"                   # 查记录 #12: a lead's audit trail
     API_READ = "api.read"
@@ -77,6 +86,8 @@ LABELS: dict[Action, str] = {
     Action.REVIEW_ALL_DUPLICATES: "审核全部疑似重复",
     Action.SET_AVAILABILITY: "设置同事的在岗状态", Action.API_READ: "读取数据", Action.API_WRITE: "写入数据",
     Action.VIEW_AUDIT: "查看操作记录",
+    Action.COMPLETE_TASK: "完成待办", Action.POSTPONE_TASK: "延期待办", Action.JOIN_CUSTOMER: "并入已有客户",
+    Action.ACCEPT_HANDOVER: "接收交接",
 }
 
 
@@ -149,7 +160,15 @@ class RepFacts:
     teams: frozenset[str] = frozenset()
 
 
-Target = LeadFacts | CustomerFacts | ReviewFacts | ClaimFacts | RepFacts | None
+@dataclass(frozen=True)
+class TaskFacts:
+    """A to-do: its owner and, when it belongs to a lead, that lead."""
+    id: int
+    owner: str | None
+    lead: LeadFacts | None = None
+
+
+Target = LeadFacts | CustomerFacts | ReviewFacts | ClaimFacts | TaskFacts | RepFacts | None
 
 
 @dataclass(frozen=True)
@@ -291,6 +310,33 @@ def _supervises_rep(cfg: AppConfig, who: Principal, rep: RepFacts, action: Actio
     return deny(f"抱歉,只有{rep.name}所在团队的主管或管理员可以{LABELS[action]},操作未生效。")
 
 
+def _works_task(cfg: AppConfig, who: Principal, task: TaskFacts, action: Action) -> Decision:
+    """The to-do's owner, the supervisors of its lead or of its owner's teams, and admins."""
+    if (task.owner is not None and task.owner == who.id) or is_admin(who):
+        return ALLOW
+    mine = supervised_teams(cfg, who)
+    if task.owner is not None and mine & {t.id for t in cfg.org.teams_of(task.owner)}:
+        return ALLOW
+    if task.lead is not None and supervises(cfg, who, task.lead):
+        return ALLOW
+    return deny(f"待办 T{task.id} 不是你的,无法{LABELS[action]}。")
+
+
+def same_team(cfg: AppConfig, a: str, b: str) -> bool:
+    return bool({t.id for t in cfg.org.teams_of(a)} & {t.id for t in cfg.org.teams_of(b)})
+
+
+def _join_customer(cfg: AppConfig, who: Principal, customer: CustomerFacts, action: Action) -> Decision:
+    """Anyone may add a contact to an unowned customer, their own, or one of their team's (or
+    their supervised teams'); another team's customer only when `dedup.cross_team_join` is join."""
+    owner = customer.owner
+    if owner is None or owner == who.id or is_admin(who) or cfg.dedup.cross_team_join == "join":
+        return ALLOW
+    if same_team(cfg, who.id, owner) or supervised_teams(cfg, who) & {t.id for t in cfg.org.teams_of(owner)}:
+        return ALLOW
+    return deny(f"客户 #{customer.id} 属于其他团队,按公司设置不能直接并入。")
+
+
 # action → (the rule, the kinds of target it judges; None: no target)
 RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.VIEW_OWN_WORK: (_anyone, None),
@@ -317,6 +363,10 @@ RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.SET_AVAILABILITY: (_supervises_rep, (RepFacts,)),
     Action.API_READ: (_admin_only, None),
     Action.API_WRITE: (_admin_only, None),
+    Action.COMPLETE_TASK: (_works_task, (TaskFacts,)),
+    Action.POSTPONE_TASK: (_works_task, (TaskFacts,)),
+    Action.JOIN_CUSTOMER: (_join_customer, (CustomerFacts,)),
+    Action.ACCEPT_HANDOVER: (_anyone, None),            # the card's recipient (checked on the card)
 }
 
 DEPARTED = "你的账号已标记为离职,无法再操作 crm-bot;如有疑问请联系管理员。"
@@ -346,12 +396,15 @@ TAP_ACTIONS: dict[str, Action] = {
     "followup.mute": Action.MUTE, "followup.unmute": Action.UNMUTE,
     "dedup.link": Action.DECIDE_DUPLICATE, "dedup.keep": Action.DECIDE_DUPLICATE,
     "dedup.merge": Action.DECIDE_DUPLICATE, "dedup.reject": Action.DECIDE_DUPLICATE,
+    "todo.done": Action.COMPLETE_TASK, "todo.later": Action.POSTPONE_TASK,
+    "handover.accept": Action.ACCEPT_HANDOVER,
 }
 
 # What a tapped action is judged on (from the stored card): its lead, review or customer.
-Subject = Literal["lead", "review", "customer"]
+Subject = Literal["lead", "review", "customer", "task"]
 TAP_SUBJECT: dict[Action, Subject | None] = {
     Action.CREATE_LEAD: None, Action.DECIDE_DUPLICATE: "review", Action.UNMUTE: "customer",
+    Action.COMPLETE_TASK: "task", Action.POSTPONE_TASK: "task", Action.ACCEPT_HANDOVER: None,
 }
 
 UNKNOWN_CARD = "没有找到这张卡片的记录(可能已失效或被改动),操作未生效。"
@@ -360,7 +413,8 @@ NOT_ON_CARD = "这张卡片上没有这个按钮,操作未生效。"
 TAMPERED = "按钮内容与卡片记录不符,操作未生效。"
 UNSUPPORTED = "这个按钮暂不支持,请更新卡片后再试。"
 NO_SUBJECT = {"lead": "没有找到这张卡片上的线索,操作未生效。", "review": "这张卡片已经失效了,无需再操作。",
-              "customer": "没有找到这张卡片上的客户,操作未生效。"}
+              "customer": "没有找到这张卡片上的客户,操作未生效。",
+              "task": "没有找到这张卡片上的待办,操作未生效。"}
 
 
 @dataclass(frozen=True)
@@ -394,6 +448,12 @@ class Subjects:
     lead: LeadFacts | None = None
     review: ReviewFacts | None = None
     customer: CustomerFacts | None = None
+    tasks: Mapping[int, TaskFacts] = field(default_factory=dict)   # every to-do the card's buttons name
+
+    def task(self, button: CardButton) -> TaskFacts | None:
+        """The to-do the tapped button names (a card may list several)."""
+        raw = str(button.values.get("task") or "").lstrip("Tt")
+        return self.tasks.get(int(raw)) if raw.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -443,7 +503,11 @@ def decide_tap(cfg: AppConfig, who: Principal, card: CardFacts | None, tap: TapF
         return _refuse(UNSUPPORTED)
     subject = TAP_SUBJECT.get(action, "lead")
     target: Target = None
-    if subject is not None:
+    if subject == "task":
+        target = subjects.task(button)
+        if target is None:
+            return _refuse(NO_SUBJECT[subject])
+    elif subject is not None:
         target = getattr(subjects, subject)
         if target is None:
             return _refuse(NO_SUBJECT[subject])

@@ -1,5 +1,5 @@
 """Short commands for the common moves, Chinese first with English aliases:
-帮助 / 新建 / 查客户 / 我的待办 / 跟进. Workflow commands live in handlers/workflow.py."""
+帮助 / 新建 / 查客户 / 跟进 (我的待办: handlers/todos.py). Workflow commands live in handlers/workflow.py."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ from crm_core.authz import Action
 from crm_core.normalize import mask_phone
 from crm_core.services.access import lead_facts
 from crm_core.services.activity import ActivityError, record_follow_up
-from crm_core.services.queries import get_lead, open_tasks, search_customers
+from crm_core.services.queries import get_lead, search_customers
 from crm_core.services.rows import Lead, Session
 from handlers.capture import new_draft
 from handlers.context import Context, Reply, UserError
@@ -57,20 +57,6 @@ def rep_name(ctx: Context, rep_id: str | None) -> str:
     return rep.name if rep else (rep_id or "公海")
 
 
-def my_todos(ctx: Context) -> str:
-    ctx.require(Action.VIEW_OWN_WORK)
-    with ctx.db.uow() as s:
-        tasks = open_tasks(s, ctx.me.id, limit=10)
-    if not tasks:
-        return "目前没有待办,干得漂亮!"
-    today = ctx.now.date()
-    lines = [f"你有 {len(tasks)} 条待办:"]
-    for t in tasks:
-        flag = "(已逾期)" if t.due_date and t.due_date < today else ""
-        lines.append(f"· {t.title} — {t.due_date.isoformat() if t.due_date else '未定'}{flag}")
-    return "\n".join(lines)
-
-
 def lead_for(ctx: Context, s: Session, lead_id: int, action: Action) -> Lead:
     """The lead, once the policy lets the sender do `action` to it (else a UserError)."""
     lead = get_lead(s, lead_id)
@@ -102,6 +88,5 @@ def register(registry: Registry) -> None:
     registry.add_command(new_cmd, "新建", "新线索", "new", usage="新建一条线索",
                          example="新建 杭州优品 李经理 13912345678 想上CRM 预算50万")
     registry.add_command(find_customer, "查客户", "查询客户", "find", usage="按名称、电话查客户", example="查客户 优品")
-    registry.add_command(my_todos, "我的待办", "待办", "todo", usage="查看我的待办", example="我的待办")
     registry.add_command(follow_up, "跟进", "follow", usage="给线索记一条跟进",
                          example="跟进 #12 今天电话沟通了报价,客户下周回复")

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from cards.model import Card, Field, Level
 from crm_core.config.schema import AppConfig
 from crm_core.notices import DigestRep, DigestSupervisor, HealthDrop, HealthNotice, HealthRed
+from crm_core.services.todo import task_label
 from handlers.lead_card import money
+from handlers.todo_cards import todo_buttons
 from handlers.workflow_cards import card_id_for, rep_name
 
 if TYPE_CHECKING:
@@ -67,7 +69,8 @@ def _day(value: str | None) -> str:
 def _todo_line(i: int, t: dict[str, Any]) -> str:
     late = f" · 已逾期 {t['overdue_days']} 天" if t.get("overdue_days") else " · 今天到期"
     budget = f" · {money(t['budget_cny'])}" if t.get("budget_cny") else ""
-    return f"{i}. {t.get('title')} · {t.get('customer') or '—'}{budget}{late}"
+    ref = f"{task_label(int(t['task_id']))} " if t.get("task_id") else ""
+    return f"{i}. {ref}{t.get('title')} · {t.get('customer') or '—'}{budget}{late}"
 
 
 def rep_digest_text(d: DigestRep) -> str:
@@ -89,9 +92,11 @@ def rep_digest_text(d: DigestRep) -> str:
 def digest_rep(cfg: AppConfig, notice: DigestRep) -> Card:
     fields = (Field("今日待办", str(notice.todo_total)), Field("超时未跟进", str(notice.overdue_total)),
               Field("新线索", str(len(notice.new_leads))))
+    buttons = todo_buttons(int(t["task_id"]) for t in notice.todos if t.get("task_id"))
     return Card(card_id=card_id_for("digest-rep", notice), title=f"今日工作摘要 · {_day(notice.date)}",
                 level=Level.WARNING if notice.overdue_total else Level.INFO, fields=fields,
-                text=rep_digest_text(notice), footer=f"{rep_name(cfg, notice.to_rep)},祝今天顺利!")
+                text=rep_digest_text(notice), buttons=buttons,
+                footer=f"{rep_name(cfg, notice.to_rep)},祝今天顺利!")
 
 
 def _rate(p: dict[str, Any]) -> str:

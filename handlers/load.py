@@ -8,6 +8,7 @@ from handlers import (
 )
 from handlers import audit_view
 from handlers import availability
+from handlers import todos
 from handlers.registry import Registry
 
 
@@ -17,6 +18,7 @@ def build_registry() -> Registry:
     lead_actions.register(registry)
     voice.register(registry)
     commands.register(registry)
+    todos.register(registry)
     lead_view.register(registry)
     audit_view.register(registry)
     workflow.register(registry)

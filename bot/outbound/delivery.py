@@ -27,6 +27,7 @@ from bot.outbound.ratelimit import Deferrals, RateLimiter, scopes_of
 from bot.outbound.rows import MAX_ERROR, OutboundRows
 from bot.platforms.interface import Channel
 from cards.model import Card
+from cards.zh import polish, polish_card
 from crm_core.db import Database
 from crm_core.kv.base import KV, Lock
 from crm_core.kv.keys import LATER_QUEUE, OUTBOUND_QUEUE
@@ -71,7 +72,9 @@ class Outbox:
              dedupe_key: str | None = None, lead_id: int | None = None) -> int:
         """Queue `item` for `to`; returns the outbound row id. With `dedupe_key` the logical
         message goes out once: a repeat returns the first row's id and sends nothing.
-        For a card, `kind` names the card kind stored in its CardRecord."""
+        For a card, `kind` names the card kind stored in its CardRecord. Chinese text gets
+        full-width punctuation here, once for every sender (cards/zh.py)."""
+        item = polish_card(item) if isinstance(item, Card) else polish(item)
         return self._queued(dedupe_key, lambda: self.rows.insert(item, to, kind, dedupe_key, lead_id))
 
     def update_card(self, card_id: str, resolved_card: Card, *, response_code: str | None = None,
@@ -80,13 +83,16 @@ class Outbox:
         tap's single-use response_code: pass it, or the tap event's `reply_ref` holding it."""
         if resolved_card.card_id != card_id:
             raise ValueError("resolved_card has a different card_id")
+        resolved_card = polish_card(resolved_card)
         tap = dict(reply_ref or {})
         code = response_code or tap.get("response_code") or None
         return self._queued(dedupe_key, lambda: self.rows.insert_update(card_id, resolved_card, code, tap))
 
     def _queued(self, dedupe_key: str | None, insert: Callable[[], int]) -> int:
         row_id, new = self.once.run(dedupe_key, insert)
-        if new:
+        # A repeat (the handler run again after a Redis fault) puts a row nothing has started
+        # back on the queue: the first put may be what failed. A second copy is harmless.
+        if new or self.rows.never_started(row_id):
             self.queue.put({"outbound_id": row_id})
         return row_id
 

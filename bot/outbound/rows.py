@@ -76,6 +76,14 @@ class OutboundRows:
             s.flush()
             return row.id
 
+    def never_started(self, row_id: int) -> bool:
+        """True for a row still `queued` with no attempt: nothing has run it yet (its queue
+        message may have been lost with the put that failed after the insert)."""
+        with self.db.uow() as s:
+            row = s.get(OutboundMessage, row_id)
+            return row is not None and row.status == "queued" and not row.attempts \
+                and not row.body.get("in_plan_of")
+
     # ---- one run ------------------------------------------------------------------------
     def head(self, row_id: int) -> str | None:
         """"platform:recipient" of a row still to send (the send lock's name), else None."""

@@ -284,6 +284,9 @@ class Dedup(Strict):
     review_threshold: float = Field(75, ge=0, le=100)
     weights: dict[DedupSignal, float] = Field(default_factory=_default_dedup_weights)
     survivor: Literal["newest", "oldest"] = "newest"
+    # a new contact at a company another team's rep owns: join that customer (its owner is told)
+    # or keep a separate customer for the data steward to review (labels: vocabulary.CROSS_TEAM_JOIN)
+    cross_team_join: Literal["join", "separate"] = "join"
 
     @model_validator(mode="after")
     def _ordered(self) -> "Dedup":

@@ -22,3 +22,9 @@ CHANNELS: dict[str, str] = {
     "chat": "聊天录入", "voice": "语音录入", "web_form": "官网表单", "expo": "展会扫码",
     "call": "电话", "wechat": "微信", "ads": "广告投放", "import": "批量导入", "referral": "转介绍",
 }
+
+# dedup.cross_team_join → what it means, in the words people read.
+CROSS_TEAM_JOIN: dict[str, str] = {
+    "join": "其他团队的销售录入同一公司时并入该客户,并通知负责人",
+    "separate": "其他团队的销售录入同一公司时另建客户,交数据管理员审核",
+}

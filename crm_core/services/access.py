@@ -1,13 +1,13 @@
 """The facts the authorization policy (crm_core/authz.py) judges, read from the database:
 a lead's owner, team and status; a customer's owner and who holds its open leads; a duplicate
-review's assignee. Plain frozen values, safe outside the unit of work."""
+review's assignee; a to-do's owner and lead. Plain frozen values, safe outside the unit of work."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core.authz import CustomerFacts, LeadFacts, ReviewFacts
-from crm_core.db.models import Customer, DedupReview, Lead
+from crm_core.authz import CustomerFacts, LeadFacts, ReviewFacts, TaskFacts
+from crm_core.db.models import Customer, DedupReview, Lead, Task
 
 
 def lead_facts(lead: Lead) -> LeadFacts:
@@ -34,3 +34,14 @@ def load_customer_facts(session: Session, customer_id: int) -> CustomerFacts | N
 def load_review_facts(session: Session, review_id: int) -> ReviewFacts | None:
     review = session.get(DedupReview, review_id)
     return ReviewFacts(id=review.id, assignee=review.assignee) if review is not None else None
+
+
+def task_facts(session: Session, task: Task) -> TaskFacts:
+    lead = load_lead_facts(session, task.lead_id) if task.lead_id is not None else None
+    return TaskFacts(id=task.id, owner=task.owner_rep_id, lead=lead)
+
+
+def load_task_facts(session: Session, task_ids: list[int]) -> dict[int, TaskFacts]:
+    if not task_ids:
+        return {}
+    return {t.id: task_facts(session, t) for t in session.scalars(select(Task).where(Task.id.in_(task_ids)))}

@@ -17,7 +17,7 @@ from crm_core.db.models import Activity, Contact, Lead, Task
 
 # Bookkeeping, not contact with the customer: these never count as a touch.
 SYSTEM_KINDS = ("assigned", "handover", "postpone", "mute", "unmute", "merge", "merged",
-                "pool", "returned", "claimed")
+                "pool", "returned", "claimed", "todo_done", "todo_postponed")
 MONTH, QUARTER = timedelta(days=30), timedelta(days=90)
 
 

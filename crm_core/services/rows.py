@@ -6,6 +6,6 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from crm_core.db.models import Customer, Lead
+from crm_core.db.models import Customer, Lead, Task
 
-__all__ = ["Customer", "Lead", "Session"]
+__all__ = ["Customer", "Lead", "Session", "Task"]

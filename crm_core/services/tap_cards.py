@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from crm_core.authz import CardButton, CardFacts, Subjects, payload_lead
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import CardRecord
-from crm_core.services.access import load_customer_facts, load_lead_facts, load_review_facts
+from crm_core.services.access import (load_customer_facts, load_lead_facts, load_review_facts,
+                                      load_task_facts)
 
 INSTANCE_SEP = "@"        # a platform's per-send id: "<card id>@<suffix>" (cards.model.instance_id)
 
@@ -80,9 +81,12 @@ def _first_int(card: CardFacts, key: str) -> int | None:
 
 
 def tap_subjects(session: Session, card: CardFacts) -> Subjects:
-    """What the stored card is about: its lead, duplicate review and customer (from the record
-    and the values its buttons were sent with)."""
+    """What the stored card is about: its lead, duplicate review, customer and to-dos (from the
+    record and the values its buttons were sent with)."""
     review_id, customer_id = _first_int(card, "review"), _first_int(card, "customer")
+    task_ids = sorted({int(raw) for b in card.buttons
+                       if (raw := str(b.values.get("task") or "").lstrip("Tt")).isdigit()})
     return Subjects(lead=load_lead_facts(session, card.lead_id) if card.lead_id is not None else None,
                     review=load_review_facts(session, review_id) if review_id is not None else None,
-                    customer=load_customer_facts(session, customer_id) if customer_id is not None else None)
+                    customer=load_customer_facts(session, customer_id) if customer_id is not None else None,
+                    tasks=load_task_facts(session, task_ids))

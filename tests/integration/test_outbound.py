@@ -657,6 +657,28 @@ def test_sweeper_picks_up_a_failed_row_whose_retry_was_lost(rt, srv, clock):  # 
     assert row(rt, failed).status == "sent" and sent_texts(srv, "wecom") == ["失败后消息丢了"]
 
 
+def test_a_retry_after_the_put_failed_queues_the_row_again(rt, srv, monkeypatch):  # noqa: ANN001
+    """Redis fails on the queue put after the row was written and registered: the handler's
+    retry finds the row under its dedupe key, sees nothing has run it, and queues it again, so
+    the reply goes out now (once), not only when the sweeper finds it minutes later."""
+    import redis as redis_lib
+    box, to, key = rt.outbox, Recipient("wecom", "visitor-065"), "reply:wecom:9001:0"
+    real_put = box.queue.put
+
+    def put_fails(payload: dict) -> None:  # noqa: ARG001
+        raise redis_lib.ConnectionError("Connection closed by server.")
+    monkeypatch.setattr(box.queue, "put", put_fails)
+    with pytest.raises(redis_lib.ConnectionError):
+        box.send("收到。", to, dedupe_key=key)
+    monkeypatch.setattr(box.queue, "put", real_put)
+    again = box.send("收到。", to, dedupe_key=key)        # the handler's retry
+    drain(rt)
+    assert row(rt, again).status == "sent" and len(rows(rt)) == 1
+    assert box.send("收到。", to, dedupe_key=key) == again  # sent: a later repeat queues nothing
+    drain(rt)
+    assert sent_texts(srv, "wecom") == ["收到。"]
+
+
 def test_sweeper_retires_a_copy_a_fault_left_behind(rt, srv, clock, monkeypatch):  # noqa: ANN001
     """Redis fails between a reply's insert and its registration under the dedupe key: the
     handler's retry writes the same message again (row B), and B is sent. Row A, never queued,
@@ -685,4 +707,4 @@ def test_sweeper_retires_a_copy_a_fault_left_behind(rt, srv, clock, monkeypatch)
     assert (r.status, r.body["superseded_by"]) == ("dead", b)
     assert retry_outbound(rt) == []
     drain(rt)
-    assert sent_texts(srv, "feishu") == ["收到,已记录。"]
+    assert sent_texts(srv, "feishu") == ["收到，已记录。"]       # full-width as it leaves (cards/zh.py)
