@@ -13,6 +13,7 @@ from handlers.context import Context, Reply
 from handlers.drafts import FIELDS, Draft, DraftStore
 from handlers.lead_card import LABELS, QUESTIONS, confirm_card
 from handlers.registry import Registry
+from handlers.small_talk import small_talk_reply
 
 HINT = ("没太看懂这条消息 🙂 直接说客户情况就能建线索,例如:\n"
         "「刚跟杭州优品的李经理通了电话,想上CRM,预算五十万,下周三约演示」\n发送「帮助」查看全部用法。")
@@ -68,7 +69,7 @@ def new_draft(ctx: Context, text: str, *, source: str = "chat", transcript: str 
     ctx.require(Action.CREATE_LEAD)
     fields = extract(ctx, text)
     if not any(fields.get(k) for k in MEANINGFUL):
-        return [Reply(empty_reply or (HINT_EN if ctx.english() else HINT))]
+        return [Reply(empty_reply or small_talk_reply(text) or (HINT_EN if ctx.english() else HINT))]
     draft = Draft(fields=fields, note=text, source=source, transcript=transcript, audio_ref=audio_ref,
                   platform=ctx.event.platform)
     return advance(ctx, DraftStore(ctx.kv), draft)

@@ -21,10 +21,8 @@ def help_text(registry: Registry) -> str:
     """帮助: every command with an example, in the order they were registered."""
     lines = ["我能帮你管客户,直接说客户情况就能建线索,也可以发语音。常用命令:"]
     for cmd in registry.commands:
-        if cmd.example and cmd.name not in ("帮助",):
-            english = next((a for a in cmd.aliases if a.isascii() and a.isalpha()), "")
-            alias = f"({english})" if english else ""
-            lines.append(f"· {cmd.name}{alias}:{cmd.usage}\n  例:{cmd.example}")
+        if cmd.example and cmd.name not in ("帮助",):      # Chinese names only: the reps' words
+            lines.append(f"· {cmd.name}:{cmd.usage}\n  例:{cmd.example}")
     return "\n".join(lines)
 
 

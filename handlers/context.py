@@ -5,6 +5,7 @@ the one policy (crm_core/authz.py) through `ctx.require(action, facts)`; a card 
 handler only after handlers/taps.py checked it against the stored card (`ctx.verified_tap`)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -153,6 +154,9 @@ class Context:
         return self.rep.id if self.rep else f"{self.event.platform}:{self.event.sender_id}"
 
     def english(self) -> bool:
-        """Answer in English when the user wrote English (no CJK characters)."""
+        """Answer in English only when the user wrote whole English sentences (three words or
+        more, no Chinese); 「hello」, 「/help」, 「#6」 or an emoji get Chinese."""
         text = self.event.text or ""
-        return bool(text.strip()) and not any("\u4e00" <= ch <= "\u9fff" for ch in text)
+        if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+            return False
+        return len(re.findall(r"[A-Za-z]{2,}", text)) >= 3

@@ -48,7 +48,7 @@ def review_card(view: dict[str, Any]) -> Card:
                 fields=tuple(fields),
                 buttons=(Button("合并", "dedup.merge", value, style="primary", confirm="确认合并这两条客户记录?"),
                          Button("不是重复", "dedup.reject", value)),
-                footer="合并不会删除任何数据,可用 crm-bot merge undo 撤销")
+                footer="合并不会删除任何数据;需要时管理员可用命令「crm-bot merge undo」撤销")
 
 
 def resolution(view: dict[str, Any]) -> str:

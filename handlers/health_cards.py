@@ -18,8 +18,9 @@ from handlers.workflow_cards import card_id_for, rep_name
 if TYPE_CHECKING:
     from handlers.notify import Renderers
 
+# every dimension scores 0–100, higher is better (「风险」 85 would read as high risk)
 DIMENSION_LABELS = {"activity": "互动活跃度", "value": "商机价值", "dependency": "合作深度",
-                    "risk": "风险", "growth": "增长趋势"}
+                    "risk": "风险可控", "growth": "增长趋势"}
 LEVEL_NAMES = {"red": "红", "yellow": "黄", "green": "绿"}
 
 
@@ -33,7 +34,7 @@ def dimension_line(dims: dict[str, Any]) -> str:
 
 def _health_fields(cfg: AppConfig, notice: HealthNotice) -> list[Field]:
     fields = [Field("客户", notice.customer or "—", short=False),
-              Field("健康分", f"{_score(notice.score)}(上次 {_score(notice.previous_score)})"),
+              Field("健康分", f"{_score(notice.score)}(满分 100,越高越好;上次 {_score(notice.previous_score)})"),
               Field("最弱维度", f"{notice.weakest_label} "
                              f"{_score((notice.dimensions or {}).get(notice.weakest))}")]
     if notice.drop_percent:
@@ -44,7 +45,8 @@ def _health_fields(cfg: AppConfig, notice: HealthNotice) -> list[Field]:
 
 
 def _health_text(notice: HealthNotice) -> str:
-    return f"**各维度**\n{dimension_line(notice.dimensions or {})}\n**建议**\n{notice.suggestion or '—'}"
+    return (f"**各项得分**(越高越好)\n{dimension_line(notice.dimensions or {})}\n"
+            f"**建议**\n{notice.suggestion or '—'}")
 
 
 def health_red(cfg: AppConfig, notice: HealthRed) -> Card:
@@ -66,11 +68,20 @@ def _day(value: str | None) -> str:
     return f"{d.month}月{d.day}日"
 
 
+def _with_customer(title: str | None, customer: str | None) -> str:
+    """「title · customer」, the customer left out when the title already names it (a lead's
+    title starts with its company: 「演示:杭州优品 · CRM」)."""
+    title, customer = str(title or "").strip(), str(customer or "").strip()
+    if not customer or customer in title or customer[:4] in title:
+        return title or customer or "—"
+    return f"{title} · {customer}" if title else customer
+
+
 def _todo_line(i: int, t: dict[str, Any]) -> str:
     late = f" · 已逾期 {t['overdue_days']} 天" if t.get("overdue_days") else " · 今天到期"
     budget = f" · {money(t['budget_cny'])}" if t.get("budget_cny") else ""
     ref = f"{task_label(int(t['task_id']))} " if t.get("task_id") else ""
-    return f"{i}. {ref}{t.get('title')} · {t.get('customer') or '—'}{budget}{late}"
+    return f"{i}. {ref}{_with_customer(t.get('title'), t.get('customer'))}{budget}{late}"
 
 
 def rep_digest_text(d: DigestRep) -> str:
@@ -78,14 +89,14 @@ def rep_digest_text(d: DigestRep) -> str:
     parts += [_todo_line(i, t) for i, t in enumerate(d.todos, 1)] or ["· 今天没有到期的待办"]
     if d.overdue:
         parts.append(f"**超时未跟进**(共 {d.overdue_total} 条)")
-        parts += [f"· #{x['lead_id']} {x.get('title')} · {x.get('customer') or '—'} · 已超时 {x['overdue_hours']:g} 小时"
+        parts += [f"· #{x['lead_id']} {_with_customer(x.get('title'), x.get('customer'))} · 已超时 {x['overdue_hours']:g} 小时"
                   for x in d.overdue]
     if d.new_leads:
         parts.append(f"**新分配的线索**(共 {len(d.new_leads)} 条)")
-        parts += [f"· #{x['lead_id']} {x.get('title')} · {x.get('customer') or '—'}" for x in d.new_leads]
+        parts += [f"· #{x['lead_id']} {_with_customer(x.get('title'), x.get('customer'))}" for x in d.new_leads]
     if d.healthy:
         parts.append("**值得重点推进的客户**(健康度最高)")
-        parts += [f"· {x.get('customer')} · {_score(x.get('score'))} 分" for x in d.healthy]
+        parts += [f"· {x.get('customer')} · 健康分 {_score(x.get('score'))}" for x in d.healthy]
     return "\n".join(parts)
 
 
@@ -101,16 +112,16 @@ def digest_rep(cfg: AppConfig, notice: DigestRep) -> Card:
 
 def _rate(p: dict[str, Any]) -> str:
     pct = f"{p['rate'] * 100:.0f}%" if p.get("rate") is not None else "—"
-    return f"· {p['from']} → {p['to']}:{p['reached']}/{p['entered']}({pct})"
+    return f"· {p['from']} → {p['to']}:{p['entered']} 条中 {p['reached']} 条推进({pct})"
 
 
 def supervisor_digest_text(cfg: AppConfig, d: DigestSupervisor) -> str:
-    parts = ["**阶段渗透率**(近 90 天,7 天内推进)"]
+    parts = ["**各阶段推进情况**(近 90 天进入该阶段的线索,7 天内推进到下一阶段的有几条)"]
     parts += [_rate(p) for p in d.penetration] or ["· 暂无阶段数据"]
-    parts.append("**逾期情况**(逾期任务 / 超时线索)")
+    parts.append("**逾期情况**(逾期待办 / 超时线索)")
     parts += [f"· {o['name']}:{o['tasks']} / {o['leads']}" for o in d.overdue] or ["· 无逾期"]
     parts.append(f"**红色客户**(共 {d.red_total} 家)")
-    parts += [f"· {r.get('customer')} · {_score(r.get('score'))} 分 · {rep_name(cfg, r.get('owner'))}"
+    parts += [f"· {r.get('customer')} · 健康分 {_score(r.get('score'))} · {rep_name(cfg, r.get('owner'))}"
               for r in d.red] or ["· 无"]
     return "\n".join(parts)
 

@@ -27,7 +27,7 @@ def lead_input(draft: Draft) -> LeadInput:
     try:
         return LeadInput(source="voice" if draft.source == "voice" else "chat", note=draft.note, **values)
     except ValidationError as err:
-        names = "、".join(LABELS.get(str(e["loc"][0]), str(e["loc"][0])) for e in err.errors())
+        names = "、".join(LABELS.get(str(e["loc"][0]), "某一项") for e in err.errors())
         raise UserError(f"{names}的格式不对,请回复更正,例如「电话改成13912345678」。") from None
 
 
@@ -47,7 +47,7 @@ def save_draft(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
             notes, notices = list(res.notes), list(res.notices)
     except MissingFields as err:
         ctx.kv.delete(f"draft:saved:{draft.id}")
-        raise UserError("还缺少:" + "、".join(LABELS.get(f, f) for f in err.fields)) from None
+        raise UserError("还缺少:" + "、".join(LABELS.get(f, "必填信息") for f in err.fields)) from None
     except Exception:
         ctx.kv.delete(f"draft:saved:{draft.id}")   # nothing was stored: allow another tap
         raise

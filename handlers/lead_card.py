@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from cards.model import Button, Card, Field, Level
+from cards.zh import clip_at_boundary
 from handlers.drafts import Draft
 
 LABELS = {"company": "公司", "contact_name": "联系人", "phone": "电话", "product": "产品",
@@ -35,7 +36,8 @@ def confirm_card(draft: Draft) -> Card:
     value = {"draft": draft.id}
     subtitle = "语音记录" if draft.source == "voice" else None
     return Card(card_id=f"draft-{draft.id}", title="新线索,请确认", level=Level.INFO, subtitle=subtitle,
-                text=(draft.transcript and f"识别内容:{draft.transcript[:200]}") or None, fields=fields,
+                text=(draft.transcript and f"识别内容:「{clip_at_boundary(draft.transcript, 600)}」") or None,
+                fields=fields,
                 buttons=(Button("确认", "lead.confirm", value, style="primary"),
                          Button("修改", "lead.edit", value), Button("取消", "lead.cancel", value, style="danger")),
                 footer="回复「预算改成200万」这样的话可以直接修改")

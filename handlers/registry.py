@@ -59,8 +59,9 @@ class Registry:
         return None
 
     def match_command(self, text: str) -> tuple[Command, str] | None:
-        """The command a message starts with (longest alias first) and the rest of it."""
-        t = text.strip()
+        """The command a message starts with (longest alias first) and the rest of it; a
+        leading slash is ignored (「/help」 as other bots taught people)."""
+        t = text.strip().lstrip("/／").strip()
         best: tuple[Command, str, int] | None = None
         for cmd in self.commands:
             for alias in cmd.aliases:

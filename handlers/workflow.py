@@ -60,7 +60,7 @@ def parse_details(text: str) -> tuple[str, dict[str, str]]:
 
 
 def stage_choices(ctx: Context) -> str:
-    return "、".join(f"{s.name}({s.key})" for s in ctx.cfg.funnel.stages)
+    return "、".join(s.name for s in ctx.cfg.funnel.stages)
 
 
 def find_stage(ctx: Context, word: str) -> Stage:

@@ -63,7 +63,7 @@ def stage_label(cfg: AppConfig, stage: str | None, name: str | None = None) -> s
     if name:
         return str(name)
     found = cfg.funnel.stage(stage or "")
-    return found.name if found else str(stage or "—")
+    return found.name if found else ("已停用的阶段" if stage else "—")     # never the key
 
 
 def stage_name(cfg: AppConfig, data: dict[str, Any]) -> str:
@@ -183,10 +183,18 @@ def activity_lines(cfg: AppConfig, items: list[dict[str, Any]]) -> list[str]:
     lines = []
     for a in items[:RECENT_ITEMS]:
         raw = str(a.get("kind") or "")
-        kind = ACTIVITY_LABELS.get(raw, raw)
-        text = (a.get("text") or "").replace("\n", " ")
+        kind = ACTIVITY_LABELS.get(raw, "动态")
+        text = without_label((a.get("text") or "").replace("\n", " "), kind)
         lines.append(f"· {when(cfg, a.get('at'))} {rep_name(cfg, a.get('actor'))} {kind}{(':' + text) if text else ''}")
     return lines or ["· 暂无记录"]
+
+
+def without_label(text: str, label: str) -> str:
+    """`text` without a leading 「label:」 it repeats (「阶段:阶段:需求确认 → 方案」)."""
+    for sep in (":", "：", " "):
+        if label and text.startswith(label + sep):
+            return text[len(label) + 1:].lstrip()
+    return text
 
 
 def conversion_text(conv: dict[str, Any] | None) -> str:
@@ -197,8 +205,8 @@ def conversion_text(conv: dict[str, Any] | None) -> str:
 
 def fuse_diagnosis(cfg: AppConfig, notice: FuseDiagnosis) -> Card:
     fields = fuse_fields(cfg, notice, with_owner=True)
-    fields += [Field("团队该阶段中位停留", hours(notice.team_median_hours)),
-               Field("负责人近30天本阶段转化", conversion_text(notice.rep_conversion_30d))]
+    fields += [Field("团队同阶段一般停留", hours(notice.team_median_hours)),
+               Field("负责人近30天此阶段推进成功", conversion_text(notice.rep_conversion_30d))]
     text = "**最近动态**\n" + "\n".join(activity_lines(cfg, notice.recent_activities or []))
     return Card(card_id=card_id_for("fuse-d", notice), title="诊断:线索超时 24 小时仍无进展", level=Level.DANGER,
                 fields=tuple(fields), text=text, buttons=supervisor_buttons(cfg, notice, notice.owner),
@@ -233,7 +241,7 @@ def pool_returned(cfg: AppConfig, notice: PoolReturned) -> Card:
 
 
 def handover_lines(cfg: AppConfig, leads: list[dict[str, Any]]) -> list[str]:
-    return [f"· #{ld['id']} {ld.get('title') or ''} · {ld.get('stage') or '—'} · {money(ld.get('budget_cny'))}"
+    return [f"· #{ld['id']} {ld.get('title') or ''} · {stage_label(cfg, ld.get('stage'))} · {money(ld.get('budget_cny'))}"
             f" · 上次更新 {when(cfg, ld.get('last_activity_at'))}" for ld in leads[:HANDOVER_LINES]]
 
 

@@ -199,7 +199,7 @@ def feishu_card_text(card: dict[str, Any]) -> str:
         tag = node.get("tag")
         if tag not in ("plain_text", "markdown", "lark_md") or id(node) in in_buttons:
             continue
-        text = str(node.get("content", "")).replace("&#60;", "<").replace("&#62;", ">")
+        text = str(node.get("content", "")).replace("&#60;", "<").replace("&#62;", ">").replace("&#42;", "*")
         text = (text if tag == "plain_text" else strip_markdown(text)).strip()
         if text.startswith("处理结果："):
             result = text.removeprefix("处理结果：").strip()

@@ -124,6 +124,7 @@ class PlatformSimulator:
         self.base_url = bot_base_url.rstrip("/")
         self.http = requests.Session()
         self._feishu_card_path = feishu_card_path
+        self.said: list[tuple[str, str, str]] = []     # (platform, user id, text) people wrote or said
 
     # built lazily: a platform that is not configured cannot build its crypto
     @functools.cached_property
@@ -154,6 +155,7 @@ class PlatformSimulator:
                   timestamp: float | None = None, raw_body: bytes | None = None) -> Delivered:
         """A user's text message (WeCom app chats are one-to-one: `chat_id` is ignored there)."""
         tamper, now = Tamper(forge_signature, timestamp, raw_body), self.clock()
+        self.said.append((platform, user_id, text))
         if platform == "wecom":
             return self.post(self.wecom.request(self.wecom.text(user_id, text, msg_id, int(now)), now, tamper))
         return self._send_json(platform, user_id, "text", {"text": text}, msg_id, chat_id, now, tamper)
@@ -165,6 +167,8 @@ class PlatformSimulator:
         """A voice note: the audio goes into the sandbox media store under a fresh key."""
         tamper, now = Tamper(forge_signature, timestamp, raw_body), self.clock()
         content_type = AUDIO_TYPES.get(fmt.lower(), "application/octet-stream")
+        if recognition:
+            self.said.append((platform, user_id, recognition))
         if platform == "wecom":
             media_id = new_id("sbx-media-", 16)
             self.sandbox.put_media("wecom", media_id, audio, content_type)

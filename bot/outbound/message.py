@@ -2,7 +2,7 @@
 coalesced to fit each platform's size limit.
 
 Long texts: split at line boundaries into at most `MAX_PARTS` messages (a single over-long
-line is cut at a character boundary); whatever is left after that is dropped and the last
+line is cut at a word or clause break); whatever is left after that is dropped and the last
 part ends with `TRUNCATED_NOTE`. Splitting keeps query results readable; the cap keeps one
 reply from eating a recipient's whole per-minute allowance.
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cards.model import clip_bytes
+from cards.zh import boundary_cut
 
 MAX_PARTS = 4
 TRUNCATED_NOTE = "\n…（内容过长，已截断）"
@@ -80,10 +81,10 @@ def _nbytes(text: str) -> int:
 
 
 def _hard_split(line: str, limit: int) -> list[str]:
-    """Cut one over-long line into pieces of ≤ limit bytes on character boundaries."""
+    """Cut one over-long line into pieces of ≤ limit bytes, at breaks between words or clauses."""
     pieces, rest = [], line
     while _nbytes(rest) > limit:
-        head = rest.encode()[:limit].decode("utf-8", "ignore")
+        head = rest[:max(1, boundary_cut(rest, limit))]      # at a word or clause break when there is one
         pieces.append(head)
         rest = rest[len(head):]
     return pieces + ([rest] if rest else [])

@@ -16,6 +16,7 @@ from bot.outbound.ratelimit import scopes_of, smallest_allowance
 from bot.platforms.interface import Channel
 from cards.model import Card, card_from_dict
 from cards.render.text import render_text
+from cards.zh import polish
 from crm_core.db.models import CardRecord, OutboundMessage
 
 TEXT_KINDS = ("text", "markdown")
@@ -80,7 +81,7 @@ def plan_job(s: Session, row_id: int, channels: Mapping[str, Channel], now: floa
         job.ref.update((rec.platform_ref or {}) if rec else {})
     if job.as_text and job.card is not None:      # the card as plain text, through a text route
         job.route = channel.route(to, "text", now)
-        job.parts = [render_text(job.card, max_bytes=channel.platform.text_limit(job.route, "text"))]
+        job.parts = [polish(render_text(job.card, max_bytes=channel.platform.text_limit(job.route, "text")))]
     return job
 
 

@@ -7,6 +7,7 @@ button's callback value is `{"card_id", "action", **value}` (2.0: `behaviors[cal
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Mapping
 
 from cards.model import (
@@ -68,9 +69,16 @@ class _Caps:
         return clip_bytes(text, max(int(LIMITS[name] * self.scale), 12))
 
 
-def _md_safe(text: str) -> str:
-    # angle brackets would open <at id=all>, <font>, <a> tags; HTML entities show them literally
-    return text.replace("<", "&#60;").replace(">", "&#62;")
+_MASK_STARS = re.compile(r"(?<=\d)\*+(?=\d)")
+
+
+def md_safe(text: str) -> str:
+    """Text for a Feishu markdown element, shown as written: angle brackets would open
+    <at id=all>, <font>, <a> tags, and the stars of a masked phone (138****5678) would be
+    read as empty bold and vanish; HTML entities show both literally."""
+    text = text.replace("<", "&#60;").replace(">", "&#62;")
+    return _MASK_STARS.sub(lambda m: "&#42;" * len(m.group(0)), text)
+
 
 
 def _plain(content: str) -> dict[str, str]:
@@ -102,7 +110,7 @@ def _confirm(button: Button, caps: _Caps) -> dict[str, Any]:
 def _card_v2(card: Card, caps: _Caps) -> dict[str, Any]:
     elements: list[dict[str, Any]] = _fields_v2(card, caps)
     if card.text:
-        elements.append({"tag": "markdown", "content": _md_safe(caps.clip("text", card.text))})
+        elements.append({"tag": "markdown", "content": md_safe(caps.clip("text", card.text))})
     if card.footer:
         elements.append(_div_v2(caps.clip("footer", card.footer), size="notation", color="grey"))
     if card.buttons:   # kept when resolved, but disabled, so the card keeps its shape
@@ -172,7 +180,7 @@ def _card_v1(card: Card, caps: _Caps) -> dict[str, Any]:
             {"is_short": f.short, "text": _plain(_field_line(f, caps))} for f in card.fields]})
     if card.text:
         elements.append({"tag": "div", "text": {"tag": "lark_md",
-                                                "content": _md_safe(caps.clip("text", card.text))}})
+                                                "content": md_safe(caps.clip("text", card.text))}})
     if card.is_resolved:
         # 1.0 has no reliable disabled state: the buttons go and a result line replaces them
         elements.append({"tag": "hr"})

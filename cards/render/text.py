@@ -4,6 +4,7 @@ a platform (or a group robot) cannot show an interactive card.
 from __future__ import annotations
 
 from cards.model import Card, clip_bytes, strip_markdown
+from cards.zh import clip_at_boundary
 
 
 def render_text(card: Card, *, max_bytes: int | None = None) -> str:
@@ -40,4 +41,4 @@ def _clip_keeping_tail(head: str, body: list[str], tail: str, max_bytes: int) ->
     if room <= len(head.encode()):      # not even the title fits beside the result
         return clip_bytes("\n".join(p for p in [head, *body, tail] if p), max_bytes)
     main = "\n".join(p for p in [head, *body] if p)
-    return clip_bytes(main, room) + suffix
+    return clip_at_boundary(main, room) + suffix

@@ -14,6 +14,7 @@ from cards.model import (
     Card, CardDecodeError, DecodedAction, Level, clip_bytes, decode_action_token, instance_of,
     strip_markdown,
 )
+from cards.zh import clip_at_boundary, clip_lines
 
 # Used when a text_notice card (which WeCom requires to be clickable) has nowhere better to go.
 DEFAULT_CARD_ACTION_URL = "https://work.weixin.qq.com/"
@@ -107,7 +108,7 @@ def _template_card(card: Card, interactive: bool, card_action_url: str,
         tc["quote_area"] = {
             "type": 0,
             "title": clip_bytes("处理结果", LIMITS["quote_title"]),
-            "quote_text": clip_bytes(card.result or "", LIMITS["quote_text"]),
+            "quote_text": clip_at_boundary(card.result or "", LIMITS["quote_text"]),
         }
     if interactive:
         tc["button_list"] = [_button(card, b) for b in card.buttons]
@@ -132,7 +133,7 @@ def _fields(card: Card) -> tuple[list[dict[str, Any]], list[str]]:
     """First six fields as key/value rows; the rest become plain lines in the sub-title."""
     rows = [
         {"type": 0, "keyname": clip_bytes(f.label, LIMITS["keyname"]),
-         "value": clip_bytes(f.value or "—", LIMITS["value"])}
+         "value": clip_at_boundary(f.value or "—", LIMITS["value"])}
         for f in card.fields[:MAX_HORIZONTAL]
     ]
     overflow = [f"{f.label}：{f.value}" for f in card.fields[MAX_HORIZONTAL:]]
@@ -140,12 +141,34 @@ def _fields(card: Card) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def _sub_title_text(card: Card, overflow: list[str]) -> str:
+    return _split_sub_title(card, overflow)[0]
+
+
+def card_overflow(card: Card) -> str:
+    """The lines of the card's text that did not fit on the card, whole, for the channel to
+    send right after it as text ("" when everything fits)."""
+    return _split_sub_title(card, _fields(card)[1])[1]
+
+
+def _split_sub_title(card: Card, overflow: list[str]) -> tuple[str, str]:
+    """(what the card shows, the rest): whole lines only, since a digest item cut in the
+    middle of a company name reads wrong; the card says how many lines follow."""
     parts = list(overflow)
     if card.text:
         parts.append(strip_markdown(card.text).strip())
     if card.footer:
         parts.append(strip_markdown(card.footer).strip())
-    return clip_bytes("\n".join(p for p in parts if p), LIMITS["sub_title_text"])
+    text = "\n".join(p for p in parts if p)
+    limit = LIMITS["sub_title_text"]
+    if len(text.encode()) <= limit:
+        return text, ""
+    lines = text.split("\n")
+    for keep in range(len(lines) - 1, 0, -1):
+        head = "\n".join(lines[:keep]).rstrip()
+        shown = f"{head}\n…(另有 {len(lines) - keep} 行,见下一条消息)"
+        if len(shown.encode()) <= limit:
+            return shown, "\n".join(lines[keep:])
+    return clip_lines(text, limit), ""
 
 
 def _button(card: Card, button: Any) -> dict[str, Any]:

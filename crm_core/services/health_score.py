@@ -35,7 +35,7 @@ from crm_core.services.reminders import claim_notices
 
 DIMENSIONS: tuple[HealthDimension, ...] = ("activity", "value", "dependency", "risk", "growth")
 LABELS = {"activity": "互动活跃度", "value": "商机价值", "dependency": "合作深度",
-          "risk": "风险", "growth": "增长趋势"}
+          "risk": "风险可控", "growth": "增长趋势"}   # 0–100, higher = fewer risks
 SUGGESTIONS = {
     "activity": "近期跟进偏少,建议本周安排一次电话或拜访,了解客户最新需求。",
     "value": "商机金额偏低,建议挖掘新的需求或推荐升级方案。",

@@ -40,7 +40,9 @@ class StageGateError(StageError):
 
 
 def label(item: str) -> str:
-    return FIELD_LABELS.get(item, item)
+    """What reps read for a gate item; never the key itself (a key outside the vocabulary
+    reads as 「所需资料」)."""
+    return FIELD_LABELS.get(item, "所需资料")
 
 
 def fuse_deadline_for(cfg: AppConfig, stage: Stage | None, start: datetime) -> datetime | None:

@@ -1,11 +1,19 @@
-"""End-to-end fixtures: the real crm-bot server + workers + sandbox platforms on loopback."""
+"""End-to-end fixtures: the real crm-bot server + workers + sandbox platforms on loopback.
+Every conversation a test holds through a LocalStack is read as a rep would read it when the
+stack stops (tests/helpers/transcript_scan.py): English the rep did not write, raw config
+keys, half-width punctuation in Chinese and markdown-eaten phones fail the test."""
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
+from sandbox import stack as stack_module
 from sandbox.stack import LocalStack
+from tests.helpers.transcript_scan import Finding, scan
 
 REPS = {"wecom": "zhangwei", "dingtalk": "manager7002", "feishu": "ou_chenjie"}   # one rep per platform
+SCANNED = {"messages": 0, "stacks": 0}
 
 
 @pytest.fixture
@@ -18,3 +26,31 @@ def stack(cfg, db, db_url, clock):  # noqa: ANN001, ANN201
 @pytest.fixture(params=["wecom", "dingtalk", "feishu"])
 def platform(request) -> str:  # noqa: ANN001
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def chinese_transcripts() -> Iterator[None]:
+    """Scan what every LocalStack of this test sent (read when it stops)."""
+    findings: list[Finding] = []
+
+    def observe(s: LocalStack) -> None:
+        calls = s.sandbox.sent()
+        sim = getattr(s, "sim", None)
+        SCANNED["messages"] += len(calls)
+        SCANNED["stacks"] += 1
+        findings.extend(scan(calls, sim.said if sim is not None else [], getattr(s, "cfg", None)))
+
+    stack_module.STOP_OBSERVERS.append(observe)
+    try:
+        yield
+    finally:
+        stack_module.STOP_OBSERVERS.remove(observe)
+    if findings:
+        shown = "\n".join(map(str, findings[:30]))
+        pytest.fail(f"{len(findings)} thing(s) a rep must not see in this test's messages:\n{shown}")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    if SCANNED["stacks"]:
+        terminalreporter.write_line(f"transcript check: {SCANNED['messages']} sandbox message(s) "
+                                    f"from {SCANNED['stacks']} e2e stack(s) read as a rep reads them")

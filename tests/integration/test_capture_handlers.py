@@ -98,9 +98,12 @@ def test_stranger_gets_access_hint_and_nothing_is_created(runtime):
     assert count(runtime, Customer) == 0 and count(runtime, Lead) == 0
 
 
-def test_small_talk_gets_a_hint_in_the_users_language(runtime):
+def test_small_talk_gets_a_short_chinese_answer_and_english_sentences_english(runtime):
     assert "帮助" in say(runtime, "在吗")[0].item
-    assert "help" in say(runtime, "hello there")[0].item
+    for text in ("hello there", "/help", "#6", "🙂", "好的", "谢谢"):      # Chinese unless whole English sentences
+        reply = say(runtime, text)[0].item
+        assert "没太看懂" not in reply and any("\u4e00" <= ch <= "\u9fff" for ch in reply), text
+    assert "help" in say(runtime, "what can you do for me")[0].item
 
 
 def test_help_lists_commands_with_examples(runtime):

@@ -17,6 +17,7 @@ from bot.events import CardAction, EventKind, InboundEvent
 from cards.model import Card
 from cards.render import render_dingtalk, render_dingtalk_update, render_feishu, render_wecom, render_wecom_update
 from cards.render.text import render_text
+from cards.zh import polish
 from crm_core.clock import local
 from crm_core.db.models import Activity, Assignment, CardRecord, Lead, OutboundMessage
 from crm_core.kv import EmbeddedKV
@@ -176,7 +177,7 @@ def test_buttons_on_reminder_and_supervisor_cards(runtime, clock) -> None:  # no
         assert reassign_to == eligible and eligible          # the on-leave member gets no button
         assert "fuse.nudge" in [b.action for b in card.buttons]
     diagnosis = render_text(by_type[FuseDiagnosis])
-    assert "团队该阶段中位停留" in diagnosis and "近30天" in diagnosis and "最近动态" in diagnosis
+    assert "团队同阶段一般停留" in diagnosis and "近30天" in diagnosis and "最近动态" in diagnosis
 
 
 # ---------------------------------------------------------------- 推进阶段
@@ -190,7 +191,7 @@ GATE_CASES = [
     ("negotiation", {}, "赢单 异议:心情", ["异议类别无效", "价格、竞品"], "negotiation"),
     ("negotiation", {}, "won 异议:价格", ["已推进", "赢单"], "won"),
     ("qualify", {"budget_cny": None}, "报价", ["还缺:预算、需求文件"], "qualify"),       # name fragment
-    ("qualify", {}, "火星", ["没有找到阶段「火星」", "需求确认(qualify)"], "qualify"),
+    ("qualify", {}, "火星", ["没有找到阶段「火星」", "需求确认、定制方案发送"], "qualify"),
     ("qualify", {}, "需求确认", ["已在“需求确认”阶段"], "qualify"),
 ]
 
@@ -284,7 +285,7 @@ def test_double_tap_has_one_effect(runtime, clock, kind, actor, action, values, 
     assert [r.item.result is not None for r in first if r.update] == [True]
     assert STALE in said(second) and not any(r.update for r in second)
     with runtime.db.uow() as s:
-        assert s.get(CardRecord, card.card_id).result.startswith(first[0].item.result.split(" · ")[0])
+        assert s.get(CardRecord, card.card_id).result.startswith(polish(first[0].item.result.split(" · ")[0]))
 
 
 def test_help_request_reaches_the_supervisor_platform(runtime, clock) -> None:  # noqa: ANN001

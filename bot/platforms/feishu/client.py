@@ -14,7 +14,7 @@ import requests
 
 from bot.platforms.feishu.crypto import custom_bot_sign
 from cards.model import Card, clip_bytes
-from cards.render.feishu import render_feishu
+from cards.render.feishu import md_safe, render_feishu
 from crm_core.config.schema import FeishuConfig
 from crm_core.kv.base import KV
 
@@ -184,4 +184,4 @@ def _check(resp: requests.Response, data: dict[str, Any], api: str) -> None:
 
 
 def _post(text: str) -> dict[str, Any]:
-    return {"zh_cn": {"title": "", "content": [[{"tag": "md", "text": clip_bytes(text, TEXT_LIMIT)}]]}}
+    return {"zh_cn": {"title": "", "content": [[{"tag": "md", "text": md_safe(clip_bytes(text, TEXT_LIMIT))}]]}}

@@ -2,20 +2,23 @@
 for team chats, the encrypted XML callback, and WeCom's documented limits."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from bot.events import MediaRef
-from bot.outbound.http import PermanentError
-from bot.outbound.message import Recipient
+from bot.outbound.http import OutboundError, PermanentError
+from bot.outbound.message import Recipient, split_text
 from bot.outbound.ratelimit import HOUR, MINUTE, Window
 from bot.platforms.interface import Channel, HttpEndpoint, Platform, Refs
 from bot.platforms.wecom.client import PLATFORM, WeComClient
 from bot.platforms.wecom.inbound import WeComInbound
 from cards.model import Card, instance_id
-from cards.render.wecom import render_wecom, render_wecom_update
+from cards.render.wecom import card_overflow, render_wecom, render_wecom_update
 from crm_core.config.schema import AppConfig, WeComConfig
 from crm_core.kv.base import KV
+
+log = logging.getLogger("crm_bot.wecom")
 
 
 class WeComChannel(Channel):
@@ -44,7 +47,22 @@ class WeComChannel(Channel):
                   resend_window: float = 0.0) -> Refs:
         _need_user(to)
         # task_id must be unique per app; a notice sent again keeps its card id: one per send
-        return self.client.send_card(to.user_id, card, resend_window, task_id=instance_id(card.card_id, uuid))
+        refs = self.client.send_card(to.user_id, card, resend_window, task_id=instance_id(card.card_id, uuid))
+        self._send_overflow(to, card, resend_window)
+        return refs
+
+    def _send_overflow(self, to: Recipient, card: Card, resend_window: float) -> None:
+        """A card's text longer than WeCom's sub-title shows: the lines that did not fit
+        follow as text, split at line breaks (the card says so). The card is out already, so a
+        failure here is logged, not retried (that would send the card twice)."""
+        rest = card_overflow(card)
+        if not rest:
+            return
+        try:
+            for part in split_text(rest, self.platform.text_limit("app", "text")):
+                self.client.send_text(to.user_id, part, resend_window)
+        except OutboundError as err:
+            log.warning("the rest of card %s did not reach %s: %s", card.card_id, to.user_id, err)
 
     def update_card(self, to: Recipient, card: Card, ref: Refs, response_code: str | None) -> Refs:
         """The tap's response_code (or the send's, while unused); both are single-use."""
