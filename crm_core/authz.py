@@ -390,6 +390,8 @@ def decide(cfg: AppConfig, who: Principal, action: Action, target: Target = None
 # A button's action key → what tapping it does. A key not listed here is obeyed by nobody.
 TAP_ACTIONS: dict[str, Action] = {
     "lead.confirm": Action.CREATE_LEAD, "lead.edit": Action.CREATE_LEAD, "lead.cancel": Action.CREATE_LEAD,
+    "draft.pick": Action.CREATE_LEAD, "draft.save": Action.CREATE_LEAD, "draft.drop": Action.CREATE_LEAD,
+    "draft.keep": Action.CREATE_LEAD,
     "lead.tags": Action.EDIT_LEAD,
     "fuse.done": Action.FOLLOW_UP, "fuse.snooze": Action.SNOOZE, "fuse.help": Action.ASK_HELP,
     "fuse.assist": Action.FLAG_ASSIST, "fuse.nudge": Action.NUDGE, "lead.reassign": Action.REASSIGN,

@@ -1,5 +1,8 @@
 """A rep's lead draft between messages, kept in the KV with an expiry: what was extracted,
-which field the bot is waiting for, and the confirm card it showed."""
+which field the bot is waiting for, the confirm card it showed last (each new card of a draft
+is a new version with its own card id: the newest is the live one) and a question the bot
+asked about the draft and is waiting for (`pending`: an ambiguous message's readings, or a
+new note that arrived while this draft was open)."""
 from __future__ import annotations
 
 import json
@@ -24,7 +27,9 @@ class Draft:
     transcript: str | None = None
     audio_ref: str | None = None
     platform: str | None = None
-    card_id: str | None = None
+    card_id: str | None = None         # the newest confirm card's id
+    version: int = 0                   # how many confirm cards this draft has shown
+    pending: dict[str, Any] | None = None   # {"kind": "choice" | "new_note", "card_id": …, …}
 
     def missing(self, required: list[str]) -> list[str]:
         return [f for f in required if self.fields.get(f) in (None, "")]

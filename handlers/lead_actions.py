@@ -13,10 +13,9 @@ from crm_core.services.intake import MissingFields, intake_lead
 from crm_core.services.lead_input import LeadInput
 from crm_core.services.lead_marks import confirm_lead_tags
 from crm_core.services.queries import get_lead
-from handlers.capture import stamp
 from handlers.context import Context, Reply, UserError
 from handlers.drafts import Draft, DraftStore
-from handlers.lead_card import LABELS, confirm_card
+from handlers.lead_card import LABELS, confirm_card, stamp
 from handlers.registry import Registry
 
 STALE = "这张卡片已经处理过或已过期,无需重复操作。"
@@ -66,6 +65,8 @@ def lead_card_tap(ctx: Context) -> list[Reply]:
     draft = store.get(ctx.me.id)
     if draft is None or draft.id != tap.values.get("draft"):
         return [Reply(STALE)]
+    if draft.card_id and tap.card_id != draft.card_id:
+        return older_card(ctx, draft)
     if tap.key == "lead.confirm":
         return save_draft(ctx, store, draft)
     if tap.key == "lead.edit":
@@ -75,6 +76,16 @@ def lead_card_tap(ctx: Context) -> list[Reply]:
     store.clear(ctx.me.id)
     return [Reply(confirm_card(draft).resolved(f"已取消 · {stamp(ctx.now)}"), update=True),
             Reply("已取消这条线索草稿。")]
+
+
+def older_card(ctx: Context, draft: Draft) -> list[Reply]:
+    """A tap on an earlier confirm card of the open draft: the newest card is the live one."""
+    replies = [Reply("这张是之前的确认卡片,之后内容有过修改。请在最新的这张上操作:"), Reply(confirm_card(draft))]
+    try:
+        older = card_from_dict(ctx.verified_tap.card.content)
+    except (CardError, TypeError, ValueError):      # an old or foreign card: answer in text only
+        return replies
+    return [Reply(older.resolved(f"内容已更新,请看最新的确认卡片 · {stamp(ctx.now)}"), update=True), *replies]
 
 
 def confirm_tags(ctx: Context) -> list[Reply]:

@@ -7,7 +7,7 @@ import logging
 from bot.events import EventKind
 from crm_core.authz import Action
 from crm_core.voice import VoiceError, decode_audio
-from handlers.capture import new_draft
+from handlers.capture import capture_message
 from handlers.context import Context, Reply
 from handlers.registry import Registry
 
@@ -36,8 +36,8 @@ def voice_note(ctx: Context) -> list[Reply]:
         return [Reply(err.user_message)]
     media = ctx.event.media
     ref = f"{ctx.event.platform}:{media.key}" if media else None
-    return new_draft(ctx, text, source="voice", transcript=text, audio_ref=ref,
-                     empty_reply=f"识别到:「{text}」\n但没找到客户信息。可以再说一遍,或直接打字。")
+    return capture_message(ctx, text, source="voice", transcript=text, audio_ref=ref,
+                           empty_reply=f"识别到:「{text}」\n但没找到客户信息。可以再说一遍,或直接打字。")
 
 
 def register(registry: Registry) -> None:
