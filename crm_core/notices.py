@@ -72,6 +72,29 @@ class RoutingPaused(Notice):
     platform: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class FirstContactReminder(LeadNotice):
+    """The first-contact SLA passed and the owner has not contacted the new lead."""
+    kind: ClassVar[str] = "first_contact.owner"
+    assigned_at: str               # ISO timestamps
+    due: str
+    sla_hours: float
+    clock: str = "calendar"        # calendar | working
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirstContactEscalation(LeadNotice):
+    """Still no first contact some hours after the SLA: the team's supervisor is told."""
+    kind: ClassVar[str] = "first_contact.supervisor"
+    supervisor_role: ClassVar[bool] = True
+    owner: str
+    assigned_at: str
+    due: str
+    sla_hours: float
+    hours_overdue: float
+    clock: str = "calendar"
+
+
 # ---- the stage fuse, follow-up watch ----------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,7 +261,7 @@ class DigestSupervisor(Notice):
 
 
 NOTICE_TYPES: tuple[type[Notice], ...] = (
-    LeadAssigned, LeadPooled, RoutingPaused,
+    LeadAssigned, LeadPooled, RoutingPaused, FirstContactReminder, FirstContactEscalation,
     FuseReminder, FuseSupervisor, FuseDiagnosis, HelpRequested, FollowupSupervisor,
     PoolWarning, PoolReturned, HandoverSummary,
     DuplicatePrompt, DuplicateReview, MergeReport,

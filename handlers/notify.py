@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from cards.model import Card
 from crm_core.config.schema import AppConfig
 from crm_core.notices import Notice
-from handlers import dedup_cards, health_cards, workflow_cards
+from handlers import dedup_cards, first_contact_cards, health_cards, workflow_cards
 
 log = logging.getLogger("crm_bot.notify")
 N = TypeVar("N", bound=Notice)
@@ -49,6 +49,7 @@ def default_renderers() -> Renderers:
     """Every feature's renderers (cheap: a few dict entries)."""
     renderers = Renderers()
     workflow_cards.register(renderers)
+    first_contact_cards.register(renderers)
     health_cards.register(renderers)
     dedup_cards.register(renderers)
     return renderers

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crm_core.services.digest import rep_digests, supervisor_digests
+from crm_core.services.first_contact import scan_first_contact
 from crm_core.services.followup import scan_followups
 from crm_core.services.fuse import scan_fuses
 from crm_core.services.health_facts import changed_customers
@@ -98,6 +99,11 @@ def routing_check(rt: JobContext, now: datetime) -> dict[str, int]:
     return _scan_and_deliver(rt, now, lambda s, t: check_slow_first_contact(s, rt.cfg, rt.kv, t))
 
 
+def first_contact_scan(rt: JobContext, now: datetime) -> dict[str, int]:
+    """New leads past the first-contact SLA: the owner reminded, later the supervisor (once each)."""
+    return _scan_and_deliver(rt, now, lambda s, t: scan_first_contact(s, rt.cfg, t))
+
+
 def outbox_sweep(rt: JobContext, now: datetime) -> dict[str, int]:
     """Outbound messages with no progress for `stall_minutes` lost their queue message (Redis
     failed after the insert, or restarted empty): back on the queue. One still queued is
@@ -112,4 +118,5 @@ def registered_jobs() -> dict[str, JobFn]:
             "health_refresh": health_refresh, "rep_digest": rep_digest,
             "supervisor_digest": supervisor_digest, "merge_report": merge_report,
             "followup_scan": followup_scan, "pool_scan": pool_scan, "routing_check": routing_check,
+            "first_contact_scan": first_contact_scan,
             "outbox_sweep": outbox_sweep}

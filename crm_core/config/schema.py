@@ -250,6 +250,10 @@ class Assignment(Strict):
     default_team: str | None = None
     rules: list[AssignmentRule] = Field(default_factory=list)
     first_contact_sla_hours: float = Field(48, gt=0)
+    # a new lead not contacted within the SLA: the owner is reminded at the deadline, the team's
+    # supervisor told this many hours later (counted on first_contact_clock) if still nobody called
+    first_contact_escalate_hours: float = Field(4, gt=0)
+    first_contact_clock: Literal["calendar", "working"] = "calendar"
     slow_first_contact_hours: float = Field(2, gt=0)
     slow_first_contact_count: int = Field(3, ge=1)
 
@@ -353,6 +357,7 @@ class Schedules(Strict):
     followup_scan: Job = _job(every_minutes=30)       # 48 h without follow-up → supervisor
     pool_scan: Job = _job(cron="0 8 * * *")           # 公海: warnings and returns
     routing_check: Job = _job(every_minutes=15)       # slow first contact → out of rotation today
+    first_contact_scan: Job = _job(every_minutes=15)  # first-contact SLA: owner reminded, then supervisor
     outbox_sweep: OutboxSweep = OutboxSweep(every_minutes=2)   # re-queue outbound messages that lost theirs
 
 

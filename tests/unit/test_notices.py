@@ -17,7 +17,7 @@ from crm_core.config.schema import AppConfig
 from crm_core.notices import (NOTICE_TYPES, DigestRep, DigestSupervisor, DuplicatePrompt, DuplicateReview,
                               FollowupSupervisor, FuseDiagnosis, FuseReminder, FuseSupervisor, HandoverSummary,
                               HealthDrop, HealthRed, HelpRequested, LeadAssigned, LeadPooled, MergeReport, Notice,
-                              PoolReturned, PoolWarning, RoutingPaused)
+                              PoolReturned, PoolWarning, RoutingPaused, FirstContactReminder, FirstContactEscalation)
 from handlers.notify import Renderers, default_renderers
 from tests.conftest import EXAMPLE
 
@@ -43,6 +43,10 @@ SAMPLES: dict[type[Notice], Callable[[], Notice]] = {
                                    team="east-medical", skipped=(("zhao.min", "休假中"),)),
     RoutingPaused: lambda: RoutingPaused(to_rep="wang.fang", rep="zhang.wei", rep_name="张伟", count=3, hours=2,
                                          until=AT, dedupe_key="routing:paused"),
+    FirstContactReminder: lambda: FirstContactReminder(**LEAD, assigned_at=AT, due=AT, sla_hours=48),
+    FirstContactEscalation: lambda: FirstContactEscalation(**{**LEAD, "to_rep": "wang.fang"}, owner="zhang.wei",
+                                                           assigned_at=AT, due=AT, sla_hours=48, hours_overdue=4.5,
+                                                           clock="working"),
     FuseReminder: lambda: FuseReminder(**FUSE),
     FuseSupervisor: lambda: FuseSupervisor(**SUP, platform="feishu"),
     FuseDiagnosis: lambda: FuseDiagnosis(**SUP, recent_activities=[], team_median_hours=None),
@@ -67,7 +71,7 @@ SAMPLES: dict[type[Notice], Callable[[], Notice]] = {
 
 # Who gets a notice in their supervisor role regardless of `as_supervisor` (unchanged by typing).
 SUPERVISOR_KINDS = {"fuse.supervisor", "fuse.diagnosis", "followup.supervisor", "lead.pool", "routing.paused",
-                    "fuse.help", "digest.supervisor"}
+                    "fuse.help", "digest.supervisor", "first_contact.supervisor"}
 
 
 @pytest.fixture(scope="module")
