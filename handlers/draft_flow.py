@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -28,8 +29,8 @@ NOTE_LIMIT = 5000                 # LeadInput.note
 KNOWN_LIMIT = 300                 # the rep's customers the reader knows by name
 _THANKS_RE = re.compile(r"谢|辛苦|感谢|thank|thx", re.IGNORECASE)
 _PUNCT_RE = re.compile(r"[\s,.;:!?，。；：！？、~～…·\"'“”‘’「」()（）]+")
-_NEW_NOTE_WORDS = {"save": ("保存", "保存当前", "存", "先保存", "保存当前再记新的", "保存当前,再记新的"),
-                   "drop": ("放弃", "放弃当前", "不要了", "删掉", "放弃当前,改记新的", "放弃当前改记新的"),
+_NEW_NOTE_WORDS = {"save": ("保存", "保存当前", "存", "先保存", "保存当前再记新的", "保存当前，再记新的"),
+                   "drop": ("放弃", "放弃当前", "不要了", "删掉", "放弃当前，改记新的", "放弃当前改记新的"),
                    "keep": ("继续", "继续编辑", "继续当前", "继续编辑当前", "保留", "先不管新的")}
 GONE = "这条线索草稿已经保存或取消了,这个问题不用再回答。"
 
@@ -65,9 +66,10 @@ def advance(ctx: Context, store: DraftStore, draft: Draft) -> list[Reply]:
 
 
 def start_draft(ctx: Context, store: DraftStore, text: str, fields: dict[str, Any], *, source: str = "chat",
-                transcript: str | None = None, audio_ref: str | None = None) -> list[Reply]:
+                transcript: str | None = None, audio_ref: str | None = None,
+                review: Sequence[str] = ()) -> list[Reply]:
     draft = Draft(fields=fields, note=text, source=source, transcript=transcript, audio_ref=audio_ref,
-                  platform=ctx.event.platform)
+                  platform=ctx.event.platform, review=[k for k in review if k in FIELDS])
     return advance(ctx, store, draft)
 
 
@@ -93,11 +95,15 @@ def add_note(draft: Draft, words: str | None) -> None:
 def apply_changes(ctx: Context, store: DraftStore, draft: Draft, changes: dict[str, Any],
                   note: str | None) -> list[Reply]:
     draft.fields.update({k: v for k, v in changes.items() if k in FIELDS})
+    draft.review = [k for k in draft.review if k not in changes]      # the rep said it: checked
     add_note(draft, note)
     named = [LABELS[k] for k in changes if k in LABELS and k != "industry"] or (
         [LABELS["industry"]] if "industry" in changes else [])
     said = f"已更新:{'、'.join(named)}。" if named else ("已补充到这条线索的备注。" if note else "")
     replies = advance(ctx, store, draft)
+    if said and replies and isinstance(replies[0].item, str):
+        # one message: WeCom drops a text identical to one sent in the last minute (the question)
+        return [Reply(f"{said}{replies[0].item}"), *replies[1:]]
     return ([Reply(said)] if said else []) + replies
 
 
@@ -174,7 +180,7 @@ def typed_pick(pending: dict[str, Any], text: str) -> str | None:
         return str(int(t) - 1)
     for i, choice in enumerate(choices):
         label = _PUNCT_RE.sub("", str(choice.get("label", "")))
-        head = str(choice.get("label", "")).split(":")[0]
+        head = str(choice.get("label", "")).split("：")[0]
         if t in {label, head, f"是{head}", f"{head}吧", f"是{head}吧", f"记{head}"}:
             return str(i)
     return None

@@ -41,8 +41,20 @@ def field_text(name: str, value: object) -> str:
     return money(value) if name == "budget_cny" and isinstance(value, int) else str(value)
 
 
+REVIEW_MARK = "（请核对）"
+REVIEW_FOOTER = "标「请核对」的内容是语音里没听清或按客户名单补全的,请核对后再确认。"
+
+
+def draft_field_text(draft: Draft, name: str) -> str:
+    """A field as the confirm card shows it: marked 「请核对」 when the voice note left it unsure."""
+    value = draft.fields.get(name)
+    text = field_text(name, value)
+    return f"{text}{REVIEW_MARK}" if name in draft.review and value not in (None, "") else text
+
+
 def confirm_card(draft: Draft) -> Card:
-    fields = tuple(Field(LABELS[k], field_text(k, draft.fields.get(k))) for k in LABELS)
+    fields = tuple(Field(LABELS[k], draft_field_text(draft, k)) for k in LABELS)
+    unsure = any(k in draft.review and draft.fields.get(k) not in (None, "") for k in LABELS)
     value = {"draft": draft.id}
     subtitle = "语音记录" if draft.source == "voice" else None
     card_id = f"draft-{draft.id}-{draft.version}" if draft.version else f"draft-{draft.id}"
@@ -51,7 +63,7 @@ def confirm_card(draft: Draft) -> Card:
                 fields=fields,
                 buttons=(Button("确认", "lead.confirm", value, style="primary"),
                          Button("修改", "lead.edit", value), Button("取消", "lead.cancel", value, style="danger")),
-                footer="回复「预算改成200万」这样的话可以直接修改")
+                footer=(REVIEW_FOOTER if unsure else "") + "回复「预算改成200万」这样的话可以直接修改")
 
 
 def question_card(draft: Draft, number: str, question: str, labels: Sequence[str]) -> Card:
@@ -66,8 +78,8 @@ def new_note_card(draft: Draft, number: str, new_text: str, can_save: bool) -> C
     """A new note arrived while this draft is open: save it, drop it, or keep working on it."""
     who = draft.fields.get("company") or draft.fields.get("contact_name") or "当前线索"
     value = {"draft": draft.id}
-    buttons = ((Button("保存当前,再记新的", "draft.save", value, style="primary"),) if can_save else ()) + (
-        Button("放弃当前,改记新的", "draft.drop", value, style="danger"),
+    buttons = ((Button("保存当前，再记新的", "draft.save", value, style="primary"),) if can_save else ()) + (
+        Button("放弃当前，改记新的", "draft.drop", value, style="danger"),
         Button("继续编辑当前", "draft.keep", value))
     excerpt = new_text if len(new_text) <= 60 else new_text[:60] + "…"
     return Card(card_id=f"draft-new-{draft.id}-{number}", title="还有一条线索没保存", level=Level.WARNING,

@@ -287,7 +287,7 @@ def _fields_update(c: _Ctx, body: str, found: dict[str, Any], note: str | None, 
         rest = {k: v for k, v in changes.items() if k != "contact_name"}
         return Reading("ask", question=f"「{contact}」要换掉现在的联系人「{cur_contact}」吗?", why="contact-conflict",
                        choices=(Choice(f"联系人改为{contact}", changes, note=note),
-                                Choice(f"仍是{cur_contact},只记备注", {k: v for k, v in rest.items() if k != "phone"},
+                                Choice(f"仍是{cur_contact}，只记备注", {k: v for k, v in rest.items() if k != "phone"},
                                        note=body)))
     company, cur_company = changes.get("company"), c.current("company")
     if company and cur_company and not answering:
@@ -295,7 +295,7 @@ def _fields_update(c: _Ctx, body: str, found: dict[str, Any], note: str | None, 
         if not rest:
             return Reading("ask", question=f"要把公司从「{cur_company}」改成「{company}」吗?", why="company-change",
                            choices=(Choice(f"公司改为{company}", changes),
-                                    Choice("这是另一个客户", new_note=True), Choice("不改,记到备注", note=body)))
+                                    Choice("这是另一个客户", new_note=True), Choice("不改，记到备注", note=body)))
     if not changes:
         return Reading("update", note=note or body, why="same-values")
     return Reading("update", changes, note=note, why="fields")
@@ -308,16 +308,16 @@ def _bare(c: _Ctx, body: str, addition: bool) -> Reading:
     if awaiting and _DONT_KNOW_RE.match(answer):
         return Reading("unclear", question=awaiting, why="dont-know")
     if not addition and _person_like(answer):
-        options: tuple[Choice, ...] = (Choice(f"联系人:{answer}", {"contact_name": answer}),
-                                       Choice(f"公司:{answer}", {"company": answer}))
+        options: tuple[Choice, ...] = (Choice(f"联系人：{answer}", {"contact_name": answer}),
+                                       Choice(f"公司：{answer}", {"company": answer}))
         return Reading("ask", question=f"「{answer}」是联系人还是公司?", choices=options, why="person-or-company")
     if not addition and _name_like(answer):
         if awaiting == "company":
             return Reading("update", {"company": answer[:100]}, why="answer-name")
         if awaiting:
             return Reading("update", {awaiting: answer[:100]}, why="answer-free")
-        options = (Choice(f"公司:{answer}", {"company": answer}), Choice(f"产品:{answer}", {"product": answer}),
-                   Choice(f"联系人:{answer}", {"contact_name": answer}), Choice("记到备注", note=body))
+        options = (Choice(f"公司：{answer}", {"company": answer}), Choice(f"产品：{answer}", {"product": answer}),
+                   Choice(f"联系人：{answer}", {"contact_name": answer}), Choice("记到备注", note=body))
         return Reading("ask", question=f"「{answer}」要记到哪一项?", choices=options, why="bare-word")
     return Reading("update", note=body, why="remark")
 

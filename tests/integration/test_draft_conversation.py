@@ -96,9 +96,9 @@ def test_typed_confirmation_saves(runtime):
 def test_a_bare_name_is_asked_about_by_buttons_or_words(runtime):
     say(runtime, "记录张总要采购CT设备,预算300万,3月招标")
     ask = card_of(say(runtime, "李明"))
-    assert "联系人还是公司" in ask.text and {b.text for b in ask.buttons} >= {"公司:李明", "联系人:李明"}
+    assert "联系人还是公司" in ask.text and {b.text for b in ask.buttons} >= {"公司：李明", "联系人：李明"}
     assert draft_of(runtime).fields["company"] is None
-    picked = tap_button(runtime, ask, "公司:李明")
+    picked = tap_button(runtime, ask, "公司：李明")
     assert picked[0].update and "已选" in picked[0].item.result
     assert card_of(picked[1:]).title == "新线索,请确认" and draft_of(runtime).fields["company"] == "李明"
     # typed: 「联系人」 answers the question
@@ -106,7 +106,7 @@ def test_a_bare_name_is_asked_about_by_buttons_or_words(runtime):
     say(runtime, "记录张总要采购CT设备,预算300万,3月招标")
     card_of(say(runtime, "王芳"))
     typed = say(runtime, "联系人")
-    assert typed[0].update and "联系人:王芳" in typed[0].item.result and "哪家公司" in texts(typed)
+    assert typed[0].update and "联系人：王芳" in typed[0].item.result and "哪家公司" in texts(typed)
     draft = draft_of(runtime)
     assert draft.fields["contact_name"] == "王芳" and draft.fields["company"] is None and draft.pending is None
     # a question the rep moved on from: its buttons say so and change nothing
