@@ -4,16 +4,21 @@ stack stops (tests/helpers/transcript_scan.py): English the rep did not write, r
 keys, half-width punctuation in Chinese and markdown-eaten phones fail the test."""
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from sandbox import stack as stack_module
 from sandbox.stack import LocalStack
+from sandbox.cardjson import call_text
 from tests.helpers.transcript_scan import Finding, scan
 
 REPS = {"wecom": "zhangwei", "dingtalk": "manager7002", "feishu": "ou_chenjie"}   # one rep per platform
 SCANNED = {"messages": 0, "stacks": 0}
+# CRM_BOT_TRANSCRIPTS=file.jsonl: every message of every conversation and what the check found in it
+TRANSCRIPTS = os.environ.get("CRM_BOT_TRANSCRIPTS")
 
 
 @pytest.fixture
@@ -29,16 +34,21 @@ def platform(request) -> str:  # noqa: ANN001
 
 
 @pytest.fixture(autouse=True)
-def chinese_transcripts() -> Iterator[None]:
+def chinese_transcripts(request: pytest.FixtureRequest) -> Iterator[None]:
     """Scan what every LocalStack of this test sent (read when it stops)."""
     findings: list[Finding] = []
 
     def observe(s: LocalStack) -> None:
         calls = s.sandbox.sent()
-        sim = getattr(s, "sim", None)
+        said = list(getattr(getattr(s, "sim", None), "said", []))
+        found = scan(calls, said, getattr(s, "cfg", None))
         SCANNED["messages"] += len(calls)
         SCANNED["stacks"] += 1
-        findings.extend(scan(calls, sim.said if sim is not None else [], getattr(s, "cfg", None)))
+        findings.extend(found)
+        if TRANSCRIPTS:
+            with open(TRANSCRIPTS, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"test": request.node.nodeid, "said": said, "sent": [call_text(c) for c in calls],
+                                      "findings": [str(f) for f in found]}, ensure_ascii=False) + "\n")
 
     stack_module.STOP_OBSERVERS.append(observe)
     try:
