@@ -13,6 +13,7 @@ from bot.runtime import database_url
 from crm_core.assignment.lint import lint_rules
 from crm_core.clock import local, utcnow
 from crm_core.config import AppConfig, resolve_config_path
+from crm_core.config.checks import reference_warnings
 from crm_core.config.live import override_lines
 from crm_core.db import Database
 from crm_core.db.migrate import upgrade
@@ -39,7 +40,7 @@ def config_check(config_path: str | None) -> None:
 
 
 def config_warnings(cfg: AppConfig) -> list[str]:
-    return lint_rules(cfg)
+    return lint_rules(cfg) + reference_warnings(cfg)
 
 
 def availability_lines(cfg: AppConfig) -> list[str]:

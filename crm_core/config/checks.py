@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from crm_core.config.schema import AppConfig
 from crm_core.config.vocabulary import CAPTURE_FIELDS, CHANNELS, GATE_ITEMS
 
 
@@ -44,7 +45,42 @@ def cross_reference_problems(data: dict[str, Any]) -> list[str]:
     problems += _stage_problems(_dict(data, "funnel"))
     problems += _alert_problems(_dict(data, "alerts"), _enabled_platforms(_dict(data, "platforms")), reps)
     problems += _dingtalk_card_problems(_dict(_dict(data, "platforms"), "dingtalk"))
+    problems += _group_robot_problems(_dict(data, "platforms"), team_ids)
     return problems
+
+
+def _group_robot_problems(platforms: dict[str, Any], team_ids: list[str]) -> list[str]:
+    """Team group robots are keyed by team id: a key naming no team never posts anywhere."""
+    out: list[str] = []
+    for platform, key in (("wecom", "group_webhooks"), ("dingtalk", "group_robots")):
+        for team in _dict(_dict(platforms, platform), key):
+            if team not in team_ids:
+                out.append(_problem(f"platforms.{platform}.{key}.{team}", f"unknown team '{team}'",
+                                    f"没有这个团队「{team}」", team, team_ids))
+    return out
+
+
+def reference_warnings(cfg: AppConfig) -> list[str]:
+    """What works but probably not as meant: people and cards on platforms that are off, a
+    platform without an alert route, gates on stages a lead never leaves."""
+    out: list[str] = []
+    enabled = set(cfg.platforms.enabled())
+    for i, rep in enumerate(cfg.org.reps):
+        if enabled and rep.platform not in enabled:
+            out.append(f"org.reps[{i}].platform: '{rep.platform}' is not enabled, {rep.id} gets no messages / "
+                       f"平台「{rep.platform}」未启用,{rep.name}收不到消息")
+    for i, team in enumerate(cfg.org.teams):
+        if team.supervisor_platform and team.supervisor_platform not in enabled:
+            out.append(f"org.teams[{i}].supervisor_platform: '{team.supervisor_platform}' is not enabled / "
+                       f"平台「{team.supervisor_platform}」未启用,主管卡片发不到那里")
+    for platform in sorted(enabled - set(cfg.alerts.routes)):
+        out.append(f"alerts.routes.{platform}: missing; alerts about {platform} are only logged / "
+                   f"没有为「{platform}」配置告警通道,它出故障时只写日志、不通知任何人")
+    for i, stage in enumerate(cfg.funnel.stages):
+        if stage.outcome and stage.required:
+            out.append(f"funnel.stages[{i}].required: '{stage.key}' is a closing stage, a lead never leaves it / "
+                       f"「{stage.name}」是结束阶段,线索不会离开它,离开条件不起作用")
+    return out
 
 
 def _enabled_platforms(platforms: dict[str, Any]) -> set[str]:

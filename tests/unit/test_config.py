@@ -68,7 +68,7 @@ def test_env_substitution_and_missing_variable():
     assert cfg.platforms.wecom.secret.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(cfg.platforms.wecom)       # secrets never print
     probs = problems_of(raw, env={})
-    assert "platforms.wecom.secret: environment variable MY_SECRET is not set" in probs
+    assert "platforms.wecom.secret: environment variable MY_SECRET is not set / 环境变量 MY_SECRET 没有设置" in probs
 
 
 def test_env_default_value():
@@ -193,3 +193,73 @@ def test_pool_section_is_validated() -> None:
     del raw["pool"]["idel_days"], raw["pool"]["max_holding"]
     probs = problems_of(raw)
     assert probs == ["pool: warn_days_before must be shorter than idle_days and max_open_days / 提前提醒天数必须小于回收天数"]
+
+
+def test_every_problem_is_bilingual_with_its_key_path() -> None:
+    """Schema errors (pydantic's English) get their Chinese too, like the product checks."""
+    raw = example_raw()
+    raw["app"]["port"] = "eighty"                                       # int_parsing
+    raw["app"]["prot"] = 1                                              # unknown key
+    raw["platforms"]["dingtalk"]["mode"] = "socket"                     # literal
+    raw["dedup"]["review_threshold"] = 95                               # our validator
+    raw["health"]["red_below"] = 120                                    # le
+    raw["org"]["reps"][0]["platform"] = "slack"                         # unknown platform
+    raw["schedules"]["heartbeat"] = {"cron": "* * * * *", "every_minutes": 5}
+    raw["calendar"]["holidays"] = ["someday"]
+    probs = problems_of(raw)
+    assert len(probs) == 8, probs
+    for p in probs:
+        path, _, message = p.partition(": ")
+        en, _, zh = message.rpartition(" / ")
+        assert path and en and any("\u4e00" <= ch <= "\u9fff" for ch in zh), p
+    assert any(p.startswith("app.prot: unknown key (check the spelling) / 未知的配置项") for p in probs)
+    assert any(p.startswith("platforms.dingtalk.mode:") and "只能是 'http' or 'stream'" in p for p in probs), probs
+    assert any(p.startswith("dedup: thresholds must satisfy") and "阈值必须满足" in p for p in probs)
+    assert any(p.startswith("health.red_below:") and "不能大于 100" in p for p in probs)
+
+
+def test_team_group_robots_must_name_a_team() -> None:
+    raw = example_raw()
+    raw["platforms"]["wecom"]["group_webhooks"] = {"east-medical": "k1", "east-medic": "k2"}
+    raw["platforms"]["dingtalk"]["group_robots"] = {"south": {"access_token": "t"}}
+    probs = problems_of(raw)
+    assert [p.split(":")[0] for p in probs] == ["platforms.wecom.group_webhooks.east-medic",
+                                                "platforms.dingtalk.group_robots.south"], probs
+    assert "did you mean 'east-medical'" in probs[0] and "是不是「east-medical」" in probs[0]
+
+
+def test_warnings_for_what_works_but_not_as_meant() -> None:
+    from crm_core.config.checks import reference_warnings
+    assert reference_warnings(load_config(EXAMPLE, env={})) == []
+    raw = example_raw()
+    raw["platforms"]["feishu"]["enabled"] = False
+    raw["alerts"]["ops_chats"] = {}
+    raw["alerts"]["routes"] = {"wecom": {"type": "webhook", "url": "https://ops.example.com/hook"}}
+    raw["funnel"]["stages"][4]["required"] = ["quote_file"]
+    warnings = reference_warnings(parse_config(raw, env={}))
+    assert [w.split(":")[0] for w in warnings] == [
+        "org.reps[2].platform", "org.reps[4].platform", "org.teams[0].supervisor_platform",
+        "alerts.routes.dingtalk", "funnel.stages[4].required"], warnings
+    assert all(" / " in w for w in warnings)
+
+
+def test_cli_reports_ten_planted_mistakes_and_exits_1(tmp_path) -> None:  # noqa: ANN001
+    raw = example_raw()
+    raw["funnel"]["stages"][1]["required"] = ["requirement_file"]                  # typo in a gate item
+    raw["funnel"]["stages"][2]["required"].append("communication_method")          # chat can't supply it
+    raw["org"]["teams"][1]["supervisor"] = "chen.jie"                              # not a supervisor
+    raw["org"]["teams"][0]["members"].append("zhang.wie")                          # unknown rep
+    raw["org"]["data_steward"] = "liu.yan"                                         # unknown rep
+    raw["assignment"]["rules"][0]["team"] = "east-medic"                           # unknown team
+    raw["assignment"]["default_team"] = "south"                                    # unknown team
+    raw["assignment"]["rules"][1]["match"]["sources"] = ["webform"]                # unknown channel code
+    raw["platforms"]["wecom"]["group_webhooks"] = {"east": "key"}                  # unknown team
+    raw["alerts"]["ops_chats"]["wecom"] = "wangfang"                               # a person probed all day
+    bad = tmp_path / "ten.yaml"
+    bad.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    res = run_cli("config", "check", "--config", str(bad))
+    assert res.returncode == 1
+    lines = [ln.strip() for ln in res.stderr.splitlines() if ln.startswith("  ")]
+    assert len(lines) == 10, res.stderr
+    assert all(" / " in ln for ln in lines)
+    assert run_cli("config", "check", "--config", str(EXAMPLE)).returncode == 0
