@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from bot.outbound.http import OutboundError, RateLimited, TokenError
 from bot.platforms.interface import Channel
 from bot.platforms.registry import PlatformRegistry
+from cards.zh import polish
 from scheduler.context import ChannelBusy, ChannelError, ChannelTokenError
 
 
@@ -40,7 +41,8 @@ class PlatformChannelOps:
         channel = self._channel(platform)
         to = channel.ops_recipient(target)
         try:
-            channel.send_text(to, channel.route(to, "text", self.now()), text, False, uuid)
+            # not through the outbox (an alert must not queue behind what it reports): polish here
+            channel.send_text(to, channel.route(to, "text", self.now()), polish(text), False, uuid)
         except OutboundError as err:
             raise _mapped(err) from None
 

@@ -28,7 +28,7 @@ def lead_audit(ctx: Context) -> str:
     shown = entries[-CHAT_LIMIT:]
     head = f"线索 #{lead_id} 的操作记录(共 {len(shown)} 条,按时间先后):"
     if len(entries) > CHAT_LIMIT:
-        head = f"线索 #{lead_id} 的操作记录(最近 {CHAT_LIMIT} 条,更早的请用 crm-bot audit --lead {lead_id} 查看):"
+        head = f"线索 #{lead_id} 的操作记录(最近 {CHAT_LIMIT} 条,更早的请用命令「crm-bot audit --lead {lead_id}」查看):"
     return "\n".join([head] + [entry_line(ctx.cfg, e, ctx.cfg.app.timezone) for e in shown])
 
 

@@ -26,7 +26,7 @@ def _done_text(decision: Decision, outcome: ReviewOutcome, view: dict[str, Any])
         if decision == "link":
             return f"已关联到已有客户:{view['existing']['line']}(合并记录 #{merge.id})"
         kept = view["new"] if merge.survivor_id == view["new"]["id"] else view["existing"]
-        return f"已合并,保留记录:{kept['line']}(合并记录 #{merge.id},可用 crm-bot merge undo {merge.id} 撤销)"
+        return f"已合并,保留记录:{kept['line']}(合并记录 #{merge.id},管理员可用命令「crm-bot merge undo {merge.id}」撤销)"
     return "好的,已保留为新客户。" if decision == "keep" else "已标记为不是重复,以后不会再提示这两条记录。"
 
 

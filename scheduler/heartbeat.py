@@ -28,8 +28,8 @@ LEG_LABELS = {"token": "获取访问令牌(access_token)失败", "send": "发送
               "callback": "收不到平台回调"}
 LEG_HINTS = {"token": "请检查应用 Secret 是否被重置、服务器 IP 是否在平台白名单内。",
              "send": "平台发送接口报错;未发出的消息会自动重试。",
-             "worker": "请检查 crm-bot worker(或 serve)进程是否在运行。",
-             "backlog": "可用 crm-bot queue stats 查看,crm-bot queue drain 强制处理。",
+             "worker": "请检查「crm-bot worker」(或「crm-bot serve」)进程是否在运行。",
+             "backlog": "可用命令「crm-bot queue stats」查看,「crm-bot queue drain」强制处理。",
              "callback": "请检查回调地址、网络和平台后台的「接收消息」配置。"}
 INCIDENT_KEY = "heartbeat:incident:{platform}"
 LAST_KEY = "heartbeat:last:{platform}"
