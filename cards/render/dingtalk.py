@@ -23,6 +23,7 @@ from cards.model import (
     ACTION_RE, CARD_ID_RE, MAX_BUTTONS, RESERVED_VALUE_KEYS, Card, CardDecodeError, CardError,
     DecodedAction, Level, clip_bytes, coerce_values, decode_action_token, fit_to_size, json_object,
 )
+from cards.zh import clip_at_boundary
 
 TOKEN_PARAM = "token"                # the callback parameter each template button passes
 BUTTON_SLOTS = MAX_BUTTONS           # btn1…btn6 in the template
@@ -134,17 +135,17 @@ def _params(card: Card, scale: float) -> dict[str, str]:
     def cap(name: str) -> int:
         return max(int(LIMITS[name] * scale), 12)
 
-    fields = "\n".join(f"{clip_bytes(f.label, cap('label'))}：{clip_bytes(f.value or '—', cap('value'))}"
+    fields = "\n".join(f"{clip_bytes(f.label, cap('label'))}：{clip_at_boundary(f.value or '—', cap('value'))}"
                        for f in card.fields)
     params = {
         "lastMessage": clip_bytes(card.title, LIMITS["summary"]),
         "title": clip_bytes(card.title, LIMITS["title"]),
         "tag": card.level.label if card.level is not Level.INFO else "",
-        "subtitle": clip_bytes(card.subtitle or "", cap("subtitle")),
+        "subtitle": clip_at_boundary(card.subtitle or "", cap("subtitle")),
         "fields": fields,
-        "markdown": clip_bytes(card.text or "", cap("text")),
-        "footer": clip_bytes(card.footer or "", cap("footer")),
-        "result": clip_bytes(card.result or "", cap("result")) if card.is_resolved else "",
+        "markdown": clip_at_boundary(card.text or "", cap("text")),      # never mid-word
+        "footer": clip_at_boundary(card.footer or "", cap("footer")),
+        "result": clip_at_boundary(card.result or "", cap("result")) if card.is_resolved else "",
         "resolved": "true" if card.is_resolved else "false",
     }
     live = card.active_buttons

@@ -13,8 +13,9 @@ from typing import Any, Mapping
 from cards.model import (
     json_object,
     ACTION_RE, CARD_ID_RE, RESERVED_VALUE_KEYS, Button, Card, CardDecodeError, DecodedAction,
-    Field, Level, clip_bytes, coerce_values, fit_to_size,
+    Field, Level, coerce_values, fit_to_size,
 )
+from cards.zh import clip_at_boundary
 
 SCHEMAS = ("2.0", "1.0")
 # Cards are limited to 30 KB; keep headroom for the JSON-string escaping of `content`.
@@ -66,7 +67,7 @@ class _Caps:
         self.scale = scale
 
     def clip(self, name: str, text: str) -> str:
-        return clip_bytes(text, max(int(LIMITS[name] * self.scale), 12))
+        return clip_at_boundary(text, max(int(LIMITS[name] * self.scale), 12))    # never mid-word
 
 
 _MASK_STARS = re.compile(r"(?<=\d)\*+(?=\d)")
