@@ -83,8 +83,6 @@ class Gateway:
                 raise
             return [key, with_body]
         if self.kv.get(with_body) is None:     # read only: a refused body leaves nothing behind
-            log.info("%s callback refused: %s came with another body before (replayed signature)",
-                     platform, result.replay_key)
             raise InboundRejected(401, REPLAYED_SIGNATURE)
         return []
 

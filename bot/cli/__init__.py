@@ -1,9 +1,6 @@
 """The `crm-bot` command. Each group of subcommands lives in its own module."""
 from __future__ import annotations
 
-import logging
-import sys
-
 import click
 
 from bot.cli.admin import config_group, db_group
@@ -15,14 +12,14 @@ from bot.cli.queue import queue_group
 from bot.cli.sandbox import sandbox_cmd
 from bot.cli.simulate import simulate_cmd
 from bot.cli.workflow import assign_group, handover_cmd, report_funnel_cmd
+from bot.logsetup import install
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@click.option("-v", "--verbose", is_flag=True, help="debug logging (commands print only their output otherwise)")
 def cli(verbose: bool) -> None:
     """crm-bot: the CRM that lives in WeCom, DingTalk and Feishu."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install(verbose)      # quiet commands; serve / worker / scheduler raise it to INFO (bot/logsetup.py)
 
 
 for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbox_cmd, outbox_group, simulate_cmd,

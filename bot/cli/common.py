@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from bot.logsetup import apply_config, config_secrets
 from bot.runtime import Runtime
 from crm_core.config import AppConfig, ConfigError, load_config, resolve_config_path
 from crm_core.kv.redis_persistence import RedisNotPersistent
@@ -13,12 +14,14 @@ config_option = click.option("--config", "config_path", metavar="PATH", default=
 
 def load_or_exit(path: str | None) -> AppConfig:
     try:
-        return load_config(path)
+        cfg = load_config(path)
     except ConfigError as err:
         click.echo(f"配置有误 / config error in {err.path}:", err=True)
         for p in err.problems:
             click.echo(f"  {p}", err=True)
         raise SystemExit(1) from None
+    apply_config(cfg.logging.format, config_secrets(cfg))   # log format; its secrets are never logged
+    return cfg
 
 
 def build_runtime(path: str | None, migrate: bool = True) -> Runtime:

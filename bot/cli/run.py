@@ -20,6 +20,7 @@ import click
 from bot.cli.common import build_runtime, config_option
 from bot.cli.reload import remove_pid_file, start_live_config
 from bot.logfilters import limit_tracebacks, limit_waitress_queue_warnings
+from bot.logsetup import for_daemon
 from bot.runtime import Runtime
 from bot.web import create_app
 from bot.worker import run_workers
@@ -45,6 +46,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, streams: 
     """Run the webhook server, a worker and the scheduler in one process (or the web part only)."""
     from waitress.server import MultiSocketServer, create_server  # only `serve` needs the web server
 
+    for_daemon()          # a server's INFO lines are worth keeping; commands stay quiet
     limit_waitress_queue_warnings()
     limit_tracebacks()
     rt = build_runtime(config_path)
@@ -147,6 +149,7 @@ def scheduler_jobs(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _run_until_signal(config_path: str | None, worker: bool, scheduler: bool, streams: bool = False) -> None:
+    for_daemon()
     limit_tracebacks()
     rt = build_runtime(config_path)
     stop = threading.Event()

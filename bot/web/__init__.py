@@ -14,6 +14,7 @@ from bot.web.callbacks import callbacks
 from bot.web.context import attach_runtime
 from bot.web.health import health
 from bot.web.metrics import metrics
+from bot.web.rejections import log_rejections
 from bot.web.workflow_api import workflow_api
 
 log = logging.getLogger("crm_bot.web")
@@ -37,6 +38,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(audit_api)
     app.register_blueprint(callbacks)
     _register_errors(app)
+    log_rejections(app)
     return app
 
 

@@ -3,14 +3,11 @@ platforms declare. Translate the Flask request, hand it to the gateway, and answ
 the adapter says. Rejections are 4xx JSON with a clear reason."""
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, Response, jsonify, request
 
 from bot.gateway import Gateway, InboundRejected, InboundRequest, UnknownEndpoint
 from bot.web.context import current_runtime
 
-log = logging.getLogger("crm_bot.callbacks")
 callbacks = Blueprint("callbacks", __name__)
 
 
@@ -26,7 +23,6 @@ def callback(path: str) -> Response | tuple[Response, int]:
         result = gateway().accept(path, req)
     except UnknownEndpoint:
         return jsonify({"error": "not_found", "message": f"platform '{path}' is not enabled"}), 404
-    except InboundRejected as err:
-        log.warning("%s callback rejected: %s", path, err.reason)
+    except InboundRejected as err:        # logged once, by bot/web/rejections.py
         return jsonify({"error": "rejected", "message": err.reason}), err.status
     return Response(result.response_body, status=result.status, content_type=result.content_type)

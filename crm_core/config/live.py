@@ -22,7 +22,7 @@ LIVE_SECTIONS: tuple[str, ...] = tuple(n for n in AppConfig.model_fields if n no
 SECTION_LABELS: dict[str, str] = {
     "org": "人员与团队", "funnel": "销售阶段", "assignment": "分配规则", "dedup": "查重阈值", "health": "健康分",
     "alerts": "告警", "pool": "公海规则", "calendar": "工作日历", "industries": "行业词表", "app": "基础设置",
-    "platforms": "平台接入", "schedules": "定时任务", "voice": "语音识别", "logging": "日志", "logging": "日志格式",
+    "platforms": "平台接入", "schedules": "定时任务", "voice": "语音识别", "logging": "日志格式",
 }
 AVAILABILITY_LABELS: dict[str, str] = {"active": "在岗", "on_leave": "休假", "departed": "已离职"}
 

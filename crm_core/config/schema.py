@@ -418,6 +418,13 @@ class Calendar(Strict):
     makeup_workdays: list[date] = Field(default_factory=list)    # 调休
 
 
+class LoggingSection(Strict):
+    # text: "time LEVEL logger: message"; json: one JSON object per line (time, level, event,
+    # message, platform and ids) for a log collector. Phones are masked and secrets never
+    # written in either.
+    format: Literal["text", "json"] = "text"
+
+
 class AppConfig(Strict):
     app: AppSection = AppSection()
     platforms: Platforms = Platforms()
@@ -432,3 +439,4 @@ class AppConfig(Strict):
     voice: Voice = Voice()
     industries: dict[str, list[str]] | None = None   # extraction keyword table override
     calendar: Calendar = Calendar()
+    logging: LoggingSection = LoggingSection()
