@@ -16,7 +16,8 @@ from pydantic import BaseModel, SecretStr
 
 from crm_core.config.schema import AppConfig, Rep
 
-RESTART_SECTIONS: tuple[str, ...] = ("app", "platforms", "schedules", "voice", "logging")
+RESTART_SECTIONS: tuple[str, ...] = tuple(n for n in ("app", "platforms", "schedules", "voice", "logging")
+                                         if n in AppConfig.model_fields)
 LIVE_SECTIONS: tuple[str, ...] = tuple(n for n in AppConfig.model_fields if n not in RESTART_SECTIONS)
 
 SECTION_LABELS: dict[str, str] = {
