@@ -124,7 +124,9 @@ class PlatformSimulator:
         self.base_url = bot_base_url.rstrip("/")
         self.http = requests.Session()
         self._feishu_card_path = feishu_card_path
-        self.said: list[tuple[str, str, str]] = []     # (platform, user id, text) people wrote or said
+        # (platform, user id, text) people wrote or said: on a local sandbox, its list (the e2e check reads it)
+        shared = getattr(sandbox, "said", None)
+        self.said: list[tuple[str, str, str]] = shared if isinstance(shared, list) else []
 
     # built lazily: a platform that is not configured cannot build its crypto
     @functools.cached_property

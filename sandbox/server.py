@@ -102,6 +102,11 @@ def _platform_apis() -> dict[str, PlatformApi]:
     return {a.prefix: a for a in apis}
 
 
+# Called once with each sandbox as it stops, while it still holds every call crm-bot made
+# (the e2e suite reads every conversation through this: tests/e2e/conftest.py).
+STOP_OBSERVERS: list[Callable[["SandboxServer"], None]] = []
+
+
 class SandboxServer:
     """`SandboxServer(credentials).start()` → real HTTP on `srv.url` until `srv.stop()`."""
 
@@ -116,6 +121,8 @@ class SandboxServer:
         self._stream: Any = None                  # the DingTalk Stream gateway, started on first use
         self._feishu_ws: Any = None               # the Feishu long-connection gateway, likewise
         self._stream_lock = threading.Lock()
+        self.said: list[tuple[str, str, str]] = []   # (platform, user id, text) simulated people wrote
+        self._observed = False
 
     @property
     def url(self) -> str:
@@ -131,6 +138,10 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
+        if not self._observed:
+            self._observed = True
+            for observe in list(STOP_OBSERVERS):
+                observe(self)
         self.state.wake.set()
         if self._stream is not None:
             self._stream.stop()

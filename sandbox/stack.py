@@ -17,10 +17,6 @@ from crm_core.kv.base import KV
 
 log = logging.getLogger("crm_bot.stack")
 
-# Called with each stack as it stops, while its sandbox still holds what crm-bot sent (the
-# e2e suite reads every conversation through this: tests/e2e/conftest.py).
-STOP_OBSERVERS: list[Callable[["LocalStack"], None]] = []
-
 
 def point_at_sandbox(cfg: AppConfig, urls: dict[str, str]) -> AppConfig:
     """The same config with every platform's api_base on the sandbox, and the sandbox's
@@ -107,8 +103,6 @@ class LocalStack:
             t.join(timeout=5)
             if t.is_alive():
                 log.warning("thread %s did not stop within 5 s", t.name)
-        for observe in list(STOP_OBSERVERS):
-            observe(self)
         self.sandbox.stop()
         self.rt.db.dispose()
 

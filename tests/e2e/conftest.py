@@ -1,7 +1,8 @@
 """End-to-end fixtures: the real crm-bot server + workers + sandbox platforms on loopback.
-Every conversation a test holds through a LocalStack is read as a rep would read it when the
-stack stops (tests/helpers/transcript_scan.py): English the rep did not write, raw config
-keys, half-width punctuation in Chinese and markdown-eaten phones fail the test."""
+Every conversation a test holds through a sandbox (a LocalStack's or its own) is read as a
+rep would read it when the sandbox stops (tests/helpers/transcript_scan.py): English the rep
+did not write, raw config keys, half-width punctuation in Chinese and markdown-eaten phones
+fail the test."""
 from __future__ import annotations
 
 import json
@@ -10,13 +11,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox import stack as stack_module
-from sandbox.stack import LocalStack
+from crm_core.config import load_config
+from sandbox import server as server_module
+from sandbox.server import SandboxServer
 from sandbox.cardjson import call_text
-from tests.helpers.transcript_scan import Finding, scan
+from sandbox.stack import LocalStack
+from tests.conftest import EXAMPLE
+from tests.helpers.transcript_scan import Finding, config_vocabulary, scan
 
 REPS = {"wecom": "zhangwei", "dingtalk": "manager7002", "feishu": "ou_chenjie"}   # one rep per platform
-SCANNED = {"messages": 0, "stacks": 0}
+SCANNED = {"messages": 0, "sandboxes": 0}
+VOCAB = config_vocabulary(load_config(EXAMPLE, env={}))     # its stage, team and rep keys are raw keys too
 # CRM_BOT_TRANSCRIPTS=file.jsonl: every message of every conversation and what the check found in it
 TRANSCRIPTS = os.environ.get("CRM_BOT_TRANSCRIPTS")
 
@@ -35,32 +40,32 @@ def platform(request) -> str:  # noqa: ANN001
 
 @pytest.fixture(autouse=True)
 def chinese_transcripts(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Scan what every LocalStack of this test sent (read when it stops)."""
+    """Scan what every sandbox of this test recorded (read when it stops)."""
     findings: list[Finding] = []
 
-    def observe(s: LocalStack) -> None:
-        calls = s.sandbox.sent()
-        said = list(getattr(getattr(s, "sim", None), "said", []))
-        found = scan(calls, said, getattr(s, "cfg", None))
+    def observe(server: SandboxServer) -> None:
+        calls = server.sent()
+        said = list(server.said)
+        found = scan(calls, said, vocab=VOCAB)
         SCANNED["messages"] += len(calls)
-        SCANNED["stacks"] += 1
+        SCANNED["sandboxes"] += 1
         findings.extend(found)
         if TRANSCRIPTS:
             with open(TRANSCRIPTS, "a", encoding="utf-8") as out:
                 out.write(json.dumps({"test": request.node.nodeid, "said": said, "sent": [call_text(c) for c in calls],
                                       "findings": [str(f) for f in found]}, ensure_ascii=False) + "\n")
 
-    stack_module.STOP_OBSERVERS.append(observe)
+    server_module.STOP_OBSERVERS.append(observe)
     try:
         yield
     finally:
-        stack_module.STOP_OBSERVERS.remove(observe)
+        server_module.STOP_OBSERVERS.remove(observe)
     if findings:
         shown = "\n".join(map(str, findings[:30]))
         pytest.fail(f"{len(findings)} thing(s) a rep must not see in this test's messages:\n{shown}")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
-    if SCANNED["stacks"]:
+    if SCANNED["sandboxes"]:
         terminalreporter.write_line(f"transcript check: {SCANNED['messages']} sandbox message(s) "
-                                    f"from {SCANNED['stacks']} e2e stack(s) read as a rep reads them")
+                                    f"from {SCANNED['sandboxes']} e2e sandbox(es) read as a rep reads them")

@@ -151,14 +151,15 @@ def _allowed(tok: str, user_words: set[str], vocab: set[str]) -> bool:
 
 
 def scan(calls: Iterable[SentCall], said: Iterable[tuple[str, str, str]],
-         cfg: AppConfig | None = None) -> list[Finding]:
-    """Every finding in `calls`, given what people wrote (`said`: platform, user id, text)."""
+         cfg: AppConfig | None = None, vocab: set[str] | None = None) -> list[Finding]:
+    """Every finding in `calls`, given what people wrote (`said`: platform, user id, text);
+    `vocab` (else `config_vocabulary(cfg)`) names the raw keys."""
     said, calls = list(said), list(calls)
     # what the bot quotes back in 「」 is the rep's own words (a voice note as it was heard)
     heard = [q for c in calls for q in _QUOTED.findall(_text_of(c))]
     user_words = {w.lower() for text in [*(t for _, _, t in said), *heard] for w in _TOKEN.findall(text)}
     english_on = {p for p, _, text in said if wrote_english(text)}   # replies may go to a chat or message
-    vocab = config_vocabulary(cfg)
+    vocab = vocab if vocab is not None else config_vocabulary(cfg)
     out: list[Finding] = []
     for call in calls:
         out += scan_call(call, user_words, vocab, call.platform in english_on)
