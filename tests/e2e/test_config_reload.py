@@ -7,13 +7,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 import yaml
 
+from sqlalchemy import create_engine, text
+
+from bot.platforms.wecom.crypto import new_nonce
+from bot.platforms.wecom.inbound import WeComInbound
+from crm_core.config import load_config
 from crm_core.db.scratch import scratch_postgres
 from tests.conftest import PG_ADMIN_URL, pg_reachable
 from tests.e2e.test_serve_process import EXAMPLE, REDIS_URL, ROOT, start, wait_healthy
@@ -47,6 +54,14 @@ def reload(config: Path, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CRM_BOT_")}
     return subprocess.run([sys.executable, "-m", "bot.cli", "config", "reload", "--config", str(config)],
                           cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60)
+
+
+def forget(prefix: str) -> None:
+    """The test's keys out of the shared Redis."""
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}:*", count=1000):
+        client.delete(key)
+    client.close()
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -102,3 +117,55 @@ def test_reload_reaches_two_instances_through_redis(tmp_path: Path) -> None:
         finally:
             stop(a)
             stop(b)
+            forget(prefix)
+
+
+def wecom_text(config: Path, url: str, sender: str, text_: str) -> None:
+    """A signed, encrypted WeCom message callback, as the platform sends it."""
+    w = load_config(config, env={}).platforms.wecom
+    adapter = WeComInbound(w.token.get_secret_value(), w.encoding_aes_key.get_secret_value(), w.corp_id)
+    now = str(int(time.time()))
+    plain = (f"<xml><ToUserName><![CDATA[{w.corp_id}]]></ToUserName><FromUserName><![CDATA[{sender}]]>"
+             f"</FromUserName><CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+             f"<Content><![CDATA[{text_}]]></Content><MsgId>{time.time_ns()}</MsgId>"
+             f"<AgentID>{w.agent_id}</AgentID></xml>")
+    body, query = adapter.encrypt_callback(plain, new_nonce(10), now, str(w.agent_id))
+    res = requests.post(f"{url}/callback/wecom", params=query, data=body.encode(),
+                        headers={"Content-Type": "text/xml"}, timeout=10)
+    assert res.status_code == 200, res.text
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_chat_leave_on_one_process_is_skipped_by_the_other(tmp_path: Path) -> None:
+    """王芳 writes 「设置休假 李娜 到12月10日」 to instance A (WeCom); instance B's next leads skip 李娜."""
+    if pg_reachable():
+        pytest.skip(pg_reachable() or "")
+    prefix = f"crmbot-leave-{uuid.uuid4().hex[:8]}"
+    config = config_file(tmp_path, prefix=prefix)
+    with scratch_postgres(PG_ADMIN_URL, "crmbot_leave") as db_url:
+        shared = {"CRM_BOT_DATABASE_URL": db_url, "CRM_BOT_REDIS_URL": REDIS_URL,
+                  "CRM_BOT_REDIS_ALLOW_NO_PERSISTENCE": "true"}
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        a, url_a = start(tmp_path / "a", "--no-scheduler", config=config, **shared)
+        wait_healthy(a, url_a)
+        b, url_b = start(tmp_path / "b", "--no-scheduler", config=config, **shared)
+        engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            wait_healthy(b, url_b)
+            assert set(post_leads(url_b, 2)) == {"zhang.wei", "li.na"}
+            wecom_text(config, url_a, "wangfang", "设置休假 李娜 到12月10日")
+            deadline = time.monotonic() + 30
+            row = None
+            while row is None and time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    row = conn.execute(text("SELECT availability FROM rep_availability WHERE rep_id = 'li.na'")).first()
+                time.sleep(0.2)
+            assert row is not None and row[0] == "on_leave"
+            assert post_leads(url_b, 4) == ["zhang.wei"] * 4        # B: no restart, no reload
+        finally:
+            engine.dispose()
+            stop(a)
+            stop(b)
+            forget(prefix)
