@@ -24,6 +24,8 @@ The rules:
 - a new contact joins a known company's customer when that customer is unowned, the joiner's
   own or their team's (or a team they supervise); another team's customer only when the config
   says so (`dedup.cross_team_join`: join | separate);
+- a rep's availability (休假 / 离职 / 在岗, set in chat) is set by the supervisor of one of the
+  rep's teams or an admin;
 - duplicate reviews are decided by the rep the card went to, the data steward (and reps with
   the steward role) or an admin;
 - a card tap is judged on the STORED card (`CardFacts`), never on its payload: the card must
