@@ -5,6 +5,7 @@ import click
 
 from bot.cli.admin import config_group, db_group
 from bot.cli.audit import audit_cmd
+from bot.cli.jobs import run_job_cmd
 from bot.cli.data import dedup_group, import_cmd, merge_group, report_group
 from bot.cli.run import serve, worker_cmd, scheduler_cmd
 from bot.cli.outbox import outbox_group
@@ -26,6 +27,7 @@ for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbo
                 assign_group, handover_cmd, report_group, import_cmd, dedup_group, merge_group, queue_group, audit_cmd):
     cli.add_command(command)
 report_group.add_command(report_funnel_cmd)
+scheduler_cmd.add_command(run_job_cmd)
 
 
 def main() -> None:

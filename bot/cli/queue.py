@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from bot.cli.common import build_runtime, config_option
+from bot.cli.jobs import server_state_hidden
 from bot.events import InboundEvent
 from bot.pipeline import Pipeline
 from bot.platforms.registry import default_registry
@@ -155,6 +156,9 @@ def queue_stats(ctx: click.Context, config_path: str | None) -> None:
     """Ready / in-flight / dead messages and the oldest ready age, per queue."""
     rt, owned = _runtime(ctx, config_path)
     try:
+        if hidden := server_state_hidden(rt.kv, "队列", "the queues"):
+            click.echo(hidden, err=True)
+            raise SystemExit(1)
         for line in stats_lines({n: rt.kv.queue(n).stats() for n in sorted(ALL_QUEUES)}):
             click.echo(line)
     finally:

@@ -18,6 +18,7 @@ from types import FrameType
 import click
 
 from bot.cli.common import build_runtime, config_option
+from bot.cli.jobs import server_state_hidden
 from bot.cli.reload import remove_pid_file, start_live_config
 from bot.logfilters import limit_tracebacks, limit_waitress_queue_warnings
 from bot.logsetup import for_daemon
@@ -141,6 +142,9 @@ def scheduler_jobs(ctx: click.Context, config_path: str | None) -> None:
     owned = not (root is not None and hasattr(root, "kv"))
     rt: Runtime = build_runtime(config_path or ctx.meta.get("scheduler.config")) if owned else root
     try:
+        if hidden := server_state_hidden(rt.kv, "任务状态", "the jobs' state"):
+            click.echo(hidden, err=True)
+            raise SystemExit(1)
         for line in job_lines(rt):
             click.echo(line)
     finally:

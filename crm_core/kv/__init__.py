@@ -33,5 +33,6 @@ def connect(redis_url: str | None, prefix: str = "crmbot", *, path: str | Path |
         return RedisKV.from_url(redis_url, prefix=prefix)
     kv = EmbeddedKV(prefix=prefix, path=path, if_busy="memory")
     if kv.busy:
-        log.warning("%s: this process keeps its queue in memory only", kv.busy)
+        # info, not a warning: the commands that read the server's state say so in their own words
+        log.info("%s: this process keeps its queue in memory only", kv.busy)
     return kv
