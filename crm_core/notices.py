@@ -200,6 +200,20 @@ class DuplicateReview(Notice):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CustomerJoined(Notice):
+    """A lead of someone else's joined a customer you own (one company, one customer): who,
+    with which contact (phone in full: the recipient owns the customer), new contact or known."""
+    kind: ClassVar[str] = "customer.joined"
+    customer_id: int
+    customer: str
+    title: str                     # the new lead's title
+    by: str                        # the new lead's owner (a rep id), else who entered it (api, cli)
+    contact_name: str | None
+    phone: str | None
+    new_contact: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class MergeReport(Notice):
     """The monthly merge figures (merge_report.merge_report) for one supervisor."""
     kind: ClassVar[str] = "merge.report"
@@ -264,6 +278,6 @@ NOTICE_TYPES: tuple[type[Notice], ...] = (
     LeadAssigned, LeadPooled, RoutingPaused, FirstContactReminder, FirstContactEscalation,
     FuseReminder, FuseSupervisor, FuseDiagnosis, HelpRequested, FollowupSupervisor,
     PoolWarning, PoolReturned, HandoverSummary,
-    DuplicatePrompt, DuplicateReview, MergeReport,
+    DuplicatePrompt, DuplicateReview, MergeReport, CustomerJoined,
     HealthRed, HealthDrop, DigestRep, DigestSupervisor,
 )

@@ -8,7 +8,7 @@ from handlers import (
 )
 from handlers import audit_view
 from handlers import availability
-from handlers import todos
+from handlers import my_customers, todos
 from handlers.registry import Registry
 
 
@@ -19,6 +19,7 @@ def build_registry() -> Registry:
     voice.register(registry)
     commands.register(registry)
     todos.register(registry)
+    my_customers.register(registry)
     lead_view.register(registry)
     audit_view.register(registry)
     workflow.register(registry)

@@ -11,6 +11,7 @@ from cards.model import Card
 from crm_core.config.schema import AppConfig
 from crm_core.notices import Notice
 from handlers import dedup_cards, first_contact_cards, health_cards, workflow_cards
+from handlers import customer_cards
 
 log = logging.getLogger("crm_bot.notify")
 N = TypeVar("N", bound=Notice)
@@ -52,4 +53,5 @@ def default_renderers() -> Renderers:
     first_contact_cards.register(renderers)
     health_cards.register(renderers)
     dedup_cards.register(renderers)
+    customer_cards.register(renderers)
     return renderers

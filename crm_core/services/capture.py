@@ -14,6 +14,14 @@ from crm_core.notices import Notice
 from crm_core.services.lead_input import LeadInput
 
 
+@dataclass(frozen=True)
+class JoinFacts:
+    """A lead that joined a known customer: which contact, and whether the note added it."""
+    customer_id: int
+    contact_id: int
+    new_contact: bool
+
+
 @dataclass
 class CaptureResult:
     lead: Lead
@@ -24,6 +32,7 @@ class CaptureResult:
     notices: list[Notice] = field(default_factory=list)  # cards for others; the caller delivers them
     merged_into: int | None = None                   # existing customer the lead joined (dedup at entry)
     review_id: int | None = None                     # DedupReview opened for a possible duplicate
+    join: JoinFacts | None = None                    # set when the lead joined a known customer
 
 
 def lead_title(data: LeadInput) -> str:

@@ -1,5 +1,7 @@
-"""Duplicate check at entry: join above the merge threshold, a card to the rep in the prompt
-band, the data steward's queue in the review band; decisions are permissioned and idempotent."""
+"""Duplicate check at entry: the same company joins its customer (one company, one customer:
+the contact matched inside it, or a new contact), otherwise join above the merge threshold, a
+card to the rep in the prompt band, the data steward's queue in the review band; decisions are
+permissioned and idempotent."""
 from __future__ import annotations
 
 import pytest
@@ -32,15 +34,18 @@ def existing(db, cfg, clock) -> int:  # noqa: ANN001
 
 
 CASES = [
-    # (new lead, expected band)
-    (dict(company="优品(杭州)电子商务有限公司", contact_name="李明", phone="+86 139-1234-5678"), "merge"),
-    (dict(company="杭州优品电子商务有限公司", contact_name="李明"), "merge"),
+    # (new lead, expected band; "company": the company's customer, on its contact; "colleague": a new contact)
+    (dict(company="优品(杭州)电子商务有限公司", contact_name="李明", phone="+86 139-1234-5678"), "company"),
+    (dict(company="杭州优品电子商务有限公司", contact_name="李明"), "company"),
+    (dict(company="杭州优品电子商务有限公司", contact_name="李总"), "company"),        # 李明's title form
+    (dict(company="杭州优品电子商务有限公司", contact_name="李明", phone="13600000000"), "company"),
     (dict(company="杭州优品", contact_name="李经理", wechat_id="13912345678"), "merge"),
-    (dict(company="杭州优品电子商务有限公司", contact_name="李总"), "prompt"),
-    (dict(company="优品(杭州)电子商务有限公司", contact_name="李先生"), "prompt"),
-    (dict(company="杭州优品电子商务有限公司", contact_name="李明", phone="13600000000"), "review"),
-    (dict(company="杭州优品电子商务有限公司", email="ming@youpin.com"), "review"),
-    (dict(company="杭州优品电子商务有限公司", contact_name="王芳", phone="13800001111"), None),   # a colleague
+    (dict(company="杭州优品", contact_name="李明"), "prompt"),
+    (dict(company="优品电商", contact_name="李明"), "prompt"),
+    (dict(company="杭州优品", contact_name="李总", email="ming@youpin.com"), "review"),
+    (dict(company="优品电商", contact_name="李先生", email="x@youpin.com"), "review"),
+    (dict(company="杭州优品电子商务有限公司", contact_name="王芳", phone="13800001111"), "colleague"),
+    (dict(company="杭州优品电子商务有限公司", email="ming@youpin.com"), "colleague"),
     (dict(company="优品", contact_name="李经理", phone="0571-88886666"), None),   # a switchboard alone
     (dict(company="宁波优品电子商务有限公司", contact_name="李明"), None),          # namesake elsewhere
 ]
@@ -53,6 +58,18 @@ def test_entry_bands(db, cfg, clock, existing, fields: dict, band: str | None) -
         customers = s.scalar(select(func.count()).select_from(Customer))
         reviews = s.scalars(select(DedupReview)).all()
         lead = s.get(Lead, res.lead.id)
+        contacts = s.scalars(select(Contact.id).where(Contact.customer_id == existing).order_by(Contact.id)).all()
+        if band in ("company", "colleague"):
+            assert (customers, customer_id, res.merged_into, lead.customer_id) == (1, existing, existing, existing)
+            assert reviews == [] and res.notices == [] and res.join is not None
+            assert res.join.new_contact == (band == "colleague") and len(contacts) == (2 if band == "colleague" else 1)
+            assert lead.contact_id == contacts[-1]
+            said = "新增" if band == "colleague" else "联系人:李明"
+            (shown,) = res.notes
+            assert shown.startswith(f"已加入已有客户 C{existing} 杭州优品电子商务有限公司,") and said in shown
+            assert s.scalar(select(AuditLog.detail).where(
+                AuditLog.action == "customer.join"))["lead_id"] == lead.id
+            return
         if band == "merge":
             assert (customers, customer_id, res.merged_into, lead.customer_id) == (1, existing, existing, existing)
             assert res.notes == ["已关联到已有客户:杭州优品电子商务有限公司 · 李明 139****5678"]
@@ -94,7 +111,7 @@ def test_join_keeps_new_details_as_a_source_tagged_alias(db, cfg, clock, existin
 
 
 def test_api_lead_in_prompt_band_goes_to_the_steward(db, cfg, clock, existing) -> None:  # noqa: ANN001
-    res, _ = intake(db, cfg, clock(), actor="api", company="杭州优品电子商务有限公司", contact_name="李总")
+    res, _ = intake(db, cfg, clock(), actor="api", company="杭州优品", contact_name="李明")
     (notice,) = res.notices
     assert (type(notice), notice.to_rep) == (DuplicateReview, cfg.org.data_steward)
 
@@ -104,7 +121,7 @@ def test_check_entry_sees_only_active_customers_and_honours_exclude(db, cfg, clo
     with db.uow() as s:
         assert [m.customer_id for m in check_entry(s, cfg, query)] == [existing]
         assert check_entry(s, cfg, query, exclude_customer_id=existing) == []
-    _, other = intake(db, cfg, clock(), company="杭州优品电子商务有限公司", contact_name="李明", phone="13600000000")
+    _, other = intake(db, cfg, clock(), company="杭州优品", contact_name="李明", phone="13600000000")
     with db.uow() as s:
         merge_customers(s, cfg, other, [existing], actor="liu.yang", now=clock())
     with db.uow() as s:   # the merged record's contact now answers for the survivor
@@ -133,7 +150,7 @@ DECISIONS = [
 
 @pytest.mark.parametrize("decision, actor, status, into_existing", DECISIONS)
 def test_decisions_apply_once(db, cfg, clock, existing, decision, actor, status, into_existing) -> None:  # noqa: ANN001
-    res, new = intake(db, cfg, clock(), company="杭州优品电子商务有限公司", contact_name="李总")
+    res, new = intake(db, cfg, clock(), company="杭州优品", contact_name="李明")
     clock.advance(minutes=3)
     with db.uow() as s:
         outcome = decide_review(s, cfg, res.review_id, decision, actor, clock())
@@ -152,7 +169,7 @@ def test_decisions_apply_once(db, cfg, clock, existing, decision, actor, status,
 
 
 def test_only_the_rep_steward_or_admin_may_decide(db, cfg, clock, existing) -> None:  # noqa: ANN001
-    res, _ = intake(db, cfg, clock(), company="杭州优品电子商务有限公司", contact_name="李总")
+    res, _ = intake(db, cfg, clock(), company="杭州优品", contact_name="李明")
     with db.uow() as s, pytest.raises(ReviewDenied):
         decide_review(s, cfg, res.review_id, "link", "li.na", clock())
     with db.uow() as s:
@@ -179,8 +196,8 @@ def tap(runtime, rep_id: str, key: str, review_id: int) -> list:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("fields, kind, buttons", [
-    (dict(company="杭州优品电子商务有限公司", contact_name="李总"), "prompt", ["关联到已有客户", "仍然新建"]),
-    (dict(company="杭州优品电子商务有限公司", contact_name="李明", phone="13600000000"), "review", ["合并", "不是重复"]),
+    (dict(company="杭州优品", contact_name="李明"), "prompt", ["关联到已有客户", "仍然新建"]),
+    (dict(company="杭州优品", contact_name="李总", email="ming@youpin.com"), "review", ["合并", "不是重复"]),
 ])
 def test_dedup_cards_render(runtime, cfg, clock, existing, fields, kind, buttons) -> None:  # noqa: ANN001
     from cards.model import CARD_ID_RE, Card
@@ -200,7 +217,7 @@ def test_dedup_cards_render(runtime, cfg, clock, existing, fields, kind, buttons
 
 def test_taps_are_permissioned_and_idempotent(runtime, cfg, clock, existing) -> None:  # noqa: ANN001
     from cards.model import Card
-    res, new = intake(runtime.db, cfg, clock(), company="杭州优品电子商务有限公司", contact_name="李总")
+    res, new = intake(runtime.db, cfg, clock(), company="杭州优品", contact_name="李明")
     runtime.deliver(res.notices)                  # the prompt card goes to 张伟 (and is recorded)
     clock.advance(minutes=3)
     denied = tap(runtime, "li.na", "dedup.link", res.review_id)

@@ -17,7 +17,8 @@ from crm_core.config.schema import AppConfig
 from crm_core.notices import (NOTICE_TYPES, DigestRep, DigestSupervisor, DuplicatePrompt, DuplicateReview,
                               FollowupSupervisor, FuseDiagnosis, FuseReminder, FuseSupervisor, HandoverSummary,
                               HealthDrop, HealthRed, HelpRequested, LeadAssigned, LeadPooled, MergeReport, Notice,
-                              PoolReturned, PoolWarning, RoutingPaused, FirstContactReminder, FirstContactEscalation)
+                              PoolReturned, PoolWarning, RoutingPaused, FirstContactReminder, FirstContactEscalation,
+                              CustomerJoined)
 from handlers.notify import Renderers, default_renderers
 from tests.conftest import EXAMPLE
 
@@ -61,6 +62,9 @@ SAMPLES: dict[type[Notice], Callable[[], Notice]] = {
     DuplicatePrompt: lambda: DuplicatePrompt(to_rep="zhang.wei", customer_id=3, view=VIEW, dedupe_key="dedup:11"),
     DuplicateReview: lambda: DuplicateReview(to_rep="liu.yang", customer_id=3, view=VIEW, dedupe_key="dedup:11"),
     MergeReport: lambda: MergeReport(to_rep="wang.fang", report=REPORT, as_supervisor=True, dedupe_key="m:1"),
+    CustomerJoined: lambda: CustomerJoined(to_rep="zhang.wei", customer_id=3, customer="杭州优品电子商务有限公司",
+                                           lead_id=7, title="杭州优品 · CRM", by="li.na", contact_name="王总",
+                                           phone="13800001111", new_contact=True, dedupe_key="customer.joined:7"),
     HealthRed: lambda: HealthRed(**HEALTH),
     HealthDrop: lambda: HealthDrop(**HEALTH, drop_percent=35.0),
     DigestRep: lambda: DigestRep(to_rep="zhang.wei", date="2026-11-23", todos=[], todo_total=0, overdue=[],
