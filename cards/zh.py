@@ -59,7 +59,11 @@ def polish(text: str) -> str:
     a space next to a full-width mark is dropped ("好的, 谢谢" → "好的，谢谢")."""
     if not text or not _ZH_CHAR.search(text):
         return text
-    text = _PAREN.sub(lambda m: f"（{m.group(1)}）" if _paren_is_zh(m.string, m) else m.group(0), text)
+    for _ in range(3):          # inner pairs first: 「(转派(王芳))」 takes two rounds
+        done = _PAREN.sub(lambda m: f"（{m.group(1)}）" if _paren_is_zh(m.string, m) else m.group(0), text)
+        if done == text:
+            break
+        text = done
     out: list[str] = []
     for i, ch in enumerate(text):
         if ch in FULL and _MARK.match(ch) and _mark_is_zh(text, i):

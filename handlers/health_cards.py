@@ -13,7 +13,7 @@ from crm_core.notices import DigestRep, DigestSupervisor, HealthDrop, HealthNoti
 from crm_core.services.todo import task_label
 from handlers.lead_card import money
 from handlers.todo_cards import todo_buttons
-from handlers.workflow_cards import card_id_for, rep_name
+from handlers.workflow_cards import card_id_for, rep_name, title_with_customer
 
 if TYPE_CHECKING:
     from handlers.notify import Renderers
@@ -68,20 +68,11 @@ def _day(value: str | None) -> str:
     return f"{d.month}月{d.day}日"
 
 
-def _with_customer(title: str | None, customer: str | None) -> str:
-    """「title · customer」, the customer left out when the title already names it (a lead's
-    title starts with its company: 「演示:杭州优品 · CRM」)."""
-    title, customer = str(title or "").strip(), str(customer or "").strip()
-    if not customer or customer in title or customer[:4] in title:
-        return title or customer or "—"
-    return f"{title} · {customer}" if title else customer
-
-
 def _todo_line(i: int, t: dict[str, Any]) -> str:
     late = f" · 已逾期 {t['overdue_days']} 天" if t.get("overdue_days") else " · 今天到期"
     budget = f" · {money(t['budget_cny'])}" if t.get("budget_cny") else ""
     ref = f"{task_label(int(t['task_id']))} " if t.get("task_id") else ""
-    return f"{i}. {ref}{_with_customer(t.get('title'), t.get('customer'))}{budget}{late}"
+    return f"{i}. {ref}{title_with_customer(t.get('title'), t.get('customer'))}{budget}{late}"
 
 
 def rep_digest_text(d: DigestRep) -> str:
@@ -89,11 +80,11 @@ def rep_digest_text(d: DigestRep) -> str:
     parts += [_todo_line(i, t) for i, t in enumerate(d.todos, 1)] or ["· 今天没有到期的待办"]
     if d.overdue:
         parts.append(f"**超时未跟进**(共 {d.overdue_total} 条)")
-        parts += [f"· #{x['lead_id']} {_with_customer(x.get('title'), x.get('customer'))} · 已超时 {x['overdue_hours']:g} 小时"
+        parts += [f"· #{x['lead_id']} {title_with_customer(x.get('title'), x.get('customer'))} · 已超时 {x['overdue_hours']:g} 小时"
                   for x in d.overdue]
     if d.new_leads:
         parts.append(f"**新分配的线索**(共 {len(d.new_leads)} 条)")
-        parts += [f"· #{x['lead_id']} {_with_customer(x.get('title'), x.get('customer'))}" for x in d.new_leads]
+        parts += [f"· #{x['lead_id']} {title_with_customer(x.get('title'), x.get('customer'))}" for x in d.new_leads]
     if d.healthy:
         parts.append("**值得重点推进的客户**(健康度最高)")
         parts += [f"· {x.get('customer')} · 健康分 {_score(x.get('score'))}" for x in d.healthy]

@@ -16,7 +16,8 @@ from handlers.workflow_cards import rep_name, stage_label, when, without_label
 
 STATUS_LABELS = {"open": "跟进中", "won": "已赢单", "lost": "已输单", "pool": "在公海"}
 ACTIVITY_LABELS = {"follow_up": "跟进", "voice_note": "语音", "note": "备注", "stage": "阶段变更",
-                   "call": "电话", "visit": "拜访"}
+                   "call": "电话", "visit": "拜访", "assigned": "分配", "created": "新建", "handover": "交接",
+                   "merged": "合并", "postpone": "延期"}
 
 
 def time_left(deadline: datetime | None, now: datetime) -> str:
@@ -44,9 +45,11 @@ def lead_detail_card(cfg: AppConfig, lead: LeadDetail, now: datetime, *, full_ph
         fields.append(Field("联系人", f"{who} {phone}", short=False))
     lines = [f"· 待办:{t.title}(截止 {t.due_date.isoformat() if t.due_date else '未定'})" for t in lead.todos[:3]]
     for a in lead.activities:
-        note = without_label((a.text or "").strip(), "阶段")      # a stage move's text starts 「阶段:」
+        kind = ACTIVITY_LABELS.get(a.kind, "动态")
+        # no 「阶段变更:阶段:」 or 「修改:修改:」: the text may start with its own label
+        note = without_label(without_label((a.text or "").strip(), kind), "阶段")
         note = note if full_phones else mask_phones_in_text(note)
-        lines.append(f"· {when(cfg, a.at)} {ACTIVITY_LABELS.get(a.kind, '动态')}:{clip_at_boundary(note, 180)}")
+        lines.append(f"· {when(cfg, a.at)} {kind}:{clip_at_boundary(note, 180)}")
     return Card(card_id=f"lead-detail-{lead.id}-{int(now.timestamp())}", title=f"线索 #{lead.id} · {lead.title}",
                 level=Level.INFO if lead.status == "open" else Level.SUCCESS, fields=tuple(fields),
                 text="\n".join(lines) or None, footer=f"记跟进:回复「跟进 #{lead.id} 内容」")

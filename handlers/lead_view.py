@@ -8,7 +8,7 @@ from handlers.commands import LEAD_REF
 from handlers.context import Context, Reply, UserError
 from handlers.lead_detail_card import lead_detail_card, time_left
 from handlers.registry import Registry
-from handlers.workflow_cards import stage_label
+from handlers.workflow_cards import stage_label, title_with_customer
 
 
 def my_leads(ctx: Context) -> str:
@@ -19,7 +19,7 @@ def my_leads(ctx: Context) -> str:
         return "你目前没有跟进中的线索。说一句客户情况就能新建,例如:记录杭州优品李经理要采购CRM,预算50万。"
     lines = [f"你有 {len(leads)} 条跟进中的线索(最急的在前):"]
     for lead in leads:
-        lines.append(f"#{lead.id} {lead.customer} · {lead.title} · {stage_label(ctx.cfg, lead.stage)}"
+        lines.append(f"#{lead.id} {title_with_customer(lead.title, lead.customer)} · {stage_label(ctx.cfg, lead.stage)}"
                      f" · {time_left(lead.fuse_deadline, ctx.now)}")
     lines.append("查看详情:查线索 #编号")
     return "\n".join(lines)

@@ -58,6 +58,15 @@ def lead_label(notice: LeadNotice) -> str:
     return f"#{notice.lead_id} {title}".strip() if notice.lead_id else title or "—"
 
 
+def title_with_customer(title: str | None, customer: str | None) -> str:
+    """「title · customer」, the customer left out when the title already names it (a lead's
+    title starts with its company: 「演示:杭州优品 · CRM」)."""
+    title, customer = str(title or "").strip(), str(customer or "").strip()
+    if not customer or customer in title or customer[:4] in title:
+        return title or customer or "—"
+    return f"{title} · {customer}" if title else customer
+
+
 def stage_label(cfg: AppConfig, stage: str | None, name: str | None = None) -> str:
     """The stage's display name: `name` when the notice carries one, else the funnel's."""
     if name:

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
+from crm_core.config.live import AVAILABILITY_LABELS
 from crm_core.config.schema import AppConfig
+from crm_core.config.vocabulary import CHANNELS, GATE_ITEMS
 from crm_core.db.models import AuditLog, DedupReview, Lead
 
 MAX_LIMIT = 500
@@ -24,11 +26,13 @@ ACTION_LABELS: dict[str, str] = {
     "dedup.link": "关联到已有客户", "dedup.merge": "合并客户", "dedup.keep": "仍然新建",
     "dedup.reject": "不是重复", "dedup.scan": "查重扫描", "customer.merge": "客户合并",
     "customer.merge_undo": "撤销合并", "import.file": "导入文件", "reminder.mute": "静音提醒",
-    "reminder.unmute": "取消静音",
+    "reminder.unmute": "取消静音", "lead.edit": "修改线索", "task.complete": "完成待办", "task.postpone": "待办延期",
+    "rep.availability": "设置在岗状态", "customer.join": "新联系人并入已有客户",
 }
 TARGET_LABELS = {"lead": "线索", "customer": "客户", "rep": "销售", "dedup_review": "重复审核",
-                 "merge": "合并记录", "import": "导入批次", "customers": "客户"}
+                 "merge": "合并记录", "import": "导入批次", "customers": "客户", "task": "待办"}
 PLATFORM_LABELS = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书", "api": "接口", "cli": "命令行"}
+DETAIL_SHOWN = ("reason", "note", "text", "file", "count")
 FUSE_STEPS = {1: "已提醒负责人", 2: "已通知主管", 3: "已把诊断发给主管"}
 SYSTEM_ACTORS = {"system": "系统", "api": "接口", "cli": "命令行", "scheduler": "定时任务"}
 
@@ -133,13 +137,13 @@ def platform_label(platform: str | None) -> str:
 
 
 def action_label(action: str) -> str:
-    return ACTION_LABELS.get(action, action)
+    return ACTION_LABELS.get(action, "其他操作")         # never the code itself
 
 
 def target_text(entry: AuditEntry) -> str:
     if entry.target_type is None:
         return ""
-    label = TARGET_LABELS.get(entry.target_type, entry.target_type)
+    label = TARGET_LABELS.get(entry.target_type, "记录")
     if entry.target_id is None:
         return label
     return f"{label} #{entry.target_id}" if entry.target_type != "rep" else label
@@ -159,7 +163,16 @@ def summary(cfg: AppConfig, entry: AuditEntry) -> str:
     if a == "lead.postpone":
         return f"截止时间延到 {d.get('until', '')[:16].replace('T', ' ')}(UTC)"
     if a == "lead.create":
-        return f"来源 {d.get('source')}" if d.get("source") else ""
+        return f"来源 {CHANNELS.get(str(d.get('source')), '其他渠道')}" if d.get("source") else ""
+    if a == "lead.edit":
+        return ";".join(f"{GATE_ITEMS.get(k, '其他信息')} {v.get('from') or '—'} → {v.get('to') or '—'}"
+                        for k, v in d.items() if isinstance(v, dict))
+    if a == "lead.follow_up":
+        return ""
+    if a == "task.postpone":
+        return f"延到 {str(d.get('after') or '')[:10]}"
+    if a == "rep.availability":
+        return f"{person(cfg, entry.target_id)}:{AVAILABILITY_LABELS.get(str(d.get('availability')), '已更新')}"
     if a == "dedup.join":
         return f"线索 #{d.get('lead_id')} 并入,相似度 {d.get('score')}"
     if a.startswith("dedup.") and "score" in d:
@@ -170,7 +183,8 @@ def summary(cfg: AppConfig, entry: AuditEntry) -> str:
         return f"{person(cfg, d.get('rep'))} 的提醒"
     if a == "import.file":
         return f"{d.get('file')}:{d.get('rows')} 行,新建 {d.get('created')}"
-    return ", ".join(f"{k}={v}" for k, v in d.items() if not isinstance(v, (dict, list)))
+    # anything else: the values people can read, never the detail's key names
+    return ",".join(str(v) for k, v in d.items() if k in DETAIL_SHOWN and v not in (None, ""))
 
 
 def entry_line(cfg: AppConfig, entry: AuditEntry, tz: str) -> str:

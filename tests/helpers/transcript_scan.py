@@ -68,6 +68,11 @@ def _keys_of(node: Any) -> set[str]:
     return set()
 
 
+def user_words(texts: Iterable[str]) -> set[str]:
+    """The English-looking words people wrote (the bot may show them back)."""
+    return {w.lower() for text in texts for w in _TOKEN.findall(text)}
+
+
 def wrote_english(text: str) -> bool:
     """A whole English sentence (three words or more, no Chinese): the rep may get English back."""
     return not _ZH.search(text) and bool(_ENGLISH_SENTENCE.search(text))
@@ -77,13 +82,25 @@ def _text_of(call: SentCall) -> str:
     return call_text(call).split("\n", 1)[1] if "\n" in call_text(call) else ""
 
 
-def scan_call(call: SentCall, user_words: set[str], vocab: set[str], english_ok: bool) -> list[Finding]:
-    text = _text_of(call)
+def scan_call(call: SentCall, words: set[str], vocab: set[str], english_ok: bool) -> list[Finding]:
+    found = scan_text(_text_of(call), call.platform, call.recipient, words, vocab, english_ok,
+                      raw=strings_of(call.body))      # as the platform gets them, not the transcript's "label: value"
+    if call.platform == "feishu":
+        for md in markdown_of(call.body):
+            for m in _MASKED_PHONE_MD.finditer(md):
+                found.append(Finding("phone_markdown", call.platform, call.recipient, m.group(0),
+                                     md[max(0, m.start() - 20): m.end() + 20]))
+    return found
+
+
+def scan_text(text: str, platform: str, recipient: str, words: set[str], vocab: set[str],
+              english_ok: bool = False, raw: list[str] | None = None) -> list[Finding]:
+    """What a rep must not read in `text`; half-width marks are looked for in `raw` (the strings
+    as sent) when given, else in `text`."""
     found: list[Finding] = []
 
     def add(kind: str, token: str, where: int) -> None:
-        found.append(Finding(kind, call.platform, call.recipient, token,
-                             text[max(0, where - 20): where + 20].replace("\n", " ")))
+        found.append(Finding(kind, platform, recipient, token, text[max(0, where - 20): where + 20].replace("\n", " ")))
 
     plain = _FILE.sub(" ", _URL.sub(" ", text))
     unquoted = _QUOTED.sub(lambda m: " " * len(m.group(0)), plain)
@@ -94,17 +111,12 @@ def scan_call(call: SentCall, user_words: set[str], vocab: set[str], english_ok:
     if not english_ok:
         for m in _TOKEN.finditer(unquoted):
             tok = m.group(0).strip("'-")
-            if _allowed(tok, user_words, vocab):
+            if _allowed(tok, words, vocab):
                 continue
             add("raw_key" if tok in vocab else "english", tok, m.start())
-    for value in strings_of(call.body):       # as the platform gets them, not the transcript's "label: value"
+    for value in (raw if raw is not None else [text]):
         for snippet in halfwidth_marks(value):
-            found.append(Finding("halfwidth", call.platform, call.recipient, snippet, snippet))
-    if call.platform == "feishu":
-        for md in markdown_of(call.body):
-            for m in _MASKED_PHONE_MD.finditer(md):
-                found.append(Finding("phone_markdown", call.platform, call.recipient, m.group(0),
-                                     md[max(0, m.start() - 20): m.end() + 20]))
+            found.append(Finding("halfwidth", platform, recipient, snippet, snippet))
     return found
 
 
@@ -157,10 +169,10 @@ def scan(calls: Iterable[SentCall], said: Iterable[tuple[str, str, str]],
     said, calls = list(said), list(calls)
     # what the bot quotes back in 「」 is the rep's own words (a voice note as it was heard)
     heard = [q for c in calls for q in _QUOTED.findall(_text_of(c))]
-    user_words = {w.lower() for text in [*(t for _, _, t in said), *heard] for w in _TOKEN.findall(text)}
+    words = user_words([*(t for _, _, t in said), *heard])
     english_on = {p for p, _, text in said if wrote_english(text)}   # replies may go to a chat or message
     vocab = vocab if vocab is not None else config_vocabulary(cfg)
     out: list[Finding] = []
     for call in calls:
-        out += scan_call(call, user_words, vocab, call.platform in english_on)
+        out += scan_call(call, words, vocab, call.platform in english_on)
     return out
