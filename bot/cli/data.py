@@ -1,4 +1,5 @@
-"""Data commands: `crm-bot import FILE --source 展会扫码`, `crm-bot dedup scan`,
+"""Data commands: `crm-bot import FILE --source 展会扫码` (customers; with budget / product /
+channel columns also leads, assigned by the rules), `crm-bot dedup scan`,
 `crm-bot merge undo ID`, `crm-bot report merges --month 2026-11`.
 
 Each builds the runtime from --config (tests pass a Runtime as the click `obj`), runs one
@@ -70,7 +71,7 @@ def import_cmd(ctx: click.Context, file: Path, source: str, bad_rows_path: str |
     with runtime_for(ctx, config_path) as rt:
         click.echo(f"正在导入 {file.name} …")
         try:
-            report = import_file(rt.db, rt.cfg, file, source, CLI_ACTOR, rt.clock(),
+            report = import_file(rt.db, rt.cfg, file, source, CLI_ACTOR, rt.clock(), kv=rt.kv,
                                  progress=lambda rows: click.echo(f"  已处理 {rows} 行"))
         except ImportFileError as err:
             raise click.ClickException(str(err)) from None
@@ -86,6 +87,9 @@ def import_cmd(ctx: click.Context, file: Path, source: str, bad_rows_path: str |
                    f"与已有客户重复 {report.joined_existing},文件内重复 {report.joined_in_file},"
                    f"待审核 {report.reviews},有问题 {len(report.bad_rows)} 行,用时 {report.seconds:.1f} 秒"
                    f"(批次 {report.batch_id})")
+        if report.leads:
+            click.echo(f"新建线索 {report.leads} 条:按分配规则分给销售 {report.assigned} 条,进入公海 {report.pooled} 条"
+                       "(首次联系计时已开始)")
         _review_hint(report.reviews, IMPORT_REVIEW_CARDS)
         _deliver(rt, report.notices)
 

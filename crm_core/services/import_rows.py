@@ -1,6 +1,9 @@
 """Reading customer rows from CSV (UTF-8 with/without BOM, else GB18030/GBK) and XLSX files:
 header aliases in Chinese and English, and per-row validation with the row's line number.
-No database access; `crm_core.services.importer` stores what comes out of here."""
+A file with lead columns (budget, product, channel) is a lead list: each row also carries its
+lead (a budget as 50万 / 500000 / ¥1,200,000, a channel as a code or its label; an unknown
+channel or an unreadable budget is a bad row). No database access;
+`crm_core.services.importer` stores what comes out of here."""
 from __future__ import annotations
 
 import csv
@@ -11,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm_core.config.vocabulary import CHANNELS
+from crm_core.extract.budget import find_budget
 from crm_core.normalize import mask_phone, normalize_email, normalize_phone, normalize_phones, to_halfwidth
 
 # Header spellings → field. Compared after `header_key` (lower case, no spaces/*/colons/brackets).
@@ -26,13 +31,19 @@ HEADER_ALIASES = {
     "region": "地区 区域 省份 省 城市 所在地 地址 region province city area location",
     "industry": "行业 所属行业 industry sector",
     "note": "备注 说明 描述 需求 note notes remark remarks comment comments description",
+    "budget": "预算 预算金额 预算元 预计金额 项目预算 budget amount budgetcny",
+    "product": "产品 意向产品 需求产品 产品名称 product products interest",
+    "channel": "渠道 来源 来源渠道 线索来源 获客渠道 channel source leadsource",
 }
+LEAD_COLUMNS = frozenset({"budget", "product", "channel"})      # any of these: the file is a lead list
 ALIASES = {alias: name for name, words in HEADER_ALIASES.items() for alias in words.split()}
 MAX_LENGTHS = {"company": 200, "contact_name": 100, "title": 50, "email": 200, "wechat_id": 100,
-               "region": 50, "industry": 50, "note": 5000}
+               "region": 50, "industry": 50, "note": 5000, "product": 100}
 PHONE_SPLIT = re.compile(r"[/,;、，；|]+")      # the separators normalize_phones splits on
 LABELS = {"company": "公司", "contact_name": "联系人", "title": "职位", "email": "邮箱", "wechat_id": "微信",
-          "region": "地区", "industry": "行业", "note": "备注"}
+          "region": "地区", "industry": "行业", "note": "备注", "product": "产品"}
+MAX_BUDGET = 10**13
+PLAIN_AMOUNT = re.compile(r"^[¥￥]?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(?:元|rmb|cny)?$", re.I)
 
 
 class ImportFileError(ValueError):
@@ -52,6 +63,9 @@ class RowData:
     region: str | None = None
     industry: str | None = None
     note: str | None = None
+    product: str | None = None
+    budget_cny: int | None = None
+    channel: str | None = None          # a known channel code, when the file has the column
 
     @property
     def phone(self) -> str | None:
@@ -110,13 +124,45 @@ def parse_row(line: int, values: list[Any], mapping: dict[int, str]) -> RowData 
     email = normalize_email(raw["email"]) if raw.get("email") else None
     if raw.get("email") and email is None:
         problems.append("邮箱格式不正确")
+    budget, channel = None, None
+    if raw.get("budget"):
+        budget = read_budget(raw["budget"])
+        if budget is None:
+            problems.append(f"预算无法识别(「{raw['budget'][:20]}」,可写 50万、500000 或 ¥1,200,000)")
+    if raw.get("channel"):
+        channel = channel_code(raw["channel"])
+        if channel is None:
+            problems.append(f"未知的渠道「{raw['channel'][:20]}」(可用:{known_channels()})")
     if problems:
         return BadRow(line, ";".join(problems))
     text = {name: (raw.get(name) or None) for name in MAX_LENGTHS}
     # a second number that cannot be read is kept as entered (never dropped), but makes no key
     return RowData(line=line, company=text["company"], contact_name=text["contact_name"], title=text["title"],
                    phones=phones + unreadable, email=email, wechat_id=text["wechat_id"], region=text["region"],
-                   industry=text["industry"], note=text["note"])
+                   industry=text["industry"], note=text["note"], product=text["product"], budget_cny=budget,
+                   channel=channel)
+
+
+def read_budget(cell: str) -> int | None:
+    """A budget cell in yuan: 500000, ¥1,200,000, 50万, 1.5亿, 80w (None: unreadable or absurd)."""
+    value = to_halfwidth(cell).strip().replace(" ", "")
+    plain = PLAIN_AMOUNT.match(value)
+    amount = (float(plain.group(1).replace(",", "") + (plain.group(2) or "")) if plain else find_budget(value))
+    if amount is None or not 0 <= amount <= MAX_BUDGET:
+        return None
+    return int(round(amount))
+
+
+def channel_code(cell: str) -> str | None:
+    """A channel code from the code (expo, EXPO) or its label (展会扫码); None when unknown."""
+    value = cell.strip()
+    if value.lower() in CHANNELS:
+        return value.lower()
+    return next((code for code, label in CHANNELS.items() if label == value), None)
+
+
+def known_channels() -> str:
+    return "、".join(f"{label}({code})" for code, label in CHANNELS.items())
 
 
 def split_phones(raw: str) -> tuple[list[str], list[str]]:

@@ -1,9 +1,11 @@
 """`import_file`: customers from a CSV/XLSX file, validated row by row, checked for duplicates
 against the database (the entry check's blocking keys and scores, fetched per chunk) and within
-the file (DuplicateIndex), stored with bulk inserts in ONE transaction: a crash leaves no half batch."""
+the file (DuplicateIndex), stored with bulk inserts in ONE transaction: a crash leaves no half batch.
+A file with lead columns (budget, product, channel: import_rows.LEAD_COLUMNS) is a lead list:
+every good row also becomes a lead on its customer (the row's channel, else the batch's), routed
+by the assignment rules, which starts its first-contact clock (the new owners get their cards)."""
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -20,11 +22,16 @@ from crm_core.config.schema import AppConfig
 from crm_core.db import Database
 from crm_core.db.models import Activity, Contact, Customer, MatchKey
 from crm_core.dedup import DedupRecord, DuplicateIndex, RecordId, features, match_score, record_keys
+from crm_core.kv.base import KV
 from crm_core.normalize import company_region, normalize_company
 from crm_core.notices import Notice
-from crm_core.services.dedup_entry import band_of, lookup_keys, open_review, steward_of, weights_of
-from crm_core.services.import_rows import BadRow, ImportFileError, RowData, parse_row, read_table
-from crm_core.services.lead_input import CHANNEL_LABELS, CHANNEL_RE
+from crm_core.services.assign import assign_lead
+from crm_core.services.capture import save_lead
+from crm_core.services.dedup_entry import (band_of, lookup_keys, open_review, primary_contact, steward_of,
+                                           weights_of)
+from crm_core.services.import_rows import (LEAD_COLUMNS, BadRow, ImportFileError, RowData, known_channels,
+                                           parse_row, read_table)
+from crm_core.services.lead_input import CHANNEL_LABELS, LeadInput
 
 CHUNK_ROWS = 2000
 IN_LIST = 900                  # values per IN (...): well under every backend's parameter limit
@@ -43,6 +50,9 @@ class ImportReport:
     joined_in_file: int = 0     # rows repeating an earlier row of the same file
     aliases: int = 0            # extra contacts kept because a duplicate row carried new details
     reviews: int = 0            # possible duplicates queued for the data steward
+    leads: int = 0              # leads created (a file with lead columns)
+    assigned: int = 0           # of them given to a rep by the rules
+    pooled: int = 0             # of them left in a 公海 (nobody to take them)
     blank: int = 0
     bad_rows: list[BadRow] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
@@ -77,15 +87,15 @@ class _Decision:
     contact: bool               # store a contact row: the new customer's own, or an alias
     score: float | None = None
     review_with: Ref | None = None
+    contact_id: int | None = None   # the contact row stored for it (its own or an alias)
 
 
 def resolve_source(source: str) -> str:
-    """Channel code from a code (expo) or its label (展会扫码)."""
+    """Channel code from a code (expo) or its label (展会扫码); an unknown one is refused."""
     by_label = {label: code for code, label in CHANNEL_LABELS.items()}
-    code = by_label.get(source.strip(), source.strip())
-    if not re.match(CHANNEL_RE, code):
-        known = "、".join(f"{label}({code})" for code, label in CHANNEL_LABELS.items())
-        raise ImportFileError(f"未知的来源「{source}」,可用:{known}")
+    code = by_label.get(source.strip(), source.strip().lower())
+    if code not in CHANNEL_LABELS:
+        raise ImportFileError(f"未知的来源「{source}」,可用:{known_channels()}")
     return code
 
 
@@ -103,8 +113,9 @@ class _Batch:
     """One import: the in-file index, the owner of every earlier row, cached database candidates."""
 
     def __init__(self, session: Session, cfg: AppConfig, report: ImportReport, actor: str, now: datetime,
-                 limit_per_key: int) -> None:
+                 limit_per_key: int, lead_list: bool = False, kv: KV | None = None) -> None:
         self.session, self.cfg, self.report, self.actor, self.now = session, cfg, report, actor, now
+        self.lead_list, self.kv = lead_list, kv
         self.weights, self.limit = weights_of(cfg), limit_per_key
         self.index = DuplicateIndex(weights=self.weights)
         self.owner: dict[RecordId, Ref] = {}                       # row record id → its customer
@@ -124,6 +135,9 @@ class _Batch:
             if on_row is not None:
                 on_row(row.line)
         self._store(decisions)
+        if self.lead_list:
+            for decision in decisions:
+                self._lead(decision)
 
     def _db_candidates(self, records: list[DedupRecord]) -> dict[RecordId, list[int]]:
         """{record id: stored contact ids}: per blocking key the newest `limit` contacts."""
@@ -196,16 +210,45 @@ class _Batch:
         if with_contact:
             ids = self.session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
                                        [self._contact_row(d) for d in with_contact]).all()
+            for d, contact_id in zip(with_contact, ids):
+                d.contact_id = contact_id
             keys = [{"kind": kind, "value": value[:200], "contact_id": contact_id, "customer_id": d.target.id}
                     for d, contact_id in zip(with_contact, ids) for kind, value in record_keys(d.record).items()]
             if keys:
                 self.session.execute(insert(MatchKey), keys)
-        activities = [self._activity_row(d) for d in decisions if d.row.note or not d.new_customer]
+        # a lead list's note goes to the lead's own first activity
+        activities = [self._activity_row(d) for d in decisions
+                      if (d.row.note and not self.lead_list) or not d.new_customer]
         if activities:
             self.session.execute(insert(Activity), activities)
         for d in decisions:
             if d.review_with is not None:
                 self._queue_review(d, d.review_with)
+
+    def _lead(self, d: _Decision) -> None:
+        """The row's lead on its customer (on the row's contact, else the customer's first),
+        assigned by the rules when a KV (rotation state) is at hand."""
+        row = d.row
+        customer = self.session.get_one(Customer, d.target.inserted_id())
+        contact = self.session.get(Contact, d.contact_id) if d.contact_id else None
+        contact = contact or primary_contact(self.session, customer.id)
+        if contact is None:
+            raise RuntimeError(f"customer {customer.id} has no contact")
+        # the row was validated field by field (import_rows.parse_row): no second validation
+        data = LeadInput.model_construct(
+            source=row.channel or self.report.source, company=row.company, contact_name=row.contact_name,
+            phone=row.phone, email=row.email, wechat_id=row.wechat_id, product=row.product, budget_cny=row.budget_cny,
+            timeline=None, next_action=None, industry=row.industry, region=row.region, note=row.note, tags=[])
+        lead = save_lead(self.session, self.cfg, data, actor=self.actor, platform=None, now=self.now,
+                         customer=customer, contact=contact).lead
+        lead.details = {**(lead.details or {}), "import_batch": self.report.batch_id, "import_line": row.line}
+        self.report.leads += 1
+        if self.kv is None:
+            return
+        assignment, notices = assign_lead(self.session, self.cfg, self.kv, lead, self.now, self.actor)
+        self.report.assigned += assignment.rep_id is not None
+        self.report.pooled += assignment.rep_id is None
+        self.report.notices.extend(notices)
 
     def _customer_row(self, d: _Decision) -> dict[str, Any]:
         row = d.row
@@ -243,16 +286,18 @@ class _Batch:
 
 def import_file(db: Database, cfg: AppConfig, path: str | Path, source: str, actor: str, now: datetime, *,
                 progress: Callable[[int], None] | None = None, on_row: Callable[[int], None] | None = None,
-                chunk_size: int = CHUNK_ROWS, limit_per_key: int = 20) -> ImportReport:
+                chunk_size: int = CHUNK_ROWS, limit_per_key: int = 20, kv: KV | None = None) -> ImportReport:
     """Import one file as one batch. Bad rows are reported (line, reason) and skipped; a file-level
-    problem raises ImportFileError; any exception rolls the whole batch back."""
+    problem raises ImportFileError; any exception rolls the whole batch back. A lead list's leads
+    are assigned by the rules when `kv` (the rotation state) is given, else left unassigned."""
     started = time.perf_counter()
     code = resolve_source(source)
     encoding, mapping, ignored, rows = read_table(path)
     report = ImportReport(batch_id=uuid.uuid4().hex[:12], path=str(path), source=code, encoding=encoding,
                           ignored_columns=ignored)
     with db.uow() as session:
-        batch = _Batch(session, cfg, report, actor, now, limit_per_key)
+        batch = _Batch(session, cfg, report, actor, now, limit_per_key,
+                       lead_list=bool(LEAD_COLUMNS & set(mapping.values())), kv=kv)
         chunk: list[RowData] = []
         for line, values in rows:
             parsed = parse_row(line, values, mapping)
@@ -274,6 +319,7 @@ def import_file(db: Database, cfg: AppConfig, path: str | Path, source: str, act
         audit.record(session, actor, "import.file", target_type="import", target_id=report.batch_id, now=now,
                      detail={"file": Path(path).name, "source": code, "rows": report.rows, "created": report.created,
                              "joined_existing": report.joined_existing, "joined_in_file": report.joined_in_file,
-                             "bad_rows": len(report.bad_rows), "reviews": report.reviews})
+                             "bad_rows": len(report.bad_rows), "reviews": report.reviews, "leads": report.leads,
+                             "assigned": report.assigned, "pooled": report.pooled})
     report.seconds = time.perf_counter() - started
     return report

@@ -32,6 +32,15 @@ class LeadInput(BaseModel):
     note: str | None = Field(None, max_length=5000)
     tags: list[str] = Field(default_factory=list, max_length=20)
 
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        code = v.lower()
+        if code not in CHANNELS:
+            known = ", ".join(CHANNELS)
+            raise ValueError(f"unknown channel '{v}' (known: {known}) / 未知的渠道「{v}」")
+        return code
+
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:

@@ -56,6 +56,7 @@ def test_post_lead_stores_everything(client, db):
     ({**GOOD, "timeline": "next spring"}, "timeline"),
     ({**GOOD, "colour": "red"}, "colour"),                                # unknown field
     ({k: v for k, v in GOOD.items() if k != "channel"}, "source"),
+    ({**GOOD, "channel": "partner_x"}, "source"),                         # not a known channel code
 ])
 def test_invalid_fields_are_400_and_write_nothing(client, db, body, field):
     before = row_counts(db)

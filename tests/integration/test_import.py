@@ -107,7 +107,7 @@ def test_xlsx_with_english_headers_and_numeric_phones(db, cfg, clock, tmp_path: 
 
 
 @pytest.mark.parametrize("given, code", [("展会扫码", "expo"), ("expo", "expo"), ("官网表单", "web_form"),
-                                         ("partner_x", "partner_x"), ("展会 扫码", None), ("", None)])
+                                         ("EXPO", "expo"), ("partner_x", None), ("展会 扫码", None), ("", None)])
 def test_resolve_source(given: str, code: str | None) -> None:
     if code is None:
         with pytest.raises(ImportFileError, match="未知的来源"):
@@ -200,3 +200,52 @@ def test_line_numbers_count_multiline_cells(db, cfg, clock, tmp_path: Path) -> N
     assert [(b.line, b.reason.split("(")[0]) for b in report.bad_rows] == [(5, "电话号码无效")]
     with db.uow() as s:
         assert s.scalar(select(Activity.text)) == "第一行\n第二行\n第三行"
+
+
+LEAD_HEADER = ["公司名称", "联系人", "手机", "地区", "行业", "预算", "意向产品", "渠道", "备注"]
+LEAD_ROWS = [
+    ["杭州第一人民医院", "李主任", "13912340001", "浙江", "医疗", "300万", "CT设备", "展会扫码", "三月招标"],
+    ["广州精工制造有限公司", "黄总", "13912340002", "广东", "制造", "¥1,500,000", "MES", "web_form", ""],
+    ["宁波康达贸易有限公司", "吴经理", "13912340003", "", "", "", "CRM", "", "只有产品"],
+    ["苏州瑞达物流有限公司", "赵强", "13912340004", "", "", "50万", "WMS", "朋友圈", ""],        # unknown channel
+    ["无锡华信贸易有限公司", "钱总", "13912340005", "", "", "很多", "ERP", "expo", ""],           # unreadable budget
+]
+
+
+def test_lead_list_creates_assigned_leads_with_the_first_contact_clock(runtime, tmp_path: Path) -> None:  # noqa: ANN001
+    from bot.cli.data import import_cmd
+    from crm_core.db.models import Lead, OutboundMessage
+    from crm_core.services.routing import first_contact_sla
+    path = write_csv(tmp_path / "leads.csv", LEAD_ROWS, header=LEAD_HEADER)
+    result = CliRunner().invoke(import_cmd, [str(path), "--source", "import"], obj=runtime)
+    assert result.exit_code == 0, result.output
+    assert "第 5 行:未知的渠道「朋友圈」" in result.output and "第 6 行:预算无法识别" in result.output
+    assert "新建线索 3 条:按分配规则分给销售 3 条" in result.output
+    now = runtime.clock()
+    with runtime.db.uow() as s:
+        leads = {ld.title.split(" · ")[0]: ld for ld in s.scalars(select(Lead))}
+        assert set(leads) == {"杭州第一人民医院", "广州精工制造有限公司", "宁波康达贸易有限公司"}
+        hospital, factory, trade = leads["杭州第一人民医院"], leads["广州精工制造有限公司"], leads["宁波康达贸易有限公司"]
+        assert (hospital.budget_cny, hospital.product, hospital.source) == (3_000_000, "CT设备", "expo")
+        assert (factory.budget_cny, factory.source, trade.source) == (1_500_000, "web_form", "import")
+        # routed by the rules: 浙江+医疗 → 华东医疗; 广东+制造+≥100万 → 华南制造 (陈杰); no match → the default team
+        assert (hospital.team_id, factory.team_id, factory.owner_rep_id) == ("east-medical", "south-industry", "chen.jie")
+        assert hospital.owner_rep_id in ("zhang.wei", "li.na") and trade.team_id == "east-medical"
+        for lead in leads.values():
+            assert lead.details["assigned_at"] == now.isoformat() and lead.details["import_line"] >= 2
+            sla = first_contact_sla(runtime.cfg, lead, now)
+            assert sla["state"] == "pending" and sla["hours_left"] == runtime.cfg.assignment.first_contact_sla_hours
+        notes = {a.text for a in s.scalars(select(Activity).where(Activity.kind == "created"))}
+        assert "三月招标" in notes
+        cards = s.scalars(select(OutboundMessage.recipient).where(OutboundMessage.kind == "card")).all()
+        assert len(cards) == 3                                  # one assignment card per new owner
+        assert s.scalar(select(func.count()).select_from(Customer)) == 3
+
+
+def test_customer_list_without_lead_columns_creates_no_leads(db, cfg, clock, tmp_path: Path) -> None:  # noqa: ANN001
+    from crm_core.db.models import Lead
+    report = import_file(db, cfg, write_csv(tmp_path / "c.csv", [row for row, _ in ROWS[:1]]), "expo", "admin",
+                         clock())
+    assert (report.created, report.leads) == (1, 0)
+    with db.uow() as s:
+        assert s.scalar(select(func.count()).select_from(Lead)) == 0
