@@ -86,7 +86,9 @@ class Runtime:
         self.notifier = Notifier(cfg, default_renderers(), self.outbox, self.channels)
         v = cfg.voice
         transcriber = build_transcriber(backend=v.backend, model_path=v.model_path, compute_type=v.compute_type,
-                                        language=v.language, data_dir=str(self.data_dir))
+                                        language=v.language, data_dir=str(self.data_dir), threads=v.threads,
+                                        initial_prompt=v.initial_prompt, beam_size=v.beam_size,
+                                        languages=tuple(v.languages), switch_probability=v.switch_probability)
         self.services = Services(cfg=cfg, db=self.db, kv=kv, deliver=self.deliver, transcriber=transcriber,
                                  platform_label=self.platforms.label, config_changed=self.config_changed)
         self.channel_ops = PlatformChannelOps(self.platforms, self.channels, self.now)

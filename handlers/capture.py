@@ -5,9 +5,10 @@ Voice notes come through `capture_message` too, the transcript shown first. 取�
 from __future__ import annotations
 
 from crm_core.authz import Action
+from crm_core.voice.pipeline import VoiceResult as HeardFields
 from handlers.context import Context, Reply
 from handlers.draft_flow import advance, ask_new_note, continue_draft, draft_tap, extract, start_draft
-from handlers.drafts import DraftStore
+from handlers.drafts import FIELDS, DraftStore
 from handlers.lead_card import confirm_card, stamp
 from handlers.registry import Registry
 from handlers.small_talk import small_talk_reply
@@ -22,26 +23,30 @@ MEANINGFUL = ("company", "contact_name", "phone", "product", "budget_cny")
 
 
 def new_draft(ctx: Context, text: str, *, source: str = "chat", transcript: str | None = None,
-              audio_ref: str | None = None, empty_reply: str | None = None) -> list[Reply]:
+              audio_ref: str | None = None, empty_reply: str | None = None,
+              heard: HeardFields | None = None) -> list[Reply]:
+    """`heard`: fields a voice note's pipeline already read, with those to mark 「请核对」."""
     ctx.require(Action.CREATE_LEAD)
-    fields = extract(ctx, text)
+    fields = {k: heard.fields.get(k) for k in FIELDS} if heard is not None else extract(ctx, text)
     if not any(fields.get(k) for k in MEANINGFUL):
         return [Reply(empty_reply or small_talk_reply(text) or (HINT_EN if ctx.english() else HINT))]
     store = DraftStore(ctx.kv)
     draft = store.get(ctx.me.id)
     if draft is not None:                 # 「新建 …」 while a draft is open: save, drop or keep it?
         return ask_new_note(ctx, store, draft, text, source=source, transcript=transcript, audio_ref=audio_ref)
-    return start_draft(ctx, store, text, fields, source=source, transcript=transcript, audio_ref=audio_ref)
+    return start_draft(ctx, store, text, fields, source=source, transcript=transcript, audio_ref=audio_ref,
+                       review=sorted(heard.review) if heard is not None else ())
 
 
 def capture_message(ctx: Context, text: str, *, source: str = "chat", transcript: str | None = None,
-                    audio_ref: str | None = None, empty_reply: str | None = None) -> list[Reply]:
+                    audio_ref: str | None = None, empty_reply: str | None = None,
+                    heard: HeardFields | None = None) -> list[Reply]:
     """A note typed or said: a new draft, or the next message of the open one."""
     store = DraftStore(ctx.kv)
     draft = store.get(ctx.me.id)
     if draft is None:
         replies = new_draft(ctx, text, source=source, transcript=transcript, audio_ref=audio_ref,
-                            empty_reply=empty_reply)
+                            empty_reply=empty_reply, heard=heard)
     else:
         ctx.require(Action.CREATE_LEAD)
         replies = continue_draft(ctx, store, draft, text, source=source, transcript=transcript, audio_ref=audio_ref)

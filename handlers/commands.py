@@ -52,7 +52,7 @@ def find_customer(ctx: Context) -> str:
 
 def rep_name(ctx: Context, rep_id: str | None) -> str:
     rep = ctx.cfg.org.rep(rep_id) if rep_id else None
-    return rep.name if rep else (rep_id or "公海")
+    return rep.name if rep else ("已不在名单的同事" if rep_id else "公海")      # never an id
 
 
 def lead_for(ctx: Context, s: Session, lead_id: int, action: Action) -> Lead:

@@ -30,6 +30,7 @@ class Draft:
     card_id: str | None = None         # the newest confirm card's id
     version: int = 0                   # how many confirm cards this draft has shown
     pending: dict[str, Any] | None = None   # {"kind": "choice" | "new_note", "card_id": …, …}
+    review: list[str] = field(default_factory=list)   # fields heard unsure or borrowed from the CRM: 请核对
 
     def missing(self, required: list[str]) -> list[str]:
         return [f for f in required if self.fields.get(f) in (None, "")]

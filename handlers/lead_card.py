@@ -41,8 +41,20 @@ def field_text(name: str, value: object) -> str:
     return money(value) if name == "budget_cny" and isinstance(value, int) else str(value)
 
 
+REVIEW_MARK = "（请核对）"
+REVIEW_FOOTER = "标「请核对」的内容是语音里没听清或按客户名单补全的,请核对后再确认。"
+
+
+def draft_field_text(draft: Draft, name: str) -> str:
+    """A field as the confirm card shows it: marked 「请核对」 when the voice note left it unsure."""
+    value = draft.fields.get(name)
+    text = field_text(name, value)
+    return f"{text}{REVIEW_MARK}" if name in draft.review and value not in (None, "") else text
+
+
 def confirm_card(draft: Draft) -> Card:
-    fields = tuple(Field(LABELS[k], field_text(k, draft.fields.get(k))) for k in LABELS)
+    fields = tuple(Field(LABELS[k], draft_field_text(draft, k)) for k in LABELS)
+    unsure = any(k in draft.review and draft.fields.get(k) not in (None, "") for k in LABELS)
     value = {"draft": draft.id}
     subtitle = "语音记录" if draft.source == "voice" else None
     card_id = f"draft-{draft.id}-{draft.version}" if draft.version else f"draft-{draft.id}"
@@ -51,7 +63,7 @@ def confirm_card(draft: Draft) -> Card:
                 fields=fields,
                 buttons=(Button("确认", "lead.confirm", value, style="primary"),
                          Button("修改", "lead.edit", value), Button("取消", "lead.cancel", value, style="danger")),
-                footer="回复「预算改成200万」这样的话可以直接修改")
+                footer=(REVIEW_FOOTER if unsure else "") + "回复「预算改成200万」这样的话可以直接修改")
 
 
 def question_card(draft: Draft, number: str, question: str, labels: Sequence[str]) -> Card:

@@ -32,7 +32,7 @@ def time_left(deadline: datetime | None, now: datetime) -> str:
 
 def lead_detail_card(cfg: AppConfig, lead: LeadDetail, now: datetime, *, full_phones: bool) -> Card:
     fields = [Field("客户", lead.customer, short=False),
-              Field("状态", STATUS_LABELS.get(lead.status, lead.status)),
+              Field("状态", STATUS_LABELS.get(lead.status, "—")),
               Field("阶段", stage_label(cfg, lead.stage)),
               Field("负责人", rep_name(cfg, lead.owner_rep_id)),
               Field("产品", lead.product or "—"), Field("预算", money(lead.budget_cny)),

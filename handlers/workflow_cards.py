@@ -35,7 +35,7 @@ SYSTEM_ACTORS = {"system": "系统", "cli": "管理员(命令行)", "api": "接�
 
 def rep_name(cfg: AppConfig, rep_id: str | None) -> str:
     rep = cfg.org.rep(rep_id) if rep_id else None
-    return rep.name if rep else SYSTEM_ACTORS.get(rep_id or "", rep_id or "公海")
+    return rep.name if rep else SYSTEM_ACTORS.get(rep_id or "", "已不在名单的同事" if rep_id else "公海")   # never an id
 
 
 def when(cfg: AppConfig, value: str | datetime | None) -> str:

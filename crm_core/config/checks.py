@@ -6,6 +6,7 @@ raw data so an admin sees these problems together with schema errors, each as
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Any
 
 from crm_core.config.schema import AppConfig
@@ -46,7 +47,33 @@ def cross_reference_problems(data: dict[str, Any]) -> list[str]:
     problems += _alert_problems(_dict(data, "alerts"), _enabled_platforms(_dict(data, "platforms")), reps)
     problems += _dingtalk_card_problems(_dict(_dict(data, "platforms"), "dingtalk"))
     problems += _group_robot_problems(_dict(data, "platforms"), team_ids)
+    problems += _voice_problems(_dict(data, "voice"))
     return problems
+
+
+def _voice_problems(voice: dict[str, Any]) -> list[str]:
+    """voice.model_path must be a model this backend can load, on this machine, before serve starts."""
+    path, backend = voice.get("model_path"), voice.get("backend", "faster-whisper")
+    if not isinstance(path, str) or not path.strip():
+        if backend == "openai-whisper":
+            return [_problem("voice.model_path", "openai-whisper needs a local checkpoint file (.pt)",
+                             "openai-whisper 需要本地模型文件(.pt)")]
+        return []
+    model = Path(path)
+    if backend == "openai-whisper":
+        return [] if model.is_file() else [_problem("voice.model_path", f"no checkpoint file at {path}",
+                                                    f"找不到模型文件 {path}")]
+    if not model.is_dir():
+        return [_problem("voice.model_path", f"{path} is not a directory (a faster-whisper model is a folder with "
+                         "model.bin)", f"{path} 不是文件夹(faster-whisper 模型是含 model.bin 的文件夹)")]
+    missing = [name for name in ("model.bin", "config.json") if not (model / name).is_file()]
+    if not any((model / name).is_file() for name in ("tokenizer.json", "vocabulary.json", "vocabulary.txt")):
+        missing.append("tokenizer.json")
+    if missing:
+        return [_problem("voice.model_path", f"{path} lacks {', '.join(missing)}: not a CTranslate2 Whisper model "
+                         "(convert one with ct2-transformers-converter, or use a faster-whisper release)",
+                         f"{path} 缺少 {'、'.join(missing)},不是 CTranslate2 格式的 Whisper 模型")]
+    return []
 
 
 def _group_robot_problems(platforms: dict[str, Any], team_ids: list[str]) -> list[str]:

@@ -7,7 +7,8 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator,
+                      model_validator)
 
 
 
@@ -403,12 +404,89 @@ class Alerts(Strict):
         return self
 
 
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+COMPUTE_TYPES = ("default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
+                 "bfloat16", "float32")
+
+
+def _language(value: str) -> str:
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    if not LANGUAGE_CODE.match(code):
+        raise ValueError(f"'{value}' is not a language code like zh or en / 「{value}」不是语言代码(例如 zh、en)")
+    return code
+
+
 class Voice(Strict):
+    """The transcriber (see README, 语音识别模型): every setting of crm_core.voice.TranscriberSettings."""
+
     backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
-    model_path: str | None = None            # a bigger local model; default: the packaged base model
-    compute_type: str = "int8"
-    language: str | None = None              # None = detect
+    model_path: str | None = None            # a faster-whisper (CTranslate2) model dir; default: packaged base
+    compute_type: str = "int8"               # CTranslate2 type: int8 on CPU
+    language: str | None = None              # None/auto: Mandarin unless another of `languages` is sure
+    languages: list[str] = Field(default_factory=lambda: ["zh", "en"])
+    switch_probability: float = 0.8          # detection this sure picks a language after the first
+    initial_prompt: str | None = None        # None: the built-in Chinese prompt; "": none
+    crm_hotwords: bool = True                # the rep's customers, contacts and catalog help the ear
+    beam_size: int = 1                       # 1: greedy, fastest, per-character confidence
+    threads: int = 2
+    review_below: float = 0.4                # fields from characters less sure than this: 请核对
     max_seconds: float = Field(180, gt=0)
+
+    @field_validator("compute_type")
+    @classmethod
+    def _compute_type(cls, v: str) -> str:
+        if v not in COMPUTE_TYPES:
+            raise ValueError(f"'{v}' is not one of {', '.join(COMPUTE_TYPES)} / 「{v}」不是可用的计算类型"
+                             f"({'、'.join(COMPUTE_TYPES)})")
+        return v
+
+    @field_validator("beam_size", "threads")
+    @classmethod
+    def _count(cls, v: int, info: ValidationInfo) -> int:
+        top = 10 if info.field_name == "beam_size" else 64
+        if not 1 <= v <= top:
+            raise ValueError(f"must be a whole number from 1 to {top} (got {v}) / 应为 1 到 {top} 的整数(现在是 {v})")
+        return v
+
+    @field_validator("switch_probability", "review_below")
+    @classmethod
+    def _probability(cls, v: float, info: ValidationInfo) -> float:
+        low = 0.5 if info.field_name == "switch_probability" else 0.0
+        if not low <= v <= 1.0:
+            raise ValueError(f"must be between {low} and 1 (got {v}) / 应在 {low} 到 1 之间(现在是 {v})")
+        return v
+
+    @field_validator("initial_prompt")
+    @classmethod
+    def _prompt(cls, v: str | None) -> str | None:
+        if v is not None and len(v) > 200:
+            raise ValueError(f"at most 200 characters (got {len(v)}): Whisper reads only the end of a long "
+                             f"prompt / 最多 200 字(现在 {len(v)} 字):过长的提示词模型只读末尾")
+        return v
+
+    @field_validator("language")
+    @classmethod
+    def _one_language(cls, v: str | None) -> str | None:
+        if v is None or v.strip().lower() in ("auto", "detect", ""):
+            return None
+        return _language(v)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, v: list[str]) -> list[str]:
+        codes = [_language(x) for x in v]
+        if not codes:
+            raise ValueError("list at least one language, e.g. [zh, en] / 至少列出一种语言,例如 [zh, en]")
+        if len(set(codes)) != len(codes):
+            raise ValueError("a language is listed twice / 有语言重复")
+        return codes
+
+    @field_validator("model_path")
+    @classmethod
+    def _model_path(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("empty path; leave it out for the packaged model / 路径为空;用内置模型请删掉此项")
+        return v
 
 
 class Calendar(Strict):
@@ -438,5 +516,7 @@ class AppConfig(Strict):
     alerts: Alerts = Alerts()
     voice: Voice = Voice()
     industries: dict[str, list[str]] | None = None   # extraction keyword table override
+    # the product catalog: names reps say (a voice note's prompt and name correction, extraction)
+    products: list[str] = Field(default_factory=list)
     calendar: Calendar = Calendar()
     logging: LoggingSection = LoggingSection()

@@ -124,7 +124,7 @@ def person(cfg: AppConfig, rep_id: str | None) -> str:
     if not rep_id:
         return "公海"
     rep = cfg.org.rep(rep_id)
-    return rep.name if rep else SYSTEM_ACTORS.get(rep_id, rep_id)
+    return rep.name if rep else SYSTEM_ACTORS.get(rep_id, "已不在名单的同事")      # never an id
 
 
 def _stage(cfg: AppConfig, key: Any) -> str:

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 from crm_core.voice.audio import DecodedAudio, probe_ffmpeg
 from crm_core.voice.errors import VoiceError
 from crm_core.voice.model_store import model_status
+from crm_core.voice.numbers import normalize_numbers
+from crm_core.voice.textfix import carry, collapse_loops, has_loop, strip_prompt_echo, to_simplified
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +39,31 @@ _HALLUCINATIONS = frozenset({
 
 @dataclass(frozen=True)
 class Transcript:
-    """Recognised text; `seconds_taken` counts recognition only (not a first-call model load)."""
+    """Recognised text; `seconds_taken` counts recognition only (not a first-call model load).
+    `confidence` has one value in [0, 1] per character of `text` (the model's probability of the
+    token that wrote it; a stretch repaired after recognition gets the lowest of what it replaced),
+    empty when the backend gives none. `retried`: the first decoding looped or echoed its prompt."""
 
     text: str
     language: str
     duration_s: float
     seconds_taken: float
+    confidence: tuple[float, ...] = ()
+    retried: bool = False
+    hotwords: str | None = None           # the CRM words the decoding prompt held (their names may be echoes)
+
+    @property
+    def mean_confidence(self) -> float | None:
+        return sum(self.confidence) / len(self.confidence) if self.confidence else None
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decoding pass: text, language, per-character probabilities (or None)."""
+
+    text: str
+    language: str
+    confidence: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,8 +75,10 @@ class TranscriberSettings:
     threads: int = 2
     language: str | None = None
     initial_prompt: str | None = None     # None: DEFAULT_ZH_PROMPT for zh; "": no prompt
-    beam_size: int = 2
+    beam_size: int = 1                    # 1 (greedy) gives per-character confidence and is fastest
     languages: tuple[str, ...] | None = DEFAULT_LANGUAGES
+    # Detection picks a language other than the first of `languages` only when this sure of it.
+    switch_probability: float = 0.8
 
 
 class Transcriber(ABC):
@@ -83,8 +106,11 @@ class Transcriber(ABC):
             if self._model is None:
                 self._model = self._load()
 
-    def transcribe(self, audio: DecodedAudio, language: str | None = None) -> Transcript:
-        """Recognise `audio`; language None means the configured one, else auto-detect."""
+    def transcribe(self, audio: DecodedAudio, language: str | None = None, hotwords: str | None = None) -> Transcript:
+        """Recognise `audio`; language None means the configured one, else Mandarin unless another
+        allowed language is detected with confidence. `hotwords` (names the CRM knows) extend the
+        prompt. A loop or an echo of the prompt is decoded once more, without prompt and with
+        repeats barred (deterministic: no sampling); what still loops is cut to one copy."""
         if audio.sample_rate != 16000:
             raise VoiceError("asr_failed", f"{self.backend} needs 16 kHz audio, got {audio.sample_rate}")
         self.load()
@@ -92,40 +118,84 @@ class Transcriber(ABC):
         started = time.perf_counter()
         try:
             with self._run_lock:
-                text, detected = self._transcribe(self._model, audio, wanted)
+                if wanted is None:
+                    wanted = self.pick_language(self._detect(self._model, audio))
+                prompt = self.prompt_for(wanted, hotwords)
+                decoded = self._decode(self._model, audio, wanted, prompt, careful=False)
+                text, confidence = self._repair(decoded, prompt)
+                retried = False
+                if has_loop(decoded.text) or _echoed(decoded.text, text):
+                    retried = True
+                    decoded = self._decode(self._model, audio, wanted, None, careful=True)
+                    text, confidence = self._repair(decoded, prompt)     # still no echo of what it was told
         except VoiceError:
             raise
         except Exception as exc:  # noqa: BLE001 - any backend crash becomes a polite reply
             log.exception("%s transcription failed", self.backend)
             raise VoiceError("asr_failed", f"{self.backend}: {type(exc).__name__}: {exc}") from exc
-        text = clean_transcript(text)
-        if not text or is_hallucination(text, self.prompt_for(detected)):
+        if not _fold(text) or is_hallucination(text, prompt):
             raise VoiceError("no_speech", f"{self.backend} heard nothing usable")
-        return Transcript(text=text, language=detected, duration_s=audio.duration_s,
-                          seconds_taken=time.perf_counter() - started)
+        return Transcript(text=text, language=decoded.language, duration_s=audio.duration_s,
+                          seconds_taken=time.perf_counter() - started, confidence=tuple(confidence),
+                          retried=retried, hotwords=hotwords if prompt and hotwords and not retried else None)
 
-    def prompt_for(self, language: str | None) -> str | None:
-        """The decoding prompt: the configured one, else the Chinese default for zh only."""
+    def _repair(self, decoded: Decoded, prompt: str | None) -> tuple[str, list[float]]:
+        """Clean, Simplified script for Chinese, prompt echoes cut, loops cut, spoken numbers as digits;
+        per-character confidence carried through every step."""
+        text = clean_transcript(decoded.text)
+        # A backend without probabilities (or a mismatch) vouches for nothing in particular: 1.0.
+        raw = decoded.confidence if decoded.confidence and len(decoded.confidence) == len(decoded.text) \
+            else [1.0] * len(decoded.text)
+        confidence = carry(decoded.text, raw, text)
+        steps = [lambda t: strip_prompt_echo(t, prompt), collapse_loops]
+        if decoded.language == "zh":
+            steps = [to_simplified, *steps, normalize_numbers]
+        for step in steps:
+            new = clean_transcript(step(text))
+            confidence = carry(text, confidence, new)
+            text = new
+        return text, confidence
+
+    def prompt_for(self, language: str | None, hotwords: str | None = None) -> str | None:
+        """The decoding prompt: the configured one, else the Chinese default for zh only; plus hotwords."""
         if self.settings.initial_prompt is not None:
-            return self.settings.initial_prompt or None
-        return DEFAULT_ZH_PROMPT if language == "zh" else None
+            base = self.settings.initial_prompt or None
+        else:
+            base = DEFAULT_ZH_PROMPT if language == "zh" else None
+        if hotwords and language == "zh":
+            # The model follows the end of its prompt most: the names first, a punctuated sentence last.
+            return f"{hotwords}{base or ''}"
+        return base
 
     def pick_language(self, probabilities: Iterable[tuple[str, float]]) -> str:
-        """Most probable language, restricted to `settings.languages` when set."""
+        """The first allowed language (Mandarin by default) unless the detector is confident of another
+        allowed one; with no list, simply the most probable."""
         allowed = self.settings.languages
         ranked = sorted(probabilities, key=lambda item: item[1], reverse=True)
-        for code, _ in ranked:
-            if not allowed or code in allowed:
-                return code
-        return allowed[0] if allowed else "en"
+        if not allowed:
+            return ranked[0][0] if ranked else "zh"
+        for code, probability in ranked:
+            if code in allowed:
+                return code if code == allowed[0] or probability >= self.settings.switch_probability else allowed[0]
+        return allowed[0]
 
     @abstractmethod
     def _load(self) -> Any:
         """Build the backend model; raise VoiceError("asr_disabled") if it cannot exist here."""
 
     @abstractmethod
-    def _transcribe(self, model: Any, audio: DecodedAudio, language: str | None) -> tuple[str, str]:
-        """Return (text, language code) for 16 kHz mono audio."""
+    def _detect(self, model: Any, audio: DecodedAudio) -> list[tuple[str, float]]:
+        """Language probabilities for the start of `audio`."""
+
+    @abstractmethod
+    def _decode(self, model: Any, audio: DecodedAudio, language: str, prompt: str | None, careful: bool) -> Decoded:
+        """One decoding pass of 16 kHz mono audio; `careful`: bar repeated phrases (the retry)."""
+
+
+def _echoed(raw: str, repaired: str) -> bool:
+    """The prompt-echo cut removed a real part of the text (more than punctuation)."""
+    return len(re.sub(r"\W", "", clean_transcript(raw))) - len(re.sub(r"\W", "", repaired)) >= 6 \
+        and not has_loop(raw)
 
 
 def normalize_language(language: str | None) -> str | None:
@@ -156,13 +226,13 @@ def is_hallucination(text: str, prompt: str | None) -> bool:
 def build_transcriber(backend: str = "faster-whisper", model_path: str | None = None,
                       cache_dir: str | None = None, compute_type: str = "int8", threads: int = 2,
                       language: str | None = None, initial_prompt: str | None = None, *,
-                      beam_size: int = 2, languages: tuple[str, ...] | None = DEFAULT_LANGUAGES,
-                      data_dir: str = "./data") -> Transcriber:
+                      beam_size: int = 1, languages: tuple[str, ...] | None = DEFAULT_LANGUAGES,
+                      data_dir: str = "./data", switch_probability: float = 0.8) -> Transcriber:
     """A transcriber for `backend`; nothing is loaded until the first transcription."""
     settings = TranscriberSettings(model_path=model_path, cache_dir=cache_dir, data_dir=data_dir,
                                    compute_type=compute_type, threads=max(1, threads), language=language,
                                    initial_prompt=initial_prompt, beam_size=max(1, beam_size),
-                                   languages=languages)
+                                   languages=languages, switch_probability=switch_probability)
     if backend == "faster-whisper":
         from crm_core.voice.faster_whisper_backend import FasterWhisperTranscriber
         return FasterWhisperTranscriber(settings)

@@ -3,11 +3,14 @@ With no model path configured it uses the packaged Whisper base model joined by
 `model_store`; it never downloads anything."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
-from crm_core.voice.asr import Transcriber
+import numpy as np
+
+from crm_core.voice.asr import Decoded, Transcriber
 from crm_core.voice.audio import DecodedAudio
 from crm_core.voice.errors import VoiceError
 from crm_core.voice.model_store import default_model_dir
@@ -44,16 +47,71 @@ class FasterWhisperTranscriber(Transcriber):
             raise VoiceError("asr_disabled", f"no CTranslate2 model.bin in {path}")
         return path
 
-    def _transcribe(self, model: Any, audio: DecodedAudio, language: str | None) -> tuple[str, str]:
-        if language is None:
-            _, _, probabilities = model.detect_language(audio.samples)
-            language = self.pick_language(probabilities)
+    def _detect(self, model: Any, audio: DecodedAudio) -> list[tuple[str, float]]:
+        _, _, probabilities = model.detect_language(audio.samples)
+        return list(probabilities)
+
+    def _decode(self, model: Any, audio: DecodedAudio, language: str, prompt: str | None, careful: bool) -> Decoded:
+        probe = _TokenProbe.around(model)
         segments, info = model.transcribe(
             audio.samples, language=language, task="transcribe", beam_size=self.settings.beam_size,
             vad_filter=True, vad_parameters=_VAD_PARAMETERS, condition_on_previous_text=False,
-            without_timestamps=True, initial_prompt=self.prompt_for(language),
+            without_timestamps=True, initial_prompt=prompt,
             # Greedy/beam only, no sampling fallback: the same note always gives the same text
-            # (reproducible drafts and tests); condition_on_previous_text=False already guards loops.
-            temperature=0.0)
+            # (reproducible drafts and tests). The careful retry bars repeated 4-token phrases.
+            temperature=0.0, no_repeat_ngram_size=4 if careful else 0)
         # `segments` is lazy: decoding happens while joining, inside the caller's run lock.
-        return "".join(segment.text for segment in segments), info.language
+        texts: list[str] = []
+        confidence: list[float] = []
+        for segment in segments:
+            texts.append(segment.text)
+            confidence += probe.char_confidence(model, segment)
+        return Decoded("".join(texts), info.language, confidence)
+
+
+class _TokenProbe:
+    """Per-token probabilities of greedy decoding: wraps the CTranslate2 model so `generate` also
+    returns its log-probabilities (CTranslate2 gives them for greedy search only; with a beam each
+    character gets its segment's mean probability instead)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.results: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        greedy = kwargs.get("beam_size", 1) == 1 and kwargs.get("sampling_topk", 1) == 1
+        results = self.inner.generate(*args, return_logits_vocab=greedy, **kwargs)
+        self.results.extend(results)
+        return results
+
+    @classmethod
+    def around(cls, model: Any) -> "_TokenProbe":
+        if not isinstance(model.model, cls):
+            model.model = cls(model.model)
+        model.model.results.clear()
+        probe: _TokenProbe = model.model
+        return probe
+
+    def char_confidence(self, model: Any, segment: Any) -> list[float]:
+        """One probability per character of `segment.text`: the lowest of the tokens that wrote it."""
+        fallback = [math.exp(segment.avg_logprob)] * len(segment.text)
+        result = next((r for r in self.results if list(r.sequences_ids[0]) == list(segment.tokens)), None)
+        if result is None or len(result.logits) == 0 or len(result.logits[0]) != len(segment.tokens):
+            return fallback
+        tokenizer = model.hf_tokenizer
+        out: list[float] = []
+        pending: list[int] = []
+        lowest = 1.0
+        for token, logits in zip(segment.tokens, result.logits[0]):
+            values = np.asarray(logits, dtype=np.float32)
+            lowest = min(lowest, float(np.exp(values[token] - np.logaddexp.reduce(values))))
+            pending.append(token)
+            piece = tokenizer.decode(pending)
+            if "\ufffd" in piece:
+                continue                      # half a character: wait for the rest of its bytes
+            out += [lowest] * len(piece)
+            pending, lowest = [], 1.0
+        return out if len(out) == len(segment.text) else fallback

@@ -3,10 +3,11 @@ the admin config with `whisper.load_model(path)`. torch and whisper are imported
 the model is loaded, so the service runs without them."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-from crm_core.voice.asr import Transcriber
+from crm_core.voice.asr import Decoded, Transcriber
 from crm_core.voice.audio import DecodedAudio
 from crm_core.voice.errors import VoiceError
 
@@ -40,21 +41,25 @@ class OpenAIWhisperTranscriber(Transcriber):
             raise VoiceError("asr_disabled", f"whisper checkpoint not found: {path}")
         return path
 
-    def _transcribe(self, model: Any, audio: DecodedAudio, language: str | None) -> tuple[str, str]:
+    def _detect(self, model: Any, audio: DecodedAudio) -> list[tuple[str, float]]:
         import whisper
 
-        if language is None:
-            language = self._detect(model, audio) if model.is_multilingual else "en"
-        options: dict[str, Any] = {"beam_size": self.settings.beam_size} if self.settings.beam_size > 1 else {}
-        result = whisper.transcribe(
-            model, audio.samples, language=language, task="transcribe", fp16=False, verbose=None,
-            condition_on_previous_text=False, initial_prompt=self.prompt_for(language), **options)
-        return str(result.get("text", "")), str(result.get("language") or language)
-
-    def _detect(self, model: Any, audio: DecodedAudio) -> str:
-        import whisper
-
+        if not model.is_multilingual:
+            return [("en", 1.0)]
         window = whisper.pad_or_trim(audio.samples)
         mel = whisper.log_mel_spectrogram(window, n_mels=model.dims.n_mels).to(model.device)
         _, probabilities = model.detect_language(mel)
-        return self.pick_language(probabilities.items())
+        return list(probabilities.items())
+
+    def _decode(self, model: Any, audio: DecodedAudio, language: str, prompt: str | None, careful: bool) -> Decoded:
+        import whisper
+
+        options: dict[str, Any] = {"beam_size": self.settings.beam_size} if self.settings.beam_size > 1 else {}
+        result = whisper.transcribe(
+            model, audio.samples, language=language, task="transcribe", fp16=False, verbose=None,
+            condition_on_previous_text=False, initial_prompt=prompt, temperature=0.0, **options)
+        segments = result.get("segments") or []
+        text = "".join(str(seg.get("text", "")) for seg in segments) if segments else str(result.get("text", ""))
+        confidence = [math.exp(float(seg.get("avg_logprob", 0.0))) for seg in segments
+                      for _ in str(seg.get("text", ""))] if segments else None
+        return Decoded(text, str(result.get("language") or language), confidence)
