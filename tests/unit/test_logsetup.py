@@ -105,3 +105,15 @@ def test_config_secrets_are_found_at_any_depth() -> None:
     assert all(t.get_secret_value() in found for t in cfg.app.api_tokens)
     short = Redactor(["abc"])                                 # too short to mask safely
     assert short.clean("abc def") == "abc def"
+
+
+def test_the_e2e_log_check_sees_what_it_must_refuse() -> None:
+    from tests.helpers.log_scan import problems
+    good = json.dumps({"time": "t", "level": "INFO", "event": "e", "message": "138****5678"})
+    leaky = json.dumps({"time": "t", "level": "INFO", "event": "e", "message": "call 13812345678"})
+    assert problems(good, ["s3cr3t-app-secret"]) == []
+    assert [p.split(" holds")[0] for p in problems("\n".join([good, leaky]), [])] == ["line 2"]
+    assert "not JSON" in problems("plain text line", [])[0]
+    assert "lacks" in problems(json.dumps({"message": "x"}), [])[0]
+    assert "secret" in problems(json.dumps({"time": "t", "level": "I", "event": "e",
+                                            "message": "s3cr3t-app-secret"}), ["s3cr3t-app-secret"])[0]
