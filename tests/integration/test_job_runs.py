@@ -105,3 +105,29 @@ def test_embedded_store_of_a_running_server_is_named_not_faked(cfg, db, tmp_path
         rt.close_clients()
         mine.close()
         owner.close()
+
+
+def test_another_instance_sees_the_run_through_redis(cfg, db, clock, redis_url) -> None:  # noqa: ANN001
+    """Two processes of one deployment (PostgreSQL/SQLite + Redis): what one ran, the other's
+    `scheduler jobs` and `queue stats` show, as the running deployment's state."""
+    from bot.cli.queue import queue_stats
+    from crm_core.kv import RedisKV
+    from tests.integration.conftest import KVStore
+    store = KVStore("redis", redis_url)
+    server = Runtime(cfg=cfg, db=db, kv=store.client(), clock=clock)
+    admin = Runtime(cfg=cfg, db=db, kv=store.client(), clock=clock)
+    try:
+        assert isinstance(admin.kv, RedisKV)
+        overdue_lead(server, clock)
+        assert run_job_now(server, "fuse_scan", clock.now).ok          # the server's run (its notices queued)
+        cli = CliRunner()
+        jobs = cli.invoke(scheduler_cmd, ["jobs"], obj=admin)
+        line = next(x for x in jobs.output.splitlines() if x.startswith("fuse_scan"))
+        assert jobs.exit_code == 0 and "never run" not in line and "ok" in line, jobs.output
+        stats = cli.invoke(queue_stats, [], obj=admin)
+        outbound = next(x for x in stats.output.splitlines() if x.startswith("outbound "))
+        assert stats.exit_code == 0 and outbound.split()[1] == "2", stats.output    # 2 ready to send
+    finally:
+        server.close_clients()
+        admin.close_clients()
+        store.cleanup()
