@@ -103,7 +103,10 @@ class LiveConfig:
         self.rt = rt
         self.base = base                                   # the file's config as this instance runs it
         self.overrides: list[AvailabilityOverride] = []
-        self.published_rev = self._published().get("rev")  # an instance adopts only revisions newer than its start
+        # an instance adopts only revisions published after its first look (it started from its own file);
+        # that look is the first sync, not here: the store may be down while the process starts
+        self.published_rev: str | None = None
+        self._baseline = False
         self.seen_gen: str | None = "unsynced"
         self.day: date | None = None
         self._lock = threading.Lock()
@@ -135,6 +138,9 @@ class LiveConfig:
     def _adopt_published(self) -> None:
         state = self._published()
         rev = state.get("rev")
+        if not self._baseline:
+            self.published_rev, self._baseline = rev, True
+            return
         if not rev or rev == self.published_rev:
             return
         self.published_rev = rev
@@ -163,6 +169,7 @@ class LiveConfig:
         except ConfigError as err:
             log.warning("config reload refused (%s): %s", source, "; ".join(err.problems))
             return ReloadResult(False, source, sha, problems=err.problems)
+        self.sync()                        # this instance's baseline first: it must adopt what it publishes
         plan = plan_reload(self.base, new)
         rev = publish_text(self.rt.kv, text, source, actor, self.rt.clock().isoformat())
         self.sync()
