@@ -33,6 +33,7 @@ BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")     # a token, not
 SECRET_PARAM = re.compile(r"(?i)((?:access_token|token|secret|sign|signature|password|app_secret|encrypt_key)"
                           r"[\"']?\s*[=:]\s*[\"']?)([^&\s\"',}]+)")
 MIN_SECRET = 6                            # shorter configured values would mask ordinary words
+TRACEBACK_HEAD, TRACEBACK_TAIL = 8, 40    # lines kept of a long traceback (a RecursionError has ~3000)
 
 # LogRecord attributes that are not `extra` fields
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -63,6 +64,16 @@ class Redactor:
         return mask_phones(text)
 
 
+def short_traceback(text: str) -> str:
+    """A traceback of at most HEAD + TAIL lines: the outermost calls and the innermost ones,
+    where it was raised; the middle is counted, so one bad request cannot write megabytes."""
+    lines = text.splitlines()
+    if len(lines) <= TRACEBACK_HEAD + TRACEBACK_TAIL:
+        return text
+    cut = len(lines) - TRACEBACK_HEAD - TRACEBACK_TAIL
+    return "\n".join(lines[:TRACEBACK_HEAD] + [f"  ... {cut} lines left out ..."] + lines[-TRACEBACK_TAIL:])
+
+
 class TextFormatter(logging.Formatter):
     """The plain format (time level logger: message), masked."""
 
@@ -72,6 +83,9 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return self.redactor.clean(super().format(record))
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return short_traceback(super().formatException(ei))
 
 
 class JsonFormatter(logging.Formatter):
@@ -97,7 +111,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
-            out["traceback"] = clean(record.exc_text)
+            out["traceback"] = clean(short_traceback(record.exc_text))
         if record.stack_info:
             out["stack"] = clean(record.stack_info)
         return json.dumps(out, ensure_ascii=False, default=str)

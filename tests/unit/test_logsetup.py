@@ -117,3 +117,20 @@ def test_the_e2e_log_check_sees_what_it_must_refuse() -> None:
     assert "lacks" in problems(json.dumps({"message": "x"}), [])[0]
     assert "secret" in problems(json.dumps({"time": "t", "level": "I", "event": "e",
                                             "message": "s3cr3t-app-secret"}), ["s3cr3t-app-secret"])[0]
+
+
+def test_a_long_traceback_is_cut_to_its_ends(logged) -> None:  # noqa: ANN001
+    logger, buf = logged
+
+    calls: dict = {}                      # 100 distinct functions: Python folds only repeated frames
+    exec("\n".join(f"def f{i}():\n    f{i + 1}()" for i in range(100))
+         + "\ndef f100():\n    raise RuntimeError('at the bottom')", calls)
+    try:
+        calls["f0"]()
+    except RuntimeError:
+        logger.exception("deep failure")
+    rec = lines(buf)[0]
+    kept = rec["traceback"].splitlines()
+    assert len(kept) <= 8 + 40 + 1 and "lines left out" in rec["traceback"]
+    assert kept[0].startswith("Traceback") and kept[-1] == "RuntimeError: at the bottom"
+    assert len(buf.getvalue()) < 8000
