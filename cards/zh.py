@@ -134,7 +134,7 @@ def clip_lines(text: str, limit: int) -> str:
         return text
     lines = text.split("\n")
     for keep in range(len(lines) - 1, 0, -1):
-        note = f"\n…(另有 {len(lines) - keep} 行未显示)"
+        note = f"\n…（另有 {len(lines) - keep} 行未显示）"
         head = "\n".join(lines[:keep]).rstrip()
         if len((head + note).encode()) <= limit:
             return head + note

@@ -165,7 +165,7 @@ def _split_sub_title(card: Card, overflow: list[str]) -> tuple[str, str]:
     lines = text.split("\n")
     for keep in range(len(lines) - 1, 0, -1):
         head = "\n".join(lines[:keep]).rstrip()
-        shown = f"{head}\n…(另有 {len(lines) - keep} 行,见下一条消息)"
+        shown = f"{head}\n…（另有 {len(lines) - keep} 行，见下一条消息）"
         if len(shown.encode()) <= limit:
             return shown, "\n".join(lines[keep:])
     return clip_lines(text, limit), ""

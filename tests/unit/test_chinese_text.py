@@ -68,7 +68,7 @@ def test_clip_never_cuts_inside_a_word() -> None:
     assert len(clipped.encode()) <= 480
     kept = clipped.split("\n")[:-1]
     assert kept and all(line in text.split("\n") for line in kept)        # whole lines only
-    assert clipped.endswith(f"…(另有 {19 - len(kept)} 行未显示)")
+    assert clipped.endswith(f"…（另有 {19 - len(kept)} 行未显示）")
     one = "客户杭州优品电子商务有限公司想上CRM,预算五十万,下周三约演示,再谈报价和实施"
     for limit in range(60, len(one.encode()), 7):      # from where the first clause fits
         cut = clip_at_boundary(one, limit)
@@ -96,7 +96,7 @@ def test_wecom_digest_keeps_whole_items_and_names_the_company_once() -> None:
     whole = strip_markdown(f"{card.text}\n{card.footer}").split("\n")
     shown, rest = sub.split("\n")[:-1], card_overflow(card).split("\n")
     assert shown + rest == whole                      # every line once, none cut: the rest follows as text
-    assert sub.split("\n")[-1] == f"…(另有 {len(rest)} 行,见下一条消息)"
+    assert sub.split("\n")[-1] == f"…（另有 {len(rest)} 行，见下一条消息）"
 
 
 def test_feishu_markdown_keeps_masked_phone_stars() -> None:
