@@ -52,3 +52,26 @@ def test_one_interactive_session_plays_the_whole_flow(db, db_url, tmp_path) -> N
     trail = out[out.index("的操作记录:"):]
     for step in ("新建线索", "仍然新建", "超时提醒", "转派(王芳):张伟 → 李娜"):
         assert step in trail, (step, trail[:2000])
+
+
+def test_scripted_steps_use_the_same_commands(db, db_url, tmp_path) -> None:  # noqa: ANN001
+    """A script switches platform, sends DingTalk recognition text, taps card #1 by number; an
+    impossible step ends the script with one line and exit 1, no traceback."""
+    steps = ["/platform dingtalk", "/asr 记录杭州优品电子商务有限公司李经理,电话13912345678,要采购CRM,预算50万",
+             "/cards", "/tap #1 确认", "/asr 你好"]
+    env = {"CRM_BOT_DATABASE_URL": db_url, "CRM_BOT_DATA_DIR": str(tmp_path), "CRM_BOT_CONFIG": None,
+           "CRM_BOT_REDIS_URL": None}
+    root_level = logging.getLogger().level
+    try:
+        res = CliRunner().invoke(cli, ["simulate", "--config", str(EXAMPLE), "--user", "张伟", *steps], env=env)
+        bad = CliRunner().invoke(cli, ["simulate", "--config", str(EXAMPLE), "--user", "zhang.wei",
+                                       "/asr 只有钉钉有", "帮助"], env=env)
+    finally:
+        logging.getLogger().setLevel(root_level)
+    out = res.output
+    assert res.exit_code == 0 and "Traceback" not in out, out[-3000:]
+    assert "现在在 dingtalk" in out and "[卡片 #1 → dingtalk manager7001]" in out
+    assert "#1 → dingtalk manager7001:新线索" in out and "> /tap #1 确认   [HTTP 200]" in out
+    assert re.search(r"已保存线索 #\d+", out)
+    assert bad.exit_code == 1 and "出错:只有钉钉的语音消息自带识别文字" in bad.output
+    assert "Traceback" not in bad.output and "帮助" not in bad.output.split("出错")[1]   # the script stopped
