@@ -22,6 +22,10 @@ _UNTIL = re.compile(r"^(?P<who>.+?)\s*(?:(?:到|至|直到|until)\s*(?P<until>.+
 _HANDOVER = re.compile(r"^(?:交给|交接给|转给|给)\s*(?P<to>\S+)$")
 
 
+def day_text(d: date) -> str:
+    return f"{d.month}月{d.day}日"          # 1月5日, not 01月05日
+
+
 def parse_until(text: str, today: date) -> date:
     """「12月10日」, 「2027年1月5日」, 「12-10」, 「2026-12-10」: the next such day from today on
     (a month and day already past this year mean next year)."""
@@ -37,7 +41,7 @@ def parse_until(text: str, today: date) -> date:
     except ValueError:
         raise UserError(f"日期「{text}」不存在,请检查月份和日期。") from None
     if when < today:
-        raise UserError(f"{when:%Y年%m月%d日}已经过去了,休假结束日期要从今天算起。")
+        raise UserError(f"{when.year}年{day_text(when)}已经过去了,休假结束日期要从今天算起。")
     return when
 
 
@@ -89,8 +93,8 @@ def set_leave(ctx: Context) -> str:
     if until is None:
         return f"已设置:{rep.name} 休假中,不再分配新线索。回来后请发送「恢复在岗 {rep.name}」。"
     back = date.fromordinal(until.toordinal() + 1)
-    return (f"已设置:{rep.name} 休假至 {until:%m月%d日}(含),期间不再分配新线索;"
-            f"{back:%m月%d日}起自动恢复接收线索。")
+    return (f"已设置:{rep.name} 休假至 {day_text(until)}(含),期间不再分配新线索;"
+            f"{day_text(back)}起自动恢复接收线索。")
 
 
 def set_active(ctx: Context) -> str:

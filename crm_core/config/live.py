@@ -110,7 +110,7 @@ def override_lines(cfg: AppConfig, overrides: list[AvailabilityOverride], today:
     for o in sorted(overrides, key=lambda x: x.rep_id):
         rep = cfg.org.rep(o.rep_id)
         state = AVAILABILITY_LABELS.get(o.availability, o.availability)
-        until = f" until {o.until.isoformat()} / 至 {o.until:%m月%d日}" if o.until else ""
+        until = f" until {o.until.isoformat()} / 至 {o.until.month}月{o.until.day}日" if o.until else ""
         if rep is None:
             lines.append(f"org.reps: availability override for unknown rep '{o.rep_id}' is ignored / "
                          f"「{o.rep_id}」不在配置中,聊天里设置的状态不起作用")

@@ -195,3 +195,16 @@ def test_config_check_shows_the_availability_set_in_chat(two, db_url, monkeypatc
     assert ("availability / 在岗状态: li.na (李娜): on_leave until 2026-12-10 / 至 12月10日 set by wang.fang in chat, "
             "over YAML 'active'") in res.output, res.output
     assert "李娜:休假(配置文件中为在岗)" in res.output
+
+
+def test_leave_dates_as_people_write_them(two, clock) -> None:  # noqa: ANN001
+    from handlers.availability import parse_until
+    today = clock().date()                                                    # 2026-11-22
+    assert parse_until("12月10日", today) == date(2026, 12, 10)
+    assert parse_until("1月5号", today) == date(2027, 1, 5)                    # past this year: next year's
+    assert parse_until("2027-02-01", today) == date(2027, 2, 1)
+    assert parse_until("12/1", today) == date(2026, 12, 1)
+    a, _ = two
+    assert "1月5日(含)" in say(a, "wang.fang", "设置休假 李娜 至1月5日") and "1月6日起" in say(a, "wang.fang", "设置休假 李娜 到1月5日")
+    assert "已经过去了" in say(a, "wang.fang", "设置休假 李娜 到2026-11-01")
+    assert "不存在" in say(a, "wang.fang", "设置休假 李娜 到2月30日")
