@@ -16,7 +16,9 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,6 +39,21 @@ TRACEBACK_HEAD, TRACEBACK_TAIL = 8, 40    # lines kept of a long traceback (a Re
 
 # LogRecord attributes that are not `extra` fields
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+
+
+# ids of the work this thread is doing (set by the pipeline and the outbox): every JSON line
+# logged meanwhile carries them, so a handler's error names its platform and event
+_CONTEXT: ContextVar[dict[str, object]] = ContextVar("crm_bot_log_context", default={})
+
+
+@contextmanager
+def log_context(**ids: object) -> Iterator[None]:
+    """Within the block, JSON log lines of this thread carry `ids` (None values left out)."""
+    token = _CONTEXT.set({**_CONTEXT.get(), **{k: v for k, v in ids.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
 
 
 def mask_phones(text: str) -> str:
@@ -104,8 +121,10 @@ class JsonFormatter(logging.Formatter):
             "event": clean(str(getattr(record, "event", None) or _template(record))),
             "message": clean(record.getMessage()),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_") and key not in out:
+        fields = {**_CONTEXT.get(), **{k: v for k, v in vars(record).items()
+                                       if k not in _STANDARD and not k.startswith("_")}}
+        for key, value in fields.items():
+            if key not in out:
                 plain = isinstance(value, (int, float, bool)) or value is None
                 out[key] = value if plain else clean(str(value))
         if record.exc_info and not record.exc_text:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.events import InboundEvent
 from bot.faults import is_infrastructure
+from bot.logsetup import log_context
 from bot.media import fetch_media
 from bot.outbound.message import Recipient
 from bot.recipients import recipient_for_rep
@@ -40,6 +41,10 @@ class Pipeline:
 
     def process_inbound(self, payload: dict[str, Any]) -> None:
         event = InboundEvent.from_dict(payload["event"])
+        with log_context(platform=event.platform, event_id=event.event_id):
+            self._process_inbound(event)
+
+    def _process_inbound(self, event: InboundEvent) -> None:
         self.rt.sync_config()        # a reload or availability change anywhere applies from this message on
         rep = self.rt.cfg.org.rep_by_platform_id(event.platform, event.sender_id)
         row_id = log_once(self.rt.db, InboundMessage(

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.faults import InfrastructureError, describe, is_infrastructure
+from bot.logsetup import log_context
 from bot.outbound.http import OutboundError, PermanentError, RateLimited, TransientError
 from bot.outbound.message import Recipient
 from bot.outbound.once import DEDUPE_TTL, SendOnce
@@ -123,7 +124,8 @@ class Outbox:
         if not lock.acquire(blocking=True, timeout=SEND_LOCK_WAIT):
             raise TransientError("another worker is still sending to this recipient", api="outbox")
         try:
-            self._process_locked(row_id, lambda: _keep(lock))
+            with log_context(outbound_id=row_id):
+                self._process_locked(row_id, lambda: _keep(lock))
         finally:
             lock.release()
 

@@ -134,3 +134,17 @@ def test_a_long_traceback_is_cut_to_its_ends(logged) -> None:  # noqa: ANN001
     assert len(kept) <= 8 + 40 + 1 and "lines left out" in rec["traceback"]
     assert kept[0].startswith("Traceback") and kept[-1] == "RuntimeError: at the bottom"
     assert len(buf.getvalue()) < 8000
+
+
+def test_the_work_in_hand_names_itself_in_every_line(logged) -> None:  # noqa: ANN001
+    from bot.logsetup import log_context
+    logger, buf = logged
+    with log_context(platform="wecom", event_id="ev-9", rep=None):
+        logger.warning("handler failed")
+        with log_context(outbound_id=42):
+            logger.info("sent", extra={"platform": "feishu"})      # the record's own extra wins
+    logger.info("after")
+    first, inner, after = lines(buf)
+    assert (first["platform"], first["event_id"]) == ("wecom", "ev-9") and "rep" not in first
+    assert (inner["platform"], inner["event_id"], inner["outbound_id"]) == ("feishu", "ev-9", 42)
+    assert "platform" not in after and "event_id" not in after
