@@ -8,7 +8,7 @@ Every concrete type is listed in NOTICE_TYPES (the one obvious home); each needs
 (handlers/notify.py `default_renderers`, checked by tests/unit/test_notices.py)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 Items = list[dict[str, Any]]
@@ -181,6 +181,8 @@ class HandoverSummary(Notice):
     to_pool: bool
     budget_total: int
     leads: Items                   # the first few, most important first: id, title, stage, ...
+    customers: Items = field(default_factory=list)   # the first few customers: id, name, open, won, budget
+    customer_count: int = 0
 
 
 # ---- deduplication ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from handlers import (
 )
 from handlers import audit_view
 from handlers import availability
-from handlers import my_customers, todos
+from handlers import handover_actions, my_customers, todos
 from handlers.registry import Registry
 
 
@@ -20,6 +20,7 @@ def build_registry() -> Registry:
     commands.register(registry)
     todos.register(registry)
     my_customers.register(registry)
+    handover_actions.register(registry)
     lead_view.register(registry)
     audit_view.register(registry)
     workflow.register(registry)

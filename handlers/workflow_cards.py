@@ -254,17 +254,42 @@ def handover_lines(cfg: AppConfig, leads: list[dict[str, Any]]) -> list[str]:
             f" · 上次更新 {when(cfg, ld.get('last_activity_at'))}" for ld in leads[:HANDOVER_LINES]]
 
 
+def handover_customer_lines(customers: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for c in customers[:HANDOVER_LINES]:
+        state = [f"{c['open']} 条跟进中" if c.get("open") else "", f"已赢单 {c['won']} 条" if c.get("won") else ""]
+        budget = f" · 预算 {money(c['budget_cny'])}" if c.get("budget_cny") else ""
+        out.append(f"· C{c['id']} {c.get('name') or ''} · {'、'.join(x for x in state if x) or '暂无线索'}{budget}")
+    return out
+
+
 def handover_summary(cfg: AppConfig, notice: HandoverSummary) -> Card:
+    """One card for the whole handover: the customers (won ones too) and the open leads, most
+    important first; the receiver confirms with 确认接收."""
     count, leads = int(notice.count or 0), notice.leads or []
+    customers, n_customers = notice.customers or [], int(notice.customer_count or 0)
     who = notice.from_name or rep_name(cfg, notice.from_rep)
-    title = f"{who} 的 {count} 条线索已退回公海" if notice.to_pool else f"{who} 的 {count} 条线索已交接给你"
-    lines = handover_lines(cfg, leads)
-    if count > len(lines):
-        lines.append(f"…另有 {count - len(lines)} 条,发送「我的待办」或在 CRM 中查看")
+    what = f"{n_customers} 个客户、{count} 条跟进中的线索" if n_customers else f"{count} 条线索"
+    title = f"{who} 的 {what}已退回公海" if notice.to_pool else f"{who} 的 {what}已交接给你"
+    parts = []
+    if customers:
+        parts.append("**客户**(按重要程度排列)")
+        parts += handover_customer_lines(customers)
+        if n_customers > min(len(customers), HANDOVER_LINES):
+            parts.append(f"…另有 {n_customers - min(len(customers), HANDOVER_LINES)} 个,发送「我的客户」查看")
+    if leads:
+        parts.append("**跟进中的线索**(按重要程度排列)")
+        lines = handover_lines(cfg, leads)
+        parts += lines
+        if count > len(lines):
+            parts.append(f"…另有 {count - len(lines)} 条,发送「我的线索」查看")
+    buttons = () if notice.to_pool else (Button("确认接收", "handover.accept", {"from": notice.from_rep},
+                                                style="primary"),)
     return Card(card_id=card_id_for("handover", notice), title=title, level=Level.INFO,
-                fields=(Field("线索数", str(count)), Field("预算合计", money(notice.budget_total or 0))),
-                text="**按重要程度排列**\n" + "\n".join(lines),
-                footer="已为每条线索记录交接说明;请尽快逐一联系客户")
+                fields=(Field("客户数", str(n_customers)), Field("线索数", str(count)),
+                        Field("预算合计", money(notice.budget_total or 0))),
+                text="\n".join(parts) or None, buttons=buttons,
+                footer="已为每个客户和线索记录交接说明;请确认接收并尽快逐一联系客户")
 
 
 def help_requested(cfg: AppConfig, notice: HelpRequested) -> Card:

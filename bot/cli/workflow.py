@@ -18,7 +18,8 @@ from crm_core.clock import local
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Customer
 from crm_core.kv.keys import OUTBOUND_QUEUE
-from crm_core.services.handover import handover, plan_handover
+from crm_core.notices import HandoverSummary
+from crm_core.services.handover import handover, plan_customers, plan_handover
 from handlers.lead_card import money
 
 HANDOVER_ACTOR = "cli"
@@ -78,7 +79,8 @@ def assign_explain(ctx: click.Context, lead_id: int, config_path: str | None) ->
 # ---- handover ----------------------------------------------------------------------------------
 
 def handover_listing(rt: Runtime, rep_id: str) -> list[str]:
-    """The rep's open leads, most important first, one line each (budget, stage, customer)."""
+    """The rep's open leads, most important first, one line each (budget, stage, customer), then
+    every customer of theirs (won ones too), which moves with them."""
     cfg, tz = rt.cfg, rt.cfg.app.timezone
     with rt.db.uow() as s:
         leads = plan_handover(s, rep_id, cfg)
@@ -90,7 +92,12 @@ def handover_listing(rt: Runtime, rep_id: str) -> list[str]:
                          f"{stage.name if stage else ld.stage} · {money(ld.budget_cny)} · "
                          f"上次更新 {local(ld.last_activity_at, tz):%Y-%m-%d}")
         customers = len({ld.customer_id for ld in leads})
-    return ([f"{len(leads)} 条未结线索,涉及 {customers} 个客户(按重要程度排列):"] + lines) if leads else []
+        owned = plan_customers(s, rep_id)
+    out = ([f"{len(leads)} 条未结线索,涉及 {customers} 个客户(按重要程度排列):"] + lines) if leads else []
+    if owned:
+        names = "、".join(c.name for c in owned[:10]) + (f" 等 {len(owned)} 个" if len(owned) > 10 else "")
+        out.append(f"名下客户 {len(owned)} 个(含已赢单的)一并交接:{names}")
+    return out
 
 
 def check_handover(cfg: AppConfig, rep_id: str, to_rep: str | None, force: bool) -> str | None:
@@ -119,11 +126,11 @@ def run_handover(rt: Runtime, rep_id: str, to_rep: str | None, note: str | None,
         return 2
     listing = handover_listing(rt, rep_id)
     if not listing:
-        click.echo(f"{_rep_name(rt.cfg, rep_id)} 没有未结线索,无需交接。")
+        click.echo(f"{_rep_name(rt.cfg, rep_id)} 没有未结线索,也没有名下客户,无需交接。")
         return 0
     click.echo("\n".join(listing))
     target = _rep_name(rt.cfg, to_rep) if to_rep else "公海"
-    if dry_run or not confirm(f"把以上线索交接给 {target}?"):
+    if dry_run or not confirm(f"把以上线索和客户交接给 {target}?"):
         click.echo("未做任何更改。")
         return 0
     with rt.db.uow() as s:
@@ -131,7 +138,9 @@ def run_handover(rt: Runtime, rep_id: str, to_rep: str | None, note: str | None,
     sent = rt.deliver(notices)
     if flush:
         send_pending(rt)
-    click.echo(f"已交接 {len(moved)} 条线索给 {target},已发送 {sent} 张汇总卡片。")
+    customers = sum(n.customer_count for n in notices if isinstance(n, HandoverSummary))
+    click.echo(f"已交接 {len(moved)} 条线索" + (f"、{customers} 个客户" if customers and to_rep else "") +
+               f"给 {target},已发送 {sent} 张汇总卡片。")
     return 0
 
 

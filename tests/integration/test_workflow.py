@@ -431,7 +431,9 @@ def test_handover_orders_by_importance_and_moves(db, cfg, clock) -> None:  # noq
         summary = notices[0]
         assert kinds(notices) == [(HandoverSummary, "li.na")]
         assert isinstance(summary, HandoverSummary) and summary.count == 3 and summary.leads[0]["id"] == big
-        assert s.scalar(select(func.count()).select_from(Activity).where(Activity.kind == "handover")) == 3
+        assert s.scalar(select(func.count()).select_from(Activity).where(
+            Activity.kind == "handover", Activity.lead_id.is_not(None))) == 3       # + one per customer moved
+        assert summary.customer_count == 3
         moved, notices = handover(s, cfg, "li.na", None, "wang.fang", clock.now)
         assert len(moved) == 4 and all(ld.status == "pool" and ld.owner_rep_id is None for ld in moved)
         assert kinds(notices) == [(HandoverSummary, "wang.fang")]

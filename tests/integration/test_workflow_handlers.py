@@ -394,7 +394,7 @@ def test_cli_explain_handover_and_funnel(runtime, clock) -> None:  # noqa: ANN00
     assert listed.output.index(f"#{big}") < listed.output.index(f"#{small}") and "未做任何更改" in listed.output
     assert lead_row(runtime, big).owner_rep_id == "chen.jie"
     done = cli.invoke(handover_cmd, ["chen.jie", "--to", "li.na", "--yes", "--force"], obj=runtime)
-    assert done.exit_code == 0 and "已交接 2 条线索给 李娜" in done.output
+    assert done.exit_code == 0 and "已交接 2 条线索、2 个客户给 李娜" in done.output
     assert {lead_row(runtime, i).owner_rep_id for i in (small, big)} == {"li.na"}
     with runtime.db.uow() as s:
         summaries = s.scalars(select(OutboundMessage).where(OutboundMessage.recipient == "manager7002")).all()
