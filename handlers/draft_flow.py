@@ -124,7 +124,8 @@ def continue_draft(ctx: Context, store: DraftStore, draft: Draft, text: str, *, 
     if reading.kind == "confirm":
         if draft.missing(required_fields(ctx)) or draft.card_id is None:
             return advance(ctx, store, draft)
-        return save_draft(ctx, store, draft)
+        # text only: a card is updated in place after a tap on it, not after a typed word
+        return [r for r in save_draft(ctx, store, draft) if not r.update]
     if reading.kind == "unclear":
         store.save(ctx.me.id, draft)
         return [Reply(unclear_text(reading, draft))]
