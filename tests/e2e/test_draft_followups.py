@@ -155,3 +155,26 @@ def test_a_conversation_with_mistakes_and_corrections_mid_draft(stack, db, platf
     assert len(stored(db)) == 2
     with db.uow() as s:       # a to-do for the lead with a step (招标) and a date; none for the other
         assert [t.title for t in s.scalars(select(Task))] == ["招标:杭州优品 · CT设备"]
+
+
+def test_voice_notes_show_what_was_heard_and_follow_up_the_draft(stack, db):  # noqa: ANN001
+    """DingTalk's own recognition text (no ASR run): the transcript comes before the question,
+    and a second voice note during the draft is read as a follow-up, not a new lead."""
+    talk = Talk(stack, "dingtalk")
+
+    def speak(said: str, expect: str) -> str:
+        mark = stack.sandbox.last_seq()
+        assert stack.sim.send_voice("dingtalk", talk.user, b"amr", fmt="amr", duration_ms=3000,
+                                    recognition=said).status_code == 200
+        return talk._answer(mark, expect)
+
+    first = speak("记录张总要采购CT设备预算300万3月招标", "哪家公司")
+    assert first.index("记录张总要采购CT设备预算300万3月招标") < first.index("哪家公司")
+    d = talk.draft
+    assert (d.source, d.fields["contact_name"], d.fields["company"]) == ("voice", "张总", None)
+    second = speak("张总手机是13912345678", "哪家公司")
+    assert second.index("张总手机是13912345678") < second.index("哪家公司")
+    assert talk.draft.fields["phone"] == "13912345678" and talk.draft.fields["company"] is None
+    speak("杭州优品", "新线索")
+    talk.tap(talk.card("新线索"), "确认", "已保存线索")
+    assert stored(db)[0][:3] == ("杭州优品", "张总", "13912345678")

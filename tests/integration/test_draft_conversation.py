@@ -161,3 +161,13 @@ def test_a_voice_note_shows_what_was_heard_before_asking(runtime):
     assert draft.fields["phone"] == "13912345678" and draft.fields["company"] is None
     card = card_of(voice(runtime, "杭州优品"))
     assert isinstance(card, Card) and {f.label: f.value for f in card.fields}["公司"] == "杭州优品"
+
+
+def test_new_command_while_a_draft_is_open_asks_first(runtime):
+    card_of(say(runtime, "记录杭州优品科技的王总 13912345678 预算50万"))
+    ask = card_of(say(runtime, "新建 华西医院李主任 13800001111 预算500万"))
+    assert ask.title == "还有一条线索没保存" and count(runtime, Lead) == 0
+    assert draft_of(runtime).fields["company"] == "杭州优品科技"
+    assert "已放弃「杭州优品科技」" in texts(say(runtime, "放弃"))      # typed: the button's word
+    assert draft_of(runtime).fields["company"] == "华西医院" and draft_of(runtime).pending is None
+    assert "已取消" in texts(say(runtime, "取消")) and draft_of(runtime) is None and count(runtime, Lead) == 0
