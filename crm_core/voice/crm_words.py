@@ -121,10 +121,10 @@ def _similarity(window: str, syllables: list[str]) -> float:
 
 
 def _same_tones(window: str, word: str) -> bool:
-    """Every character that differs from the word's is read with the word's tone too (戏桶 xi4 tong3 is
-    系统; 五也 wu3 ye3 is no 物业 wu4 ye4)."""
+    """Every character that differs from the word's is read with the word's tone too, a neutral tone
+    matching any (戏桶 xi4 tong3 is 系统, 店紫 is 电子; 五也 wu3 ye3 is no 物业 wu4 ye4)."""
     tones = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True)
-    return all(have == want or any(r[-1] == tone[-1] and (r[:-1] == tone[:-1] or _near(r[:-1], tone[:-1]))
+    return all(have == want or any(tone[-1] in (r[-1], "5") and (r[:-1] == tone[:-1] or _near(r[:-1], tone[:-1]))
                                    for r in _tone_readings(have))
                for have, want, tone in zip(window, word, tones))
 

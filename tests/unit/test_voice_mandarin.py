@@ -117,6 +117,7 @@ def test_names_that_sound_alike_are_corrected_and_reported() -> None:
         ("监护移", "监护仪", "product")]
     assert correct_names("往返说明天再谈", WORDS) == ("往返说明天再谈", [])      # no name sounds like this
     assert correct_names("周五也训", CrmWords(), sales_words())[0] == "周五也训"   # tones differ: 物业 is not said
+    assert correct_names("优品店紫商物有限公司", CrmWords(), sales_words())[0] == "优品电子商务有限公司"  # 子 is neutral
 
 
 def test_prompt_and_core_names() -> None:
