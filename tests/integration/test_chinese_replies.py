@@ -6,17 +6,20 @@ no English the rep did not write, no raw config key, no half-width mark in Chine
 from __future__ import annotations
 
 import itertools
+import re
 
 from sqlalchemy import select
 
 from bot.events import CardAction, EventKind, InboundEvent
 from bot.pipeline import Pipeline
 from cards.model import Card, card_from_dict
+from cards.render import render_dingtalk, render_feishu, render_wecom
 from crm_core.db.models import OutboundMessage
 from handlers.context import Context
 from handlers.dispatch import dispatch
 from handlers.load import build_registry
-from tests.helpers.transcript_scan import Finding, config_vocabulary, scan_text, user_words, wrote_english
+from tests.helpers.transcript_scan import (Finding, config_vocabulary, markdown_of, scan_text, strings_of, user_words,
+                                          wrote_english)
 
 REGISTRY = build_registry()
 _ids = itertools.count(1)
@@ -62,10 +65,18 @@ def outbox_texts(runtime) -> list[str]:  # noqa: ANN001
     texts = []
     for kind, body in bodies:
         if "card" in body:
-            texts.append(_card_words(card_from_dict(body["card"])))
+            card = card_from_dict(body["card"])
+            texts.append(_card_words(card))
+            # a masked phone in Feishu markdown must keep its stars (138****5678, not 1385678)
+            assert not [md for md in markdown_of(render_feishu(card)) if re.search(r"\d\*{2,}\d", md)]
+            texts += [s for render in RENDERERS for s in strings_of(render(card))
+                      if any("\u4e00" <= ch <= "\u9fff" for ch in s)]   # as each platform gets it
         else:
             texts.append(str(body.get("text", "")))
     return texts
+
+
+RENDERERS = (lambda c: render_wecom(c, 1), render_dingtalk, render_feishu)
 
 
 def _card_words(card: Card) -> str:
