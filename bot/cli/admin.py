@@ -15,6 +15,7 @@ from crm_core.clock import local, utcnow
 from crm_core.config import AppConfig, resolve_config_path
 from crm_core.config.checks import reference_warnings
 from crm_core.config.live import override_lines
+from crm_core.config.vocabulary import CROSS_TEAM_JOIN
 from crm_core.db import Database
 from crm_core.db.migrate import upgrade
 from crm_core.services.availability import load_overrides
@@ -35,6 +36,8 @@ def config_check(config_path: str | None) -> None:
         click.echo(f"warning: {w}")
     for line in availability_lines(cfg):
         click.echo(f"availability / 在岗状态: {line}")
+    join = cfg.dedup.cross_team_join
+    click.echo(f"dedup.cross_team_join: {join} / 同一公司跨团队录入:{CROSS_TEAM_JOIN[join]}")
     click.echo(f"{resolve_config_path(config_path)}: OK ({len(cfg.org.reps)} reps, {len(cfg.org.teams)} teams, "
                f"platforms: {', '.join(cfg.platforms.enabled()) or 'none'})")
 

@@ -118,15 +118,18 @@ def test_another_teams_rep_joins_or_not_as_configured(policy_runtime) -> None:  
         assert note(runtime, "li.na", "周总", "13344445555")[0] == customer
 
 
-def test_config_check_refuses_an_unknown_policy(cfg) -> None:  # noqa: ANN001
-    from pydantic import ValidationError
+def test_config_check_names_the_policy_and_refuses_an_unknown_one(tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
 
-    from crm_core.config.schema import AppConfig
-    raw = cfg.model_dump(mode="json")
-    raw["dedup"]["cross_team_join"] = "maybe"
-    with pytest.raises(ValidationError) as err:
-        AppConfig.model_validate(raw)
-    assert "cross_team_join" in str(err.value)
+    from bot.cli.admin import config_check
+    from tests.conftest import EXAMPLE
+    ok = CliRunner().invoke(config_check, ["--config", str(EXAMPLE)])
+    assert ok.exit_code == 0 and "同一公司跨团队录入:其他团队的销售录入同一公司时并入该客户,并通知负责人" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace("cross_team_join: join", "cross_team_join: maybe"),
+                   encoding="utf-8")
+    refused = CliRunner().invoke(config_check, ["--config", str(bad)])
+    assert refused.exit_code == 1 and "dedup.cross_team_join" in refused.output, refused.output
 
 
 def test_my_customers_lists_contacts_with_full_phones_for_the_owner(runtime) -> None:  # noqa: ANN001
