@@ -135,6 +135,7 @@ class CustomerFacts:
     id: int
     owner: str | None
     lead_owners: frozenset[str] = frozenset()     # owners of the customer's open leads
+    lead_teams: frozenset[str] = frozenset()      # teams of the customer's open leads
 
 
 @dataclass(frozen=True)
@@ -239,10 +240,20 @@ def _admin_only(cfg: AppConfig, who: Principal, target: Any, action: Action) -> 
     return ALLOW if is_admin(who) else deny(f"抱歉,{LABELS[action]}需要管理员权限。")
 
 
-def _view_phone(cfg: AppConfig, who: Principal, lead: LeadFacts, action: Action) -> Decision:
-    if lead.owner == who.id or is_admin(who) or supervises(cfg, who, lead):
+def _view_phone(cfg: AppConfig, who: Principal, target: LeadFacts | CustomerFacts, action: Action) -> Decision:
+    """A lead's phones: its owner, its supervisors, admins. A customer's: its owner, the owners of
+    its open leads, the supervisors of their teams (or of the leads' teams), admins."""
+    if is_admin(who):
         return ALLOW
-    return deny("电话号码只对线索负责人、所在团队主管和管理员完整显示。")
+    if isinstance(target, LeadFacts):
+        if target.owner == who.id or supervises(cfg, who, target):
+            return ALLOW
+        return deny("电话号码只对线索负责人、所在团队主管和管理员完整显示。")
+    owners = {o for o in (target.owner, *target.lead_owners) if o}
+    teams = set(target.lead_teams) | {t.id for o in owners for t in cfg.org.teams_of(o)}
+    if who.id in owners or supervised_teams(cfg, who) & teams:
+        return ALLOW
+    return deny("电话号码只对客户负责人、所在团队主管和管理员完整显示。")
 
 
 def _works_lead(cfg: AppConfig, who: Principal, lead: LeadFacts, action: Action) -> Decision:
@@ -271,7 +282,7 @@ def _mute(cfg: AppConfig, who: Principal, target: LeadFacts | CustomerFacts, act
         return deny(f"线索 #{target.id} 不是你负责的,无法{LABELS[action]}。")
     if who.id == target.owner or who.id in target.lead_owners:
         return ALLOW
-    return deny(f"客户 #{target.id} 不是你负责的,无法{LABELS[action]}。")
+    return deny(f"客户C{target.id} 不是你负责的,无法{LABELS[action]}。")
 
 
 def _claim(cfg: AppConfig, who: Principal, claim: ClaimFacts, action: Action) -> Decision:
@@ -345,7 +356,7 @@ RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.SEARCH_CUSTOMERS: (_anyone, None),
     Action.CREATE_LEAD: (_anyone, None),
     Action.VIEW_LEAD: (_anyone, (LeadFacts,)),          # every colleague may read a lead, phones masked
-    Action.VIEW_PHONE: (_view_phone, (LeadFacts,)),
+    Action.VIEW_PHONE: (_view_phone, (LeadFacts, CustomerFacts)),
     Action.EDIT_LEAD: (_works_lead, (LeadFacts,)),
     Action.FOLLOW_UP: (_works_lead, (LeadFacts,)),
     Action.SNOOZE: (_works_lead, (LeadFacts,)),
@@ -400,6 +411,7 @@ TAP_ACTIONS: dict[str, Action] = {
     "followup.mute": Action.MUTE, "followup.unmute": Action.UNMUTE,
     "dedup.link": Action.DECIDE_DUPLICATE, "dedup.keep": Action.DECIDE_DUPLICATE,
     "dedup.merge": Action.DECIDE_DUPLICATE, "dedup.reject": Action.DECIDE_DUPLICATE,
+    "edit.start": Action.EDIT_LEAD, "edit.field": Action.EDIT_LEAD, "lead.lost": Action.CLOSE_LEAD,
     "todo.done": Action.COMPLETE_TASK, "todo.later": Action.POSTPONE_TASK,
     "handover.accept": Action.ACCEPT_HANDOVER,
 }

@@ -47,6 +47,8 @@ class LeadAssigned(LeadNotice):
     team: str | None = None
     previous_owner: str | None = None
     tags: tuple[str, ...] = ()     # from a form / expo scan: the owner only confirms them
+    contact_name: str | None = None
+    phone: str | None = None       # as the new owner may see it (the policy: in full for the owner)
 
 
 @dataclass(frozen=True, kw_only=True)

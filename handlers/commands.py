@@ -6,13 +6,15 @@ import re
 
 from crm_core.authz import Action
 from crm_core.normalize import mask_phone
-from crm_core.services.access import lead_facts
+from crm_core.refs import show_customer
+from crm_core.services.access import lead_facts, load_customer_facts
 from crm_core.services.activity import ActivityError, record_follow_up
 from crm_core.services.queries import get_lead, search_customers
 from crm_core.services.rows import Lead, Session
 from handlers.capture import new_draft
 from handlers.context import Context, Reply, UserError
 from handlers.registry import Registry
+from handlers.which import lead_ref, remember_customers
 
 LEAD_REF = re.compile(r"^#?(\d+)\s*(.*)$", re.S)
 
@@ -39,14 +41,18 @@ def find_customer(ctx: Context) -> str:
         raise UserError("请在「查客户」后面写客户名称或电话,例如:查客户 优品")
     ctx.require(Action.SEARCH_CUSTOMERS)
     with ctx.db.uow() as s:
-        hits = search_customers(s, q, limit=20)
+        hits = search_customers(s, q, limit=20)[:10]
+        # phones in full for the customer's owner, its leads' owners and their supervisors
+        full = {h.id for h in hits if (f := load_customer_facts(s, h.id)) and ctx.decide(Action.VIEW_PHONE, f)}
     if not hits:
         return f"没有找到与「{q}」相关的客户。"
+    remember_customers(ctx, [h.id for h in hits])
     lines = [f"找到 {len(hits)} 个客户:"]
-    for hit in hits[:10]:
-        phone = mask_phone(hit.contact_phone) if hit.contact_phone else ""
+    for hit in hits:
+        phone = (hit.contact_phone if hit.id in full else mask_phone(hit.contact_phone)) if hit.contact_phone else ""
         who = f" · {hit.contact_name or ''} {phone}" if hit.has_contact else ""
-        lines.append(f"#{hit.id} {hit.name}{who.rstrip()}(负责人:{rep_name(ctx, hit.owner_rep_id)})")
+        lines.append(f"{show_customer(hit.id)} {hit.name}{who.rstrip()}(负责人:{rep_name(ctx, hit.owner_rep_id)})")
+    lines.append("客户编号以 C 开头,线索编号以 # 开头;给客户记跟进:跟进 C编号 内容")
     return "\n".join(lines)
 
 
@@ -65,17 +71,18 @@ def lead_for(ctx: Context, s: Session, lead_id: int, action: Action) -> Lead:
 
 
 def follow_up(ctx: Context) -> str:
-    m = LEAD_REF.match(ctx.data.get("args", "").strip())
-    if not m or not m.group(2).strip():
-        raise UserError("请这样写:跟进 #线索编号 跟进内容,例如「跟进 #12 今天电话沟通了报价」")
+    usage = "跟进 #线索编号 跟进内容,例如「跟进 #12 今天电话沟通了报价」"
+    lead_id, text, note = lead_ref(ctx, ctx.data.get("args", "").strip(), usage)
+    if not text:
+        raise UserError(f"请这样写:{usage}")
     with ctx.db.uow() as s:
-        lead = lead_for(ctx, s, int(m.group(1)), Action.FOLLOW_UP)
-        try:
-            record_follow_up(s, lead, ctx.me.id, ctx.event.platform, m.group(2).strip(), ctx.now)
+        lead = lead_for(ctx, s, lead_id, Action.FOLLOW_UP)
+        try:       # with the config: the fuse re-arms with the stage's own timeout on its clock
+            record_follow_up(s, lead, ctx.me.id, ctx.event.platform, text, ctx.now, ctx.cfg)
         except ActivityError as err:
             raise UserError(f"{err}。") from None
         title = lead.title
-    return f"已记录跟进:#{m.group(1)} {title}"
+    return f"已记录跟进:#{lead_id} {title}{note}"
 
 
 def register(registry: Registry) -> None:

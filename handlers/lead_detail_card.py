@@ -3,9 +3,10 @@ contacts, open to-dos and the latest activities. Phones are shown in full only t
 who work the lead (its owner and the owner's supervisor); everyone else sees them masked."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from cards.model import Card, Field, Level
+from cards.model import Button, Card, Field, Level
 from cards.zh import clip_at_boundary
 from crm_core.config.schema import AppConfig
 from crm_core.extract.phone import mask_phones_in_text
@@ -17,7 +18,7 @@ from handlers.workflow_cards import rep_name, stage_label, when, without_label
 STATUS_LABELS = {"open": "跟进中", "won": "已赢单", "lost": "已输单", "pool": "在公海"}
 ACTIVITY_LABELS = {"follow_up": "跟进", "voice_note": "语音", "note": "备注", "stage": "阶段变更",
                    "call": "电话", "visit": "拜访", "assigned": "分配", "created": "新建", "handover": "交接",
-                   "merged": "合并", "postpone": "延期"}
+                   "merged": "合并", "postpone": "延期", "edit": "修改"}
 
 
 def time_left(deadline: datetime | None, now: datetime) -> str:
@@ -30,7 +31,9 @@ def time_left(deadline: datetime | None, now: datetime) -> str:
     return f"已超时 {-hours:.0f} 小时" if -hours < 48 else f"已超时 {-hours / 24:.0f} 天"
 
 
-def lead_detail_card(cfg: AppConfig, lead: LeadDetail, now: datetime, *, full_phones: bool) -> Card:
+def lead_detail_card(cfg: AppConfig, lead: LeadDetail, now: datetime, *, full_phones: bool,
+                     editable: bool = False) -> Card:
+    """`editable`: the viewer may change the lead (the policy's EDIT_LEAD), so it carries 修改."""
     fields = [Field("客户", lead.customer, short=False),
               Field("状态", STATUS_LABELS.get(lead.status, "—")),
               Field("阶段", stage_label(cfg, lead.stage)),
@@ -50,6 +53,8 @@ def lead_detail_card(cfg: AppConfig, lead: LeadDetail, now: datetime, *, full_ph
         note = without_label(without_label((a.text or "").strip(), kind), "阶段")
         note = note if full_phones else mask_phones_in_text(note)
         lines.append(f"· {when(cfg, a.at)} {kind}:{clip_at_boundary(note, 180)}")
-    return Card(card_id=f"lead-detail-{lead.id}-{int(now.timestamp())}", title=f"线索 #{lead.id} · {lead.title}",
+    # one card per view: two people looking at the same lead at once get cards of their own
+    return Card(card_id=f"lead-detail-{lead.id}-{uuid.uuid4().hex[:12]}", title=f"线索 #{lead.id} · {lead.title}",
                 level=Level.INFO if lead.status == "open" else Level.SUCCESS, fields=tuple(fields),
-                text="\n".join(lines) or None, footer=f"记跟进:回复「跟进 #{lead.id} 内容」")
+                text="\n".join(lines) or None, footer=f"记跟进:回复「跟进 #{lead.id} 内容」",
+                buttons=(Button("修改", "edit.start", {"lead": str(lead.id)}),) if editable else ())

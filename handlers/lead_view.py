@@ -40,7 +40,8 @@ def show_lead(ctx: Context) -> Reply:
     facts = facts_of(lead)
     ctx.require(Action.VIEW_LEAD, facts)
     full = ctx.decide(Action.VIEW_PHONE, facts).allowed
-    return Reply(lead_detail_card(ctx.cfg, lead, ctx.now, full_phones=full))
+    return Reply(lead_detail_card(ctx.cfg, lead, ctx.now, full_phones=full,
+                                  editable=ctx.decide(Action.EDIT_LEAD, facts).allowed))
 
 
 def register(registry: Registry) -> None:

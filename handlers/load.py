@@ -9,6 +9,7 @@ from handlers import (
 from handlers import audit_view
 from handlers import availability
 from handlers import handover_actions, my_customers, todos
+from handlers import lead_edit, loss
 from handlers.registry import Registry
 
 
@@ -22,6 +23,8 @@ def build_registry() -> Registry:
     my_customers.register(registry)
     handover_actions.register(registry)
     lead_view.register(registry)
+    lead_edit.register(registry)          # after capture: it wraps the free-text handler
+    loss.register(registry)
     audit_view.register(registry)
     workflow.register(registry)
     workflow_actions.register(registry)

@@ -14,9 +14,10 @@ from crm_core.services.followup import mute, unmute
 from crm_core.services.pool import PoolError, claim_from_pool, visible_phone
 from crm_core.services.queries import get_lead, pool_leads, rep_customers
 from crm_core.services.rows import Customer, Session
-from crm_core.services.stages import StageError, StageGateError, advance_stage, label
+from crm_core.services.stages import LossReasonNeeded, StageError, StageGateError, advance_stage, label
 from handlers.commands import LEAD_REF, lead_for
 from handlers.context import Context, Reply, UserError
+from handlers.loss import loss_card
 from handlers.registry import Registry
 from handlers.workflow_cards import rep_name
 
@@ -25,6 +26,7 @@ DETAIL_WORDS = {
     "异议": "objection_category", "异议类别": "objection_category", "异议类型": "objection_category",
     "决策链": "decision_chain", "需求文件": "requirements_file", "需求": "requirements_file",
     "报价单": "quote_file", "方案文件": "proposal_file", "方案": "proposal_file",
+    "输单原因": "loss_reason", "原因": "loss_reason", "reason": "loss_reason",
     "objection": "objection_category", "decision_chain": "decision_chain", "decision": "decision_chain",
     "requirements_file": "requirements_file", "requirements": "requirements_file",
     "quote_file": "quote_file", "proposal_file": "proposal_file",
@@ -86,7 +88,7 @@ def gate_hint(lead_id: int, stage: Stage, err: StageGateError) -> str:
     return "\n".join(lines)
 
 
-def advance_cmd(ctx: Context) -> str:
+def advance_cmd(ctx: Context) -> str | Reply:
     lead_id, rest = lead_args(ctx, "推进阶段 #线索编号 阶段名称,例如「推进阶段 #12 定制方案发送」")
     word, details = parse_details(rest)
     if not word:
@@ -99,6 +101,10 @@ def advance_cmd(ctx: Context) -> str:
             act = advance_stage(s, ctx.cfg, lead, stage.key, ctx.me.id, ctx.event.platform, ctx.now, details)
         except StageGateError as err:
             raise UserError(gate_hint(lead_id, stage, err)) from None
+        except LossReasonNeeded as err:
+            if err.given:           # a reason that is not on the list: say so, then offer the list
+                ctx.send_now(Reply(f"{err}。"))
+            return Reply(loss_card(ctx, lead_id, lead.title, stage))
         except StageError as err:
             raise UserError(str(err)) from None
         title, moved = lead.title, (act.text or "").removeprefix("阶段:")
@@ -137,16 +143,17 @@ def reassign_cmd(ctx: Context) -> list[Reply]:
 # ---- 静音提醒 / 取消静音 --------------------------------------------------------------------------
 
 def find_customer(ctx: Context, s: Session, query: str, *, lifting: bool) -> Customer:
-    """`#5` or a name fragment, among the rep's customers (and, to unmute, the ones they muted)."""
+    """`C5` (or `#5`, `5`) or a name fragment, among the rep's customers (and, to unmute, the ones
+    they muted)."""
     if not query:
-        raise UserError("请写客户名称或编号,例如:静音提醒 优品 / 静音提醒 #5")
-    digits = re.fullmatch(r"#?(\d+)", query)
+        raise UserError("请写客户名称或编号,例如:静音提醒 优品 / 静音提醒 C5")
+    digits = re.fullmatch(r"(?:客户)?[#＃Cc]?(\d+)", query)
     rows = rep_customers(s, ctx.me.id, customer_id=int(digits.group(1)) if digits else None, name_part=query,
                          include_muted=lifting, limit=6)
     if not rows:
         raise UserError(f"你负责的客户中没有找到「{query}」。")
     if len(rows) > 1:
-        names = " / ".join(f"#{c.id} {c.name}" for c in rows[:5])
+        names = " / ".join(f"C{c.id} {c.name}" for c in rows[:5])
         raise UserError(f"找到多个客户,请用编号指定:{names}")
     ctx.require(Action.UNMUTE if lifting else Action.MUTE, customer_facts(s, rows[0]))
     return rows[0]
@@ -157,7 +164,7 @@ def mute_cmd(ctx: Context) -> str:
         customer = find_customer(ctx, s, ctx.data.get("args", "").strip(), lifting=False)
         mute(s, ctx.me.id, customer.id, ctx.me.id, ctx.event.platform, ctx.now)
         name, cid = customer.name, customer.id
-    return f"已静音:不再提醒客户 #{cid} {name} 的跟进超时(主管仍会收到)。发送「取消静音 #{cid}」可恢复。"
+    return f"已静音:不再提醒客户C{cid} {name} 的跟进超时(主管仍会收到)。发送「取消静音 C{cid}」可恢复。"
 
 
 def unmute_cmd(ctx: Context) -> str:
@@ -165,7 +172,7 @@ def unmute_cmd(ctx: Context) -> str:
         customer = find_customer(ctx, s, ctx.data.get("args", "").strip(), lifting=True)
         lifted = unmute(s, ctx.me.id, customer.id, ctx.me.id, ctx.event.platform, ctx.now)
         name, cid = customer.name, customer.id
-    return f"已恢复提醒客户 #{cid} {name}。" if lifted else f"客户 #{cid} {name} 本来就没有静音。"
+    return f"已恢复提醒客户C{cid} {name}。" if lifted else f"客户C{cid} {name} 本来就没有静音。"
 
 
 # ---- 公海 / 领取 ---------------------------------------------------------------------------------

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from cards.model import Button, Card, Field, Level
 from crm_core.assignment.pick import skip_reason
+from crm_core.authz import Action, LeadFacts, Principal, decide
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig, Team
 from crm_core.notices import (FollowupSupervisor, FuseDiagnosis, FuseNotice, FuseReminder, FuseSupervisor,
                               HandoverSummary, HelpRequested, LeadAssigned, LeadNotice, LeadPooled, Notice,
                               PoolReturned, PoolWarning, RoutingPaused)
+from crm_core.normalize import mask_phone
 from handlers.lead_card import money
 
 if TYPE_CHECKING:
@@ -125,15 +127,31 @@ def reassign_footer(notice: Notice) -> str:
 
 # ---- assignment, 公海, routing --------------------------------------------------------------
 
+def assigned_phone(cfg: AppConfig, notice: LeadAssigned) -> str:
+    """The phone on the new owner's card: in full when the policy lets the recipient see it (the
+    owner always may), else masked."""
+    if not notice.phone:
+        return "无电话"
+    rep = cfg.org.rep(notice.to_rep)
+    lead = LeadFacts(id=notice.lead_id, owner=notice.to_rep, team_id=notice.team)
+    full = rep is not None and decide(cfg, Principal.of(rep), Action.VIEW_PHONE, lead).allowed
+    return notice.phone if full else mask_phone(notice.phone)
+
+
 def lead_assigned(cfg: AppConfig, notice: LeadAssigned) -> Card:
     previous = notice.previous_owner
     fields = [Field("线索", lead_label(notice), short=False), Field("分配原因", notice.reason or "—", short=False)]
     if previous:
         fields.append(Field("原负责人", rep_name(cfg, previous)))
+    if notice.contact_name or notice.phone:
+        fields.append(Field("联系人", notice.contact_name or "—"))
+        fields.append(Field("电话", assigned_phone(cfg, notice)))
     tags = notice.tags
     if tags:       # from a form / expo scan: saved without asking, the owner only confirms the tags
         fields.append(Field("标签", "、".join(tags), short=False))
-    buttons = (Button("确认标签", "lead.tags", {"lead": str(notice.lead_id)}, style="primary"),) if tags else ()
+    buttons: tuple[Button, ...] = (Button("确认标签", "lead.tags", {"lead": str(notice.lead_id)}, style="primary"),) \
+        if tags else ()
+    buttons += (Button("修改", "edit.start", {"lead": str(notice.lead_id)}),)
     return Card(card_id=card_id_for("assigned", notice), title="转派给你的线索" if previous else "新线索分配给你",
                 level=Level.INFO, fields=tuple(fields), buttons=buttons,
                 footer=f"请尽快首次联系;回复「跟进 #{notice.lead_id} 内容」记录跟进")

@@ -18,8 +18,10 @@ from pydantic import ValidationError
 from bot.web.context import current_runtime
 from crm_core.authz import API_TOKEN, Action, Principal, decide
 from crm_core.services import queries
+from crm_core.services.access import lead_facts
 from crm_core.services.intake import MissingFields, intake_lead
 from crm_core.services.lead_input import LeadInput
+from crm_core.services.rows import Lead
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 P = ParamSpec("P")
@@ -46,6 +48,28 @@ def token_principal() -> tuple[Principal | None, WithStatus | None]:
     """Who the request's bearer token is (the shared admin token), or the 401 answer."""
     denied = bearer_error([t.get_secret_value().encode() for t in current_runtime().cfg.app.api_tokens])
     return (None, denied) if denied is not None else (API_TOKEN, None)
+
+
+ACTING_HEADER = "X-CRM-Rep"
+
+
+def acting_principal() -> tuple[Principal, WithStatus | None]:
+    """Whom a request acts for: the token's admin principal, or (header `X-CRM-Rep: <rep id>`)
+    a configured rep, whose rights the policy then applies (an integration acting for a rep sees
+    and changes only what that rep may). 400 for a rep id the config does not know."""
+    rep_id = request.headers.get(ACTING_HEADER, "").strip()
+    if not rep_id:
+        return API_TOKEN, None
+    rep = current_runtime().cfg.org.rep(rep_id)
+    if rep is None:
+        return API_TOKEN, _error(400, "unknown_rep", f"{ACTING_HEADER}: no rep '{rep_id}' in the configuration")
+    return Principal.of(rep), None
+
+
+def phone_rule(who: Principal) -> Callable[[Lead], bool]:
+    """Whether `who` sees a lead's phones in full (the policy's Action.VIEW_PHONE)."""
+    cfg = current_runtime().cfg
+    return lambda lead: decide(cfg, who, Action.VIEW_PHONE, lead_facts(lead)).allowed
 
 
 def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | WithStatus]]:
@@ -121,21 +145,27 @@ def _bad_arg(err: _BadArg) -> WithStatus:
 
 @api.get("/leads")
 @require(Action.API_READ)
-def list_leads() -> Response:
+def list_leads() -> Response | WithStatus:
     limit, offset = _page_args()
+    who, bad = acting_principal()
+    if bad is not None:
+        return bad
     rt = current_runtime()
     with rt.db.uow() as s:
         return jsonify(queries.list_leads(s, rt.clock(), status=request.args.get("status"),
                                           owner=request.args.get("owner"), stage=request.args.get("stage"),
-                                          limit=limit, offset=offset))
+                                          limit=limit, offset=offset, show_phone=phone_rule(who)))
 
 
 @api.get("/leads/<int:lead_id>")
 @require(Action.API_READ)
 def get_lead(lead_id: int) -> Response | WithStatus:
+    who, bad = acting_principal()
+    if bad is not None:
+        return bad
     rt = current_runtime()
     with rt.db.uow() as s:
-        view = queries.lead_detail(s, lead_id, rt.clock())
+        view = queries.lead_detail(s, lead_id, rt.clock(), show_phone=phone_rule(who))
     if view is None:
         return _error(404, "not_found", f"lead {lead_id} does not exist")
     return jsonify(view)

@@ -223,10 +223,36 @@ class Stage(Strict):
     outcome: Literal["won", "lost"] | None = None        # terminal stages
 
 
+LOSS_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+DEFAULT_LOSS_REASONS = {"price": "价格不合适", "competitor": "选了竞品", "budget": "预算不足", "timing": "时机未到",
+                        "no_need": "需求取消", "other": "其他原因"}
+
+
 class Funnel(Strict):
     stages: list[Stage] = Field(min_length=1)
     objection_categories: list[str] = Field(default_factory=lambda: ["价格", "竞品", "预算", "时机", "决策链", "功能"])
     capture_required: list[str] = Field(default_factory=lambda: ["company", "contact_name"])
+    # Why a lead was lost: code → the label reps pick on the 输单 card (reports count the codes).
+    loss_reasons: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LOSS_REASONS))
+
+    @field_validator("loss_reasons")
+    @classmethod
+    def _loss_reasons(cls, v: dict[str, str]) -> dict[str, str]:
+        problems = [f"'{k}' is not a code (lower-case letters, digits, _) / 「{k}」不是代码(小写字母、数字、下划线)"
+                    for k in v if not LOSS_CODE.match(k)]
+        problems += [f"'{k}' has no label / 「{k}」没有中文名称" for k, label in v.items() if not label.strip()]
+        labels = [label.strip() for label in v.values()]
+        problems += [f"label '{x}' is used twice / 名称「{x}」重复" for x in sorted({x for x in labels if labels.count(x) > 1})]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
+    @model_validator(mode="after")
+    def _lost_needs_reasons(self) -> "Funnel":
+        if any(s.outcome == "lost" for s in self.stages) and not self.loss_reasons:
+            raise ValueError("loss_reasons: a lost stage needs at least one loss reason / "
+                             "有输单阶段时 loss_reasons 至少要有一个输单原因")
+        return self
 
     def stage(self, key: str) -> Stage | None:
         return next((s for s in self.stages if s.key == key), None)

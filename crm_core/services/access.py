@@ -20,10 +20,11 @@ def load_lead_facts(session: Session, lead_id: int) -> LeadFacts | None:
 
 
 def customer_facts(session: Session, customer: Customer) -> CustomerFacts:
-    owners = session.scalars(select(Lead.owner_rep_id).where(
-        Lead.customer_id == customer.id, Lead.status == "open", Lead.owner_rep_id.is_not(None)).distinct())
+    rows = session.execute(select(Lead.owner_rep_id, Lead.team_id).where(
+        Lead.customer_id == customer.id, Lead.status == "open").distinct()).all()
     return CustomerFacts(id=customer.id, owner=customer.owner_rep_id,
-                         lead_owners=frozenset(o for o in owners if o is not None))
+                         lead_owners=frozenset(o for o, _ in rows if o is not None),
+                         lead_teams=frozenset(t for _, t in rows if t is not None))
 
 
 def load_customer_facts(session: Session, customer_id: int) -> CustomerFacts | None:

@@ -1,8 +1,11 @@
 """Recording a follow-up on a lead. Any update counts: it touches last_activity_at, marks
-the first contact, and pushes the stage fuse out (which cancels a running escalation)."""
+the first contact, and re-arms the stage fuse with the stage's own timeout on the stage's clock
+(working time or calendar; which cancels a running escalation). The config is required: the
+stage's timeout and clock live there, and a flat fallback once made every 跟进 a 72-hour
+calendar fuse."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,30 +15,22 @@ from crm_core.config.schema import AppConfig
 from crm_core.db.models import Activity, Lead
 from crm_core.services.stages import reset_fuse
 
-DEFAULT_TIMEOUT_HOURS = 72
-
 
 class ActivityError(ValueError):
     """An update that cannot be recorded; the message is for the rep."""
 
 
-def touch(lead: Lead, now: datetime, cfg: AppConfig | None = None) -> None:
+def touch(lead: Lead, now: datetime, cfg: AppConfig) -> None:
     """The bookkeeping every update does, without writing an activity row."""
     lead.last_activity_at = now
     if lead.first_contact_at is None:
         lead.first_contact_at = now
-    if lead.status != "open":
-        return
-    if cfg is not None:
+    if lead.status == "open":
         reset_fuse(cfg, lead, now)
-    else:
-        # Without the config the stage clock is unknown: move the fuse by the default
-        # timeout in calendar hours (handlers always pass cfg; this keeps scripts safe).
-        lead.fuse_deadline, lead.fuse_level = now + timedelta(hours=DEFAULT_TIMEOUT_HOURS), 0
 
 
 def record_follow_up(session: Session, lead: Lead, actor: str, platform: str | None, text: str | None,
-                     now: datetime, cfg: AppConfig | None = None, *, kind: str = "follow_up",
+                     now: datetime, cfg: AppConfig, *, kind: str = "follow_up",
                      data: dict[str, Any] | None = None) -> Activity:
     """Store a follow-up (note, call, visit, voice note...) and reset the lead's timers."""
     if lead.status not in ("open", "won", "lost"):

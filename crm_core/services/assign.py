@@ -13,7 +13,7 @@ from crm_core import audit
 from crm_core.assignment.pick import pick_rep, skip_reason
 from crm_core.assignment.rules import STRATEGY_LABELS, LeadFacts, route
 from crm_core.config.schema import AppConfig, Rep, Team
-from crm_core.db.models import Activity, Assignment, Customer, Lead, Task
+from crm_core.db.models import Activity, Assignment, Contact, Customer, Lead, Task
 from crm_core.kv.base import KV
 from crm_core.notices import LeadAssigned, LeadPooled, Notice
 from crm_core.services.stages import reset_fuse
@@ -71,8 +71,11 @@ def give_lead(session: Session, lead: Lead, rep: Rep, team_id: str | None, reaso
         if task.owner_rep_id in (None, previous):
             task.owner_rep_id = rep.id
     row = record_assignment(session, lead, rep.id, team_id, reason, actor, now)
+    contact = session.get(Contact, lead.contact_id) if lead.contact_id else None
+    # the card is for the new owner, who may call the customer: the renderer asks the policy
     notice = LeadAssigned(to_rep=rep.id, lead_id=lead.id, customer_id=lead.customer_id, title=lead.title,
-                          reason=reason, team=team_id, previous_owner=previous, dedupe_key=f"assign:{lead.id}:{row.id}")
+                          reason=reason, team=team_id, previous_owner=previous, dedupe_key=f"assign:{lead.id}:{row.id}",
+                          contact_name=contact.name if contact else None, phone=contact.phone if contact else None)
     return row, notice
 
 

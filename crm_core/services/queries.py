@@ -4,6 +4,7 @@ caller may see them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -52,14 +53,22 @@ def lead_view(lead: Lead, now: datetime, contact: Contact | None = None,
 
 
 def list_leads(session: Session, now: datetime, *, status: str | None = None, owner: str | None = None,
-               stage: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+               stage: str | None = None, limit: int = 50, offset: int = 0,
+               show_phone: Callable[[Lead], bool] | None = None) -> dict[str, Any]:
+    """A page of leads; phones in full where `show_phone(lead)` (the caller asks the policy)."""
     q = select(Lead, Contact).outerjoin(Contact, Contact.id == Lead.contact_id)
     for col, val in ((Lead.status, status), (Lead.owner_rep_id, owner), (Lead.stage, stage)):
         if val is not None:
             q = q.where(col == val)
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     rows = session.execute(q.order_by(Lead.id.desc()).limit(min(limit, MAX_PAGE)).offset(offset)).all()
-    return {"total": total, "items": [lead_view(lead, now, c) for lead, c in rows]}
+    return {"total": total, "items": [lead_view(lead, now, c, bool(show_phone and show_phone(lead)))
+                                      for lead, c in rows]}
+
+
+def _masked_text(text: str | None, full: bool) -> str | None:
+    from crm_core.extract.phone import mask_phones_in_text
+    return text if full or not text else mask_phones_in_text(text)
 
 
 def customer_view(c: Customer) -> dict[str, Any]:
@@ -81,15 +90,20 @@ def list_customers(session: Session, *, q: str | None = None, include_merged: bo
     return {"total": total, "items": [customer_view(c) for c in rows]}
 
 
-def lead_detail(session: Session, lead_id: int, now: datetime) -> dict[str, Any] | None:
+def lead_detail(session: Session, lead_id: int, now: datetime,
+                show_phone: Callable[[Lead], bool] | None = None) -> dict[str, Any] | None:
+    """One lead with its history; phones in full where `show_phone(lead)` (the caller asks the
+    policy), else masked, in the contact and in activity texts."""
     lead = session.get(Lead, lead_id)
     if lead is None:
         return None
     contact = session.get(Contact, lead.contact_id) if lead.contact_id else None
-    view = lead_view(lead, now, contact)
+    full = bool(show_phone and show_phone(lead))
+    view = lead_view(lead, now, contact, full)
     view["customer"] = customer_view(session.get_one(Customer, lead.customer_id))
     view["activities"] = [
-        {"id": a.id, "kind": a.kind, "text": a.text, "transcript": a.transcript, "actor": a.actor,
+        {"id": a.id, "kind": a.kind, "text": _masked_text(a.text, full), "transcript": _masked_text(a.transcript, full),
+         "actor": a.actor,
          "platform": a.platform, "created_at": _iso(a.created_at)}
         for a in session.scalars(select(Activity).where(Activity.lead_id == lead_id).order_by(Activity.id))]
     view["tasks"] = [

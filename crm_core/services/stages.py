@@ -39,6 +39,32 @@ class StageGateError(StageError):
         super().__init__("无法推进阶段," + ";".join(parts))
 
 
+class LossReasonNeeded(StageError):
+    """输单 needs a reason from the configured list (funnel.loss_reasons); `choices` maps each
+    code to its label."""
+
+    def __init__(self, choices: dict[str, str], given: str | None = None):
+        self.choices, self.given = choices, given
+        names = "、".join(choices.values())
+        super().__init__(f"「{given}」不是可选的输单原因,请从这些中选:{names}" if given
+                         else f"输单需要选择原因:{names}")
+
+
+def loss_reason(cfg: AppConfig, word: str | None) -> str:
+    """The configured loss-reason code a rep's word names (code, label, or the one label that
+    contains it or that it contains), else LossReasonNeeded."""
+    reasons = cfg.funnel.loss_reasons
+    w = (word or "").strip()
+    if not w:
+        raise LossReasonNeeded(reasons)
+    exact = [k for k, v in reasons.items() if w in (k, v)]
+    near = [k for k, v in reasons.items() if w in v or v in w]
+    found = exact or (near if len(near) == 1 else [])
+    if not found:
+        raise LossReasonNeeded(reasons, w)
+    return found[0]
+
+
 def label(item: str) -> str:
     """What reps read for a gate item; never the key itself (a key outside the vocabulary
     reads as 「所需资料」)."""
@@ -126,6 +152,8 @@ def advance_stage(session: Session, cfg: AppConfig, lead: Lead, to_stage: str, a
     if lead.stage == to_stage:
         raise StageError(f"线索已在“{target.name}”阶段")
     given = dict(details or {})
+    if target.outcome == "lost":         # a lost lead says why, from the configured list
+        given["loss_reason"] = loss_reason(cfg, given.get("loss_reason"))
     merged = {**(lead.details or {}), **given}
     missing, invalid = check_items(session, cfg, lead, gate_items(cfg, lead.stage, to_stage), merged)
     problem = _objection_problem(cfg, given.get("objection_category"))
@@ -138,8 +166,10 @@ def advance_stage(session: Session, cfg: AppConfig, lead: Lead, to_stage: str, a
 
 def _move(session: Session, cfg: AppConfig, lead: Lead, source: Stage, target: Stage, actor: str,
           platform: str | None, now: datetime, merged: dict[str, Any], given: list[str]) -> Activity:
+    reason = cfg.funnel.loss_reasons.get(str(merged.get("loss_reason"))) if target.outcome == "lost" else None
     act = Activity(customer_id=lead.customer_id, lead_id=lead.id, kind="stage", actor=actor, platform=platform,
-                   text=f"阶段:{source.name} → {target.name}", created_at=now,
+                   text=f"阶段:{source.name} → {target.name}" + (f"(原因:{reason})" if reason else ""),
+                   created_at=now,
                    data={"from": source.key, "to": target.key, "from_entered_at": lead.stage_entered_at.isoformat(),
                          "owner": lead.owner_rep_id, "team": lead.team_id, "details": given})
     session.add(act)
@@ -150,6 +180,7 @@ def _move(session: Session, cfg: AppConfig, lead: Lead, source: Stage, target: S
         lead.status = target.outcome
     reset_fuse(cfg, lead, now)
     audit.record(session, actor, "lead.stage", platform=platform, target_type="lead", target_id=lead.id,
-                 detail={"from": source.key, "to": target.key}, now=now)
+                 detail={"from": source.key, "to": target.key,
+                         **({"loss_reason": merged["loss_reason"]} if reason else {})}, now=now)
     session.flush()
     return act

@@ -241,7 +241,7 @@ COMMANDS: dict[str, tuple[str, dict[str, Row], Effect, str]] = {
     # name: (message, table, effect when allowed, what the allowed reply says)
     "follow_up": ("跟进 #{lead} 今天电话沟通了报价", FOLLOW_UP, followed_up, "已记录跟进"),
     "advance": ("推进阶段 #{lead} 定制方案发送", ADVANCE, advanced, "已推进"),
-    "close_lost": ("推进阶段 #{lead} 输单", ADVANCE, closed_lost, "已记录输单"),
+    "close_lost": ("推进阶段 #{lead} 输单 原因:价格", ADVANCE, closed_lost, "已记录输单"),
     "reassign": ("转派 #{lead} wu.xin", REASSIGN, reassigned, "转派给 吴欣"),
     "claim": ("领取 #{lead}", CLAIM, claimed, "已领取"),
     "mute": ("静音提醒 #{customer}", MUTE, muted, "已静音"),
@@ -539,11 +539,11 @@ def test_attack_supervisor_of_another_team_cannot_close_a_lead(rt) -> None:  # n
     """「推进阶段 #1 输单」 by 刘洋 (supervisor of 华南制造) closed 华东医疗's lead as lost."""
     w = world(rt)
     before = snapshot(rt)
-    out = said(send(rt, "liu.yang", text=f"推进阶段 #{w.leads['east']} 输单"))
+    out = said(send(rt, "liu.yang", text=f"推进阶段 #{w.leads['east']} 输单 原因:价格"))
     assert OTHER_TEAM in out and "已记录输单" not in out
     assert lead_row(rt, w.leads["east"]).status == "open" and snapshot(rt) == before
     # the supervisor of the lead's own team may
-    assert "已记录输单" in said(send(rt, "wang.fang", text=f"推进阶段 #{w.leads['east']} 输单"))
+    assert "已记录输单" in said(send(rt, "wang.fang", text=f"推进阶段 #{w.leads['east']} 输单 原因:价格"))
     assert lead_row(rt, w.leads["east"]).status == "lost"
 
 

@@ -22,7 +22,7 @@ from crm_core.services.capture import save_lead
 from crm_core.services.fuse import postpone_fuse, scan_fuses
 from crm_core.services.followup import mute, scan_followups, unmute
 from crm_core.services.lead_input import LeadInput
-from crm_core.services.stages import StageError, StageGateError, advance_stage
+from crm_core.services.stages import LossReasonNeeded, StageError, StageGateError, advance_stage
 from crm_core.worktime import WorkCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -78,7 +78,7 @@ GATE_CASES = [
     ("negotiation", {}, "won", {"objection_category": "心情"}, [], ["objection_category"]),
     ("negotiation", {}, "won", {"objection_category": "价格"}, [], []),
     ("quote", {}, "won", {"decision_chain": "   "}, ["decision_chain", "objection_category"], []),
-    ("qualify", {"phone": None}, "lost", None, [], []),          # losing needs nothing
+    ("qualify", {"phone": None}, "lost", {"loss_reason": "price"}, [], []),   # losing needs only its reason
     ("quote", {}, "proposal", None, [], []),                     # stepping back needs nothing
 ]
 
@@ -119,6 +119,18 @@ def test_stage_move_resets_fuse_on_the_new_stage_clock(db, cfg) -> None:  # noqa
             advance_stage(s, cfg, lead, "nowhere", "zhang.wei", "wecom", friday)
 
 
+def test_losing_needs_a_configured_reason(db, cfg, clock) -> None:  # noqa: ANN001
+    lead_id = make_lead(db, cfg, clock.now)
+    with db.uow() as s:
+        lead = s.get(Lead, lead_id)
+        for given in (None, {"loss_reason": "天气"}):
+            with pytest.raises(LossReasonNeeded) as err:
+                advance_stage(s, cfg, lead, "lost", "zhang.wei", "wecom", clock.now, given)
+            assert "价格不合适" in str(err.value) and lead.status == "open"
+        act = advance_stage(s, cfg, lead, "lost", "zhang.wei", "wecom", clock.now, {"loss_reason": "竞品"})
+        assert (lead.status, lead.details["loss_reason"]) == ("lost", "competitor") and "选了竞品" in act.text
+
+
 # ---------------------------------------------------------------- the fuse
 def test_idle_lead_escalates_exactly_once_per_step(db, cfg, clock) -> None:  # noqa: ANN001
     start = clock.now
@@ -127,7 +139,7 @@ def test_idle_lead_escalates_exactly_once_per_step(db, cfg, clock) -> None:  # n
     with db.uow() as s:
         done = s.get(Lead, done_id)
         advance_stage(s, cfg, done, "proposal", "zhang.wei", "wecom", earlier + timedelta(hours=30))
-        advance_stage(s, cfg, done, "lost", "zhang.wei", "wecom", earlier + timedelta(hours=40))
+        advance_stage(s, cfg, done, "lost", "zhang.wei", "wecom", earlier + timedelta(hours=40), {"loss_reason": "price"})
     lead_id = make_lead(db, cfg, start)
     early = scan_until(db, cfg, clock, start + timedelta(hours=71, minutes=59))
     assert early == []
@@ -455,7 +467,7 @@ def test_stage_penetration_per_rep_and_team(db, cfg, clock) -> None:  # noqa: AN
         if days is not None:
             with db.uow() as s:
                 advance_stage(s, cfg, s.get(Lead, lead_id), target, owner, "wecom", start + timedelta(days=days),
-                              {"requirements_file": "需求.pdf"})
+                              {"requirements_file": "需求.pdf", **({"loss_reason": "timing"} if target == "lost" else {})})
     make_lead(db, cfg, start + timedelta(days=40), owner="li.na")     # window not closed yet: ignored
     with db.uow() as s:
         rep = stage_penetration(s, cfg, "qualify", "proposal", start + timedelta(days=42))

@@ -149,7 +149,9 @@ def test_every_workflow_notice_renders_a_valid_card(runtime, clock) -> None:  # 
         text = render_text(card)
         if n.lead_id:
             assert f"#{n.lead_id}" in text
-        assert "None" not in text and "13812345678" not in text      # no raw values, no full phone
+        assert "None" not in text                                    # no raw values
+        # the new owner's assignment card carries the phone to call; every other card masks it
+        assert ("13812345678" in text) == isinstance(n, LeadAssigned)
         done = card.resolved("已由 王芳 转派给 李娜 · 11-22 14:03")
         # every platform can show it
         assert render_wecom(card, 1000002) and render_wecom_update(done, 1000002)
