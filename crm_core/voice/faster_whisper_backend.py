@@ -99,7 +99,8 @@ class _TokenProbe:
         """One probability per character of `segment.text`: the lowest of the tokens that wrote it."""
         fallback = [math.exp(segment.avg_logprob)] * len(segment.text)
         result = next((r for r in self.results if list(r.sequences_ids[0]) == list(segment.tokens)), None)
-        if result is None or len(result.logits) == 0 or len(result.logits[0]) != len(segment.tokens):
+        # one log-prob row per generated step: the segment's tokens, then end-of-text
+        if result is None or len(result.logits) == 0 or len(result.logits[0]) < len(segment.tokens):
             return fallback
         tokenizer = model.hf_tokenizer
         out: list[float] = []

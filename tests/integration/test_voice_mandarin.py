@@ -39,6 +39,8 @@ def test_grouped_phone_from_feishu_opus(pipeline: VoicePipeline) -> None:
     assert result.fields["phone"] == "13738295566"
     assert result.fields["timeline"] == "2026-12-09"
     assert len(result.heard.confidence) == len(result.heard.text)
+    assert len(set(result.heard.confidence)) > 5            # per character (greedy log-probs), not per segment
+    assert all(0.0 < c <= 1.0 for c in result.heard.confidence)
 
 
 def test_crm_words_correct_and_the_card_asks_to_check(pipeline: VoicePipeline) -> None:
