@@ -22,6 +22,7 @@ from handlers.context import Context, Reply
 from handlers.drafts import FIELDS, Draft, DraftStore
 from handlers.lead_actions import save_draft
 from handlers.lead_card import LABELS, QUESTIONS, confirm_card, new_note_card, question_card
+from handlers.small_talk import is_small_talk, small_talk_reply
 
 log = logging.getLogger("crm_bot.capture")
 
@@ -115,12 +116,17 @@ def continue_draft(ctx: Context, store: DraftStore, draft: Draft, text: str, *, 
         if pick is not None:
             return resolve_pending(ctx, store, draft, pick)
         draft.pending = None                      # the rep moved on: the question lapses
-    reading = read_draft_message(text, DraftState(draft.awaiting, dict(draft.fields)), now=ctx.now,
-                                 industries=ctx.cfg.industries, known_companies=known_companies(ctx))
+    if is_small_talk(text):              # 「hello」「#6」「好的」 (handlers/small_talk.py) answer no question
+        reading = Reading("chitchat", why="small-talk")
+    else:
+        reading = read_draft_message(text, DraftState(draft.awaiting, dict(draft.fields)), now=ctx.now,
+                                     industries=ctx.cfg.industries, known_companies=known_companies(ctx))
     log.info("draft %s: message read as %s (%s)", draft.id, reading.kind, reading.why)
     if reading.kind == "chitchat":
         store.save(ctx.me.id, draft)
-        return [Reply(("不客气!" if _THANKS_RE.search(text) else "好的。") + status_line(ctx, draft))]
+        lead_ref = small_talk_reply(text) if text.strip().startswith("#") else None
+        opener = lead_ref or ("不客气!" if _THANKS_RE.search(text) else "好的。")
+        return [Reply(opener + status_line(ctx, draft))]
     if reading.kind == "confirm":
         if draft.missing(required_fields(ctx)) or draft.card_id is None:
             return advance(ctx, store, draft)

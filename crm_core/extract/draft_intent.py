@@ -174,12 +174,11 @@ def _person_like(text: str) -> bool:
 
 def _name_like(text: str) -> bool:
     """Could be an organisation's name said on its own: short, no verb, pronoun or number."""
-    if not 2 <= len(text) <= 30 or re.search(r"[,，。;；!！?？]", text) or re.fullmatch(r"[\d\W_]+", text):
+    if not 2 <= len(text) <= 30 or re.search(r"[,，。;；!！?？/#@]", text) or not re.search(r"[\u4e00-\u9fffA-Za-z]", text):
         return False
-    for w in segment(text).tokens:
-        if w.tag.startswith(("v", "r", "t", "d", "p", "c", "u", "y", "e", "m")) and w.known and len(w.word) < len(text):
-            return False
-    return True
+    # 「算了」「回头说」「稍后」: a verb, pronoun, time word, adverb … is no organisation's name
+    return not any(w.known and w.tag.startswith(("v", "r", "t", "d", "p", "c", "u", "y", "e", "m"))
+                   for w in segment(text).tokens)
 
 
 def _merge_product(old: Any, new: str) -> str:

@@ -68,9 +68,10 @@ def test_supplement_moves_the_date_and_is_never_the_company(runtime):
 def test_chit_chat_leaves_the_draft_alone(runtime):
     say(runtime, "记录张总要采购CT设备,预算300万,3月招标")
     before = draft_of(runtime)
-    for word in ("好的", "谢谢", "👍"):
+    for word in ("好的", "谢谢", "👍", "hello", "#6"):
         reply = texts(say(runtime, word))
         assert "哪家公司" in reply and "没太看懂" not in reply
+    assert "查线索 #6" in texts(say(runtime, "#6"))
     after = draft_of(runtime)
     assert (after.fields, after.note, after.awaiting) == (before.fields, before.note, before.awaiting)
 
