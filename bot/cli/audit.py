@@ -10,6 +10,7 @@ import click
 from bot.cli.common import config_option
 from bot.cli.workflow import with_runtime
 from bot.runtime import Runtime
+from cards.zh import polish
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig
 from crm_core.services.audit_trail import (MAX_LIMIT, AuditEntry, AuditQuery, action_label, audit_entries, parse_time,
@@ -35,7 +36,7 @@ def table(rows: list[tuple[str, ...]]) -> list[str]:
 
 def entry_row(cfg: AppConfig, e: AuditEntry) -> tuple[str, ...]:
     return (f"{local(e.at, cfg.app.timezone):%Y-%m-%d %H:%M}", person(cfg, e.actor), platform_label(e.platform),
-            action_label(e.action), target_text(e) or "—", summary(cfg, e))
+            action_label(e.action), target_text(e) or "—", polish(summary(cfg, e)))
 
 
 @click.command("audit")
@@ -69,7 +70,7 @@ def audit_cmd(ctx: click.Context, lead_id: int | None, customer_id: int | None, 
             click.echo("没有符合条件的操作记录。")
         else:
             click.echo("\n".join(table([HEADERS] + [entry_row(rt.cfg, e) for e in entries])))
-            click.echo(f"共 {len(entries)} 条" + (f"(只显示最近 {limit} 条,可用 --limit 放宽)"
-                                                  if len(entries) == limit else "。"))
+            click.echo(polish(f"共 {len(entries)} 条" + (f"(只显示最近 {limit} 条,可用 --limit 放宽)"
+                                                         if len(entries) == limit else "。")))
         return 0
     with_runtime(ctx, config_path, work)

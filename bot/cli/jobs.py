@@ -11,6 +11,7 @@ from bot.cli.common import config_option
 from bot.cli.workflow import with_runtime
 from bot.job_runs import UnknownJob, run_job_now
 from bot.runtime import Runtime
+from cards.zh import polish
 from crm_core.clock import local
 from crm_core.kv.base import KV
 from crm_core.services.audit_trail import parse_time
@@ -26,10 +27,15 @@ EMBEDDED_BUSY_RUN = ("无法运行:crm-bot serve 正在运行且未配置 Redis,
 QUEUED_FOR_START = ("消息已放入发件队列,服务启动后发出。/ Messages are queued; the server sends them when it starts.")
 
 
+def say(text: str, err: bool = False) -> None:
+    """Echo Chinese as people read it (full-width marks in Chinese sentences: cards.zh.polish)."""
+    click.echo(polish(text), err=err)
+
+
 def server_state_hidden(kv: KV, what: str, what_en: str) -> str | None:
     """The one line to print instead of this process's empty view of the server's state."""
     if kv.backend == "embedded" and getattr(kv, "busy", None):
-        return EMBEDDED_BUSY.format(what=what, what_en=what_en)
+        return polish(EMBEDDED_BUSY.format(what=what, what_en=what_en))
     return None
 
 
@@ -51,7 +57,7 @@ def run_job_cmd(ctx: click.Context, job: str, at_text: str | None, dry_run: bool
         except ValueError as err:
             raise click.UsageError(f"--at: {err}") from None
         if not dry_run and server_state_hidden(rt.kv, "", ""):
-            click.echo(EMBEDDED_BUSY_RUN, err=True)
+            click.echo(polish(EMBEDDED_BUSY_RUN), err=True)
             return 1
         try:
             run = run_job_now(rt, job, at, dry_run=dry_run)
@@ -64,18 +70,18 @@ def run_job_cmd(ctx: click.Context, job: str, at_text: str | None, dry_run: bool
             return 0 if run.ok else 1
         when = f"{local(run.at, tz):%Y-%m-%d %H:%M}"
         head = "演练(不发送、不改数据)" if dry_run else "已运行"
-        click.echo(f"{head}:{job},按 {when} 的时间({tz})")
+        say(f"{head}:{job},按 {when} 的时间({tz})")
         if dry_run:
-            click.echo(f"将发送 {len(run.would_send)} 条" + (":" if run.would_send else "。"))
+            say(f"将发送 {len(run.would_send)} 条" + (":" if run.would_send else "。"))
             for line in run.would_send:
-                click.echo(f"  {line}")
+                say(f"  {line}")
         if run.ok:
-            click.echo(f"结果:{json.dumps(run.result, ensure_ascii=False, default=str)}(用时 {run.seconds:g} 秒)")
+            say(f"结果:{json.dumps(run.result, ensure_ascii=False, default=str)}(用时 {run.seconds:g} 秒)")
         else:
-            click.echo(f"失败:{run.error}", err=True)
+            say(f"失败:{run.error}", err=True)
         if dry_run:
-            click.echo("数据库和队列的改动已全部撤销。")
+            say("数据库和队列的改动已全部撤销。")
         elif rt.kv.backend == "embedded" and getattr(rt.kv, "durable", False):     # a stopped server's journal
-            click.echo(QUEUED_FOR_START)
+            say(QUEUED_FOR_START)
         return 0 if run.ok else 1
     with_runtime(ctx, config_path, work)

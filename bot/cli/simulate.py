@@ -13,6 +13,7 @@ from bot.cli.common import config_option, load_or_exit
 from bot.cli.sim_session import HELP, Quit, SimClock, SimError, SimSession, user_id_for
 from bot.platforms.registry import default_registry
 from bot.runtime import database_url
+from cards.zh import polish
 from crm_core.db.migrate import upgrade
 from sandbox.stack import LocalStack
 
@@ -42,14 +43,14 @@ def converse(session: SimSession, lines: Iterable[str], *, keep_going: bool) -> 
                 http = f"   [HTTP {session.last_status}]" if session.last_status is not None else ""
                 click.echo(click.style(f"> {line}", fg="cyan") + http)
             for out in said:
-                click.echo(out)
+                click.echo(polish(out))
         except Quit:
             return 0
         except Exception as err:  # noqa: BLE001 - the simulator never shows a traceback
             if not keep_going:
                 click.echo(click.style(f"> {line}", fg="cyan"))
             why = str(err) if isinstance(err, SimError) else f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"
-            click.echo(f"出错:{why}", err=True)
+            click.echo(polish(f"出错:{why}"), err=True)
             if not keep_going:
                 return 1
         click.echo()
@@ -86,7 +87,7 @@ def simulate_cmd(config_path: str | None, platform: str, user: str, interactive:
         session = SimSession(stack, platform, user, clock)
         code = converse(session, steps, keep_going=False)
         if interactive and code == 0:
-            click.echo("输入消息与机器人对话;/help 列出命令,/quit 退出。")
+            click.echo(polish("输入消息与机器人对话;/help 列出命令,/quit 退出。"))
             code = converse(session, typed_lines(session), keep_going=True)
     if code:
         raise SystemExit(code)

@@ -20,6 +20,7 @@ from crm_core.db.models import Customer
 from crm_core.kv.keys import OUTBOUND_QUEUE
 from crm_core.notices import HandoverSummary
 from crm_core.services.handover import handover, plan_customers, plan_handover
+from cards.zh import polish
 from handlers.lead_card import money
 
 HANDOVER_ACTOR = "cli"
@@ -180,8 +181,8 @@ def funnel_lines(cfg: AppConfig, reports: list[dict[str, Any]], days: float,
         lines.append(f"{names.get(rep['from'], rep['from'])} → {names.get(rep['to'], rep['to'])}"
                      f"(近 {days:g} 天进入,{rep['window_days']:g} 天内到达):{rate_text(rep['overall'])}")
         if rep["open"]["entered"]:
-            lines.append(f"    近 {rep['window_days']:g} 天进入(尚在观察期):{rep['open']['entered']} 条,"
-                         f"已到达 {rep['open']['reached']} 条")
+            lines.append(polish(f"    近 {rep['window_days']:g} 天进入(尚在观察期):{rep['open']['entered']} 条,"
+                                f"已到达 {rep['open']['reached']} 条"))
         for team, r in rep["by_team"].items():
             t = cfg.org.team(team)
             lines.append(f"    团队 {t.name if t else team}:{rate_text(r)}")
@@ -190,8 +191,8 @@ def funnel_lines(cfg: AppConfig, reports: list[dict[str, Any]], days: float,
             lines.append(f"    销售 {person.name if person else who}:{rate_text(r)}")
     if moves is not None:
         total = sum(m["count"] for m in moves)
-        lines.append(f"今日阶段变动:{total} 次" + (":" if moves else ""))
-        lines += [f"    {names.get(m['from'], m['from'])} → {names.get(m['to'], m['to'])}:{m['count']} 次"
+        lines.append(polish(f"今日阶段变动:{total} 次" + (":" if moves else "")))
+        lines += [polish(f"    {names.get(m['from'], m['from'])} → {names.get(m['to'], m['to'])}:{m['count']} 次")
                   for m in moves]
     return lines
 

@@ -46,11 +46,11 @@ def test_one_interactive_session_plays_the_whole_flow(db, db_url, tmp_path) -> N
     saved = re.findall(r"已保存线索 #(\d+)", out)
     assert len(set(saved)) == 2, out[-3000:]
     assert "检测到潜在重复" in out and "已保留为新客户" in out
-    assert "出错:没有卡片 #99" in out and "出错:没有这个命令:/bogus" in out
-    assert "机器人时间:" in out and "任务 fuse_scan:" in out and "【紧急】线索超时未跟进" in out
+    assert "出错：没有卡片 #99" in out and "出错：没有这个命令：/bogus" in out
+    assert "机器人时间：" in out and "任务 fuse_scan" in out and "【紧急】线索超时未跟进" in out
     assert "现在是 王芳" in out and "转派给 李娜" in out
-    trail = out[out.index("的操作记录:"):]
-    for step in ("新建线索", "仍然新建", "超时提醒", "转派(王芳):张伟 → 李娜"):
+    trail = out[out.index("的操作记录："):]
+    for step in ("新建线索", "仍然新建", "超时提醒", "转派（王芳）：张伟 → 李娜"):
         assert step in trail, (step, trail[:2000])
 
 
@@ -71,7 +71,7 @@ def test_scripted_steps_use_the_same_commands(db, db_url, tmp_path) -> None:  # 
     out = res.output
     assert res.exit_code == 0 and "Traceback" not in out, out[-3000:]
     assert "现在在 dingtalk" in out and "[卡片 #1 → dingtalk manager7001]" in out
-    assert "#1 → dingtalk manager7001:新线索" in out and "> /tap #1 确认   [HTTP 200]" in out
+    assert "#1 → dingtalk manager7001：新线索" in out and "> /tap #1 确认   [HTTP 200]" in out
     assert re.search(r"已保存线索 #\d+", out)
-    assert bad.exit_code == 1 and "出错:只有钉钉的语音消息自带识别文字" in bad.output
+    assert bad.exit_code == 1 and "出错：只有钉钉的语音消息自带识别文字" in bad.output
     assert "Traceback" not in bad.output and "帮助" not in bad.output.split("出错")[1]   # the script stopped

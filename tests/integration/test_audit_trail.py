@@ -103,7 +103,7 @@ def test_cli_table_and_json(runtime, clock) -> None:  # noqa: ANN001
     assert lines[0].split() == ["时间", "操作人", "平台", "操作", "对象", "内容"]
     assert "仍然新建" in res.output and "需求确认 → 定制方案发送" in res.output
     assert "定时任务" in res.output or "系统" in res.output
-    assert "转派(王芳):张伟 → 李娜" in res.output and lines[-1] == "共 6 条。"
+    assert "转派（王芳）：张伟 → 李娜" in res.output and lines[-1] == "共 6 条。"     # as people read it
     # the columns line up on screen: each row's 操作 column starts at the same display column
     starts = {width(line[:line.index(word)]) for line, word in zip(lines[1:4], ("新建线索", "分配", "仍然新建"))}
     assert len(starts) == 1

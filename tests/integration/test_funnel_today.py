@@ -56,8 +56,8 @@ def test_same_day_moves_are_counted(runtime, clock) -> None:  # noqa: ANN001
     assert pen.open.as_dict() == {"entered": 4, "reached": 3, "rate": 0.75}
     out = CliRunner().invoke(report_funnel_cmd, [], obj=runtime)
     assert out.exit_code == 0, out.output
-    assert "近 7 天进入(尚在观察期):4 条,已到达 3 条" in out.output
-    assert "今日阶段变动:3 次" in out.output and "需求确认 → 定制方案发送:2 次" in out.output
+    assert "近 7 天进入（尚在观察期）：4 条，已到达 3 条" in out.output
+    assert "今日阶段变动：3 次" in out.output and "需求确认 → 定制方案发送：2 次" in out.output
     data = json.loads(CliRunner().invoke(report_funnel_cmd, ["--json"], obj=runtime).output)
     assert [m["count"] for m in data["moves_today"]] == [2, 1]
     # proposal → quote: yesterday's, a's and b's entries are in their window; b reached quote

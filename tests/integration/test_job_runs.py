@@ -75,15 +75,15 @@ def test_cli_output_and_refusals(runtime, clock) -> None:  # noqa: ANN001
     cli = CliRunner()
     out = cli.invoke(run_job_cmd, ["fuse_scan", "--dry-run"], obj=runtime)
     assert out.exit_code == 0, out.output
-    assert "演练(不发送、不改数据):fuse_scan" in out.output and "将发送 2 条:" in out.output
-    assert "→ 张伟(企业微信)" in out.output and "已全部撤销" in out.output
+    assert "演练（不发送、不改数据）：fuse_scan" in out.output and "将发送 2 条：" in out.output
+    assert "→ 张伟（企业微信）" in out.output and "已全部撤销" in out.output
     later = cli.invoke(run_job_cmd, ["fuse_scan", "--dry-run", "--at", "2026-11-20T09:00"], obj=runtime)
     assert later.exit_code == 0 and "将发送 0 条。" in later.output and "2026-11-20 09:00" in later.output
     for bad in (["nosuchjob"], ["fuse_scan", "--at", "tomorrow"]):
         res = cli.invoke(run_job_cmd, bad, obj=runtime)
         assert res.exit_code == 2 and "Traceback" not in res.output, res.output
     real = cli.invoke(run_job_cmd, ["fuse_scan"], obj=runtime)
-    assert real.exit_code == 0 and "已运行:fuse_scan" in real.output and '"sent": 2' in real.output
+    assert real.exit_code == 0 and "已运行：fuse_scan" in real.output and '"sent": 2' in real.output
 
 
 def test_embedded_store_of_a_running_server_is_named_not_faked(cfg, db, tmp_path) -> None:  # noqa: ANN001
