@@ -33,7 +33,18 @@ from sandbox.cardjson import call_text, card_buttons, card_of_call
 from sandbox.client import CardNotTappable
 from sandbox.stack import LocalStack
 
-HELP = __doc__.split("A line is", 1)[1].split("Errors are", 1)[0].strip() if __doc__ else ""
+HELP = """直接输入文字:以当前用户的身份发消息。命令:
+  /user 王芳            换成另一位同事(编号或姓名;也可以是平台上的原始用户 ID)
+  /platform dingtalk    换平台(wecom、dingtalk、feishu)
+  /tap 仍然新建          点最新一张还能点这个按钮的卡片;写出按钮名的一部分也行(/tap 转派)
+  /tap #3 转派           点第 3 张卡片上的按钮(卡片按收到的顺序编号)
+  /cards                列出收到的卡片和按钮
+  /voice 文件           把音频文件作为语音消息发出
+  /asr 文字              钉钉:发一条带钉钉识别文字的语音消息
+  /clock +3d            把机器人的时钟往后拨(+72h、+30m,或 2026-12-05T09:00)
+  /run fuse_scan        按机器人的时钟立即运行一个定时任务
+  /audit #12            查看线索的操作记录(不写编号:最近提到的线索)
+  /help                 显示本说明;/quit 退出"""
 STEP = re.compile(r"^\+?(\d+(?:\.\d+)?)\s*([dhm])$")
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 LEAD_NO = re.compile(r"线索 ?#(\d+)")
@@ -263,7 +274,7 @@ class SimSession:
         return [f"线索 #{lead_id} 的操作记录:"] + [entry_line(self.cfg, e, self.cfg.app.timezone) for e in entries]
 
     def _cmd_help(self, _arg: str) -> list[str]:
-        return [HELP]
+        return HELP.splitlines()
 
     def _cmd_quit(self, _arg: str) -> list[str]:
         raise Quit()

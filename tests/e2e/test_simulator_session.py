@@ -27,6 +27,7 @@ TYPED = [
     "/tap 转派",                     # 「转派给李娜」 on the supervisor card (on Feishu)
     "/audit",
     "/bogus",
+    "/help",
     "/quit",
 ]
 
@@ -49,6 +50,7 @@ def test_one_interactive_session_plays_the_whole_flow(db, db_url, tmp_path) -> N
     assert "出错：没有卡片 #99" in out and "出错：没有这个命令：/bogus" in out
     assert "机器人时间：" in out and "任务 fuse_scan" in out and "【紧急】线索超时未跟进" in out
     assert "现在是 王芳" in out and "转派给 李娜" in out
+    assert "把机器人的时钟往后拨" in out and "/quit 退出" in out                 # /help, in Chinese
     trail = out[out.index("的操作记录："):]
     for step in ("新建线索", "仍然新建", "超时提醒", "转派（王芳）：张伟 → 李娜"):
         assert step in trail, (step, trail[:2000])
