@@ -46,7 +46,8 @@ def lead_detail_card(cfg: AppConfig, lead: LeadDetail, now: datetime, *, full_ph
         phone = (c.phone if full_phones else mask_phone(c.phone)) if c.phone else "无电话"
         who = " ".join(p for p in (c.name, c.title) if p) or "联系人"
         fields.append(Field("联系人", f"{who} {phone}", short=False))
-    lines = [f"· 待办:{t.title}(截止 {t.due_date.isoformat() if t.due_date else '未定'})" for t in lead.todos[:3]]
+    lines = [f"· 待办{f' T{t.id}' if t.id else ''}:{t.title}(截止 {t.due_date.isoformat() if t.due_date else '未定'})"
+             for t in lead.todos[:3]]
     for a in lead.activities:
         kind = ACTIVITY_LABELS.get(a.kind, "动态")
         # no 「阶段变更:阶段:」 or 「修改:修改:」: the text may start with its own label

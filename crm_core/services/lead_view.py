@@ -32,6 +32,7 @@ class ContactLine:
 class TodoLine:
     title: str
     due_date: date | None
+    id: int = 0                     # 0: unknown (older callers); shown as T{id} so 「完成 T3」 can name it
 
 
 @dataclass(frozen=True)
@@ -84,5 +85,5 @@ def lead_detail(s: Session, lead_id: int, activities: int = 3) -> LeadDetail | N
         team_id=lead.team_id, customer=customer.name, product=lead.product, budget_cny=lead.budget_cny,
         timeline=lead.timeline, fuse_deadline=lead.fuse_deadline,
         contacts=tuple(ContactLine(c.name, c.title, c.phone) for c in contacts),
-        todos=tuple(TodoLine(t.title, t.due_date) for t in todos),
+        todos=tuple(TodoLine(t.title, t.due_date, t.id) for t in todos),
         activities=tuple(ActivityLine(a.kind, a.text, a.created_at) for a in recent))

@@ -194,3 +194,13 @@ def test_numbers_that_are_not_todos_and_plain_notes(runtime) -> None:  # noqa: A
     note = text_of(say(runtime, "zhang.wei", "完成了和宁波康达王总的签约,预算80万"))
     assert "T 开头" not in note and "待办" not in note.split("\n")[0], note
     assert task_row(runtime, a)[0] == "open"
+
+
+def test_lead_card_names_its_todos_and_drops_finished_ones(runtime) -> None:  # noqa: ANN001
+    a = new_task(runtime, "杭州优品电子商务有限公司", today(runtime))
+    with runtime.db.uow() as s:
+        lead_id = s.get_one(Task, a).lead_id
+    shown = text_of(say(runtime, "zhang.wei", f"查线索 #{lead_id}"))
+    assert f"待办 T{a}:拜访" in shown, shown
+    say(runtime, "zhang.wei", f"完成 T{a}")
+    assert f"T{a}" not in text_of(say(runtime, "zhang.wei", f"查线索 #{lead_id}"))
