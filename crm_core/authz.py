@@ -347,7 +347,7 @@ def _join_customer(cfg: AppConfig, who: Principal, customer: CustomerFacts, acti
         return ALLOW
     if same_team(cfg, who.id, owner) or supervised_teams(cfg, who) & {t.id for t in cfg.org.teams_of(owner)}:
         return ALLOW
-    return deny(f"客户 #{customer.id} 属于其他团队,按公司设置不能直接并入。")
+    return deny(f"客户C{customer.id} 属于其他团队,按公司设置不能直接并入。")
 
 
 # action → (the rule, the kinds of target it judges; None: no target)

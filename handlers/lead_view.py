@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from crm_core.authz import Action, LeadFacts
 from crm_core.services.lead_view import LeadDetail, lead_detail, open_leads_of
-from handlers.commands import LEAD_REF
 from handlers.context import Context, Reply, UserError
 from handlers.lead_detail_card import lead_detail_card, time_left
 from handlers.registry import Registry
+from handlers.which import lead_ref
 from handlers.workflow_cards import stage_label, title_with_customer
 
 
@@ -30,13 +30,13 @@ def facts_of(lead: LeadDetail) -> LeadFacts:
 
 
 def show_lead(ctx: Context) -> Reply:
-    m = LEAD_REF.match(ctx.data.get("args", "").strip())
-    if not m:
-        raise UserError("请这样写:查线索 #线索编号,例如「查线索 #12」。")
+    lead_id, _, note = lead_ref(ctx, ctx.data.get("args", "").strip(), "查线索 #线索编号,例如「查线索 #12」。")
+    if note:
+        ctx.send_now(Reply(note.strip("()()")))
     with ctx.db.uow() as s:
-        lead = lead_detail(s, int(m.group(1)))
+        lead = lead_detail(s, lead_id)
     if lead is None:
-        raise UserError(f"没有找到线索 #{m.group(1)}。")
+        raise UserError(f"没有找到线索 #{lead_id}。")
     facts = facts_of(lead)
     ctx.require(Action.VIEW_LEAD, facts)
     full = ctx.decide(Action.VIEW_PHONE, facts).allowed

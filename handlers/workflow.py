@@ -15,10 +15,11 @@ from crm_core.services.pool import PoolError, claim_from_pool, visible_phone
 from crm_core.services.queries import get_lead, pool_leads, rep_customers
 from crm_core.services.rows import Customer, Session
 from crm_core.services.stages import LossReasonNeeded, StageError, StageGateError, advance_stage, label
-from handlers.commands import LEAD_REF, lead_for
+from handlers.commands import lead_for
 from handlers.context import Context, Reply, UserError
 from handlers.loss import loss_card
 from handlers.registry import Registry
+from handlers.which import lead_ref
 from handlers.workflow_cards import rep_name
 
 # Words a rep may use for the stage-gate details saved with a move.
@@ -40,10 +41,12 @@ POOL_LIST = 10
 
 
 def lead_args(ctx: Context, usage: str) -> tuple[int, str]:
-    m = LEAD_REF.match(ctx.data.get("args", "").strip())
-    if not m:
-        raise UserError(f"请这样写:{usage}")
-    return int(m.group(1)), m.group(2).strip()
+    """The lead a command names (#12, 12, 线索12; a customer's C3 when it has one open lead, said
+    out loud) and the rest of the command (handlers/which.py)."""
+    lead_id, rest, note = lead_ref(ctx, ctx.data.get("args", "").strip(), usage)
+    if note:
+        ctx.send_now(Reply(note.strip("()()")))
+    return lead_id, rest
 
 
 # ---- 推进阶段 ------------------------------------------------------------------------------------

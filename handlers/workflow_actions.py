@@ -170,7 +170,7 @@ def do_mute(ctx: Context, s: Session, lead: Lead) -> Outcome:
     row = mute(s, ctx.me.id, lead.customer_id, ctx.me.id, ctx.event.platform, ctx.now)
     customer = get_customer(s, lead.customer_id)
     if customer is None:
-        raise UserError(f"没有找到客户 #{lead.customer_id}。")
+        raise UserError(f"没有找到客户C{lead.customer_id}。")
     return "已设置不再提醒此客户", [Reply(unmute_card(ctx, row.id, customer))], []
 
 
@@ -192,7 +192,7 @@ def followup_tap(ctx: Context) -> list[Reply]:
     def lift(c: Context, s: Session, _lead: Lead | None) -> Outcome:
         customer = get_customer(s, customer_id)
         if customer is None:
-            raise UserError(f"没有找到客户 #{customer_id}。")
+            raise UserError(f"没有找到客户C{customer_id}。")
         lifted = unmute(s, c.me.id, customer_id, c.me.id, c.event.platform, c.now)
         return ("已恢复提醒此客户" if lifted else "此客户本来就在提醒中"), [], []
     return run_once(ctx, lift)

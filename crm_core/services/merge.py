@@ -73,9 +73,9 @@ def _load_group(session: Session, ids: Sequence[int]) -> list[Customer]:
     for cid in dict.fromkeys(ids):
         customer = session.get(Customer, cid)
         if customer is None:
-            raise MergeError(f"客户 #{cid} 不存在")
+            raise MergeError(f"客户C{cid} 不存在")
         if customer.status != "active":
-            raise MergeError(f"客户 #{cid} 已合并到 #{customer.merged_into_id},不能再次合并")
+            raise MergeError(f"客户C{cid} 已合并到客户C{customer.merged_into_id},不能再次合并")
         customers.append(customer)
     if len(customers) < 2:
         raise MergeError("至少需要两个不同的客户才能合并")

@@ -212,6 +212,11 @@ def test_customer_numbers_are_not_lead_numbers(runtime) -> None:  # noqa: ANN001
     said(run(runtime, "zhang.wei", "查客户 瓯江"))
     assert "已记录跟进" in said(run(runtime, "zhang.wei", f"跟进 #{lone} 回访"))
     assert "T3 是待办编号" in said(run(runtime, "zhang.wei", "跟进 T3 回访"))
+    # the other lead commands take the same forms
+    assert f"线索 #{second}" in said(run(runtime, "zhang.wei", f"查线索 线索{second}"))
+    assert "2 条跟进中的线索" in said(run(runtime, "zhang.wei", f"查线索 C{customer}"))
+    out = said(run(runtime, "zhang.wei", f"推进阶段 C{lone_customer} 定制方案发送"))
+    assert f"只有一条跟进中的线索:线索#{lone}" in out and "已推进" in out
 
 
 def test_hash_number_seen_as_a_customer_asks_first(runtime) -> None:  # noqa: ANN001
