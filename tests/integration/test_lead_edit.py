@@ -6,6 +6,7 @@ reason; 跟进 re-arms the fuse with the stage's own timeout on the working-time
 sees a phone (owner and their supervisor in full, others masked; the assignment card)."""
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from bot.events import CardAction, EventKind, InboundEvent
 from bot.pipeline import Pipeline
 from cards.model import Card
+from cards.render.feishu import render_feishu
 from cards.render.text import render_text
 from crm_core.db.models import Activity, AuditLog, Contact, Customer, Lead, MatchKey
 from crm_core.services.assign import give_lead
@@ -297,6 +299,12 @@ def test_phones_for_owner_and_supervisor_masked_for_others(runtime) -> None:  # 
     for who in ("zhang.wei", "li.na"):                    # other reps
         out = said(run(runtime, who, "查客户 南海精工")) + said(run(runtime, who, f"查线索 #{lead_id}"))
         assert PHONE not in out and "138****5678" in out, who
+    # an edit's activity line is masked for others too, and its stars survive Feishu's markdown
+    run(runtime, "chen.jie", f"#{lead_id} 电话改成13900001111")
+    card = card_of(run(runtime, "li.na", f"查线索 #{lead_id}"))
+    assert "13900001111" not in render_text(card) and "139****1111" in render_text(card)
+    markdown = json.dumps(render_feishu(card), ensure_ascii=False)
+    assert "139&#42;&#42;&#42;&#42;1111" in markdown and "13900001111" not in markdown
 
 
 def test_assignment_card_carries_the_phone_for_the_new_owner(runtime) -> None:  # noqa: ANN001
