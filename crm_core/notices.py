@@ -110,6 +110,8 @@ class FuseNotice(LeadNotice):
     hours_overdue: float
     idle_hours: float
     clock: str                     # "working" or "calendar"
+    contact_name: str | None = None
+    phone: str | None = None       # the renderer shows it as the policy lets the recipient see it
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -127,15 +127,21 @@ def reassign_footer(notice: Notice) -> str:
 
 # ---- assignment, 公海, routing --------------------------------------------------------------
 
+def shown_phone(cfg: AppConfig, to_rep: str, lead_id: int, owner: str | None, team: str | None,
+                phone: str) -> str:
+    """A phone on a card for `to_rep`: in full when the policy lets them see the lead's phones
+    (its owner, its supervisors, admins), else masked."""
+    rep = cfg.org.rep(to_rep)
+    lead = LeadFacts(id=lead_id, owner=owner, team_id=team)
+    full = rep is not None and decide(cfg, Principal.of(rep), Action.VIEW_PHONE, lead).allowed
+    return phone if full else mask_phone(phone)
+
+
 def assigned_phone(cfg: AppConfig, notice: LeadAssigned) -> str:
-    """The phone on the new owner's card: in full when the policy lets the recipient see it (the
-    owner always may), else masked."""
+    """The phone on the new owner's card (the owner always may see it in full)."""
     if not notice.phone:
         return "无电话"
-    rep = cfg.org.rep(notice.to_rep)
-    lead = LeadFacts(id=notice.lead_id, owner=notice.to_rep, team_id=notice.team)
-    full = rep is not None and decide(cfg, Principal.of(rep), Action.VIEW_PHONE, lead).allowed
-    return notice.phone if full else mask_phone(notice.phone)
+    return shown_phone(cfg, notice.to_rep, notice.lead_id, notice.to_rep, notice.team, notice.phone)
 
 
 def lead_assigned(cfg: AppConfig, notice: LeadAssigned) -> Card:
@@ -187,6 +193,10 @@ def fuse_fields(cfg: AppConfig, notice: FuseNotice, with_owner: bool) -> list[Fi
     fields += [Field("阶段", stage_label(cfg, notice.stage, notice.stage_name)),
                Field("已超时", hours(notice.hours_overdue) + clock),
                Field("上次更新", when(cfg, notice.last_activity_at))]
+    if notice.phone:           # call now: in full for whom the policy allows (the owner, supervisors)
+        who = " ".join(p for p in (notice.contact_name, shown_phone(cfg, notice.to_rep, notice.lead_id,
+                                                                      notice.owner, None, notice.phone)) if p)
+        fields.append(Field("联系人", who))
     return fields
 
 

@@ -4,7 +4,7 @@ scan sends (1) a reminder to the rep and (2) a card to the team supervisor, in t
 once per idle spell (Reminder.dedupe_key); any update resets the fuse and cancels the rest."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from crm_core import audit
 from crm_core.config.schema import AppConfig
-from crm_core.db.models import Activity, Lead
-from crm_core.notices import FuseDiagnosis, FuseReminder, FuseSupervisor, Items, Notice
+from crm_core.db.models import Activity, Contact, Lead
+from crm_core.notices import FuseDiagnosis, FuseNotice, FuseReminder, FuseSupervisor, Items, Notice
 from crm_core.services.assign import supervisor_platform, supervisors_for
 from crm_core.services.followup import muted_pairs
 from crm_core.services.funnel_report import median_hours_in_stage, rep_stage_conversion
@@ -82,7 +82,20 @@ def scan_fuses(session: Session, cfg: AppConfig, now: datetime, limit: int = SCA
             continue
         audit.record(session, "system", "lead.fuse", target_type="lead", target_id=lead.id, now=now,
                      detail={"level": lead.fuse_level, "stage": lead.stage, "owner": lead.owner_rep_id})
-    return claim_notices(session, planned, now)
+    return claim_notices(session, with_contacts(session, leads, planned), now)
+
+
+def with_contacts(session: Session, leads: list[Lead], planned: list[Notice]) -> list[Notice]:
+    """Each fuse notice with the lead's contact and phone (one query), so the owner can call from
+    the card; the renderer shows the phone as the policy lets the recipient see it."""
+    ids = {ld.contact_id for ld in leads if ld.contact_id}
+    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))} if ids else {}
+    by_lead = {ld.id: contacts.get(ld.contact_id) for ld in leads if ld.contact_id}
+    out: list[Notice] = []
+    for n in planned:
+        c = by_lead.get(n.lead_id) if isinstance(n, FuseNotice) else None
+        out.append(replace(n, contact_name=c.name, phone=c.phone) if isinstance(n, FuseNotice) and c else n)
+    return out
 
 
 def _facts(cfg: AppConfig, lead: Lead, now: datetime) -> dict[str, Any]:

@@ -316,3 +316,17 @@ def test_assignment_card_carries_the_phone_for_the_new_owner(runtime) -> None:  
     assert isinstance(card, Card)
     text = render_text(card)
     assert "电话: 13812345678" in text and "联系人: 王总" in text and "修改" in text
+
+
+def test_edit_and_loss_cards_render_on_every_platform(runtime) -> None:  # noqa: ANN001
+    from cards.render import render_dingtalk, render_dingtalk_update, render_wecom, render_wecom_update
+    lead_id = make_lead(runtime)
+    detail = card_of(run(runtime, "zhang.wei", f"查线索 #{lead_id}"))
+    fields = card_of(run(runtime, "zhang.wei", card=detail, action="edit.start"))
+    loss = card_of(run(runtime, "zhang.wei", f"推进阶段 #{lead_id} 输单"))
+    for card in (detail, fields, loss):
+        done = card.resolved("已处理")
+        assert render_wecom(card, 1000002) and render_wecom_update(done, 1000002)
+        assert render_dingtalk(card) and render_dingtalk_update(done)
+        assert render_feishu(card) and render_feishu(done)
+        assert len(card.buttons) <= 6 and "None" not in render_text(card)

@@ -150,8 +150,9 @@ def test_every_workflow_notice_renders_a_valid_card(runtime, clock) -> None:  # 
         if n.lead_id:
             assert f"#{n.lead_id}" in text
         assert "None" not in text                                    # no raw values
-        # the new owner's assignment card carries the phone to call; every other card masks it
-        assert ("13812345678" in text) == isinstance(n, LeadAssigned)
+        # the new owner's assignment card and the fuse cards (owner, supervisors) carry the phone
+        # to call, in full as the policy allows them; the other cards carry none
+        assert ("13812345678" in text) == isinstance(n, (LeadAssigned, FuseReminder, FuseSupervisor, FuseDiagnosis))
         done = card.resolved("已由 王芳 转派给 李娜 · 11-22 14:03")
         # every platform can show it
         assert render_wecom(card, 1000002) and render_wecom_update(done, 1000002)
