@@ -84,7 +84,8 @@ def import_cmd(ctx: click.Context, file: Path, source: str, bad_rows_path: str |
         if report.ignored_columns:
             click.echo(f"未识别的列(已忽略):{'、'.join(report.ignored_columns)}")
         click.echo(f"完成:共 {report.rows} 行(编码 {report.encoding}),新建客户 {report.created},"
-                   f"与已有客户重复 {report.joined_existing},文件内重复 {report.joined_in_file},"
+                   f"与已有客户重复 {report.joined_existing},文件内重复 {report.joined_in_file}"
+                   f"(其中同一公司新增联系人 {report.company_contacts}),"
                    f"待审核 {report.reviews},有问题 {len(report.bad_rows)} 行,用时 {report.seconds:.1f} 秒"
                    f"(批次 {report.batch_id})")
         if report.leads:

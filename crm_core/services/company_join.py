@@ -35,7 +35,7 @@ def company_customer(session: Session, company: str | None) -> Customer | None:
     region = company_region(company) if company else None
     for customer in session.scalars(select(Customer).where(Customer.company_key == key, Customer.status == "active")
                                     .order_by(Customer.id).limit(CANDIDATES)):
-        other = customer.region or company_region(customer.name)
+        other = company_region(customer.name)     # the city in the name (a form's province is not one)
         if region and other and region != other:
             continue
         return customer

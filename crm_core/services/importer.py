@@ -3,7 +3,10 @@ against the database (the entry check's blocking keys and scores, fetched per ch
 the file (DuplicateIndex), stored with bulk inserts in ONE transaction: a crash leaves no half batch.
 A file with lead columns (budget, product, channel: import_rows.LEAD_COLUMNS) is a lead list:
 every good row also becomes a lead on its customer (the row's channel, else the batch's), routed
-by the assignment rules, which starts its first-contact clock (the new owners get their cards)."""
+by the assignment rules, which starts its first-contact clock (the new owners get their cards).
+One company, one customer: a row naming a company already in the database (or earlier in the
+file) joins that customer, on the contact it names when that person is known there
+(company_join.same_person), else as a new contact of the company."""
 from __future__ import annotations
 
 import time
@@ -23,10 +26,12 @@ from crm_core.db import Database
 from crm_core.db.models import Activity, Contact, Customer, MatchKey
 from crm_core.dedup import DedupRecord, DuplicateIndex, RecordId, features, match_score, record_keys
 from crm_core.kv.base import KV
+from crm_core.dedup.keys import MIN_COMPANY_KEY
 from crm_core.normalize import company_region, normalize_company
 from crm_core.notices import Notice
 from crm_core.services.assign import assign_lead
 from crm_core.services.capture import save_lead
+from crm_core.services.company_join import same_person
 from crm_core.services.dedup_entry import (band_of, lookup_keys, open_review, primary_contact, steward_of,
                                            weights_of)
 from crm_core.services.import_rows import (LEAD_COLUMNS, BadRow, ImportFileError, RowData, known_channels,
@@ -49,6 +54,7 @@ class ImportReport:
     joined_existing: int = 0    # rows already in the database: merged into that customer
     joined_in_file: int = 0     # rows repeating an earlier row of the same file
     aliases: int = 0            # extra contacts kept because a duplicate row carried new details
+    company_contacts: int = 0   # rows that joined a known company's customer as a new contact
     reviews: int = 0            # possible duplicates queued for the data steward
     leads: int = 0              # leads created (a file with lead columns)
     assigned: int = 0           # of them given to a rep by the rules
@@ -88,6 +94,7 @@ class _Decision:
     score: float | None = None
     review_with: Ref | None = None
     contact_id: int | None = None   # the contact row stored for it (its own or an alias)
+    alias: bool | None = None       # None: an alias exactly when it joined an existing customer
 
 
 def resolve_source(source: str) -> str:
@@ -123,12 +130,20 @@ class _Batch:
         self.known: dict[int, tuple[DedupRecord, int]] = {}      # contact id → (record, customer id)
         # keys this batch writes are found through the in-file index, not the database
         self.key_ceiling = session.scalar(select(func.coalesce(func.max(MatchKey.id), 0)))
+        self.customer_ceiling = session.scalar(select(func.coalesce(func.max(Customer.id), 0)))
         self.steward = steward_of(cfg)
+        # one company, one customer: company key → its customers (database ones oldest first, then
+        # this file's), each with its region; the file's rows that landed on each customer
+        self.companies: dict[str, list[tuple[Ref, str | None]]] = {}
+        self.looked_up: set[str] = set()
+        self.in_file: set[int] = set()                           # id() of the Refs this file created
+        self.members: dict[int, list[DedupRecord]] = {}          # id(Ref) → the file's rows on it
 
     def run(self, chunk: list[RowData], on_row: Callable[[int], None] | None) -> None:
         records = [DedupRecord(id=f"r{row.line}", name=row.contact_name, company=row.company, phones=row.phones,
                                email=row.email, wechat_id=row.wechat_id) for row in chunk]
         candidates = self._db_candidates(records)
+        self._db_companies(chunk)
         decisions = []
         for row, record in zip(chunk, records):
             decisions.append(self._decide(row, record, candidates[record.id]))
@@ -162,6 +177,50 @@ class _Batch:
                                          for cid in blocks.get((kind, value[:200]), ())))
                 for r in records}
 
+    def _db_companies(self, chunk: list[RowData]) -> None:
+        """The database's active customers for the chunk's company keys not looked up yet."""
+        keys = sorted({key for row in chunk if (key := _company_key(row.company))} - self.looked_up)
+        self.looked_up.update(keys)
+        for start in range(0, len(keys), IN_LIST):
+            for cid, key, name in self.session.execute(
+                    select(Customer.id, Customer.company_key, Customer.name)
+                    .where(Customer.company_key.in_(keys[start:start + IN_LIST]), Customer.status == "active",
+                           Customer.id <= self.customer_ceiling).order_by(Customer.id)):
+                if key is not None:         # the city in the name (a form's province field is not one)
+                    self.companies.setdefault(key, []).append((Ref(cid), company_region(name)))
+
+    def _company_ref(self, row: RowData) -> Ref | None:
+        """The customer of the row's company (its city, when both names say one, the same)."""
+        key = _company_key(row.company)
+        if key is None:
+            return None
+        region = company_region(row.company) if row.company else None
+        for ref, other in self.companies.get(key, []):
+            if not (region and other and region != other):
+                return ref
+        return None
+
+    def _join_company(self, row: RowData, record: DedupRecord, company: Ref, candidates: list[int]) -> _Decision:
+        """The row joins its company's customer: on the person it names when known there (an alias
+        contact only if the row adds details), else as a new contact of the company."""
+        known = None
+        for cid in candidates:
+            if cid in self.known and self.known[cid][1] == company.id and same_person(record, self.known[cid][0]):
+                known = self.known[cid][0]
+                break
+        if known is None:
+            known = next((old for old in self.members.get(id(company), []) if same_person(record, old)), None)
+        if known is not None:
+            decision = _Decision(row, record, company, False, adds_details(record, known), alias=True)
+            self.report.aliases += decision.contact
+        else:
+            decision = _Decision(row, record, company, False, True, alias=False)
+            self.report.company_contacts += 1
+        in_file = id(company) in self.in_file
+        self.report.joined_in_file += in_file
+        self.report.joined_existing += not in_file
+        return decision
+
     def _load(self, contact_ids: set[int]) -> None:
         ids = sorted(contact_ids)
         columns = (Contact.id, Contact.name, Contact.phone, Contact.phones, Contact.email, Contact.wechat_id,
@@ -175,6 +234,11 @@ class _Batch:
                 self.known[cid] = (record, customer_id)
 
     def _decide(self, row: RowData, record: DedupRecord, candidates: list[int]) -> _Decision:
+        company = self._company_ref(row)
+        if company is not None:
+            decision = self._join_company(row, record, company, candidates)
+            self._remember(record, decision)
+            return decision
         best: tuple[float, Ref, DedupRecord, bool] | None = None      # (score, owner, record, in database)
         for cid in candidates:
             if cid in self.known:
@@ -195,9 +259,18 @@ class _Batch:
             decision = _Decision(row, record, Ref(), True, True, best[0] if best else None,
                                  best[1] if best and band else None)
             self.report.created += 1
-        self.owner[record.id], self.records[record.id] = decision.target, record
-        self.index.add(record)
+            key = _company_key(row.company)
+            if key is not None:
+                self.companies.setdefault(key, []).append(
+                    (decision.target, company_region(row.company) if row.company else None))
+                self.in_file.add(id(decision.target))
+        self._remember(record, decision)
         return decision
+
+    def _remember(self, record: DedupRecord, decision: _Decision) -> None:
+        self.owner[record.id], self.records[record.id] = decision.target, record
+        self.members.setdefault(id(decision.target), []).append(record)
+        self.index.add(record)
 
     def _store(self, decisions: list[_Decision]) -> None:
         new = [d for d in decisions if d.new_customer]
@@ -264,12 +337,18 @@ class _Batch:
         return {"customer_id": d.target.id, "name": row.contact_name, "title": row.title, "phone": row.phone,
                 "phones": list(row.phones), "email": row.email, "wechat_id": row.wechat_id,
                 "source": code if d.new_customer else CHANNEL_LABELS.get(code, code),
-                "is_alias": not d.new_customer, "created_at": self.now}
+                "is_alias": (not d.new_customer) if d.alias is None else d.alias, "created_at": self.now}
 
     def _activity_row(self, d: _Decision) -> dict[str, Any]:
         line = d.row.line
-        text = d.row.note if d.new_customer else (
-            f"批量导入第 {line} 行与此客户重复(相似度 {d.score:.1f}),已并入" + (f";备注:{d.row.note}" if d.row.note else ""))
+        if d.new_customer:
+            text = d.row.note
+        elif d.score is None:          # the same company: a contact of it, new or known
+            text = (f"批量导入第 {line} 行是同一家公司," + ("已加入为新联系人" if d.alias is False else "已并入已有联系人")
+                    + (f";备注:{d.row.note}" if d.row.note else ""))
+        else:
+            text = (f"批量导入第 {line} 行与此客户重复(相似度 {d.score:.1f}),已并入"
+                    + (f";备注:{d.row.note}" if d.row.note else ""))
         return {"customer_id": d.target.id, "lead_id": None, "kind": "note" if d.new_customer else "import_duplicate",
                 "text": text, "actor": self.actor, "platform": None, "created_at": self.now,
                 "data": {"import_batch": self.report.batch_id, "line": line, "source": self.report.source}}
@@ -282,6 +361,11 @@ class _Batch:
         if notice is not None:
             self.report.notices.append(notice)
         self.report.reviews += 1
+
+
+def _company_key(company: str | None) -> str | None:
+    key = normalize_company(company) if company else None
+    return key if key and len(key) >= MIN_COMPANY_KEY else None
 
 
 def import_file(db: Database, cfg: AppConfig, path: str | Path, source: str, actor: str, now: datetime, *,

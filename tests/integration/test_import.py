@@ -178,7 +178,7 @@ def test_100k_rows(db, cfg, clock, tmp_path: Path) -> None:  # noqa: ANN001
     assert len(report.bad_rows) < 5_000 and all(b.reason for b in report.bad_rows)
     stored = counts(db)
     assert stored["customers"] == report.created
-    assert stored["contacts"] == report.created + report.aliases
+    assert stored["contacts"] == report.created + report.aliases + report.company_contacts
     assert elapsed < 240
 
 
@@ -249,3 +249,28 @@ def test_customer_list_without_lead_columns_creates_no_leads(db, cfg, clock, tmp
     assert (report.created, report.leads) == (1, 0)
     with db.uow() as s:
         assert s.scalar(select(func.count()).select_from(Lead)) == 0
+
+
+def test_one_company_one_customer_in_a_file_and_against_the_database(db, cfg, clock, tmp_path: Path) -> None:  # noqa: ANN001
+    with db.uow() as s:
+        known = intake_lead(s, cfg, LeadInput(source="call", company="杭州优品电子商务有限公司", contact_name="李明",
+                                              phone="13912345678"), actor="zhang.wei", platform="wecom",
+                            now=clock()).customer.id
+    rows = [["杭州优品电子商务有限公司", "王芳", "13800001111", "", "", "", "", ""],      # a colleague: new contact
+            ["优品(杭州)电子商务有限公司", "李明", "", "", "", "", "", "又来了"],           # the known person
+            ["温州新锐科技有限公司", "张三", "13700000001", "", "", "", "", ""],
+            ["温州新锐科技有限公司", "李四", "13700000002", "", "", "", "", ""],          # same company, in the file
+            ["宁波优品电子商务有限公司", "赵六", "13700000003", "", "", "", "", ""]]      # another city
+    report = import_file(db, cfg, write_csv(tmp_path / "c.csv", rows), "expo", "admin", clock())
+    assert (report.created, report.joined_existing, report.joined_in_file, report.company_contacts) == (2, 2, 1, 2)
+    with db.uow() as s:
+        def contacts(name: str) -> list[str]:
+            return sorted(s.scalars(select(Contact.name).join(Customer, Customer.id == Contact.customer_id)
+                                    .where(Customer.name == name)))
+        assert s.scalar(select(func.count()).select_from(Customer)) == 3
+        assert contacts("杭州优品电子商务有限公司") == ["李明", "王芳"]
+        assert contacts("温州新锐科技有限公司") == ["张三", "李四"]
+        assert s.scalar(select(func.count()).select_from(Contact).where(Contact.is_alias.is_(True))) == 0
+        notes = s.scalars(select(Activity.text).where(Activity.customer_id == known)).all()
+        assert any("同一家公司,已加入为新联系人" in (t or "") for t in notes)
+        assert any("已并入已有联系人;备注:又来了" in (t or "") for t in notes)
