@@ -87,7 +87,7 @@ def gate_hint(lead_id: int, stage: Stage, err: StageGateError) -> str:
     if given:
         lines.append(f"补充后再试,例如:推进阶段 #{lead_id} {stage.name} {' '.join(given)}")
     if other:
-        lines.append(f"{'、'.join(other)}需要先补充到线索中。")
+        lines.append(f"{'、'.join(other)}需要先补充到线索中,例如「#{lead_id} {other[0]}改成…」,补上后再推进。")
     return "\n".join(lines)
 
 

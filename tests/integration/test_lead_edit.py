@@ -146,6 +146,7 @@ def test_gate_is_re_evaluated_after_adding_the_phone(runtime) -> None:  # noqa: 
     lead_id = make_lead(runtime, phone=None)                             # saved without a phone
     stuck = said(run(runtime, "zhang.wei", f"推进阶段 #{lead_id} 定制方案发送"))
     assert "还缺:电话" in stuck and lead_state(runtime, lead_id)[0].stage == "qualify"
+    assert f"「#{lead_id} 电话改成…」" in stuck                          # how to add it
     out = said(run(runtime, "zhang.wei", f"#{lead_id} 手机号是13900001111"))
     assert "条件已满足" in out and f"推进阶段 #{lead_id} 定制方案发送" in out
     moved = said(run(runtime, "zhang.wei", f"推进阶段 #{lead_id} 定制方案发送"))
