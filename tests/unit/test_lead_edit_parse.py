@@ -134,3 +134,22 @@ def test_display_forms_round_trip() -> None:
             got = parse_ref(written)
             assert got is not None and (got[0].kind, got[0].id) == (kind, number), written
     assert (show("customer", 3), show("lead", 12), show("task", 5)) == ("客户C3", "线索#12", "待办T5")
+
+
+# ---- loss reasons in the config --------------------------------------------------------------------
+
+@pytest.mark.parametrize("yaml_line, problem", [
+    ("loss_reasons: {Price: 价格}", "'Price' is not a code"),
+    ("loss_reasons: {price: '  '}", "'price' has no label"),
+    ("loss_reasons: {price: 其他, other: 其他}", "label '其他' is used twice"),
+    ("loss_reasons: {}", "a lost stage needs at least one loss reason"),
+])
+def test_config_check_validates_loss_reasons(yaml_line: str, problem: str) -> None:
+    from crm_core.config.loader import EXAMPLE_PATH, ConfigError, parse_config_text
+    text = open(EXAMPLE_PATH, encoding="utf-8").read()
+    assert "  loss_reasons:" in text
+    bad = "\n".join(f"  {yaml_line}" if line.startswith("  loss_reasons:") else line for line in text.splitlines())
+    with pytest.raises(ConfigError) as err:
+        parse_config_text(bad, env={})
+    assert "funnel" in str(err.value) and "loss_reasons" in str(err.value) and problem in str(err.value)
+    assert parse_config_text(text, env={}).funnel.loss_reasons["price"] == "价格不合适"
