@@ -9,6 +9,7 @@ from crm_core.services.customer_list import CustomerLine, customers_of
 from handlers.context import Context
 from handlers.lead_card import money
 from handlers.registry import Registry
+from handlers.which import remember_customers
 
 SHOWN = 20
 CONTACTS_SHOWN = 4
@@ -51,6 +52,9 @@ def my_customers(ctx: Context) -> str:
     lines = [f"你有 {total} 个客户" + (f"(按预算列出前 {len(customers)} 个)" if total > len(customers) else "") + ":"]
     for c in customers:
         lines += customer_lines(ctx, c)
+    # C-numbers just seen: a 「跟进 #n」 naming one of them (and no lead listed here) is asked back
+    shown_leads = {ld.id for c in customers for ld in c.leads}
+    remember_customers(ctx, [c.id for c in customers if c.id not in shown_leads])
     lines.append("查看线索详情:查线索 #编号")
     return "\n".join(lines)
 

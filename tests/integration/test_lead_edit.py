@@ -234,6 +234,11 @@ def test_hash_number_seen_as_a_customer_asks_first(runtime) -> None:  # noqa: AN
     with runtime.db.uow() as s:
         assert s.scalar(select(func.count()).select_from(Activity).where(Activity.kind == "follow_up")) == 0
     assert f"已记录跟进:#{lead_b}" in said(run(runtime, "wang.fang", f"跟进 线索{lead_b} 电话沟通了"))
+    # 我的客户 remembers the same way (li.na owns customer A; her lead A is listed under B), unless
+    # the number is also one of the leads that list shows
+    assert f"C{seen} 宁波甬江" in said(run(runtime, "li.na", "我的客户"))
+    expected = "已记录跟进" if seen == lead_a else "是线索编号"
+    assert expected in said(run(runtime, "li.na", f"跟进 #{seen} 电话沟通了"))
 
 
 # ---- 输单 with a reason; 赢单 closes ------------------------------------------------------------------
