@@ -3,7 +3,10 @@
 Runs every note of bench/data/voice_notes_zh.jsonl (voiced by bench/voice_synth.py) through
 decode → transcribe → extract, as WeCom AMR and/or Feishu Opus, in two settings:
 
-- `bare`: no CRM context (no customers, no catalog): what a rep with an empty CRM gets;
+- `bare`: no CRM context at all (no customers, no catalog): an empty CRM with no `products` configured;
+- `catalog`: the customer is not in the CRM, but the team's product catalog (`products` in config,
+  `CATALOG` below) is configured, as `handlers/voice.py` passes it for every note: the catalog is
+  in the decoding prompt and the extraction, no customer, contact or phone is;
 - `crm`:  the rep's customers are in the CRM (every note's customer: registered company name,
   contact, phone, 64 in all, so 63 are distractors) and the product catalog
   (`CATALOG` below) is configured.
@@ -22,7 +25,7 @@ with 2 threads, wall time is about half of it.
 
     .venv/bin/python bench/voice_accuracy.py [--format amr,opus] [--limit N] [--show] [--model-dir DIR]
 
-The last line is machine-readable: `voice_accuracy: files=… bare=… crm=… typed=… cer=… s_per_10s=…`.
+The last line is machine-readable: `voice_accuracy: files=… bare=… catalog=… crm=… typed=… cer=… s_per_10s=…`.
 """
 from __future__ import annotations
 
@@ -142,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     load_s = time.perf_counter() - started
     pipeline = VoicePipeline(transcriber)
     words = crm_words(load_notes())
+    catalog_words = CrmWords(products=CATALOG)
     tally: Counter[str] = Counter()
     totals = Counter[str]()
     cer_edits = cer_chars = 0
@@ -155,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu = time.process_time()
             bare = pipeline.run(audio, now=now)
             cpu_s += time.process_time() - cpu
+            catalog = pipeline.run(audio, now=now, words=catalog_words, heard=bare.heard)
             crm = pipeline.run(audio, now=now, words=words, heard=bare.heard)
             # the CRM's words used after recognition only (no prompt): costs no second decoding
             after = read_transcript(bare.heard, now=now, words=words)
@@ -162,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             asr_s += bare.seconds
             want = dict(note["expected"])
             want_crm = dict(want, company=note["crm_company"] if want["company"] else None)
-            for tag, got, expected in (("bare", bare.fields, want), ("crm", crm.fields, want_crm),
-                                       ("crm_after", after.fields, want_crm)):
+            for tag, got, expected in (("bare", bare.fields, want), ("catalog", catalog.fields, want),
+                                       ("crm", crm.fields, want_crm), ("crm_after", after.fields, want_crm)):
                 right, labelled = score(got, expected, tally, tag)
                 totals[f"{tag}:right"] += right
                 totals[f"{tag}:labelled"] += labelled
@@ -187,18 +192,19 @@ def main(argv: list[str] | None = None) -> int:
         right, labelled = score(got, note["expected"], tally, "typed")
         typed_right, typed_labelled = typed_right + right, typed_labelled + labelled
     files = len(notes) * len(args.format.split(","))
-    per_field = {tag: {f: tally[f"{tag}:{f}"] for f in FIELDS} for tag in ("bare", "crm", "crm_after", "typed")}
+    per_field = {tag: {f: tally[f"{tag}:{f}"] for f in FIELDS} for tag in ("bare", "catalog", "crm", "crm_after", "typed")}
     labelled_per_field = {f: sum(1 for n in notes if n["expected"][f] is not None) * len(args.format.split(","))
                           for f in FIELDS}
     print("labelled per field (all files):", labelled_per_field)
-    for tag in ("bare", "crm", "crm_after"):
+    for tag in ("bare", "catalog", "crm", "crm_after"):
         print(f"{tag} right per field:", per_field[tag], f"filled_wrong={tally[f'{tag}:filled_wrong']}")
     print(f"model load {load_s:.1f} s (once); load average {min(loads):.1f}-{max(loads):.1f} "
           f"(median {sorted(loads)[len(loads) // 2]:.1f}) on {os.cpu_count()} CPUs")
     bare_acc = totals["bare:right"] / max(1, totals["bare:labelled"])
+    catalog_acc = totals["catalog:right"] / max(1, totals["catalog:labelled"])
     crm_acc = totals["crm:right"] / max(1, totals["crm:labelled"])
     after_acc = totals["crm_after:right"] / max(1, totals["crm_after:labelled"])
-    print(f"voice_accuracy: files={files} bare={bare_acc:.3f} crm={crm_acc:.3f} crm_no_prompt={after_acc:.3f} "
+    print(f"voice_accuracy: files={files} bare={bare_acc:.3f} catalog={catalog_acc:.3f} crm={crm_acc:.3f} crm_no_prompt={after_acc:.3f} "
           f"typed={typed_right / max(1, typed_labelled):.3f} cer={cer_edits / max(1, cer_chars):.3f} "
           f"s_per_10s={asr_s / max(audio_s, 1e-9) * 10:.2f} cpu_s_per_10s={cpu_s / max(audio_s, 1e-9) * 10:.2f} "
           f"audio_s={audio_s:.0f}")

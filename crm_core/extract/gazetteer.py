@@ -5,9 +5,9 @@ also a common function word, like 和 or 向, is left out on purpose).
 """
 from __future__ import annotations
 
-# Common single-character surnames, minus characters that are far more often function
-# words or word endings in sales notes (和 向 由 都 来 时 原 位 司 商 门 区 计 国 全 …).
-SURNAMES = set(
+# Common single-character surnames, commonest first, minus characters that are far more often
+# function words or word endings in sales notes (和 向 由 都 来 时 原 位 司 商 门 区 计 国 全 …).
+SURNAMES_BY_FREQUENCY = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕"
     "丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃"
     "武戴莫孔汤常温康施牛樊葛邢齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿兰焦俞左柳甘祝包宁尚符舒阮柯纪梅"
@@ -17,6 +17,7 @@ SURNAMES = set(
     "狄晋初云容敬扈晁芮普阙浦戈伏鹿薄邸雍辜羊裘亓修邰赫杭况宿逯隆茹诸慕危亢嵇湛宾戎勾茅揭尉檀衣昝"
     "智幸奉植衡富尧明安文关成车贝郦钮习逄蹇"
 )
+SURNAMES = set(SURNAMES_BY_FREQUENCY)
 COMPOUND_SURNAMES = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "司徒", "夏侯",
     "长孙", "宇文", "轩辕", "端木", "独孤", "南宫", "西门", "申屠", "呼延", "澹台", "公冶", "太史",

@@ -19,6 +19,8 @@ from crm_core.extract import FIELDS, extract_lead_fields
 from crm_core.voice.asr import Transcriber, Transcript
 from crm_core.voice.audio import DecodedAudio
 from crm_core.voice.crm_words import Borrowed, CrmWords, correct_names, nearest_phone, prompt_words, sales_words
+from crm_core.voice.places import correct_places
+from crm_core.voice.surnames import fix_titles
 from crm_core.voice.textfix import carry
 
 __all__ = ["CrmWords", "REVIEW_BELOW", "VoicePipeline", "VoiceResult", "fields_to_review", "read_transcript"]
@@ -78,6 +80,11 @@ def read_transcript(heard: Transcript, *, now: datetime | None = None, words: Cr
         confidence = carry(text, confidence, corrected)
         text = corrected
         borrowed = [item for item in replaced if item.kind != "word"]
+        titled, guessed = fix_titles(correct_places(text))
+        confidence = carry(text, confidence, titled)
+        text = titled
+        for pos in guessed:                # a surname guessed from its sound: the rep confirms it
+            confidence[pos] = 0.0
     if words:
         text, confidence, phone = _borrow_phone(text, confidence, words.phones)
         if phone is not None:
