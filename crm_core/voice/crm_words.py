@@ -47,7 +47,10 @@ def sales_words() -> tuple[str, ...]:
     from crm_core.extract.contact import _TITLES
     from crm_core.extract.gazetteer import ORG_SUFFIXES
     extra = ("预算", "系统", "平台", "管理系统", "联系人", "电话", "手机", "座机", "下周", "月底", "元旦", "下个月",
-             "明天", "后天", "左右", "大概", "采购", "合同", "方案", "价格")
+             "明天", "后天", "左右", "大概", "采购", "合同", "方案", "价格",
+             # words product and organisation names are made of (附属医院, 工业园区, 安全监控系统)
+             "附属", "园区", "开发区", "高新区", "监控", "监测", "终端", "智能", "订单", "仓储", "移动", "设备",
+             "信息", "服务", "软件", "数据", "管理", "招标", "投标", "报价", "样品", "演示", "试用")
     words = [w for w in (*ACTIONS, *_TITLES, *ORG_SUFFIXES, *extra) if len(w) >= 2 and _CJK.search(w)]
     return tuple(dict.fromkeys(words))
 

@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from crm_core.voice.asr import Transcript
+from crm_core.voice.crm_words import CrmWords, correct_names, sales_words
 from crm_core.voice.places import correct_places
 from crm_core.voice.pipeline import read_transcript
 from crm_core.voice.surnames import fix_titles, surname_like
@@ -72,3 +73,14 @@ def test_a_heard_surname_is_not_marked() -> None:
     result = read_transcript(heard, now=NOW)
     assert result.fields["contact_name"] == "赵经理"
     assert "contact_name" not in result.review
+
+
+@pytest.mark.parametrize("heard, want", [
+    ("某某大学副属医院", "某某大学附属医院"),            # fù shǔ, same tones: the domain word
+    ("工业员区管委会", "工业园区管委会"),
+    ("要上安全间控系统", "要上安全监控系统"),
+    ("想要一批移动中端", "想要一批移动终端"),
+    ("周五也训", "周五也训"),                            # 物业 wù yè is not 五也 wǔ yě: tones must agree
+])
+def test_domain_words_by_sound(heard: str, want: str) -> None:
+    assert correct_names(heard, CrmWords(), sales_words())[0] == want
