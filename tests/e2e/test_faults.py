@@ -37,7 +37,7 @@ from crm_core.kv.keys import ALL_QUEUES
 from sandbox.stack import LocalStack
 from tests.conftest import EXAMPLE, PG_ADMIN_URL, ROOT, pg_reachable
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]   # fault timings: alone (scripts/test.sh)
 REDIS_SERVER = shutil.which("redis-server")
 
 

@@ -21,7 +21,8 @@ import yaml
 from crm_core.kv.redis_persistence import RedisNotPersistent, redact, require_persistence
 from tests.e2e.test_serve_process import EXAMPLE, ROOT, free_port, wait_healthy
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+pytestmark = [pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed"),
+              pytest.mark.serial]
 
 
 def own_redis(tmp_path: Path, *args: str) -> Iterator[str]:

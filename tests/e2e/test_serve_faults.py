@@ -30,6 +30,7 @@ from sandbox.server import SandboxServer
 from sandbox.state import SandboxCredentials
 from tests.e2e.test_serve_process import EXAMPLE, ROOT, free_port
 
+pytestmark = pytest.mark.serial   # signals and start-up timings: run alone (scripts/test.sh)
 BURST = 200
 SETTLE_S = 40.0
 

@@ -21,6 +21,7 @@ from crm_core.kv import RedisKV
 from bot.platforms.wecom.crypto import new_nonce
 from bot.platforms.wecom.inbound import WeComInbound
 
+pytestmark = pytest.mark.serial   # signals and start-up timings: run alone (scripts/test.sh)
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "crm-bot.example.yaml"
 REDIS_URL = os.environ.get("CRM_BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -424,6 +424,7 @@ def test_rate_window_table(rt, clock, window, offsets, expect_waits):  # noqa: A
     assert waits == [pytest.approx(w, abs=0.01) for w in expect_waits]
 
 
+@pytest.mark.serial     # real-time rate window: coalescing needs the sends to be quick
 def test_worker_threads_deliver_each_text_once(api_cfg, srv, db, kv_store):  # noqa: ANN001
     """Real time, real worker threads (and real Redis): Feishu allows 5 messages a second per
     user, so 8 quick texts per user are partly held, woken a second later and coalesced."""
