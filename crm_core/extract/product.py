@@ -179,6 +179,8 @@ _HEAD_RE = re.compile(r"(?:系统|平台|软件|设备|服务器|终端|模组|�
 _BARE_HEAD_RE = re.compile(r"系统|平台|软件|设备|终端|模组|模块|装置|中台|算法|小程序|仪表?|APP|App|app|SaaS|[机器柜锁屏泵桩灯车镜箱架床]")
 _PROJECT_AFTER_RE = re.compile(r"\s?(?:那个|这个)?项目|\s?的(?:价格|报价|参数)")
 _NOT_HEADED = {"手机", "电话", "微信", "司机", "机会", "时机", "飞机", "汽车", "火车", "开车", "车间", "机器", "机构", "机关"}
+# "李明手机是139…", "王总手机号:…": a person's phone, not a product
+_CONTACT_DETAIL_RE = re.compile(r"(?:手机|电话|微信)(?=\s*(?:号码?|是|为|[:：]|\+?\d))")
 # A noun phrase holds none of these as a word: adverbs, prepositions, pronouns, particles, time words …
 _NOT_IN_NOUN = ("d", "p", "c", "r", "uj", "ul", "uz", "ug", "t", "m", "q", "y", "f")
 _NOUN_LEFT_STOP_RE = re.compile(
@@ -202,7 +204,7 @@ def _headed_noun(text: str, exclude: tuple[str, ...]) -> str | None:
         start = seg.snap_start(start) if _known_inside(text, start) else start
         product = _tidy(text[start:end].strip())
         if len(product) < 2 or not _plausible(text, product, end) or product in _NOT_HEADED or product.isascii() \
-                or _BARE_HEAD_RE.fullmatch(product):
+                or _BARE_HEAD_RE.fullmatch(product) or _CONTACT_DETAIL_RE.match(text, end - 2):
             continue
         words = seg.words_in(end - len(product), end)
         if any(w.freq >= 100 and w.tag.startswith(_NOT_IN_NOUN) for w in words) or (

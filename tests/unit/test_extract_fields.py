@@ -50,7 +50,8 @@ def test_phone_digits_are_not_budget_or_date():
     ("要把办公电脑全部换掉", "办公电脑"), ("要换全国门店的收银系统", "收银系统"), ("要上ERP和WMS", "ERP和WMS"),
     ("interested in our ERP", "ERP"), ("looking to buy 20 laptops for sales", "laptops"),
     ("wants a demo of our WMS next week", "WMS"), ("需要尽快安排演示", None), ("跟王总聊了 预算三百万", None),
-    ("采购张姐说", None),
+    ("采购张姐说", None), ("李明手机是13912345678", None), ("王总手机号:13912345678", None),
+    ("刘经理电话 0571-88886666", None),
 ])
 def test_product(text, expected):
     assert extract_lead_fields(text, now=NOW)["product"] == expected
