@@ -285,7 +285,8 @@ def clip_chars(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
 
 
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|~~|`)")
+# bold is exactly two asterisks: a masked phone's four (138****5678) are not markdown
+_MD_EMPHASIS = re.compile(r"(?<!\*)\*\*(?!\*)|__|~~|`")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 
 

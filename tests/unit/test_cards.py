@@ -404,6 +404,7 @@ def test_text_fallback_clip_keeps_result(max_bytes, keeps_result):
 @pytest.mark.parametrize("src, plain", [
     ("**重点** 客户", "重点 客户"), ("## 标题\n正文", "标题\n正文"),
     ("[详情](https://crm/1)", "详情 (https://crm/1)"), ("`代码` ~~删除~~", "代码 删除"),
+    ("检测到潜在重复:李明 139****5678", "检测到潜在重复:李明 139****5678"), ("**李明** 139****5678", "李明 139****5678"),
 ])
 def test_strip_markdown(src, plain):
     assert strip_markdown(src) == plain
