@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from crm_core import audit
 from crm_core.config.schema import AppConfig, Stage
 from crm_core.config.vocabulary import GATE_ITEMS
-from crm_core.db.models import Activity, Contact, Customer, Lead
+from crm_core.db.models import Activity, Contact, Customer, Lead, Task
 from crm_core.worktime import stage_clock
 
 # What the reps see when an item is missing (one home: the config vocabulary).
@@ -178,6 +179,9 @@ def _move(session: Session, cfg: AppConfig, lead: Lead, source: Stage, target: S
     lead.last_activity_at = now
     if target.outcome is not None:
         lead.status = target.outcome
+    if target.outcome == "lost":         # nothing left to do for a lost lead: its to-dos leave lists and digests
+        session.execute(update(Task).where(Task.lead_id == lead.id, Task.status == "open")
+                        .values(status="cancelled"))
     reset_fuse(cfg, lead, now)
     audit.record(session, actor, "lead.stage", platform=platform, target_type="lead", target_id=lead.id,
                  detail={"from": source.key, "to": target.key,

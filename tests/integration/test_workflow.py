@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from crm_core.config.schema import AppConfig
-from crm_core.db.models import Activity, Lead, Reminder
+from crm_core.db.models import Activity, Lead, Reminder, Task
 from crm_core.kv import EmbeddedKV
 from crm_core.notices import (FollowupSupervisor, FuseDiagnosis, FuseReminder, FuseSupervisor, HandoverSummary,
                               LeadAssigned, Notice, PoolReturned, PoolWarning, RoutingPaused)
@@ -129,6 +129,21 @@ def test_losing_needs_a_configured_reason(db, cfg, clock) -> None:  # noqa: ANN0
             assert "价格不合适" in str(err.value) and lead.status == "open"
         act = advance_stage(s, cfg, lead, "lost", "zhang.wei", "wecom", clock.now, {"loss_reason": "竞品"})
         assert (lead.status, lead.details["loss_reason"]) == ("lost", "competitor") and "选了竞品" in act.text
+
+
+def test_losing_cancels_the_leads_open_todos_only(db, cfg, clock) -> None:  # noqa: ANN001
+    """A lost lead leaves nothing to do: its open to-dos are cancelled (out of 我的待办 and the
+    digest), a finished one stays done, another lead's stays open."""
+    lost, other = make_lead(db, cfg, clock.now), make_lead(db, cfg, clock.now, company="宁波某医院")
+    with db.uow() as s:
+        for lead_id, status in ((lost, "open"), (lost, "done"), (other, "open"), (lost, "open")):
+            s.add(Task(customer_id=s.get_one(Lead, lead_id).customer_id, lead_id=lead_id, owner_rep_id="zhang.wei",
+                       title="拜访", due_date=clock.now.date(), status=status))
+    with db.uow() as s:
+        advance_stage(s, cfg, s.get_one(Lead, lost), "lost", "zhang.wei", "wecom", clock.now, {"loss_reason": "price"})
+    with db.uow() as s:
+        assert [(t.lead_id, t.status) for t in s.scalars(select(Task).order_by(Task.id))] == [
+            (lost, "cancelled"), (lost, "done"), (other, "open"), (lost, "cancelled")]
 
 
 # ---------------------------------------------------------------- the fuse
