@@ -46,6 +46,7 @@ _PRICE_WORDS = re.compile(r"报价|价格|价位|出价|报了|单子|quote|quot
 _EXCLUDE_BEFORE = re.compile(r"营收|营业额|销售额|年销售|产值|注册资本|注资|市值|收入|流水|融资|员工|人口|用户|"
                              r"粉丝|面积|revenue|sales of|valuation|turnover|employees|百分之|每[台套个件把张]|单价|"
                              r"一[台套个件把张]", re.IGNORECASE)
+_CLAUSE_BREAK = re.compile(r"[,，;；。!?！？\n]")
 # Right after an amount these make it a quantity (10万台, 2万人, 50k users), not money.
 _CLASSIFIER_AFTER = re.compile(
     r"(?:台|个|人|名|位|套|件|平|㎡|亩|吨|辆|张|份|户|家|条|箱|只|床|座|间|公里|米|度|千瓦|瓦|瓶|盒|包|支|根|"
@@ -112,8 +113,8 @@ def _context_score(text: str, start: int, end: int) -> int:
     """3 next to a budget word, 2 next to a price word, 0 otherwise; -1 when it is revenue & co."""
     before = _SENTENCE_END.split(text[max(0, start - 12):start])[-1]
     after = text[end:end + 8]
-    if _EXCLUDE_BEFORE.search(text[max(0, start - 6):start]):
-        return -1
+    if _EXCLUDE_BEFORE.search(_CLAUSE_BREAK.split(text[max(0, start - 6):start])[-1]):
+        return -1                  # in this clause only: "试用一个月，预算五万" is a budget
     if _BUDGET_WORDS.search(before) or _BUDGET_AFTER.match(after):
         return 3
     if _PRICE_WORDS.search(before) or _PRICE_AFTER.match(after):

@@ -7,6 +7,8 @@ from crm_core.extract.text import clean
 
 @pytest.mark.parametrize("text, expected", [
     ("预算300万", 3_000_000),
+    ("能不能先试用一个月，预算五万", 50_000),       # 一个 of an earlier clause is no unit price
+    ("先试用一个运,预算五万,明天答复", 50_000),      # ASR text, half-width comma
     ("预算三百万", 3_000_000),
     ("三百来万的预算", 3_000_000),
     ("预算1.2个亿", 120_000_000),
