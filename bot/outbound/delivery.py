@@ -41,6 +41,7 @@ MAX_ATTEMPTS = 5
 SEND_LOCK_TTL = 30.0
 SEND_LOCK_WAIT = 30.0
 SWEEP_LIMIT = 500              # rows re-queued per sweep at most
+MAX_OLDER_FIRST = 10           # earlier rows for the same recipient sent first, per run at most
 
 
 class Outbox:
@@ -124,10 +125,30 @@ class Outbox:
         if not lock.acquire(blocking=True, timeout=SEND_LOCK_WAIT):
             raise TransientError("another worker is still sending to this recipient", api="outbox")
         try:
+            self._older_first(row_id, lambda: _keep(lock))
             with log_context(outbound_id=row_id):
                 self._process_locked(row_id, lambda: _keep(lock))
         finally:
             lock.release()
+
+    def _older_first(self, row_id: int, keep: Callable[[], None]) -> None:
+        """Workers take a recipient's messages in parallel, so a later one can win the send
+        lock: send what was written before it first (in order), so 「识别到…」 never arrives after
+        the question that follows it. Each older row keeps its own queue message; whoever runs
+        it later finds it finished. A failure here is left to that row's own retry."""
+        tried: set[int] = set()
+        for _ in range(MAX_OLDER_FIRST):
+            older = self.rows.older_unstarted(row_id)
+            if older is None or older in tried:
+                return
+            tried.add(older)
+            try:
+                with log_context(outbound_id=older):
+                    self._process_locked(older, keep)
+            except Exception as err:  # noqa: BLE001 - the older row's own queue message retries it
+                log.info("outbound %s: sending the earlier %s first failed (%s); it is retried on its own",
+                         row_id, older, describe(err))
+                return
 
     # ---- one job ------------------------------------------------------------------------
     def _process_locked(self, row_id: int, keep: Callable[[], None]) -> None:

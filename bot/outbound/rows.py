@@ -84,6 +84,21 @@ class OutboundRows:
             return row is not None and row.status == "queued" and not row.attempts \
                 and not row.body.get("in_plan_of")
 
+    def older_unstarted(self, row_id: int) -> int | None:
+        """The oldest row for the same recipient, written before `row_id`, that nothing has
+        started yet (queued, no attempt, not in another's plan), else None: sending it first
+        keeps one recipient's messages in the order they were written."""
+        with self.db.uow() as s:
+            row = s.get(OutboundMessage, row_id)
+            if row is None:
+                return None
+            older = s.scalars(select(OutboundMessage).where(
+                OutboundMessage.platform == row.platform, OutboundMessage.recipient == row.recipient,
+                OutboundMessage.id < row_id, OutboundMessage.status == "queued")
+                .order_by(OutboundMessage.id).limit(20))
+            return next((o.id for o in older if not o.attempts and not o.body.get("in_plan_of")
+                         and _superseded_by(s, o) is None), None)   # never a copy a fault left
+
     # ---- one run ------------------------------------------------------------------------
     def head(self, row_id: int) -> str | None:
         """"platform:recipient" of a row still to send (the send lock's name), else None."""

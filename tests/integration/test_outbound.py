@@ -680,6 +680,21 @@ def test_a_retry_after_the_put_failed_queues_the_row_again(rt, srv, monkeypatch)
     assert sent_texts(srv, "wecom") == ["收到。"]
 
 
+def test_a_recipients_messages_go_out_in_the_order_written(rt, srv):  # noqa: ANN001
+    """Two workers take one rep's two replies; the later one wins the send lock. It sends the
+    earlier one first, so 「识别到…」 never arrives after the question that follows it, and the
+    earlier row's own run later finds it sent."""
+    box, to = rt.outbox, Recipient("wecom", "zhang.wei")
+    first = box.send("识别到：「张总手机是13912345678」", to)
+    second = box.send("已更新：电话。请问客户是哪家公司？", to)
+    other = box.send("给别人的消息", Recipient("wecom", "li.na"))
+    box.process({"outbound_id": second})
+    assert sent_texts(srv, "wecom") == ["识别到：「张总手机是13912345678」", "已更新：电话。请问客户是哪家公司？"]
+    assert row(rt, first).status == "sent" and row(rt, other).status == "queued"
+    box.process({"outbound_id": first})          # its own queue message: nothing more to send
+    assert len(sent_texts(srv, "wecom")) == 2
+
+
 def test_sweeper_retires_a_copy_a_fault_left_behind(rt, srv, clock, monkeypatch):  # noqa: ANN001
     """Redis fails between a reply's insert and its registration under the dedupe key: the
     handler's retry writes the same message again (row B), and B is sent. Row A, never queued,
