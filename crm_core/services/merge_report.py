@@ -53,12 +53,14 @@ def _merged_before(session: Session, end: datetime) -> int:
 
 
 def _entry_joins(session: Session, start: datetime, end: datetime) -> list[tuple[str, int]]:
-    """(channel code, count) of duplicates that never became a record: joined at entry or import."""
+    """(channel code, count) of duplicates that never became a record: joined at entry (by the
+    duplicate check, or to the customer of the same company) or at import."""
     out = []
     window = (AuditLog.created_at >= start, AuditLog.created_at < end)
+    joins = ("dedup.join", "customer.join", "import.file")
     for action, detail in session.execute(select(AuditLog.action, AuditLog.detail)
-                                          .where(AuditLog.action.in_(("dedup.join", "import.file")), *window)):
-        if action == "dedup.join":
+                                          .where(AuditLog.action.in_(joins), *window)):
+        if action != "import.file":
             out.append((detail.get("source"), 1))
         else:
             out.append((detail.get("source"), int(detail.get("joined_existing", 0)) + int(detail.get("joined_in_file", 0))))

@@ -228,6 +228,7 @@ def test_silent_connection_is_replaced_within_the_silence_window(fake: FakeStrea
     assert fresh.ticket != silent.ticket and len({o["ticket"] for o in fake.opened}) == 2
 
 
+@pytest.mark.serial     # a 0.7 s idle window: a loaded machine answers pings late
 def test_idle_connection_that_answers_pings_is_kept(fake: FakeStreamGateway, fast_kv: KV, cfg: Any) -> None:
     silence = 0.3
     with streaming(fake, fast_kv, cfg, silence=silence):
