@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -38,8 +40,15 @@ def test_cli_commands_print_only_their_output(tmp_path: Path, fmt: str) -> None:
     raw["logging"] = {"format": fmt}
     config = tmp_path / "crm-bot.yaml"
     config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    for args in COMMANDS if fmt == "text" else JSON_COMMANDS:
-        run = crm_bot(tmp_path, config, *args)
+    commands = COMMANDS if fmt == "text" else JSON_COMMANDS
+    first = crm_bot(tmp_path, config, *commands[0])           # migrates the data dir's database
+    # the others at once, each on its own copy of that data dir (one owner per KV journal)
+    copies = [tmp_path / f"run-{i}" for i in range(1, len(commands))]
+    for copy in copies:
+        shutil.copytree(tmp_path, copy, ignore=shutil.ignore_patterns("run-*", "*.lock"))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        rest = list(pool.map(lambda job: crm_bot(job[0], config, *job[1]), zip(copies, commands[1:])))
+    for args, run in zip(commands, [first, *rest]):
         assert run.returncode == 0, (args, run.stdout, run.stderr)
         # stderr may carry a command's own note (queue dead: which queue file it reads), never a log line
         assert log_lines(run.stderr) == [] and log_lines(run.stdout) == [], (args, run.stdout, run.stderr)

@@ -4,9 +4,10 @@ a longer conversation with mistakes and corrections mid-draft asserts the stored
 the server uses) and the stored rows after every step."""
 from __future__ import annotations
 
-from click.testing import CliRunner
 import time
 
+import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select
 
 from bot.cli.simulate import simulate_cmd
@@ -98,6 +99,9 @@ def stored(db) -> list[tuple]:  # noqa: ANN001
 
 
 def test_a_conversation_with_mistakes_and_corrections_mid_draft(stack, db, platform):  # noqa: ANN001
+    if platform == "dingtalk" and db.engine.dialect.name == "postgresql":
+        pytest.skip("the DingTalk run waits out its 20-a-minute limit (a minute of real time); "
+                    "SQLite covers DingTalk, the other platforms cover PostgreSQL")
     talk = Talk(stack, platform)
     # 1. the note: the bot asks only for the company
     assert "哪家公司" in talk.say("记录张总要采购CT设备,预算300万,3月招标", "哪家公司")

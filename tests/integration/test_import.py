@@ -1,9 +1,10 @@
 """Bulk import: bad rows reported by line, good rows stored, GBK and UTF-8 files, XLSX, duplicates
-against the database and within the file, no half batch after a crash, 100k rows."""
+against the database and within the file, no half batch after a crash, a big file (30k rows here, 100k for the benchmark figures)."""
 from __future__ import annotations
 
 import csv
 import itertools
+import os
 import time
 from pathlib import Path
 
@@ -162,24 +163,30 @@ def test_cli_import_prints_bad_rows_and_summary(runtime, tmp_path: Path) -> None
     assert bad.exit_code != 0 and "未知的来源" in bad.output
 
 
+# 30,000 rows in the suite (one transaction, every dedup path); the 100,000-row figures in
+# docs/benchmarks.md come from CRM_BOT_IMPORT_ROWS=100000 on this same test.
+BIG_IMPORT_ROWS = int(os.environ.get("CRM_BOT_IMPORT_ROWS", "30000"))
+
+
 @pytest.mark.slow
-def test_100k_rows(db, cfg, clock, tmp_path: Path) -> None:  # noqa: ANN001
+def test_big_file(db, cfg, clock, tmp_path: Path) -> None:  # noqa: ANN001
+    n = BIG_IMPORT_ROWS
     rows = [[r["company"] or "", r["name"] or "", "/".join(r["phones"]), r["email"] or "", r["wechat_id"] or "",
-             "", "", ""] for r in itertools.islice(iter_rows(100_000, 5), 100_000)]
+             "", "", ""] for r in itertools.islice(iter_rows(n, 5), n)]
     path = write_csv(tmp_path / "big.csv", rows)
     started = time.perf_counter()
     report = import_file(db, cfg, path, "expo", "admin", clock())
     elapsed = time.perf_counter() - started
-    print(f"\n100k-row import on {db.dialect}: {elapsed:.1f} s ({report.created} new, "
+    print(f"\n{n}-row import on {db.dialect}: {elapsed:.1f} s ({report.created} new, "
           f"{report.joined_in_file} in-file duplicates, {len(report.bad_rows)} bad rows)")
-    assert report.rows + report.blank == 100_000 and report.blank < 100
+    assert report.rows + report.blank == n and report.blank < n // 1000
     assert report.good_rows == report.rows - len(report.bad_rows)
     assert report.created + report.joined_in_file + report.joined_existing == report.good_rows
-    assert len(report.bad_rows) < 5_000 and all(b.reason for b in report.bad_rows)
+    assert len(report.bad_rows) < n // 20 and all(b.reason for b in report.bad_rows)
     stored = counts(db)
     assert stored["customers"] == report.created
     assert stored["contacts"] == report.created + report.aliases + report.company_contacts
-    assert elapsed < 240
+    assert elapsed < 240 * n / 100_000
 
 
 @pytest.mark.parametrize("header, fields", [
