@@ -77,7 +77,20 @@ class Server:
         if self.target.companion:    # after the server migrated the database
             self.companion = subprocess.Popen(self.target.companion, env=self.env, cwd=ROOT,
                                               stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_idle()
         return self
+
+    def wait_idle(self, timeout: float = 60.0, busy: float = 0.05) -> None:
+        """Until the server has finished starting: a listening port comes before `serve`'s
+        start-up work (the segmenter's dictionary loads in a thread for several seconds), which
+        would otherwise be measured as ack time. Idle = under `busy` cores for half a second."""
+        deadline, last = time.monotonic() + timeout, self.cpu_s()
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = self.cpu_s()
+            if now - last < busy * 0.5:
+                return
+            last = now
 
     def __exit__(self, *exc: object) -> None:
         for proc in (self.proc, self.companion):
