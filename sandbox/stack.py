@@ -14,6 +14,7 @@ from crm_core.config.schema import AppConfig
 from crm_core.db import Database
 from crm_core.kv import connect
 from crm_core.kv.base import KV
+from crm_core.kv.keys import ALL_QUEUES
 
 log = logging.getLogger("crm_bot.stack")
 
@@ -76,12 +77,13 @@ class LocalStack:
         self._threads += self.rt.start_streams(self._stop)
 
     def settle(self, timeout: float = 20.0, quiet: float = 0.3) -> bool:
-        """Wait until both queues are empty and nothing new was sent for `quiet` seconds."""
+        """Wait until every queue is empty (wake-ups of replies held by a rate limit included)
+        and nothing new was sent for `quiet` seconds."""
         deadline = time.monotonic() + timeout
         last, last_change = -1, time.monotonic()
         while time.monotonic() < deadline:
             busy = any(self.rt.kv.queue(q).stats().ready + self.rt.kv.queue(q).stats().inflight
-                       for q in ("inbound", "outbound"))
+                       for q in ALL_QUEUES)
             seq = self.sandbox.last_seq()
             if seq != last or busy:
                 last, last_change = seq, time.monotonic()
