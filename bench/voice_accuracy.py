@@ -41,6 +41,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz.distance import Levenshtein
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -96,15 +98,6 @@ def spell_digits(text: str) -> str:
 
 def fold(text: str) -> str:
     return re.sub(r"[\W_]+", "", spell_digits(text)).lower()
-
-
-def edit_distance(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
 
 
 def score(got: dict[str, Any], want: dict[str, Any], tally: Counter[str], tag: str) -> tuple[int, int]:
@@ -173,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 totals[f"{tag}:right"] += right
                 totals[f"{tag}:labelled"] += labelled
             ref, hyp = fold(note["spoken"]), fold(bare.transcript)
-            edits = edit_distance(ref, hyp)
+            edits = Levenshtein.distance(ref, hyp)
             cer_edits, cer_chars = cer_edits + edits, cer_chars + len(ref)
             if args.show:
                 retry = " (retried)" if bare.heard.retried else ""

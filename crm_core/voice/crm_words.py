@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from pypinyin import Style, lazy_pinyin, pinyin
+from rapidfuzz.distance import Levenshtein
 
 from crm_core.extract.gazetteer import LEGAL_SUFFIXES, PLACES
 
@@ -216,16 +217,7 @@ def nearest_phone(digits: str, phones: tuple[str, ...]) -> str | None:
     for phone in phones:
         if abs(len(phone) - len(digits)) > 2:
             continue
-        distance = _edits(digits, phone)
+        distance = Levenshtein.distance(digits, phone)
         if distance <= (1 if len(phone) < 11 else 2) and (best is None or distance < best[0]):
             best = (distance, phone)
     return best[1] if best else None
-
-
-def _edits(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
