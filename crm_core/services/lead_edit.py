@@ -24,10 +24,10 @@ from crm_core.config.schema import AppConfig, Stage
 from crm_core.db.models import Activity, Contact, Customer, Lead, MatchKey
 from crm_core.extract import extract_lead_fields
 from crm_core.extract.budget import find_budget
-from crm_core.normalize import mask_phone, normalize_company, normalize_email, normalize_phone
+from crm_core.normalize import mask_phone, normalize_company
 from crm_core.services.access import lead_facts
 from crm_core.services.capture import index_contact
-from crm_core.services.lead_input import TIMELINE_RE
+from crm_core.services.lead_input import TIMELINE_RE, checked_email, checked_phone, checked_timeline
 from crm_core.services.stages import check_items, gate_items, label
 
 Where = Literal["lead", "contact", "customer"]
@@ -98,29 +98,17 @@ class LeadPatch(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        norm = normalize_phone(v)
-        if norm is None:
-            raise ValueError(f"not a valid phone number / 「{v}」不是有效的电话号码,请写 11 位手机号或带区号的座机")
-        return norm
+        return checked_phone(v, "not a valid phone number / 「{v}」不是有效的电话号码,请写 11 位手机号或带区号的座机")
 
     @field_validator("email")
     @classmethod
     def _email(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        norm = normalize_email(v)
-        if norm is None:
-            raise ValueError(f"not a valid e-mail address / 「{v}」不是有效的邮箱")
-        return norm
+        return checked_email(v, "not a valid e-mail address / 「{v}」不是有效的邮箱")
 
     @field_validator("timeline")
     @classmethod
     def _timeline(cls, v: str | None) -> str | None:
-        if v and not TIMELINE_RE.match(v):
-            raise ValueError("timeline must be YYYY-MM or YYYY-MM-DD / 时间要写成 2026-03 或 2026-03-15")
-        return v or None
+        return checked_timeline(v, "timeline must be YYYY-MM or YYYY-MM-DD / 时间要写成 2026-03 或 2026-03-15")
 
 
 _REASONS = {"greater_than_equal": "must not be negative / 不能是负数",

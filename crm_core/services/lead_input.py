@@ -14,6 +14,35 @@ TIMELINE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 CHANNEL_LABELS = CHANNELS      # channel code → the label reps see; unknown codes show as-is
 
 
+def checked_phone(v: str | None, error: str) -> str | None:
+    """`v` normalized (None when empty); ValueError(`error`, with {v} filled in) when not a phone."""
+    if not v:
+        return None
+    from crm_core.normalize import normalize_phone
+    norm = normalize_phone(v)
+    if norm is None:
+        raise ValueError(error.format(v=v))
+    return norm
+
+
+def checked_email(v: str | None, error: str) -> str | None:
+    """`v` normalized (None when empty); ValueError(`error`, with {v} filled in) when not an e-mail."""
+    if not v:
+        return None
+    from crm_core.normalize import normalize_email
+    norm = normalize_email(v)
+    if norm is None:
+        raise ValueError(error.format(v=v))
+    return norm
+
+
+def checked_timeline(v: str | None, error: str) -> str | None:
+    """`v` when it is YYYY-MM or YYYY-MM-DD (None when empty); ValueError(`error`) otherwise."""
+    if v and not TIMELINE_RE.match(v):
+        raise ValueError(error)
+    return v or None
+
+
 class LeadInput(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -44,31 +73,17 @@ class LeadInput(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        from crm_core.normalize import normalize_phone
-        norm = normalize_phone(v)
-        if norm is None:
-            raise ValueError("not a valid phone number / 不是有效的电话号码")
-        return norm
+        return checked_phone(v, "not a valid phone number / 不是有效的电话号码")
 
     @field_validator("email")
     @classmethod
     def _email(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        from crm_core.normalize import normalize_email
-        norm = normalize_email(v)
-        if norm is None:
-            raise ValueError("not a valid e-mail address / 不是有效的邮箱")
-        return norm
+        return checked_email(v, "not a valid e-mail address / 不是有效的邮箱")
 
     @field_validator("timeline")
     @classmethod
     def _timeline(cls, v: str | None) -> str | None:
-        if v and not TIMELINE_RE.match(v):
-            raise ValueError("timeline must be YYYY-MM or YYYY-MM-DD")
-        return v or None
+        return checked_timeline(v, "timeline must be YYYY-MM or YYYY-MM-DD")
 
     def missing(self, required: list[str]) -> list[str]:
         """Required fields (from funnel.capture_required) that are empty."""
