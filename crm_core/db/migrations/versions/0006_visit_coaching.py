@@ -1,0 +1,23 @@
+"""visit notes, stage-entry actions, coaching pushes
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-02 17:10:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import crm_core.db.types
+
+
+revision = '0006'
+down_revision = '0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,23 @@
+"""orders, touchpoints, attribution and CLV
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-02 17:10:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import crm_core.db.types
+
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
