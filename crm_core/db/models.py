@@ -271,3 +271,94 @@ class RepAvailability(Base):
     note: Mapped[str | None] = mapped_column(String(200))
     set_by: Mapped[str] = mapped_column(String(100))
     set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- customer lifetime value: orders, touchpoints, attribution, CLV (issue 18) ----------------
+
+class Order(Base):
+    """A customer's order (API / import). `(source, external_id)` makes an import idempotent;
+    orders flagged as fraud are kept but never attributed nor counted in CLV."""
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    source: Mapped[str] = mapped_column(String(50))                # the system it came from
+    external_id: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[float] = mapped_column(Float)                   # CNY
+    gross_margin: Mapped[float] = mapped_column(Float)             # CNY, what attribution credits
+    ordered_at: Mapped[datetime] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(40))
+    is_fraud: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_orders_source_external"),
+                      Index("ix_orders_customer_at", "customer_id", "ordered_at"),
+                      Index("ix_orders_ordered_at", "ordered_at"))
+
+
+class Touchpoint(Base):
+    """A contact with a customer before or between orders: ad click, service chat, visit, call,
+    campaign. Chat activities (crm_core/clv/sources.py) and earlier orders are read as
+    touchpoints where they are stored, never copied here. A service ticket may carry
+    `clv_impact` and a `winback_probability` (0..1) that the CLV model uses."""
+    __tablename__ = "touchpoints"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column()
+    source: Mapped[str] = mapped_column(String(50))
+    external_id: Mapped[str] = mapped_column(String(100))
+    clv_impact: Mapped[bool] = mapped_column(Boolean, default=False)
+    winback_probability: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_touchpoints_source_external"),
+                      Index("ix_touchpoints_customer_at", "customer_id", "at"))
+
+
+class AttributionCredit(Base):
+    """Attributed gross margin per customer, month of the order (business time zone), channel
+    and model; rebuilt by each attribution run (crm_core/clv/engine.py)."""
+    __tablename__ = "attribution_credits"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ID)
+    month: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(16))
+    margin: Mapped[float] = mapped_column(Float)
+    orders: Mapped[float] = mapped_column(Float)        # order shares credited (sums to the orders)
+    __table_args__ = (Index("ix_attribution_model_month", "model", "month"),
+                      Index("ix_attribution_customer", "customer_id"))
+
+
+class ClvSnapshot(Base):
+    """A customer's CLV as of a day (the nightly job), with the value it is compared to."""
+    __tablename__ = "clv_snapshots"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ID)
+    as_of: Mapped[date] = mapped_column(Date)
+    clv: Mapped[float] = mapped_column(Float)
+    previous: Mapped[float | None] = mapped_column(Float)      # the CLV about a month earlier
+    monthly_margin: Mapped[float] = mapped_column(Float)
+    alive: Mapped[float] = mapped_column(Float)                # the probability the customer still buys
+    last_interaction: Mapped[datetime | None] = mapped_column()
+    __table_args__ = (UniqueConstraint("customer_id", "as_of", name="uq_clv_customer_day"),
+                      Index("ix_clv_as_of", "as_of"))
+
+
+# ---- morning focus check-in (issue 17: 晨会打卡, 《重点客户日志》) -------------------------------
+class FocusCheckin(Base):
+    """One rep's morning check-in on one local working day: the open leads the card offered,
+    ranked, in the card's numbering (`candidates`), the 主攻商机 picked so far (`picks`, lead ids
+    in the order picked) and when they were submitted (the supervisors' 《重点客户日志》 went out
+    then). One row per rep and day; crm_core/services/checkin.py reads and writes it."""
+    __tablename__ = "focus_checkins"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    rep_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    candidates: Mapped[list[Any]] = mapped_column(default=list)
+    picks: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default="open")      # open | submitted
+    platform: Mapped[str | None] = mapped_column(String(16))             # where it was submitted
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    __table_args__ = (UniqueConstraint("rep_id", "day", name="uq_focus_checkins_rep_day"),)
