@@ -316,18 +316,18 @@ class Touchpoint(Base):
 
 
 class AttributionCredit(Base):
-    """Attributed gross margin per customer, month of the order (business time zone), channel
-    and model; rebuilt by each attribution run (crm_core/clv/engine.py)."""
+    """Attributed gross margin per month of the order (business time zone), channel and model,
+    all four models at once; rebuilt by each attribution run (crm_core/services/clv_attribution.py).
+    A customer's own credits are computed on demand (crm_core/clv/attribution.py)."""
     __tablename__ = "attribution_credits"
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ID)
     month: Mapped[date] = mapped_column(Date)
     channel: Mapped[str] = mapped_column(String(40))
     model: Mapped[str] = mapped_column(String(16))
     margin: Mapped[float] = mapped_column(Float)
     orders: Mapped[float] = mapped_column(Float)        # order shares credited (sums to the orders)
-    __table_args__ = (Index("ix_attribution_model_month", "model", "month"),
-                      Index("ix_attribution_customer", "customer_id"))
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_attribution_model_month", "model", "month"),)
 
 
 class ClvSnapshot(Base):

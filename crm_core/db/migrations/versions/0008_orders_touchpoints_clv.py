@@ -54,15 +54,14 @@ def upgrade() -> None:
     op.create_index('ix_touchpoints_customer_at', 'touchpoints', ['customer_id', 'at'], unique=False)
     op.create_table('attribution_credits',
     sa.Column('id', ident, nullable=False),
-    sa.Column('customer_id', ident, nullable=False),
     sa.Column('month', sa.Date(), nullable=False),
     sa.Column('channel', sa.String(length=40), nullable=False),
     sa.Column('model', sa.String(length=16), nullable=False),
     sa.Column('margin', sa.Float(), nullable=False),
     sa.Column('orders', sa.Float(), nullable=False),
+    sa.Column('computed_at', utc, nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_attribution_customer', 'attribution_credits', ['customer_id'], unique=False)
     op.create_index('ix_attribution_model_month', 'attribution_credits', ['model', 'month'], unique=False)
     op.create_table('clv_snapshots',
     sa.Column('id', ident, nullable=False),
@@ -83,7 +82,6 @@ def downgrade() -> None:
     op.drop_index('ix_clv_as_of', table_name='clv_snapshots')
     op.drop_table('clv_snapshots')
     op.drop_index('ix_attribution_model_month', table_name='attribution_credits')
-    op.drop_index('ix_attribution_customer', table_name='attribution_credits')
     op.drop_table('attribution_credits')
     op.drop_index('ix_touchpoints_customer_at', table_name='touchpoints')
     op.drop_table('touchpoints')
