@@ -17,6 +17,7 @@ from bot.gateway import Gateway
 from bot.live_config import LiveConfig, ReloadResult
 from bot.notify import Notifier
 from bot.outbound.delivery import Outbox
+from bot.outbound.images import ChartImages
 from bot.platforms.interface import Channel
 from bot.platforms.registry import PlatformRegistry, default_registry
 from bot.streams import start_streams
@@ -82,7 +83,8 @@ class Runtime:
         enabled = [p for p in self.platforms if p.enabled(cfg)]
         self.channels = {p.name: p.connect(cfg, kv, self.now) for p in enabled}
         self.gateway = Gateway([e for p in enabled for e in p.http_endpoints(cfg)], kv, clock=self.now)
-        self.outbox = Outbox(self.db, kv, self.channels, self._clock)
+        self.outbox = Outbox(self.db, kv, self.channels, self._clock,
+                             images=ChartImages(kv, lambda: self.cfg.reports))   # live: read per send
         self.notifier = Notifier(cfg, default_renderers(), self.outbox, self.channels)
         v = cfg.voice
         transcriber = build_transcriber(backend=v.backend, model_path=v.model_path, compute_type=v.compute_type,

@@ -26,6 +26,9 @@ CARD_ID_RE = re.compile(r"^[0-9A-Za-z_\-@]+$")        # WeCom task_id charset
 ACTION_RE = re.compile(r"^[a-z0-9_.:-]+$")
 VALUE_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 BUTTON_STYLES = ("default", "primary", "danger")
+CHART_KINDS = ("bar", "line", "funnel")
+MAX_CHART_LABELS = 24      # beyond this the axis labels overlap on a phone screen
+MAX_CHART_SERIES = 4
 TOKEN_SEP = "~"            # in neither the action nor the card_id charset, nor base64url
 
 
@@ -99,6 +102,49 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Series:
+    """One named row of numbers of a chart, one value per label."""
+    name: str
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        values = tuple(self.values or ())
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+                raise CardError(f"图表数据 {v!r} 不是有限的数字")
+        object.__setattr__(self, "name", str(self.name or ""))
+        object.__setattr__(self, "values", values)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A picture of a card's figures, as a spec (never pixels): `cards.charts.render_png`
+    draws it, each platform shows the uploaded image, and the card's own fields and text stay
+    the text version. `kind`: bar (grouped bars), line, funnel (one series, largest first)."""
+    kind: str
+    title: str
+    labels: tuple[str, ...]
+    series: tuple[Series, ...]
+    unit: str = ""                   # shown after each value: "%", "条"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", tuple(str(x) for x in self.labels or ()))
+        object.__setattr__(self, "series", tuple(
+            s if isinstance(s, Series) else Series(**s) for s in self.series or ()))
+        if self.kind not in CHART_KINDS:
+            raise CardError(f"图表类型 {self.kind!r} 不在 {CHART_KINDS} 中")
+        if not isinstance(self.title, str) or not self.title.strip():
+            raise CardError("图表标题不能为空")
+        if not 1 <= len(self.labels) <= MAX_CHART_LABELS:
+            raise CardError(f"图表需要 1–{MAX_CHART_LABELS} 个分类，实际 {len(self.labels)} 个")
+        if not 1 <= len(self.series) <= (1 if self.kind == "funnel" else MAX_CHART_SERIES):
+            raise CardError(f"{self.kind} 图表的数据系列数量不对：{len(self.series)}")
+        for s in self.series:
+            if len(s.values) != len(self.labels):
+                raise CardError(f"数据系列 {s.name!r} 有 {len(s.values)} 个值，分类有 {len(self.labels)} 个")
+
+
+@dataclass(frozen=True)
 class Card:
     card_id: str
     title: str
@@ -109,8 +155,13 @@ class Card:
     buttons: tuple[Button, ...] = ()
     footer: str | None = None
     result: str | None = None        # set once the card has been acted upon
+    chart: Chart | None = None       # shown as an image where the platform can (reports.images)
 
     def __post_init__(self) -> None:
+        if isinstance(self.chart, dict):
+            object.__setattr__(self, "chart", chart_from_dict(self.chart))
+        if self.chart is not None and not isinstance(self.chart, Chart):
+            raise CardError("chart 只能是 Chart")
         try:
             object.__setattr__(self, "level", Level(self.level))
         except ValueError as exc:
@@ -318,10 +369,18 @@ def card_to_dict(card: Card) -> dict[str, Any]:
     return data
 
 
+def chart_from_dict(data: Mapping[str, Any]) -> Chart:
+    """Inverse of `dataclasses.asdict(chart)` (the card's stored form); re-validates it."""
+    return Chart(kind=data.get("kind", ""), title=data.get("title", ""), labels=tuple(data.get("labels") or ()),
+                 series=tuple(Series(s.get("name", ""), tuple(s.get("values") or ())) for s in data.get("series") or ()),
+                 unit=str(data.get("unit") or ""))
+
+
 def card_from_dict(data: dict[str, Any]) -> Card:
     """Inverse of `card_to_dict`; re-validates the card."""
     data = dict(data)
     data["fields"] = tuple(Field(**f) for f in data.get("fields") or ())
     data["buttons"] = tuple(Button(**b) for b in data.get("buttons") or ())
+    data["chart"] = chart_from_dict(data["chart"]) if data.get("chart") else None
     names = {f.name for f in dataclasses.fields(Card)}
     return Card(**{k: v for k, v in data.items() if k in names})

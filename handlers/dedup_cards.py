@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cards.model import Button, Card, Field, Level
 from crm_core.config.schema import AppConfig
 from crm_core.notices import DuplicatePrompt, DuplicateReview, MergeReport
+from handlers.report_charts import merge_chart
 
 if TYPE_CHECKING:
     from handlers.notify import Renderers
@@ -85,7 +86,8 @@ def merge_report_card(report: dict[str, Any], recipient: str) -> Card:
     text = "按来源:" + "、".join(f"{label} {count}" for label, count in top) if top else "本月没有重复记录。"
     return Card(card_id=f"merge-report-{card_id_part(month)}-{card_id_part(recipient)}",
                 title=f"{month} 客户去重月报", level=Level.INFO, text=text, fields=tuple(fields),
-                footer=f"节省时间按每条重复记录 {report['minutes_per_duplicate']} 分钟估算")
+                footer=f"节省时间按每条重复记录 {report['minutes_per_duplicate']} 分钟估算",
+                chart=merge_chart(report))
 
 
 def render_merge_report(_cfg: AppConfig, notice: MergeReport) -> Card:

@@ -12,6 +12,7 @@ from crm_core.config.schema import AppConfig
 from crm_core.notices import DigestRep, DigestSupervisor, HealthDrop, HealthNotice, HealthRed
 from crm_core.services.todo import task_label
 from handlers.lead_card import money
+from handlers.report_charts import penetration_chart
 from handlers.todo_cards import todo_buttons
 from handlers.workflow_cards import card_id_for, rep_name, title_with_customer
 
@@ -114,6 +115,11 @@ def supervisor_digest_text(cfg: AppConfig, d: DigestSupervisor) -> str:
     parts.append(f"**红色客户**(共 {d.red_total} 家)")
     parts += [f"· {r.get('customer')} · 健康分 {_score(r.get('score'))} · {rep_name(cfg, r.get('owner'))}"
               for r in d.red] or ["· 无"]
+    if d.checkins:
+        done = [c["name"] for c in d.checkins if c.get("checked_in")]
+        missing = [c["name"] for c in d.checkins if not c.get("checked_in")]
+        parts.append(f"**晨会打卡**(已打卡 {len(done)} / {len(d.checkins)} 人)")
+        parts += [f"· 已打卡:{'、'.join(done) or '无'}", f"· 未打卡:{'、'.join(missing) or '无'}"]
     return "\n".join(parts)
 
 
@@ -123,7 +129,7 @@ def digest_supervisor(cfg: AppConfig, notice: DigestSupervisor) -> Card:
               Field("逾期合计", str(overdue)), Field("红色客户", str(notice.red_total)))
     return Card(card_id=card_id_for("digest-sup", notice), title=f"团队日报 · {_day(notice.date)}",
                 level=Level.WARNING if notice.red_total or overdue else Level.INFO, fields=fields,
-                text=supervisor_digest_text(cfg, notice))
+                text=supervisor_digest_text(cfg, notice), chart=penetration_chart(cfg, notice.penetration))
 
 
 def register(renderers: Renderers) -> None:

@@ -211,14 +211,24 @@ def feishu_card_text(card: dict[str, Any]) -> str:
 
 
 def card_text(platform: str, card: dict[str, Any]) -> str:
-    return {"wecom": wecom_card_text, "dingtalk": dingtalk_card_text,
+    text = {"wecom": wecom_card_text, "dingtalk": dingtalk_card_text,
             "feishu": feishu_card_text}[platform](card)
+    return f"{text}\n[图片]" if card_has_image(platform, card) else text
+
+
+def card_has_image(platform: str, card: dict[str, Any]) -> bool:
+    """A picture on the card: a Feishu `img` element, DingTalk's template `chart` variable."""
+    if platform == "feishu":
+        return any(n.get("tag") == "img" and n.get("img_key") for n in _walk(card))
+    return platform == "dingtalk" and bool(card.get("chart"))
 
 
 def _message_text(call: SentCall) -> str:
     body, p = call.body, call.platform
     if p == "wecom":
         kind = body.get("msgtype", "")
+        if kind == "image":
+            return "[图片]"
         return str((body.get(kind) or {}).get("content", "")) or f"（{kind} 消息）"
     if p == "dingtalk":
         if "msgParam" in body:

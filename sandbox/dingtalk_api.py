@@ -2,8 +2,9 @@
 oapi.dingtalk.com (`/dingtalk-oapi`) crm-bot calls.
 
 New-style APIs check `x-acs-dingtalk-access-token` (HTTP 401 InvalidAuthentication) and answer
-errors as HTTP 4xx `{"code","message"}`; the session webhook and custom robots answer
-`{"errcode","errmsg"}` like oapi does. Custom robots check the SEC signature of the URL.
+errors as HTTP 4xx `{"code","message"}`; the session webhook, custom robots and oapi's
+`gettoken` / `media/upload` (images: "@lA…" mediaIds, which the card's image variables must
+hold) answer `{"errcode","errmsg"}` like oapi does. Custom robots check the SEC signature of the URL.
 
 Cards (互动卡片高级版): `createAndDeliver` checks what `alibabacloud_dingtalk`'s
 CreateAndDeliverRequest requires (cardTemplateId, outTrackId, cardData.cardParamMap of strings,
@@ -23,6 +24,8 @@ import secrets
 from typing import Any
 
 from bot.platforms.dingtalk.signing import robot_sign
+from cards.render.dingtalk import TEMPLATE_VARIABLES
+from sandbox import images
 from sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
 from sandbox.state import SandboxState, TokenStatus
 
@@ -242,6 +245,7 @@ def card_create_and_deliver(state: SandboxState, req: ApiRequest) -> ApiResponse
     if body["cardTemplateId"] != state.creds.dingtalk_card_template_id:
         return _err(400, "InvalidParameter.cardTemplateId", f"卡片模板 {body['cardTemplateId']!r} 不存在")
     params, error = _param_map(body)
+    error = error or _image_params_error(state, params or {})
     space, error = (None, error) if error else _space(state, body)
     callback, error = (None, error) if error else _callback(state, body)
     if error:
@@ -268,6 +272,48 @@ def card_create_and_deliver(state: SandboxState, req: ApiRequest) -> ApiResponse
     return json_response(answer, recipient=space_id)
 
 
+IMAGE_LIMIT = 20 * 1024 * 1024          # media/upload type=image: jpg/gif/png/bmp ≤ 20 MB
+IMAGE_VARIABLES = frozenset(k for k, (kind, _) in TEMPLATE_VARIABLES.items() if kind == "image")
+
+
+def oapi_gettoken(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    """GET oapi /gettoken?appkey&appsecret (legacy token, for oapi APIs such as media/upload)."""
+    creds = state.creds
+    if not creds.dingtalk_app_key or req.query.get("appkey") != creds.dingtalk_app_key or not hmac.compare_digest(
+            req.query.get("appsecret", "").encode(), creds.dingtalk_app_secret.encode()):
+        return _oapi_err(40089, "不合法的corpid或corpsecret")
+    token, ttl = state.issue_token(PLATFORM)
+    return json_response({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": ttl})
+
+
+def media_upload(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    """POST oapi /media/upload?access_token&type=image: multipart, field "media" -> media_id
+    ("@lA…"), which template image variables take."""
+    status = state.check_token(PLATFORM, req.query.get("access_token"))
+    if status is not TokenStatus.OK:
+        return _oapi_err(42001 if status is TokenStatus.EXPIRED else 40014, "不合法的access_token")
+    if req.query.get("type") != "image":
+        return _oapi_err(40004, f"不合法的媒体文件类型：{req.query.get('type')!r}（沙箱只接受 image）")
+    form = images.multipart(req)
+    if isinstance(form, str):
+        return _oapi_err(41005, f"缺少多媒体文件数据：{form}")
+    problem = images.image_problem(form.get("media"), IMAGE_LIMIT,
+                                   ("image/png", "image/jpeg", "image/gif", "image/bmp"))
+    if problem:
+        return _oapi_err(40006 if "bytes" in problem else 40005, f"不合法的图片：{problem}")
+    media_id = images.issue(state, PLATFORM, form["media"], "@lADP")
+    return json_response({"errcode": 0, "errmsg": "ok", "type": "image", "media_id": media_id,
+                          "created_at": int(state.now() * 1000)})
+
+
+def _image_params_error(state: SandboxState, params: dict[str, str]) -> ApiResponse | None:
+    """A template image variable holds a mediaId the app uploaded, or nothing."""
+    bad = sorted(k for k in IMAGE_VARIABLES if params.get(k) and not images.issued(state, PLATFORM, params[k]))
+    if bad:
+        return _err(400, "InvalidParameter.cardData", f"图片变量 {bad[0]} 的 mediaId 不存在（先调用 /media/upload）")
+    return None
+
+
 def card_instance_update(state: SandboxState, req: ApiRequest) -> ApiResponse:
     """PUT /v1.0/card/instances: by key (cardUpdateOptions.updateCardDataByKey) or whole."""
     body, error = _checked_body(state, req, robot=False)
@@ -278,6 +324,7 @@ def card_instance_update(state: SandboxState, req: ApiRequest) -> ApiResponse:
     if obj is None or "request" not in obj:
         return _err(400, "param.outTrackId.notExist", f"卡片实例 {out_track_id!r} 不存在")
     params, error = (None, None) if "cardData" not in body else _param_map(body)
+    error = error or _image_params_error(state, params or {})
     if error:
         return error
     raw_options = body.get("cardUpdateOptions")
@@ -398,7 +445,7 @@ def robot_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
 
 def failure(mode: str, api: str) -> ApiResponse:
     """Injected failures: oapi-style errcodes for webhooks, HTTP codes for the new APIs."""
-    legacy = api in ("webhook", "session")
+    legacy = api in ("webhook", "session", "gettoken", "media/upload")
     code = mode.partition(":")[2]
     if mode == "5xx":
         return json_response({"code": "ServiceUnavailable", "message": "sandbox 5xx"}, 503)
@@ -437,4 +484,6 @@ API = PlatformApi(prefix="dingtalk", platform=PLATFORM, failure=failure, routes=
 
 OAPI = PlatformApi(prefix="dingtalk-oapi", platform=PLATFORM, failure=failure, routes=(
     _route("POST", r"/robot/send", "webhook", robot_send, True),
+    _route("GET", r"/gettoken", "gettoken", oapi_gettoken),
+    _route("POST", r"/media/upload", "media/upload", media_upload),
 ))

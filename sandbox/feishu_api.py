@@ -1,6 +1,7 @@
 """Feishu/Lark (飞书) in the sandbox: the part of open.feishu.cn crm-bot calls.
 
-tenant_access_token, IM send / reply / PATCH (with `uuid` idempotency for one hour), the
+tenant_access_token, image upload (`im/v1/images`: the image_keys cards and image messages must
+hold), IM send / reply / PATCH (with `uuid` idempotency for one hour), the
 delayed card update (`interactive/v1/card/update`, token from a card callback: 30 min, 2 uses),
 resource download, and the custom-bot webhook with its timestamp+sign check. Errors are
 `{"code","msg"}`; token errors HTTP 400 + 99991663, rate limits HTTP 429 + 99991400.
@@ -14,6 +15,7 @@ import re
 from typing import Any
 
 from bot.platforms.feishu.crypto import custom_bot_sign
+from sandbox import images
 from sandbox.cardjson import card_ids
 from sandbox.feishu_cards import card_problem
 from sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
@@ -70,7 +72,7 @@ def tenant_token(state: SandboxState, req: ApiRequest) -> ApiResponse:
     return json_response({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": ttl})
 
 
-def _content_error(body: dict[str, Any]) -> ApiResponse | None:
+def _content_error(state: SandboxState, body: dict[str, Any]) -> ApiResponse | None:
     msg_type, content = body.get("msg_type"), body.get("content")
     if msg_type not in MSG_TYPES:
         return _err(400, 230001, f"invalid msg_type {msg_type!r}")
@@ -87,9 +89,55 @@ def _content_error(body: dict[str, Any]) -> ApiResponse | None:
         return _err(400, 230025, f"message content exceeds {limit} bytes")
     if msg_type == "interactive" and (problem := card_problem(parsed)):      # schema 2.0: strict
         return _err(400, *problem)
+    if (problem := _image_keys_problem(state, msg_type, parsed)):
+        return _err(400, *problem)
     if len(str(body.get("uuid") or "")) > 50:
         return _err(400, 99992402, "field validation failed: uuid is longer than 50 characters")
     return None
+
+
+IMAGE_LIMIT = 10 * 1024 * 1024          # im/v1/images: ≤ 10 MB
+IMAGE_TYPES = {"message", "avatar"}
+IMAGE_NOT_FOUND = 234009                # [verify] no published code for an unknown image_key
+
+
+def upload_image(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    """POST /open-apis/im/v1/images: multipart `image_type` (message | avatar) and `image`
+    -> image_key, which `img` elements of cards and image messages take."""
+    denied = _auth(state, req)
+    if denied:
+        return denied
+    form = images.multipart(req)
+    if isinstance(form, str):
+        return _err(400, 99992402, f"field validation failed: {form}")
+    kind = form["image_type"].data.decode("utf-8", "replace") if "image_type" in form else ""
+    if kind not in IMAGE_TYPES:
+        return _err(400, 99992402, f"field validation failed: image_type {kind!r}")
+    problem = images.image_problem(form.get("image"), IMAGE_LIMIT,
+                                   ("image/png", "image/jpeg", "image/gif", "image/bmp"))
+    if problem:
+        return _err(400, 234006 if "bytes" in problem else 234011, f"invalid image: {problem}")
+    return _ok({"image_key": images.issue(state, PLATFORM, form["image"], "img_v3_")})
+
+
+def _image_keys_problem(state: SandboxState, msg_type: Any, content: dict[str, Any]) -> tuple[int, str] | None:
+    """Every image_key a message or card shows must be one this app uploaded."""
+    if msg_type == "image":
+        keys = [content.get("image_key")]
+    elif msg_type == "interactive":
+        keys = [n.get("img_key") for n in _walk(content) if n.get("tag") == "img"]
+    else:
+        return None
+    bad = [k for k in keys if not images.issued(state, PLATFORM, k)]
+    return (IMAGE_NOT_FOUND, f"image_key {bad[0]!r} not found: upload it with im/v1/images first") if bad else None
+
+
+def _walk(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        return [node, *(d for v in node.values() for d in _walk(v))]
+    if isinstance(node, list):
+        return [d for v in node for d in _walk(v)]
+    return []
 
 
 def _deliver(state: SandboxState, body: dict[str, Any], recipient: str, chat_id: str,
@@ -127,7 +175,7 @@ def send_message(state: SandboxState, req: ApiRequest) -> ApiResponse:
     body = req.json_object()
     if body is None or not body.get("receive_id"):
         return _err(400, 99992402, "field validation failed: receive_id is required")
-    error = _content_error(body)
+    error = _content_error(state, body)
     if error:
         return error
     receive_id = str(body["receive_id"])
@@ -145,7 +193,7 @@ def reply_message(state: SandboxState, req: ApiRequest) -> ApiResponse:
     body = req.json_object()
     if body is None:
         return _err(400, 99992402, "body is not a JSON object")
-    error = _content_error(body)
+    error = _content_error(state, body)
     if error:
         return error
     return _deliver(state, body, parent["recipient"], parent["chat_id"], req.params["message_id"])
@@ -159,7 +207,7 @@ def patch_message(state: SandboxState, req: ApiRequest) -> ApiResponse:
     if obj is None or obj.get("msg_type") != "interactive":
         return _err(400, MESSAGE_NOT_FOUND, "no card message with this id")
     body = req.json_object() or {}
-    error = _content_error({"msg_type": "interactive", "content": body.get("content")})
+    error = _content_error(state, {"msg_type": "interactive", "content": body.get("content")})
     if error:
         return error
     state.update_object(PLATFORM, req.params["message_id"], card=json.loads(body["content"]))
@@ -179,7 +227,7 @@ def card_update(state: SandboxState, req: ApiRequest) -> ApiResponse:
     body = req.json_object() or {}
     if not isinstance(body.get("card"), dict):
         return _err(400, 99992402, "field validation failed: card must be an object")
-    if problem := card_problem(body["card"]):
+    if problem := card_problem(body["card"]) or _image_keys_problem(state, "interactive", body["card"]):
         return _err(400, *problem)
     token = state.consume_code(CARD_TOKEN, str(body.get("token") or ""))
     if token is None:
@@ -245,6 +293,7 @@ API = PlatformApi(prefix="feishu", platform=PLATFORM, failure=failure, routes=(
     _route("POST", r"/open-apis/auth/v3/tenant_access_token/internal", "tenant_access_token",
            tenant_token),
     _route("POST", r"/open-apis/im/v1/messages", "im/messages", send_message, True),
+    _route("POST", r"/open-apis/im/v1/images", "im/images", upload_image),
     _route("POST", _MSG + r"/reply", "im/reply", reply_message, True),
     _route("PATCH", _MSG, "im/patch", patch_message, True),
     _route("POST", r"/open-apis/interactive/v1/card/update", "card/update", card_update, True),

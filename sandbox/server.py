@@ -178,6 +178,11 @@ class SandboxServer:
     def hits(self, platform: str | None = None, api: str | None = None) -> int:
         return self.state.hits(platform, api)
 
+    def uploaded_images(self, platform: str) -> dict[str, dict[str, Any]]:
+        """Images crm-bot uploaded to a fake platform: id → sha256, size, content_type, filename."""
+        from sandbox.images import uploaded
+        return uploaded(self.state, platform)
+
     def reset(self) -> None:
         self.state.reset()
 

@@ -247,6 +247,11 @@ class SandboxState:
             obj = self._objects.get((platform, ref))
             return dict(obj) if obj is not None else None
 
+    def objects(self, platform: str) -> dict[str, dict[str, Any]]:
+        """Every object kept under `platform` (ref → a copy of its info)."""
+        with self._lock:
+            return {ref: dict(obj) for (p, ref), obj in self._objects.items() if p == platform}
+
     def index_card(self, platform: str, card_id: str, ref: str) -> None:
         with self._lock:
             self._card_index[(platform, card_id)] = ref

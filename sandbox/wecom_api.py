@@ -1,9 +1,10 @@
 """WeCom (企业微信) in the sandbox: the part of qyapi.weixin.qq.com crm-bot calls.
 
-`gettoken`, `message/send` (text / markdown / template_card; interactive cards get a single-use
-`response_code`; the duplicate check: an identical message within the interval is accepted but
-not delivered twice), `update_template_card`, `media/get` and the group-robot `webhook/send`, with
-WeCom's errcodes (HTTP 200 + errcode, as the real API answers).
+`gettoken`, `message/send` (text / markdown / template_card / image of an uploaded media_id;
+interactive cards get a single-use `response_code`; the duplicate check: an identical message
+within the interval is accepted but not delivered twice), `update_template_card`,
+`media/upload` (type=image), `media/get` and the group-robot `webhook/send`, with WeCom's
+errcodes (HTTP 200 + errcode, as the real API answers).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import re
 import secrets
 from typing import Any
 
+from sandbox import images
 from sandbox.server import ApiRequest, ApiResponse, PlatformApi, Route, json_response
 from sandbox.state import SandboxState, TokenStatus
 
@@ -124,7 +126,7 @@ def message_send(state: SandboxState, req: ApiRequest) -> ApiResponse:
     msgtype = str(body.get("msgtype", ""))
     if msgtype not in APP_MSGTYPES:
         return _err(40008, f"invalid message type {msgtype!r}")
-    error = _content_error(msgtype, body, TEXT_LIMIT)
+    error = _content_error(msgtype, body, TEXT_LIMIT) or _image_error(state, msgtype, body)
     card = body.get("template_card")
     if error is None and msgtype == "template_card" and (problem := card_error(card, CARD_TYPES)):
         error = _err(BAD_PARAM, f"invalid template_card: {problem}")
@@ -249,6 +251,40 @@ MEDIA_EXT = {"audio/amr": "amr", "audio/ogg": "ogg", "audio/wav": "wav", "audio/
              "image/png": "png", "image/jpeg": "jpg"}
 
 
+IMAGE_LIMIT = 10 * 1024 * 1024           # type=image: JPG/PNG, more than 5 bytes, at most 10 MB
+MEDIA_TYPES = {"image", "voice", "video", "file"}
+
+
+def media_upload(state: SandboxState, req: ApiRequest) -> ApiResponse:
+    """POST /cgi-bin/media/upload?access_token&type=image: multipart, field "media" with a
+    filename -> media_id (temporary media, 3 days). Only images are taken here."""
+    denied = _auth(state, req)
+    if denied:
+        return denied
+    kind = req.query.get("type", "")
+    if kind not in MEDIA_TYPES:
+        return _err(40004, f"invalid media type {kind!r}")
+    if kind != "image":
+        return _err(40004, f"the sandbox takes type=image uploads only, not {kind!r}")
+    form = images.multipart(req)
+    if isinstance(form, str):
+        return _err(41005, f"media data missing: {form}")
+    problem = images.image_problem(form.get("media"), IMAGE_LIMIT)
+    if problem:
+        return _err(40009 if "bytes" in problem else 40113 if "image" in problem else 41005,
+                    f"invalid image: {problem}")
+    media_id = images.issue(state, PLATFORM, form["media"], "3")
+    return _ok({"type": "image", "media_id": media_id, "created_at": str(int(state.now()))})
+
+
+def _image_error(state: SandboxState, msgtype: str, body: dict[str, Any]) -> ApiResponse | None:
+    """An image message must carry a media_id this app uploaded (40007 otherwise)."""
+    if msgtype != "image":
+        return None
+    media_id = (body.get("image") or {}).get("media_id") if isinstance(body.get("image"), dict) else None
+    return None if images.issued(state, PLATFORM, media_id) else _err(40007, "invalid media_id")
+
+
 def media_get(state: SandboxState, req: ApiRequest) -> ApiResponse:
     denied = _auth(state, req)
     if denied:
@@ -301,5 +337,6 @@ API = PlatformApi(prefix="wecom", platform=PLATFORM, failure=failure, routes=(
     _route("POST", r"/cgi-bin/message/update_template_card", "update_template_card",
            update_template_card, True),
     _route("GET", r"/cgi-bin/media/get", "media/get", media_get),
+    _route("POST", r"/cgi-bin/media/upload", "media/upload", media_upload),
     _route("POST", r"/cgi-bin/webhook/send", "webhook", webhook_send, True),
 ))

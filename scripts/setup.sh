@@ -9,6 +9,9 @@ tools=(ffmpeg)
 [ "$MODE" = test ] && tools+=(espeak-ng sox)
 missing=()
 for t in "${tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+# a font with Chinese glyphs for the report charts (cards/charts.py looks for it at run time)
+cjk=""; for f in /usr/share/fonts/truetype/wqy/wqy-*.ttc /usr/share/fonts/opentype/noto/NotoSansCJK*; do [ -e "$f" ] && cjk=1; done
+[ -n "$cjk" ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   echo "setup: installing ${missing[*]} from Debian packages"

@@ -21,6 +21,7 @@ from typing import Any
 from bot.faults import InfrastructureError, describe, is_infrastructure
 from bot.logsetup import log_context
 from bot.outbound.http import OutboundError, PermanentError, RateLimited, TransientError
+from bot.outbound.images import ChartImages
 from bot.outbound.message import Recipient
 from bot.outbound.once import DEDUPE_TTL, SendOnce
 from bot.outbound.plan import Job, plan_job
@@ -50,8 +51,9 @@ class Outbox:
 
     def __init__(self, db: Database, kv: KV, channels: Mapping[str, Channel],
                  clock: Callable[[], datetime], *, max_attempts: int = MAX_ATTEMPTS,
-                 dedupe_ttl: float = DEDUPE_TTL) -> None:
+                 dedupe_ttl: float = DEDUPE_TTL, images: ChartImages | None = None) -> None:
         self.kv = kv
+        self.images = images           # cards' chart pictures; None: cards go without them
         self.db = db
         self.channels = channels
         self.clock = clock
@@ -219,7 +221,7 @@ class Outbox:
         window = max(0.0, self._now() - job.created) if job.attempts > 1 else 0.0
         keep()
         if job.kind == "card" and not job.as_text and job.card is not None:
-            return channel.send_card(job.to, job.route, job.card, uuid=f"crm-{job.row_id}", resend_window=window)
+            return self._send_card(job, job.card, window)
         if job.kind == "card_update" and not job.as_text and job.card is not None:
             return channel.update_card(job.to, job.card, job.ref, job.response_code)
         refs: dict[str, Any] = {"fallback": "text"} if job.card is not None else {}
@@ -234,6 +236,24 @@ class Outbox:
             if i + 1 < len(job.parts):
                 self.rows.save_progress(job)
         return refs
+
+    def _send_card(self, job: Job, card: Card, window: float) -> dict[str, Any]:
+        """A card, with its chart's picture where there is one (uploaded first; see images.py).
+        A send the platform refuses with the picture (an id it no longer knows) goes once more
+        as the text version, and the cached id is forgotten."""
+        channel, uuid = job.channel, f"crm-{job.row_id}"
+        image = None
+        if self.images is not None and card.chart is not None:
+            image = self.images.image_for(channel, card, last_attempt=job.attempts >= self.max_attempts)
+        if not image:
+            return channel.send_card(job.to, job.route, card, uuid=uuid, resend_window=window)
+        try:
+            return channel.send_card(job.to, job.route, card, uuid=uuid, resend_window=window, image=image)
+        except PermanentError as err:
+            assert self.images is not None
+            self.images.forget(channel, card)
+            log.warning("outbound %s: card refused with its chart (%s); sending it as text", job.row_id, err)
+            return channel.send_card(job.to, job.route, card, uuid=uuid, resend_window=window)
 
     def _hold(self, job: Job, wait: float, reason: str) -> None:
         """Not sent: park the rows and wake the recipient when its window opens."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.events import InboundEvent, MediaRef
-from bot.outbound.http import ClientBase
+from bot.outbound.http import ClientBase, PermanentError
 from bot.outbound.message import Recipient
 from bot.outbound.ratelimit import Window
 from bot.platforms.base import Adapter
@@ -68,9 +68,15 @@ class Channel(ABC):
 
     @abstractmethod
     def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
-                  resend_window: float = 0.0) -> Refs:
+                  resend_window: float = 0.0, image: str | None = None) -> Refs:
         """Send an interactive card over a route in `Platform.card_routes` (`uuid`,
-        `resend_window`: as for `send_text`)."""
+        `resend_window`: as for `send_text`). `image`: what `upload_image` returned for the
+        picture of `card.chart`, to show with the card (only passed when there is one)."""
+
+    def upload_image(self, png: bytes) -> str:
+        """Upload a chart picture through the platform's image API; the id its cards and
+        messages take. A platform without one raises PermanentError (the card goes as text)."""
+        raise PermanentError("this platform takes no uploaded images", platform=self.name, api="upload_image")
 
     @abstractmethod
     def update_card(self, to: Recipient, card: Card, ref: Refs, response_code: str | None) -> Refs:
@@ -110,6 +116,7 @@ class Platform(ABC):
     app_windows: tuple[Window, ...] = ()             # every API call of the app
     card_update_windows: tuple[Window, ...] = ()     # per sent card (Feishu: 5 QPS per message)
     voice_format: str = "amr"                        # what its clients record voice notes as
+    image_id_ttl: float = 0.0                        # how long an uploaded image's id is reused (s)
 
     @abstractmethod
     def enabled(self, cfg: AppConfig) -> bool:

@@ -46,6 +46,7 @@ TEMPLATE_VARIABLES: dict[str, tuple[str, str]] = {
     "footer": ("string", "脚注 / footer"),
     "result": ("string", "处理结果（空 = 未处理）/ result, empty until acted upon"),
     "resolved": ("boolean", "已处理：隐藏全部按钮 / resolved: hide every button"),
+    "chart": ("image", "图表图片的 mediaId（空 = 不显示）/ chart picture: an uploaded mediaId, empty = hidden"),
     **{f"btn{i}_{part}": kind for i in range(1, BUTTON_SLOTS + 1) for part, kind in (
         ("text", ("string", f"第 {i} 个按钮文字，空 = 不显示 / button {i} text, empty = hidden")),
         ("color", ("string", f"第 {i} 个按钮颜色 blue/gray/red / button {i} colour")),
@@ -54,22 +55,24 @@ TEMPLATE_VARIABLES: dict[str, tuple[str, str]] = {
 }
 
 
-def dingtalk_card_params(card: Card) -> dict[str, str]:
-    """The template's `cardParamMap` for `card`: strings only, every variable present."""
+def dingtalk_card_params(card: Card, image: str | None = None) -> dict[str, str]:
+    """The template's `cardParamMap` for `card`: strings only, every variable present.
+    `image`: the mediaId of `card.chart`'s uploaded picture (`/media/upload`), else empty."""
     if len(card.buttons) > BUTTON_SLOTS:
         raise CardError(f"钉钉卡片模板只有 {BUTTON_SLOTS} 个按钮位")
-    return fit_to_size(lambda scale: _params(card, scale), _size, MAX_CARD_DATA_BYTES)
+    chart = image if image and card.chart is not None else ""
+    return fit_to_size(lambda scale: {**_params(card, scale), "chart": chart}, _size, MAX_CARD_DATA_BYTES)
 
 
-def render_dingtalk(card: Card) -> dict[str, Any]:
+def render_dingtalk(card: Card, image: str | None = None) -> dict[str, Any]:
     """`cardData` for createAndDeliver; the client adds the template, instance id and space."""
-    return {"cardData": {"cardParamMap": dingtalk_card_params(card)}}
+    return {"cardData": {"cardParamMap": dingtalk_card_params(card, image)}}
 
 
-def render_dingtalk_update(card: Card) -> dict[str, Any]:
+def render_dingtalk_update(card: Card, image: str | None = None) -> dict[str, Any]:
     """`cardData` + options for `PUT /v1.0/card/instances`: every variable is sent, so a
     resolved card's button slots are emptied and `resolved` hides them."""
-    return {"cardData": {"cardParamMap": dingtalk_card_params(card)},
+    return {"cardData": {"cardParamMap": dingtalk_card_params(card, image)},
             "cardUpdateOptions": {"updateCardDataByKey": True}}
 
 

@@ -27,12 +27,22 @@ LEVEL_TEMPLATE = {Level.INFO: "blue", Level.SUCCESS: "green", Level.WARNING: "or
 RESOLVED_TIPS = "已处理"
 
 
-def render_feishu(card: Card, schema: str = "2.0") -> dict[str, Any]:
-    """Card JSON for `msg_type: interactive` (send, PATCH, or a callback's `card.data`)."""
+def render_feishu(card: Card, schema: str = "2.0", *, image_key: str | None = None) -> dict[str, Any]:
+    """Card JSON for `msg_type: interactive` (send, PATCH, or a callback's `card.data`).
+    `image_key`: the uploaded picture of `card.chart` (`POST /open-apis/im/v1/images`), shown
+    as an `img` element under the fields; without it the card is the text version."""
     if schema not in SCHEMAS:
         raise ValueError(f"不支持的飞书卡片 schema：{schema!r}")
     build = _card_v2 if schema == "2.0" else _card_v1
-    return fit_to_size(lambda scale: build(card, _Caps(scale)), _json_size, MAX_CARD_BYTES)
+    image = _image(card, image_key)
+    return fit_to_size(lambda scale: build(card, _Caps(scale), image), _json_size, MAX_CARD_BYTES)
+
+
+def _image(card: Card, image_key: str | None) -> dict[str, Any] | None:
+    """The chart's `img` element (same shape in schema 1.0 and 2.0), or None."""
+    if not image_key or card.chart is None:
+        return None
+    return {"tag": "img", "img_key": image_key, "alt": _plain(card.chart.title)}
 
 
 def decode_feishu_action_value(value: Mapping[str, Any] | str) -> DecodedAction:
@@ -108,8 +118,10 @@ def _confirm(button: Button, caps: _Caps) -> dict[str, Any]:
 
 # ---- schema 2.0 ---------------------------------------------------------------------------
 
-def _card_v2(card: Card, caps: _Caps) -> dict[str, Any]:
+def _card_v2(card: Card, caps: _Caps, image: dict[str, Any] | None = None) -> dict[str, Any]:
     elements: list[dict[str, Any]] = _fields_v2(card, caps)
+    if image:
+        elements.append({**image, "preview": True, "scale_type": "fit_horizontal"})
     if card.text:
         elements.append({"tag": "markdown", "content": md_safe(caps.clip("text", card.text))})
     if card.footer:
@@ -174,11 +186,13 @@ def _button_v2(card: Card, button: Button, caps: _Caps) -> dict[str, Any]:
 
 # ---- schema 1.0 (what legacy card.action.trigger_v1 callbacks expect) ----------------------
 
-def _card_v1(card: Card, caps: _Caps) -> dict[str, Any]:
+def _card_v1(card: Card, caps: _Caps, image: dict[str, Any] | None = None) -> dict[str, Any]:
     elements: list[dict[str, Any]] = []
     if card.fields:
         elements.append({"tag": "div", "fields": [
             {"is_short": f.short, "text": _plain(_field_line(f, caps))} for f in card.fields]})
+    if image:
+        elements.append(image)
     if card.text:
         elements.append({"tag": "div", "text": {"tag": "lark_md",
                                                 "content": md_safe(caps.clip("text", card.text))}})

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator,
                       model_validator)
 
+from crm_core.config.reports import Reports
+
 
 
 class Strict(BaseModel):
@@ -546,3 +548,4 @@ class AppConfig(Strict):
     products: list[str] = Field(default_factory=list)
     calendar: Calendar = Calendar()
     logging: LoggingSection = LoggingSection()
+    reports: Reports = Reports()                     # 报表图片 (crm_core/config/reports.py)

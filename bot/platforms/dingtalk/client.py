@@ -37,6 +37,7 @@ ROBOT_RATE_CODES = {410100: 600.0, 130101: 600.0}
 FLOW_CONTROL_RETRY = 60.0
 CALLBACK_REGISTERED_TTL = 6 * 3600.0   # re-register the card callback route this often at most
 USER_ID_TYPE = 1                       # userIds are staff ids (userid), not unionIds
+IMAGE_LIMIT = 20 * 1024 * 1024         # oapi media/upload type=image: jpg/gif/png/bmp ≤ 20 MB
 
 
 class DingTalkClient(ClientBase):
@@ -53,6 +54,9 @@ class DingTalkClient(ClientBase):
         self.oapi = cfg.oapi_base.rstrip("/")
         self.clock = clock
         self.tokens = TokenCache(kv, PLATFORM, self._fetch_token, clock=clock, scope=cfg.app_key)
+        # media upload is an oapi.dingtalk.com API: its token comes from the legacy gettoken
+        self.oapi_tokens = TokenCache(kv, PLATFORM, self._fetch_oapi_token, clock=clock,
+                                      scope=f"oapi:{cfg.app_key}")
 
     # ---- token ------------------------------------------------------------------------
     def _fetch_token(self) -> tuple[str, int]:
@@ -64,6 +68,16 @@ class DingTalkClient(ClientBase):
             raise PermanentError(f"token refused: {_code(data) or resp.status_code}",
                                  platform=PLATFORM, api="accessToken", code=_code(data))
         return str(data["accessToken"]), int(data.get("expireIn") or 7200)
+
+    def _fetch_oapi_token(self) -> tuple[str, int]:
+        """GET {oapi}/gettoken?appkey&appsecret (legacy; for oapi.dingtalk.com APIs)."""
+        params = {"appkey": self.cfg.app_key, "appsecret": self.cfg.app_secret.get_secret_value()}
+        resp = self._send("GET", f"{self.oapi}/gettoken", "gettoken", params=params)
+        data = self._json(resp, "gettoken")
+        if _code(data) or not data.get("access_token"):
+            raise PermanentError(f"token refused: {_code(data) or resp.status_code}",
+                                 platform=PLATFORM, api="gettoken", code=_code(data))
+        return str(data["access_token"]), int(data.get("expires_in") or 7200)
 
     # ---- the choke point ----------------------------------------------------------------
     def _call(self, method: str, path: str, api: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -118,14 +132,14 @@ class DingTalkClient(ClientBase):
 
     # ---- cards --------------------------------------------------------------------------
     def send_card(self, user: str, card: Card, open_conversation_id: str | None = None,
-                  send_key: str = "") -> dict[str, Any]:
+                  send_key: str = "", image: str | None = None) -> dict[str, Any]:
         """POST /v1.0/card/instances/createAndDeliver: an instance of the configured template
         (outTrackId = card id + a per-send suffix from `send_key`, the same on every retry),
         delivered by the robot to one user (IM_ROBOT) or a group (IM_GROUP), with the callback
         type of the connection mode: STREAM, or HTTP through the registered route key."""
         out_track_id = instance_id(card.card_id, send_key) if send_key else card.card_id
         body: dict[str, Any] = {"cardTemplateId": self.cfg.card_template_id, "outTrackId": out_track_id,
-                                **render_dingtalk(card), "userIdType": USER_ID_TYPE}
+                                **render_dingtalk(card, image), "userIdType": USER_ID_TYPE}
         if self.cfg.mode == "stream":
             body["callbackType"] = "STREAM"
         else:
@@ -149,10 +163,10 @@ class DingTalkClient(ClientBase):
                                  api="card/createAndDeliver", code="deliverFailed")
         return {"outTrackId": out_track_id}
 
-    def update_card(self, card: Card, out_track_id: str | None = None) -> dict[str, Any]:
+    def update_card(self, card: Card, out_track_id: str | None = None, image: str | None = None) -> dict[str, Any]:
         """PUT /v1.0/card/instances: every template variable anew (a resolved card's button
-        slots empty, `resolved` true), for the instance the send created."""
-        body = {"outTrackId": out_track_id or card.card_id, **render_dingtalk_update(card),
+        slots empty, `resolved` true, the chart's mediaId kept), for the instance the send created."""
+        body = {"outTrackId": out_track_id or card.card_id, **render_dingtalk_update(card, image),
                 "userIdType": USER_ID_TYPE}
         data = self._call("PUT", "/v1.0/card/instances", "card/update", body)
         if data.get("success") is False:
@@ -183,6 +197,31 @@ class DingTalkClient(ClientBase):
         self.kv.set(key, digest, ttl=CALLBACK_REGISTERED_TTL)
 
     # ---- media --------------------------------------------------------------------------
+    def upload_image(self, data: bytes, filename: str = "chart.png") -> str:
+        """POST {oapi}/media/upload?access_token&type=image (multipart, field "media") ->
+        media_id ("@lA…"), which card template image variables and markdown take. Retried
+        once with a fresh token on 40014 / 42001 / 88."""
+        if not 0 < len(data) <= IMAGE_LIMIT:
+            raise PermanentError(f"image of {len(data)} bytes (DingTalk takes up to 20 MB)",
+                                 platform=PLATFORM, api="media/upload")
+        ctype = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+        for retried in (False, True):
+            token = self.oapi_tokens.get()
+            resp = self._send("POST", f"{self.oapi}/media/upload", "media/upload",
+                              params={"access_token": token, "type": "image"},
+                              files={"media": (filename, data, ctype)})
+            answer = self._json(resp, "media/upload")
+            code = _code(answer)
+            if code in ("40014", "42001", "88") and not retried:
+                self.oapi_tokens.invalidate(token)
+                continue
+            if code in ("40014", "42001", "88"):
+                raise TokenError("token rejected", platform=PLATFORM, api="media/upload", code=code)
+            if code or resp.status_code >= 400 or not answer.get("media_id"):
+                raise _error(code or str(resp.status_code), answer, "media/upload")
+            return str(answer["media_id"])
+        raise AssertionError("unreachable")
+
     def download(self, download_code: str) -> bytes:
         """POST /v1.0/robot/messageFiles/download -> downloadUrl, then GET it right away
         (the URL is short-lived and pre-signed: no token header)."""

@@ -61,15 +61,21 @@ class DingTalkChannel(Channel):
         return (self.client.send_markdown if markdown else self.client.send_text)(to.user_id, text)
 
     def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
-                  resend_window: float = 0.0) -> Refs:
+                  resend_window: float = 0.0, image: str | None = None) -> Refs:
         # outTrackId (the instance id, unique per app) = card id + this send's key: the same on
         # every retry of the send, another when the notice is sent again
         group = to.chat_id if route == "group" else None
-        return self.client.send_card(to.user_id, card, open_conversation_id=group, send_key=uuid)
+        refs = self.client.send_card(to.user_id, card, open_conversation_id=group, send_key=uuid, image=image)
+        return {**refs, "image": image} if image else refs
 
     def update_card(self, to: Recipient, card: Card, ref: Refs, response_code: str | None) -> Refs:
         out_track_id = ref.get("outTrackId")     # what the send returned (the card record keeps it)
-        return self.client.update_card(card, str(out_track_id) if out_track_id else None)
+        image = ref.get("image")                 # the chart stays on the updated card
+        return self.client.update_card(card, str(out_track_id) if out_track_id else None,
+                                       image=str(image) if image else None)
+
+    def upload_image(self, png: bytes) -> str:
+        return self.client.upload_image(png)
 
     def render_card(self, card: Card) -> Any:
         return render_dingtalk(card)
@@ -98,6 +104,7 @@ class DingTalkPlatform(Platform):
     recipient_windows = {route: (Window(20, MINUTE),) for route in ("user", "session", "group", "robot")}
     app_windows = (Window(20, 1.0, 5),)
     voice_format = "amr"
+    image_id_ttl = 2 * 86400.0      # [verify] how long a media/upload mediaId stays usable
 
     def enabled(self, cfg: AppConfig) -> bool:
         return cfg.platforms.dingtalk.enabled

@@ -28,6 +28,7 @@ PLATFORM = "feishu"
 TEXT_LIMIT = 100_000                # text ≤ 150 KB once wrapped in the JSON content string
 BOT_TEXT_LIMIT = 18_000             # custom bot body ≤ 20 KB
 UUID_LIMIT = 50
+IMAGE_LIMIT = 10 * 1024 * 1024       # im/v1/images: ≤ 10 MB
 TOKEN_CODES = frozenset({99991663, 99991664, 99991661, 99991668, 99991677, 99991671})
 RATE_CODES = frozenset({99991400, 230020})
 BOT_RATE_CODES = frozenset({11232})
@@ -67,13 +68,15 @@ class FeishuClient(ClientBase):
 
     # ---- the choke point ----------------------------------------------------------------
     def _call(self, method: str, path: str, api: str, *, params: dict[str, Any] | None = None,
-              body: dict[str, Any] | None = None, raw: bool = False) -> Any:
+              body: dict[str, Any] | None = None, raw: bool = False,
+              form: dict[str, str] | None = None, files: dict[str, Any] | None = None) -> Any:
         """One open-apis call with `Authorization: Bearer`; `data` of the answer, or the
-        response itself when `raw` and the body is not JSON (resources)."""
+        response itself when `raw` and the body is not JSON (resources). `form` + `files`
+        make it a multipart upload."""
         for retried in (False, True):
             token = self.tokens.get()
             resp = self._send(method, f"{self.base}{path}", api, params=params, json=body,
-                              headers={"Authorization": f"Bearer {token}"})
+                              data=form, files=files, headers={"Authorization": f"Bearer {token}"})
             if raw and resp.status_code == 200 and not is_json(resp):
                 return resp
             data = self._json(resp, api)
@@ -107,9 +110,22 @@ class FeishuClient(ClientBase):
         return self._create(open_id, "post", _post(text), uuid, id_type)
 
     def send_card(self, open_id: str, card: Card, uuid: str | None = None, *,
-                  id_type: str | None = None) -> dict[str, Any]:
+                  id_type: str | None = None, image_key: str | None = None) -> dict[str, Any]:
         """POST /open-apis/im/v1/messages (msg_type interactive) -> {message_id}."""
-        return self._create(open_id, "interactive", render_feishu(card), uuid, id_type)
+        return self._create(open_id, "interactive", render_feishu(card, image_key=image_key), uuid, id_type)
+
+    def upload_image(self, data: bytes, filename: str = "chart.png") -> str:
+        """POST /open-apis/im/v1/images (multipart: image_type=message, image) -> image_key."""
+        if not 0 < len(data) <= IMAGE_LIMIT:
+            raise PermanentError(f"image of {len(data)} bytes (Feishu takes up to 10 MB)",
+                                 platform=PLATFORM, api="im/images")
+        ctype = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+        got = self._call("POST", "/open-apis/im/v1/images", "im/images", form={"image_type": "message"},
+                         files={"image": (filename, data, ctype)})
+        key = str(got.get("image_key") or "")
+        if not key:
+            raise PermanentError("upload answered without image_key", platform=PLATFORM, api="im/images")
+        return key
 
     def reply(self, message_id: str, text: str, uuid: str | None = None,
               markdown: bool = False) -> dict[str, Any]:
@@ -122,9 +138,9 @@ class FeishuClient(ClientBase):
         data = self._call("POST", f"/open-apis/im/v1/messages/{message_id}/reply", "im/reply", body=body)
         return {"message_id": data.get("message_id")} if data.get("message_id") else {}
 
-    def update_card(self, message_id: str, card: Card) -> dict[str, Any]:
+    def update_card(self, message_id: str, card: Card, image_key: str | None = None) -> dict[str, Any]:
         """PATCH /open-apis/im/v1/messages/{message_id} (shared card, within 14 days)."""
-        content = json.dumps(render_feishu(card), ensure_ascii=False)
+        content = json.dumps(render_feishu(card, image_key=image_key), ensure_ascii=False)
         self._call("PATCH", f"/open-apis/im/v1/messages/{message_id}", "im/patch", body={"content": content})
         return {"message_id": message_id}
 

@@ -38,14 +38,19 @@ class FeishuChannel(Channel):
         return (self.client.send_markdown if markdown else self.client.send_text)(target, text, uuid)
 
     def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
-                  resend_window: float = 0.0) -> Refs:
-        return self.client.send_card(to.chat_id or to.user_id, card, uuid)
+                  resend_window: float = 0.0, image: str | None = None) -> Refs:
+        refs = self.client.send_card(to.chat_id or to.user_id, card, uuid, image_key=image)
+        return {**refs, "image": image} if image else refs
 
     def update_card(self, to: Recipient, card: Card, ref: Refs, response_code: str | None) -> Refs:
         message_id = ref.get("message_id")
         if not message_id:
             raise PermanentError("no message_id to update this card", platform=PLATFORM, api="im/patch")
-        return self.client.update_card(str(message_id), card)
+        image = ref.get("image")                 # the chart stays on the updated card
+        return self.client.update_card(str(message_id), card, image_key=str(image) if image else None)
+
+    def upload_image(self, png: bytes) -> str:
+        return self.client.upload_image(png)
 
     def render_card(self, card: Card) -> Any:
         return render_feishu(card)
@@ -71,6 +76,7 @@ class FeishuPlatform(Platform):
     app_windows = (Window(50, 1.0, 5), Window(1000, MINUTE))
     card_update_windows = (Window(5, 1.0, 5),)
     voice_format = "opus"
+    image_id_ttl = 30 * 86400.0     # an image_key does not expire; re-uploaded monthly anyway
 
     def enabled(self, cfg: AppConfig) -> bool:
         return cfg.platforms.feishu.enabled

@@ -22,6 +22,7 @@ from bot.outbound.tokens import TokenCache
 
 PLATFORM = "wecom"
 TEXT_LIMIT = 2048                       # app text and markdown: bytes
+IMAGE_LIMIT = 10 * 1024 * 1024          # media/upload type=image: JPG/PNG, > 5 bytes, ≤ 10 MB
 ROBOT_MARKDOWN_LIMIT = 4096
 TOKEN_CODES = frozenset({40014, 42001, 41001})   # invalid / expired / missing token
 # 45009: per-minute frequency breach (WeCom locks the minute window for 60 s);
@@ -54,13 +55,13 @@ class WeComClient(ClientBase):
 
     # ---- the choke point ----------------------------------------------------------------
     def _call(self, method: str, path: str, api: str, *, params: dict[str, Any] | None = None,
-              body: dict[str, Any] | None = None, raw: bool = False) -> Any:
+              body: dict[str, Any] | None = None, raw: bool = False, files: dict[str, Any] | None = None) -> Any:
         """One API call with the token; the JSON result, or the response when `raw` and the
         body is not JSON (media). Retries once with a fresh token on a token errcode."""
         for retried in (False, True):
             token = self.tokens.get()
             resp = self._send(method, f"{self.base}{path}", api,
-                              params={**(params or {}), "access_token": token}, json=body)
+                              params={**(params or {}), "access_token": token}, json=body, files=files)
             if raw and resp.status_code == 200 and not is_json(resp):
                 return resp
             data = self._json(resp, api)
@@ -115,6 +116,24 @@ class WeComClient(ClientBase):
         body = render_wecom(card, agent_id=self.cfg.agent_id or "", task_id=task_id)
         refs = self._message(user, body, resend_window)
         return {**refs, "task_id": body["template_card"]["task_id"]}
+
+    def send_image(self, user: str | list[str], media_id: str, resend_window: float = 0.0) -> dict[str, Any]:
+        """POST /cgi-bin/message/send (msgtype image, an uploaded media_id)."""
+        return self._message(user, {"msgtype": "image", "image": {"media_id": media_id}}, resend_window)
+
+    def upload_image(self, data: bytes, filename: str = "chart.png") -> str:
+        """POST /cgi-bin/media/upload?type=image (multipart, field "media") -> media_id, valid
+        3 days and shared by the corp's apps."""
+        if not 5 < len(data) <= IMAGE_LIMIT:
+            raise PermanentError(f"image of {len(data)} bytes (WeCom takes 6 B – 10 MB)",
+                                 platform=PLATFORM, api="media/upload")
+        ctype = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+        data_ = self._call("POST", "/cgi-bin/media/upload", "media/upload", params={"type": "image"},
+                           files={"media": (filename, data, ctype)})
+        media_id = str(data_.get("media_id") or "")
+        if not media_id:
+            raise PermanentError("upload answered without media_id", platform=PLATFORM, api="media/upload")
+        return media_id
 
     def update_card(self, response_code: str, card: Card, users: list[str],
                     task_id: str | None = None) -> dict[str, Any]:

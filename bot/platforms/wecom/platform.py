@@ -44,12 +44,20 @@ class WeComChannel(Channel):
         return (self.client.send_markdown if markdown else self.client.send_text)(to.user_id, text, resend_window)
 
     def send_card(self, to: Recipient, route: str, card: Card, uuid: str,
-                  resend_window: float = 0.0) -> Refs:
+                  resend_window: float = 0.0, image: str | None = None) -> Refs:
         _need_user(to)
+        if image:
+            # a template card shows pictures only by public URL (news_notice card_image): the
+            # chart goes as an image message right before its card. A retry sends it again
+            # within the resend window, which WeCom's duplicate check drops.
+            self.client.send_image(to.user_id, image, resend_window)
         # task_id must be unique per app; a notice sent again keeps its card id: one per send
         refs = self.client.send_card(to.user_id, card, resend_window, task_id=instance_id(card.card_id, uuid))
         self._send_overflow(to, card, resend_window)
-        return refs
+        return {**refs, "image": image} if image else refs
+
+    def upload_image(self, png: bytes) -> str:
+        return self.client.upload_image(png)
 
     def _send_overflow(self, to: Recipient, card: Card, resend_window: float) -> None:
         """A card's text longer than WeCom's sub-title shows: the lines that did not fit
@@ -107,6 +115,7 @@ class WeComPlatform(Platform):
     recipient_windows = {"app": (Window(30, MINUTE), Window(1000, HOUR)), "robot": (Window(20, MINUTE),)}
     app_windows = (Window(10_000, MINUTE),)
     voice_format = "amr"
+    image_id_ttl = 2 * 86400.0      # media_id of a temporary upload: valid 3 days
 
     def enabled(self, cfg: AppConfig) -> bool:
         return cfg.platforms.wecom.enabled
