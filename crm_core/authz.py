@@ -414,6 +414,7 @@ TAP_ACTIONS: dict[str, Action] = {
     "edit.start": Action.EDIT_LEAD, "edit.field": Action.EDIT_LEAD, "lead.lost": Action.CLOSE_LEAD,
     "todo.done": Action.COMPLETE_TASK, "todo.later": Action.POSTPONE_TASK,
     "handover.accept": Action.ACCEPT_HANDOVER,
+    "visit.start": Action.FOLLOW_UP, "visit.when": Action.FOLLOW_UP,      # 拜访纪要 (handlers/visit_note.py)
 }
 
 # What a tapped action is judged on (from the stored card): its lead, review or customer.

@@ -18,7 +18,8 @@ from handlers.workflow_cards import rep_name, stage_label, when, without_label
 STATUS_LABELS = {"open": "跟进中", "won": "已赢单", "lost": "已输单", "pool": "在公海"}
 ACTIVITY_LABELS = {"follow_up": "跟进", "voice_note": "语音", "note": "备注", "stage": "阶段变更",
                    "call": "电话", "visit": "拜访", "assigned": "分配", "created": "新建", "handover": "交接",
-                   "merged": "合并", "postpone": "延期", "edit": "修改"}
+                   "merged": "合并", "postpone": "延期", "edit": "修改",
+                   "visit_note": "拜访纪要", "stage_entry": "进阶段"}
 
 
 def time_left(deadline: datetime | None, now: datetime) -> str:
@@ -58,4 +59,5 @@ def lead_detail_card(cfg: AppConfig, lead: LeadDetail, now: datetime, *, full_ph
     return Card(card_id=f"lead-detail-{lead.id}-{uuid.uuid4().hex[:12]}", title=f"线索 #{lead.id} · {lead.title}",
                 level=Level.INFO if lead.status == "open" else Level.SUCCESS, fields=tuple(fields),
                 text="\n".join(lines) or None, footer=f"记跟进:回复「跟进 #{lead.id} 内容」",
-                buttons=(Button("修改", "edit.start", {"lead": str(lead.id)}),) if editable else ())
+                buttons=(Button("修改", "edit.start", {"lead": str(lead.id)}),
+                         Button("拜访纪要", "visit.start", {"lead": str(lead.id)})) if editable else ())

@@ -11,6 +11,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, SecretStr, V
                       model_validator)
 
 from crm_core.config.reports import Reports
+from crm_core.config.coaching import Coaching, StageEntry, VisitNotes
 
 
 
@@ -387,6 +388,7 @@ class Schedules(Strict):
     pool_scan: Job = _job(cron="0 8 * * *")           # 公海: warnings and returns
     routing_check: Job = _job(every_minutes=15)       # slow first contact → out of rotation today
     first_contact_scan: Job = _job(every_minutes=15)  # first-contact SLA: owner reminded, then supervisor
+    coaching_scan: Job = _job(cron="0 8 * * 1")      # Monday: low stage penetration 3 weeks running → coaching card
     outbox_sweep: OutboxSweep = OutboxSweep(every_minutes=2)   # re-queue outbound messages that lost theirs
 
 
@@ -548,4 +550,8 @@ class AppConfig(Strict):
     products: list[str] = Field(default_factory=list)
     calendar: Calendar = Calendar()
     logging: LoggingSection = LoggingSection()
+    # 拜访纪要 / 进阶段必填动作 / 辅导推送 (crm_core/config/coaching.py)
+    visit_notes: VisitNotes = VisitNotes()
+    stage_entry: StageEntry = StageEntry()
+    coaching: Coaching = Coaching()
     reports: Reports = Reports()                     # 报表图片 (crm_core/config/reports.py)
