@@ -73,6 +73,7 @@ class Action(StrEnum):
     ACCEPT_HANDOVER = "handover.accept"         # 确认接收 on the handover card
     SET_AVAILABILITY = "rep.availability"       # 设置休假 / 已离职 / 恢复在岗 for a rep
     VIEW_AUDIT = "lead.audit"                   # 查记录 #12: a lead's audit trail
+    API_USE = "api.use"                         # /api/v1 leads & customers, as the token's person sees them
     API_READ = "api.read"
     API_WRITE = "api.write"
 
@@ -87,7 +88,7 @@ LABELS: dict[Action, str] = {
     Action.CLAIM: "领取公海线索", Action.DECIDE_DUPLICATE: "处理疑似重复",
     Action.REVIEW_ALL_DUPLICATES: "审核全部疑似重复",
     Action.SET_AVAILABILITY: "设置同事的在岗状态", Action.API_READ: "读取数据", Action.API_WRITE: "写入数据",
-    Action.VIEW_AUDIT: "查看操作记录",
+    Action.VIEW_AUDIT: "查看操作记录", Action.API_USE: "通过接口查看和录入",
     Action.COMPLETE_TASK: "完成待办", Action.POSTPONE_TASK: "延期待办", Action.JOIN_CUSTOMER: "并入已有客户",
     Action.ACCEPT_HANDOVER: "接收交接",
 }
@@ -112,7 +113,8 @@ class Principal:
         return role in self.roles
 
 
-# /api/v1 has one shared bearer token today; whoever holds it is an admin.
+# /api/v1's shared bearer tokens (`app.api_tokens`) are the explicit admin token; a personal token
+# (crm_core/services/api_tokens.py) is its rep, with their roles and visibility (crm_core/visibility.py).
 API_TOKEN = Principal(id="api", name="API", roles=frozenset({"admin"}), kind="api")
 
 
@@ -374,6 +376,7 @@ RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.DECIDE_DUPLICATE: (_decide_duplicate, (ReviewFacts,)),
     Action.REVIEW_ALL_DUPLICATES: (_review_all, None),
     Action.SET_AVAILABILITY: (_supervises_rep, (RepFacts,)),
+    Action.API_USE: (_anyone, None),                    # rights and visibility apply per row
     Action.API_READ: (_admin_only, None),
     Action.API_WRITE: (_admin_only, None),
     Action.COMPLETE_TASK: (_works_task, (TaskFacts,)),
@@ -414,7 +417,6 @@ TAP_ACTIONS: dict[str, Action] = {
     "edit.start": Action.EDIT_LEAD, "edit.field": Action.EDIT_LEAD, "lead.lost": Action.CLOSE_LEAD,
     "todo.done": Action.COMPLETE_TASK, "todo.later": Action.POSTPONE_TASK,
     "handover.accept": Action.ACCEPT_HANDOVER,
-    "visit.start": Action.FOLLOW_UP, "visit.when": Action.FOLLOW_UP,      # 拜访纪要 (handlers/visit_note.py)
 }
 
 # What a tapped action is judged on (from the stored card): its lead, review or customer.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 from crm_core.authz import Action
-from crm_core.normalize import mask_phone
 from crm_core.refs import show_customer
-from crm_core.services.access import lead_facts, load_customer_facts
+from crm_core.services.access import lead_facts
 from crm_core.services.activity import ActivityError, record_follow_up
 from crm_core.services.queries import get_lead, search_customers
 from crm_core.services.rows import Lead, Session
 from handlers.capture import new_draft
+from crm_core.visibility import MASKED_TEXT
 from handlers.context import Context, Reply, UserError
 from handlers.registry import Registry
 from handlers.which import lead_ref, remember_customers
@@ -41,17 +41,19 @@ def find_customer(ctx: Context) -> str:
         raise UserError("请在「查客户」后面写客户名称或电话,例如:查客户 优品")
     ctx.require(Action.SEARCH_CUSTOMERS)
     with ctx.db.uow() as s:
-        hits = search_customers(s, q, limit=20)[:10]
-        # phones in full for the customer's owner, its leads' owners and their supervisors
-        full = {h.id for h in hits if (f := load_customer_facts(s, h.id)) and ctx.decide(Action.VIEW_PHONE, f)}
+        # the sender's rows only; phones in full for the customer's owner, its leads' owners and
+        # their supervisors, owner and phone as the sender's roles allow (crm_core/visibility.py)
+        hits = search_customers(s, q, limit=20, viewer=ctx.viewer)[:10]
     if not hits:
         return f"没有找到与「{q}」相关的客户。"
     remember_customers(ctx, [h.id for h in hits])
     lines = [f"找到 {len(hits)} 个客户:"]
     for hit in hits:
-        phone = (hit.contact_phone if hit.id in full else mask_phone(hit.contact_phone)) if hit.contact_phone else ""
+        phone = hit.contact_phone or ""
         who = f" · {hit.contact_name or ''} {phone}" if hit.has_contact else ""
-        lines.append(f"{show_customer(hit.id)} {hit.name}{who.rstrip()}(负责人:{rep_name(ctx, hit.owner_rep_id)})")
+        owner = "" if "owner" in hit.hidden else (
+            f"(负责人:{hit.owner_rep_id if hit.owner_rep_id == MASKED_TEXT else rep_name(ctx, hit.owner_rep_id)})")
+        lines.append(f"{show_customer(hit.id)} {hit.name}{who.rstrip()}{owner}")
     lines.append("客户编号以 C 开头,线索编号以 # 开头;给客户记跟进:跟进 C编号 内容")
     return "\n".join(lines)
 

@@ -20,6 +20,7 @@ from crm_core.kv.base import KV
 from crm_core.notices import Notice
 from crm_core.services.tap_cards import TapCard
 from crm_core.voice import Transcriber
+from crm_core.visibility import Viewer
 
 
 class UserError(Exception):
@@ -122,6 +123,11 @@ class Context:
     @property
     def principal(self) -> Principal:
         return Principal.of(self.me)
+
+    @property
+    def viewer(self) -> Viewer:
+        """What the sender sees of fields and rows (crm_core/visibility.py, issue 18)."""
+        return Viewer.of(self.cfg, self.principal)
 
     def decide(self, action: Action, target: Target = None) -> Decision:
         """Ask the policy (crm_core/authz.py) whether the sender may do `action`."""

@@ -34,19 +34,25 @@ def time_left(deadline: datetime | None, now: datetime) -> str:
 
 def lead_detail_card(cfg: AppConfig, lead: LeadDetail, now: datetime, *, full_phones: bool,
                      editable: bool = False) -> Card:
-    """`editable`: the viewer may change the lead (the policy's EDIT_LEAD), so it carries 修改."""
+    """`editable`: the viewer may change the lead (the policy's EDIT_LEAD), so it carries 修改.
+    A lead read for a viewer (crm_core/visibility.py) comes with its phones already as they may
+    see them (pass `full_phones=True`) and its hidden fields left out here."""
+    owner, budget = lead.shown("owner", rep_name(cfg, lead.owner_rep_id)), lead.shown("budget", money(lead.budget_cny))
     fields = [Field("客户", lead.customer, short=False),
               Field("状态", STATUS_LABELS.get(lead.status, "—")),
-              Field("阶段", stage_label(cfg, lead.stage)),
-              Field("负责人", rep_name(cfg, lead.owner_rep_id)),
-              Field("产品", lead.product or "—"), Field("预算", money(lead.budget_cny)),
-              Field("时间", lead.timeline or "—")]
+              Field("阶段", stage_label(cfg, lead.stage))]
+    fields += [Field("负责人", owner or "—")] if "owner" not in lead.hidden else []
+    fields += [Field("产品", lead.product or "—")]
+    fields += [Field("预算", budget or "—")] if "budget" not in lead.hidden else []
+    fields += [Field("时间", lead.timeline or "—")]
+    if lead.pain_points and (pains := lead.shown("pain_points", lead.pain_points)):
+        fields.append(Field("痛点/异议", pains, short=False))
     if lead.status == "open":
         fields.append(Field("本阶段", time_left(lead.fuse_deadline, now)))
     for c in lead.contacts[:3]:
         phone = (c.phone if full_phones else mask_phone(c.phone)) if c.phone else "无电话"
         who = " ".join(p for p in (c.name, c.title) if p) or "联系人"
-        fields.append(Field("联系人", f"{who} {phone}", short=False))
+        fields.append(Field("联系人", who if "phone" in lead.hidden else f"{who} {phone}", short=False))
     lines = [f"· 待办{f' T{t.id}' if t.id else ''}:{t.title}(截止 {t.due_date.isoformat() if t.due_date else '未定'})"
              for t in lead.todos[:3]]
     for a in lead.activities:

@@ -1,9 +1,11 @@
-"""我的线索 (the rep's open leads, nearest deadline first) and 查线索 #12 (one lead as a card;
-phones in full only where the policy allows: Action.VIEW_PHONE)."""
+"""我的线索 (the rep's open leads, nearest deadline first) and 查线索 #12 (one lead as a card, as
+the sender may see it: rows in their scope, fields by their roles, phones in full only where the
+policy allows: crm_core/visibility.py, Action.VIEW_PHONE)."""
 from __future__ import annotations
 
 from crm_core.authz import Action, LeadFacts
 from crm_core.services.lead_view import LeadDetail, lead_detail, open_leads_of
+from crm_core.visibility import NotInScope
 from handlers.context import Context, Reply, UserError
 from handlers.lead_detail_card import lead_detail_card, time_left
 from handlers.registry import Registry
@@ -33,14 +35,16 @@ def show_lead(ctx: Context) -> Reply:
     lead_id, _, note = lead_ref(ctx, ctx.data.get("args", "").strip(), "查线索 #线索编号,例如「查线索 #12」。")
     if note:
         ctx.send_now(Reply(note.strip("()()")))
-    with ctx.db.uow() as s:
-        lead = lead_detail(s, lead_id)
+    try:
+        with ctx.db.uow() as s:       # as the sender may see it: their rows, their fields (issue 18)
+            lead = lead_detail(s, lead_id, viewer=ctx.viewer)
+    except NotInScope as err:
+        raise UserError(str(err)) from None
     if lead is None:
         raise UserError(f"没有找到线索 #{lead_id}。")
     facts = facts_of(lead)
     ctx.require(Action.VIEW_LEAD, facts)
-    full = ctx.decide(Action.VIEW_PHONE, facts).allowed
-    return Reply(lead_detail_card(ctx.cfg, lead, ctx.now, full_phones=full,
+    return Reply(lead_detail_card(ctx.cfg, lead, ctx.now, full_phones=True,
                                   editable=ctx.decide(Action.EDIT_LEAD, facts).allowed))
 
 

@@ -10,7 +10,6 @@ from handlers import audit_view
 from handlers import availability
 from handlers import handover_actions, my_customers, todos
 from handlers import lead_edit, loss
-from handlers import visit_note
 from handlers.registry import Registry
 
 
@@ -31,5 +30,4 @@ def build_registry() -> Registry:
     workflow_actions.register(registry)
     dedup_actions.register(registry)
     availability.register(registry)
-    visit_note.register(registry)        # 拜访纪要: wraps the free-text handler and 取消
     return registry

@@ -1,10 +1,14 @@
-"""Read/intake API for integrations and admins (/api/v1), bearer token from config.
-Validation errors are 400 with a message per field; nothing is written on error.
+"""Read/intake API for integrations and admins (/api/v1). Validation errors are 400 with a
+message per field; nothing is written on error.
 
-Authorization: the configured token is one shared token, so whoever holds it is the policy's
-admin principal (`crm_core.authz.API_TOKEN`); every view names the action it performs
-(`@require(Action.API_READ)` / `API_WRITE`) and asks the policy (crm_core/authz.py) for it
-after the token is checked: 401 without a valid token, 403 when the policy refuses."""
+Authorization (issue 18): a bearer token is either one of the shared tokens of the config
+(`app.api_tokens`: the explicit admin token, the policy's `crm_core.authz.API_TOKEN`) or a
+personal token made with `crm-bot token create <rep>` (crm_core/services/api_tokens.py), which
+acts as that rep: their rights, their rows and fields (crm_core/visibility.py). Every view names
+the action it performs (`@require(Action.API_USE)` for leads and customers, `API_READ` /
+`API_WRITE` for the admin's endpoints) and asks the policy (crm_core/authz.py) after the token
+is checked: 401 without a valid token, 403 when the policy refuses. `X-CRM-Rep: <rep id>` (an
+integration acting for a rep) is honoured with the admin token only."""
 from __future__ import annotations
 
 import hmac
@@ -12,16 +16,16 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from pydantic import ValidationError
 
 from bot.web.context import current_runtime
 from crm_core.authz import API_TOKEN, Action, Principal, decide
 from crm_core.services import queries
-from crm_core.services.access import lead_facts
+from crm_core.services.api_tokens import looks_personal, principal_for
 from crm_core.services.intake import MissingFields, intake_lead
 from crm_core.services.lead_input import LeadInput
-from crm_core.services.rows import Lead
+from crm_core.visibility import NotInScope, Viewer
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 P = ParamSpec("P")
@@ -45,31 +49,40 @@ def bearer_error(tokens: list[bytes]) -> WithStatus | None:
 
 
 def token_principal() -> tuple[Principal | None, WithStatus | None]:
-    """Who the request's bearer token is (the shared admin token), or the 401 answer."""
-    denied = bearer_error([t.get_secret_value().encode() for t in current_runtime().cfg.app.api_tokens])
-    return (None, denied) if denied is not None else (API_TOKEN, None)
+    """Who the request's bearer token is: the shared admin token, a personal token's rep (its
+    last use noted), or the 401 answer."""
+    rt = current_runtime()
+    denied = bearer_error([t.get_secret_value().encode() for t in rt.cfg.app.api_tokens])
+    if denied is None:
+        return API_TOKEN, None
+    given = request.headers.get("Authorization", "")[7:].strip()
+    if not looks_personal(given):
+        return None, denied
+    with rt.db.uow() as s:
+        who = principal_for(s, rt.cfg, given, rt.clock())
+    return (who, None) if who is not None else (None, denied)
 
 
 ACTING_HEADER = "X-CRM-Rep"
+PRINCIPAL_KEY = "crm_principal"      # flask.g: who the checked token is, for the view
 
 
 def acting_principal() -> tuple[Principal, WithStatus | None]:
-    """Whom a request acts for: the token's admin principal, or (header `X-CRM-Rep: <rep id>`)
-    a configured rep, whose rights the policy then applies (an integration acting for a rep sees
-    and changes only what that rep may). 400 for a rep id the config does not know."""
+    """Whom a request acts for: the token's person (a personal token's rep, or the admin token),
+    or, with the admin token only, the rep named in `X-CRM-Rep: <rep id>`, whose rights the policy
+    then applies (an integration acting for a rep sees and changes only what that rep may).
+    400 for a rep id the config does not know, or for the header with a personal token."""
+    who: Principal = g.get(PRINCIPAL_KEY, API_TOKEN)
     rep_id = request.headers.get(ACTING_HEADER, "").strip()
     if not rep_id:
-        return API_TOKEN, None
+        return who, None
+    if who.kind != "api":
+        return who, _error(400, "acting_needs_admin_token", f"{ACTING_HEADER} is for the admin token only; "
+                           "a personal token always acts as its own person")
     rep = current_runtime().cfg.org.rep(rep_id)
     if rep is None:
         return API_TOKEN, _error(400, "unknown_rep", f"{ACTING_HEADER}: no rep '{rep_id}' in the configuration")
     return Principal.of(rep), None
-
-
-def phone_rule(who: Principal) -> Callable[[Lead], bool]:
-    """Whether `who` sees a lead's phones in full (the policy's Action.VIEW_PHONE)."""
-    cfg = current_runtime().cfg
-    return lambda lead: decide(cfg, who, Action.VIEW_PHONE, lead_facts(lead)).allowed
 
 
 def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | WithStatus]]:
@@ -84,6 +97,7 @@ def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | WithSt
             verdict = decide(current_runtime().cfg, who, action)
             if not verdict:
                 return _error(403, "forbidden", verdict.reason)
+            setattr(g, PRINCIPAL_KEY, who)
             return view(*args, **kwargs)
         return wrapper
     return wrap
@@ -98,8 +112,18 @@ def field_errors(err: ValidationError) -> dict[str, str]:
     return out
 
 
+def viewer_of(who: Principal) -> Viewer:
+    """What `who` sees of rows and fields (crm_core/visibility.py)."""
+    return Viewer.of(current_runtime().cfg, who)
+
+
+@api.errorhandler(NotInScope)
+def _not_in_scope(err: NotInScope) -> WithStatus:
+    return _error(403, "forbidden", str(err))
+
+
 @api.post("/leads")
-@require(Action.API_WRITE)
+@require(Action.API_USE)
 def create_lead() -> Response | WithStatus:
     if not request.is_json:
         return _error(415, "unsupported_media_type", "send the lead as JSON (Content-Type: application/json)")
@@ -111,11 +135,17 @@ def create_lead() -> Response | WithStatus:
         data = LeadInput.model_validate(body)
     except ValidationError as err:
         return _error(400, "validation_failed", "some fields are invalid", fields=field_errors(err))
+    who, bad = acting_principal()
+    if bad is not None:
+        return bad
     rt = current_runtime()
     try:
         with rt.db.uow() as s:
-            res = intake_lead(s, rt.cfg, data, actor="api", platform="api", now=rt.clock(), kv=rt.kv)
-            view = queries.lead_view(res.lead, rt.clock(), res.contact)
+            res = intake_lead(s, rt.cfg, data, actor=who.id if who.kind == "rep" else "api", platform="api",
+                              now=rt.clock(), kv=rt.kv)
+            # the admin token's answer keeps its phone masked; a person's follows their view
+            view = queries.lead_view(res.lead, rt.clock(), res.contact,
+                                     viewer=viewer_of(who) if who.kind == "rep" else None)
     except MissingFields as err:
         return _error(400, "validation_failed", "required fields are missing",
                       fields={f: "required" for f in err.fields})
@@ -144,7 +174,7 @@ def _bad_arg(err: _BadArg) -> WithStatus:
 
 
 @api.get("/leads")
-@require(Action.API_READ)
+@require(Action.API_USE)
 def list_leads() -> Response | WithStatus:
     limit, offset = _page_args()
     who, bad = acting_principal()
@@ -154,28 +184,32 @@ def list_leads() -> Response | WithStatus:
     with rt.db.uow() as s:
         return jsonify(queries.list_leads(s, rt.clock(), status=request.args.get("status"),
                                           owner=request.args.get("owner"), stage=request.args.get("stage"),
-                                          limit=limit, offset=offset, show_phone=phone_rule(who)))
+                                          limit=limit, offset=offset, viewer=viewer_of(who)))
 
 
 @api.get("/leads/<int:lead_id>")
-@require(Action.API_READ)
+@require(Action.API_USE)
 def get_lead(lead_id: int) -> Response | WithStatus:
     who, bad = acting_principal()
     if bad is not None:
         return bad
     rt = current_runtime()
     with rt.db.uow() as s:
-        view = queries.lead_detail(s, lead_id, rt.clock(), show_phone=phone_rule(who))
+        view = queries.lead_detail(s, lead_id, rt.clock(), viewer=viewer_of(who))
     if view is None:
         return _error(404, "not_found", f"lead {lead_id} does not exist")
     return jsonify(view)
 
 
 @api.get("/customers")
-@require(Action.API_READ)
-def list_customers() -> Response:
+@require(Action.API_USE)
+def list_customers() -> Response | WithStatus:
     limit, offset = _page_args()
+    who, bad = acting_principal()
+    if bad is not None:
+        return bad
     rt = current_runtime()
     with rt.db.uow() as s:
         return jsonify(queries.list_customers(s, q=request.args.get("q"), limit=limit, offset=offset,
-                                              include_merged=request.args.get("include_merged") == "1"))
+                                              include_merged=request.args.get("include_merged") == "1",
+                                              viewer=viewer_of(who)))

@@ -1,9 +1,9 @@
 """`PATCH /api/v1/leads/<id>`: change a saved lead through the same service as the chat edits
 (crm_core/services/lead_edit.py). The body is a JSON object of the fields to set (`null` clears
 an optional one); unknown fields and bad values are a 400 naming each field with its reason,
-a missing lead 404, and the policy's refusal 403 — in each case nothing is written. The token
-acts as the admin principal, or for the rep named in `X-CRM-Rep` (bot/web/api.py
-`acting_principal`). Each change is audited as `lead.edit`; the answer carries the lead as the
+a missing lead 404, and the policy's refusal 403 — in each case nothing is written. A personal
+token acts as its rep; the admin token as the admin, or for the rep named in `X-CRM-Rep`
+(bot/web/api.py `acting_principal`). Each change is audited as `lead.edit`; the answer carries the lead as the
 caller may see it and what its next stage move still needs."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bot.web.api import WithStatus, _error, acting_principal, phone_rule, require
+from bot.web.api import WithStatus, _error, acting_principal, require, viewer_of
 from bot.web.context import current_runtime
 from crm_core.authz import Action
 from crm_core.services import queries
@@ -21,7 +21,7 @@ lead_api = Blueprint("lead_api", __name__, url_prefix="/api/v1")
 
 
 @lead_api.patch("/leads/<int:lead_id>")
-@require(Action.API_WRITE)
+@require(Action.API_USE)
 def patch_lead(lead_id: int) -> Response | WithStatus:
     if not request.is_json:
         return _error(415, "unsupported_media_type", "send the changes as JSON (Content-Type: application/json)")
@@ -38,7 +38,7 @@ def patch_lead(lead_id: int) -> Response | WithStatus:
         with rt.db.uow() as s:
             res = edit_lead(s, rt.cfg, who, lead_id, body, actor=who.id if who.kind == "rep" else "api",
                             platform="api", now=now)
-            view = queries.lead_detail(s, lead_id, now, show_phone=phone_rule(who))
+            view = queries.lead_detail(s, lead_id, now, viewer=viewer_of(who))
     except InvalidEdit as err:
         return _error(400, "validation_failed", "some fields are invalid; nothing was changed",
                       fields=err.fields, editable=sorted(FIELDS))

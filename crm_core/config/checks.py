@@ -9,7 +9,6 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from crm_core.config.coaching import field_work_problems
 from crm_core.config.schema import AppConfig
 from crm_core.config.vocabulary import CAPTURE_FIELDS, CHANNELS, GATE_ITEMS
 
@@ -49,7 +48,6 @@ def cross_reference_problems(data: dict[str, Any]) -> list[str]:
     problems += _dingtalk_card_problems(_dict(_dict(data, "platforms"), "dingtalk"))
     problems += _group_robot_problems(_dict(data, "platforms"), team_ids)
     problems += _voice_problems(_dict(data, "voice"))
-    problems += field_work_problems(data)
     return problems
 
 

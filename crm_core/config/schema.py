@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator,
                       model_validator)
 
+from crm_core.config.visibility import Visibility
+
 from crm_core.config.reports import Reports
-from crm_core.config.coaching import Coaching, StageEntry, VisitNotes
 
 
 
@@ -167,7 +168,8 @@ def _known_platform(name: str) -> str:
 PlatformName = Annotated[str, AfterValidator(_known_platform)]
 
 
-Role = Literal["rep", "supervisor", "admin", "steward", "receive_leads"]
+# finance / service: see only what `visibility:` gives them (crm_core/config/visibility.py)
+Role = Literal["rep", "supervisor", "admin", "steward", "receive_leads", "finance", "service"]
 
 
 def _default_roles() -> list[Role]:
@@ -388,7 +390,6 @@ class Schedules(Strict):
     pool_scan: Job = _job(cron="0 8 * * *")           # 公海: warnings and returns
     routing_check: Job = _job(every_minutes=15)       # slow first contact → out of rotation today
     first_contact_scan: Job = _job(every_minutes=15)  # first-contact SLA: owner reminded, then supervisor
-    coaching_scan: Job = _job(cron="0 8 * * 1")      # Monday: low stage penetration 3 weeks running → coaching card
     outbox_sweep: OutboxSweep = OutboxSweep(every_minutes=2)   # re-queue outbound messages that lost theirs
 
 
@@ -550,8 +551,5 @@ class AppConfig(Strict):
     products: list[str] = Field(default_factory=list)
     calendar: Calendar = Calendar()
     logging: LoggingSection = LoggingSection()
-    # 拜访纪要 / 进阶段必填动作 / 辅导推送 (crm_core/config/coaching.py)
-    visit_notes: VisitNotes = VisitNotes()
-    stage_entry: StageEntry = StageEntry()
-    coaching: Coaching = Coaching()
+    visibility: Visibility = Visibility()           # 查看权限 (crm_core/config/visibility.py)
     reports: Reports = Reports()                     # 报表图片 (crm_core/config/reports.py)

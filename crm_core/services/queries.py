@@ -13,6 +13,11 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core.db.models import Activity, Assignment, Contact, Customer, Lead, MergeRecord, Mute, Task
+from crm_core.authz import CustomerFacts
+from crm_core.fieldcrypt import read_fields
+from crm_core.services.access import customer_facts, lead_facts
+from crm_core.services.scoped import customers_in, leads_in
+from crm_core.visibility import Viewer, out_of_scope
 
 MAX_PAGE = 200
 
@@ -36,10 +41,20 @@ def fuse_state(lead: Lead, now: datetime) -> dict[str, Any]:
             "level": lead.fuse_level}
 
 
+def _pains(lead: Lead) -> str | None:
+    details = lead.details or {}
+    return "、".join(str(v) for v in (details.get("objection_category"), details.get("pain_points")) if v) or None
+
+
+LEAD_KEYS = {"budget_cny": "budget", "owner": "owner", "pain_points": "pain_points"}   # key → visibility field
+
+
 def lead_view(lead: Lead, now: datetime, contact: Contact | None = None,
-              show_phone: bool = False) -> dict[str, Any]:
+              show_phone: bool = False, viewer: Viewer | None = None) -> dict[str, Any]:
+    """A lead for the API; with a `viewer`, as they may see it (crm_core/visibility.py; then
+    `show_phone` is theirs: the policy's VIEW_PHONE on this lead)."""
     phone = contact.phone if contact else None
-    return {
+    view = {
         "id": lead.id, "title": lead.title, "customer_id": lead.customer_id, "stage": lead.stage,
         "status": lead.status, "owner": lead.owner_rep_id, "team": lead.team_id,
         "product": lead.product, "budget_cny": lead.budget_cny, "timeline": lead.timeline,
@@ -48,21 +63,31 @@ def lead_view(lead: Lead, now: datetime, contact: Contact | None = None,
         "last_activity_at": _iso(lead.last_activity_at), "created_at": _iso(lead.created_at),
         "contact": None if contact is None else {
             "name": contact.name, "phone": phone if show_phone else _mask(phone), "email": contact.email},
-        "fuse": fuse_state(lead, now),
+        "fuse": fuse_state(lead, now), "pain_points": _pains(lead),
     }
+    if viewer is None:
+        return view
+    facts = lead_facts(lead)
+    view = viewer.filter_dict(view, LEAD_KEYS, facts)
+    if view["contact"] is not None:
+        view["contact"] = viewer.filter_dict({**view["contact"], "phone": phone}, {"phone": "phone"}, facts)
+    return view
 
 
 def list_leads(session: Session, now: datetime, *, status: str | None = None, owner: str | None = None,
                stage: str | None = None, limit: int = 50, offset: int = 0,
-               show_phone: Callable[[Lead], bool] | None = None) -> dict[str, Any]:
-    """A page of leads; phones in full where `show_phone(lead)` (the caller asks the policy)."""
+               show_phone: Callable[[Lead], bool] | None = None, viewer: Viewer | None = None) -> dict[str, Any]:
+    """A page of leads; phones in full where `show_phone(lead)` (the caller asks the policy);
+    with a `viewer`, only the leads in their scope, each as they may see it."""
     q = select(Lead, Contact).outerjoin(Contact, Contact.id == Lead.contact_id)
+    if viewer is not None:
+        q = q.where(leads_in(viewer.scope))
     for col, val in ((Lead.status, status), (Lead.owner_rep_id, owner), (Lead.stage, stage)):
         if val is not None:
             q = q.where(col == val)
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     rows = session.execute(q.order_by(Lead.id.desc()).limit(min(limit, MAX_PAGE)).offset(offset)).all()
-    return {"total": total, "items": [lead_view(lead, now, c, bool(show_phone and show_phone(lead)))
+    return {"total": total, "items": [lead_view(lead, now, c, bool(show_phone and show_phone(lead)), viewer)
                                       for lead, c in rows]}
 
 
@@ -71,41 +96,64 @@ def _masked_text(text: str | None, full: bool) -> str | None:
     return text if full or not text else mask_phones_in_text(text)
 
 
-def customer_view(c: Customer) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "region": c.region, "industry": c.industry,
+def customer_view(c: Customer, viewer: Viewer | None = None, facts: CustomerFacts | None = None) -> dict[str, Any]:
+    """A customer for the API; with a `viewer` (and the customer's facts), as they may see it,
+    with its sensitive fields (`fields`: pain points, complaint summary, ID number, bank account;
+    decrypted, then masked or left out by the viewer's roles)."""
+    view = {"id": c.id, "name": c.name, "region": c.region, "industry": c.industry,
             "source": c.source, "owner": c.owner_rep_id, "status": c.status,
             "merged_into": c.merged_into_id, "health_score": c.health_score,
             "health_level": c.health_level, "created_at": _iso(c.created_at)}
+    if viewer is None:
+        return view
+    fields = read_fields(viewer.cfg, c.extra)
+    view["fields"] = viewer.filter_dict(fields, {k: k for k in fields}, facts)
+    return viewer.filter_dict(view, {"owner": "owner"}, facts)
 
 
 def list_customers(session: Session, *, q: str | None = None, include_merged: bool = False,
-                   limit: int = 50, offset: int = 0) -> dict[str, Any]:
+                   limit: int = 50, offset: int = 0, viewer: Viewer | None = None) -> dict[str, Any]:
     stmt = select(Customer)
+    if viewer is not None:
+        stmt = stmt.where(customers_in(viewer.scope))
     if not include_merged:
         stmt = stmt.where(Customer.status == "active")
     if q:
         stmt = stmt.where(or_(Customer.name.contains(q), Customer.company_key.contains(q)))
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.scalars(stmt.order_by(Customer.id.desc()).limit(min(limit, MAX_PAGE)).offset(offset))
-    return {"total": total, "items": [customer_view(c) for c in rows]}
+    return {"total": total, "items": [customer_view(c, viewer, customer_facts(session, c) if viewer else None)
+                                      for c in rows]}
 
 
 def lead_detail(session: Session, lead_id: int, now: datetime,
-                show_phone: Callable[[Lead], bool] | None = None) -> dict[str, Any] | None:
+                show_phone: Callable[[Lead], bool] | None = None, viewer: Viewer | None = None) -> dict[str, Any] | None:
     """One lead with its history; phones in full where `show_phone(lead)` (the caller asks the
-    policy), else masked, in the contact and in activity texts."""
+    policy), else masked, in the contact and in activity texts. With a `viewer`: NotInScope
+    outside their rows, every field as they may see it (crm_core/visibility.py)."""
     lead = session.get(Lead, lead_id)
     if lead is None:
         return None
+    facts = lead_facts(lead)
+    if viewer is not None and not viewer.scope.lead(facts):
+        raise out_of_scope("线索", f" #{lead.id}")
     contact = session.get(Contact, lead.contact_id) if lead.contact_id else None
     full = bool(show_phone and show_phone(lead))
-    view = lead_view(lead, now, contact, full)
-    view["customer"] = customer_view(session.get_one(Customer, lead.customer_id))
+    view = lead_view(lead, now, contact, full, viewer)
+    customer = session.get_one(Customer, lead.customer_id)
+    view["customer"] = customer_view(customer, viewer, customer_facts(session, customer) if viewer else None)
+    activities = list(session.scalars(select(Activity).where(Activity.lead_id == lead_id).order_by(Activity.id)))
     view["activities"] = [
         {"id": a.id, "kind": a.kind, "text": _masked_text(a.text, full), "transcript": _masked_text(a.transcript, full),
          "actor": a.actor,
          "platform": a.platform, "created_at": _iso(a.created_at)}
-        for a in session.scalars(select(Activity).where(Activity.lead_id == lead_id).order_by(Activity.id))]
+        for a in activities]
+    if viewer is not None:      # notes and transcripts by the viewer's `notes`, their phones by `phone`
+        for item, a in zip(view["activities"], activities):
+            if viewer.hidden("notes", facts):
+                del item["text"], item["transcript"]
+            else:
+                item["text"], item["transcript"] = viewer.text(a.text, facts), viewer.text(a.transcript, facts)
     view["tasks"] = [
         {"id": t.id, "title": t.title, "due_date": t.due_date.isoformat() if t.due_date else None,
          "status": t.status, "owner": t.owner_rep_id}
@@ -141,24 +189,34 @@ class CustomerHit:
     has_contact: bool
     contact_name: str | None
     contact_phone: str | None
+    hidden: frozenset[str] = frozenset()     # fields the viewer may not see (phone, owner)
 
 
-def search_customers(session: Session, text: str, limit: int = 20) -> list[CustomerHit]:
+def search_customers(session: Session, text: str, limit: int = 20, viewer: Viewer | None = None) -> list[CustomerHit]:
     """Active customers whose name contains `text` or (with 4+ digits in it) one of whose
     contacts' phone contains those digits; newest first, one hit per customer, looking at
-    the first `limit` customer/contact rows."""
+    the first `limit` customer/contact rows. With a `viewer`: only the customers in their row
+    scope, phone and owner as they may see them (owner None: hidden; masked: "***")."""
     digits = re.sub(r"\D", "", text)
     cond = [Customer.name.contains(text)]
-    if len(digits) >= 4:
+    if len(digits) >= 4 and (viewer is None or viewer.levels["phone"] != "hidden"):
         cond.append(Contact.phone.contains(digits))
+    where = [Customer.status == "active", or_(*cond)]
+    if viewer is not None:
+        where.append(customers_in(viewer.scope))
     rows = session.execute(select(Customer, Contact).outerjoin(Contact, Contact.customer_id == Customer.id)
-                           .where(Customer.status == "active", or_(*cond)).order_by(Customer.id.desc())
-                           .limit(limit)).all()
+                           .where(*where).order_by(Customer.id.desc()).limit(limit)).all()
     hits: dict[int, CustomerHit] = {}
     for cust, contact in rows:
         if cust.id not in hits:
-            hits[cust.id] = CustomerHit(cust.id, cust.name, cust.owner_rep_id, contact is not None,
-                                        contact.name if contact else None, contact.phone if contact else None)
+            phone, owner = (contact.phone if contact else None), cust.owner_rep_id
+            hidden: frozenset[str] = frozenset()
+            if viewer is not None:
+                facts = customer_facts(session, cust)
+                phone, owner = viewer.show("phone", phone, facts), viewer.show("owner", owner, facts)
+                hidden = frozenset(f for f in ("phone", "owner") if viewer.hidden(f, facts))
+            hits[cust.id] = CustomerHit(cust.id, cust.name, owner, contact is not None,
+                                        contact.name if contact else None, phone, hidden)
     return list(hits.values())
 
 
