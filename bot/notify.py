@@ -30,6 +30,15 @@ class Notifier:
             item = self.renderers.render(self.cfg, n)
             if item is None:
                 continue
+            replaces = getattr(n, "replaces_card", None)      # a card sent before, updated in place
+            if replaces and isinstance(item, Card):
+                try:
+                    self.outbox.update_card(replaces, item, dedupe_key=n.dedupe_key)
+                except KeyError:
+                    log.warning("notice %s: card %s is not on record", n.kind, replaces)
+                    continue
+                sent += 1
+                continue
             try:
                 to = recipient_for_rep(self.cfg, n.to_rep, self.enabled, as_supervisor=n.to_supervisor)
             except Unreachable as err:

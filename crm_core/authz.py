@@ -66,6 +66,11 @@ class Action(StrEnum):
     LIST_POOL = "pool.list"                     # 公海
     CLAIM = "pool.claim"                        # 领取
     DECIDE_DUPLICATE = "dedup.decide"           # 关联 / 仍然新建 / 合并 / 不是重复
+    SUBMIT_APPROVAL = "approval.submit"         # 提交审批 #12 合同 金额180万 (a lead one works)
+    DECIDE_APPROVAL = "approval.decide"         # a quick reply / 审批意见 A3 同意|驳回 (the node's approver)
+    COMMENT_APPROVAL = "approval.comment"       # 审批意见 A3 … (submitter, approvers, admins)
+    WITHDRAW_APPROVAL = "approval.withdraw"     # 撤回审批 A3 (the submitter)
+    MANAGE_APPROVAL_FLOWS = "approval.flows"    # flow versions and rollback (admins)
     REVIEW_ALL_DUPLICATES = "dedup.review_all"  # every open review (待审重复 beyond one's own)
     COMPLETE_TASK = "task.complete"             # 完成 T3 / the 完成 button on a to-do
     POSTPONE_TASK = "task.postpone"             # 延期 T3 到周五 / the 延期 button on a to-do
@@ -87,6 +92,8 @@ LABELS: dict[Action, str] = {
     Action.MUTE: "设置不再提醒", Action.UNMUTE: "恢复提醒", Action.LIST_POOL: "查看公海",
     Action.CLAIM: "领取公海线索", Action.DECIDE_DUPLICATE: "处理疑似重复",
     Action.REVIEW_ALL_DUPLICATES: "审核全部疑似重复",
+    Action.SUBMIT_APPROVAL: "提交审批", Action.DECIDE_APPROVAL: "审批", Action.COMMENT_APPROVAL: "填写审批意见",
+    Action.WITHDRAW_APPROVAL: "撤回审批", Action.MANAGE_APPROVAL_FLOWS: "管理审批流程",
     Action.SET_AVAILABILITY: "设置同事的在岗状态", Action.API_READ: "读取数据", Action.API_WRITE: "写入数据",
     Action.VIEW_AUDIT: "查看操作记录", Action.API_USE: "通过接口查看和录入",
     Action.COMPLETE_TASK: "完成待办", Action.POSTPONE_TASK: "延期待办", Action.JOIN_CUSTOMER: "并入已有客户",
@@ -173,7 +180,16 @@ class TaskFacts:
     lead: LeadFacts | None = None
 
 
-Target = LeadFacts | CustomerFacts | ReviewFacts | ClaimFacts | TaskFacts | RepFacts | None
+@dataclass(frozen=True)
+class ApprovalFacts:
+    """An approval (审批A3): who submitted it, who decides its current node, where it stands."""
+    id: int
+    submitter: str
+    approvers: frozenset[str] = frozenset()     # the current node's deciders (escalations included)
+    status: str = "pending"                     # pending | approved | rejected | withdrawn
+
+
+Target = LeadFacts | CustomerFacts | ReviewFacts | ClaimFacts | TaskFacts | RepFacts | ApprovalFacts | None
 
 
 @dataclass(frozen=True)
@@ -352,6 +368,34 @@ def _join_customer(cfg: AppConfig, who: Principal, customer: CustomerFacts, acti
     return deny(f"客户C{customer.id} 属于其他团队,按公司设置不能直接并入。")
 
 
+_APPROVAL_DONE = {"approved": "已通过", "rejected": "已驳回", "withdrawn": "已撤回"}
+
+
+def _decides_approval(cfg: AppConfig, who: Principal, a: ApprovalFacts, action: Action) -> Decision:
+    """The current node's approvers (an escalation's supervisor too) and admins; never one's own."""
+    if a.status != "pending":
+        return deny(f"审批A{a.id} {_APPROVAL_DONE.get(a.status, '已结束')},无需再操作。")
+    if who.id == a.submitter and not is_admin(who):
+        return deny("不能审批自己提交的审批。")
+    if who.id in a.approvers or is_admin(who):
+        return ALLOW
+    return deny(f"审批A{a.id} 当前节点不是由你审批的,操作未生效。")
+
+
+def _comments_approval(cfg: AppConfig, who: Principal, a: ApprovalFacts, action: Action) -> Decision:
+    if who.id == a.submitter or who.id in a.approvers or is_admin(who):
+        return ALLOW
+    return deny(f"只有审批A{a.id} 的提交人、审批人和管理员可以{LABELS[action]}。")
+
+
+def _withdraws_approval(cfg: AppConfig, who: Principal, a: ApprovalFacts, action: Action) -> Decision:
+    if a.status != "pending":
+        return deny(f"审批A{a.id} {_APPROVAL_DONE.get(a.status, '已结束')},不能再撤回。")
+    if who.id == a.submitter or is_admin(who):
+        return ALLOW
+    return deny(f"只有提交人或管理员可以撤回审批A{a.id}。")
+
+
 # action → (the rule, the kinds of target it judges; None: no target)
 RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.VIEW_OWN_WORK: (_anyone, None),
@@ -374,6 +418,11 @@ RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.LIST_POOL: (_anyone, None),                     # scoped by pool_scope()
     Action.CLAIM: (_claim, (ClaimFacts,)),
     Action.DECIDE_DUPLICATE: (_decide_duplicate, (ReviewFacts,)),
+    Action.SUBMIT_APPROVAL: (_works_lead, (LeadFacts,)),
+    Action.DECIDE_APPROVAL: (_decides_approval, (ApprovalFacts,)),
+    Action.COMMENT_APPROVAL: (_comments_approval, (ApprovalFacts,)),
+    Action.WITHDRAW_APPROVAL: (_withdraws_approval, (ApprovalFacts,)),
+    Action.MANAGE_APPROVAL_FLOWS: (_admin_only, None),
     Action.REVIEW_ALL_DUPLICATES: (_review_all, None),
     Action.SET_AVAILABILITY: (_supervises_rep, (RepFacts,)),
     Action.API_USE: (_anyone, None),                    # rights and visibility apply per row
@@ -417,13 +466,15 @@ TAP_ACTIONS: dict[str, Action] = {
     "edit.start": Action.EDIT_LEAD, "edit.field": Action.EDIT_LEAD, "lead.lost": Action.CLOSE_LEAD,
     "todo.done": Action.COMPLETE_TASK, "todo.later": Action.POSTPONE_TASK,
     "handover.accept": Action.ACCEPT_HANDOVER,
+    "approval.reply": Action.DECIDE_APPROVAL,
 }
 
 # What a tapped action is judged on (from the stored card): its lead, review or customer.
-Subject = Literal["lead", "review", "customer", "task"]
+Subject = Literal["lead", "review", "customer", "task", "approval"]
 TAP_SUBJECT: dict[Action, Subject | None] = {
     Action.CREATE_LEAD: None, Action.DECIDE_DUPLICATE: "review", Action.UNMUTE: "customer",
     Action.COMPLETE_TASK: "task", Action.POSTPONE_TASK: "task", Action.ACCEPT_HANDOVER: None,
+    Action.DECIDE_APPROVAL: "approval",
 }
 
 UNKNOWN_CARD = "没有找到这张卡片的记录(可能已失效或被改动),操作未生效。"
@@ -433,7 +484,8 @@ TAMPERED = "按钮内容与卡片记录不符,操作未生效。"
 UNSUPPORTED = "这个按钮暂不支持,请更新卡片后再试。"
 NO_SUBJECT = {"lead": "没有找到这张卡片上的线索,操作未生效。", "review": "这张卡片已经失效了,无需再操作。",
               "customer": "没有找到这张卡片上的客户,操作未生效。",
-              "task": "没有找到这张卡片上的待办,操作未生效。"}
+              "task": "没有找到这张卡片上的待办,操作未生效。",
+              "approval": "没有找到这张卡片上的审批,操作未生效。"}
 
 
 @dataclass(frozen=True)
@@ -468,6 +520,7 @@ class Subjects:
     review: ReviewFacts | None = None
     customer: CustomerFacts | None = None
     tasks: Mapping[int, TaskFacts] = field(default_factory=dict)   # every to-do the card's buttons name
+    approval: ApprovalFacts | None = None
 
     def task(self, button: CardButton) -> TaskFacts | None:
         """The to-do the tapped button names (a card may list several)."""

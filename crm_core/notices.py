@@ -287,3 +287,70 @@ NOTICE_TYPES: tuple[type[Notice], ...] = (
     DuplicatePrompt, DuplicateReview, MergeReport, CustomerJoined,
     HealthRed, HealthDrop, DigestRep, DigestSupervisor,
 )
+
+
+# ---- approvals in chat (issue 17: 审批; crm_core/services/approvals.py) -----------------------
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalCard(Notice):
+    """The card an approver decides on: the lead's facts, what changed since the previous
+    submission, the node and its quick replies (one button each). `waited_hours` is set on the
+    card an escalation sends to the approver's supervisor."""
+    kind: ClassVar[str] = "approval.card"
+    card_id: str
+    approval_id: int
+    flow_name: str
+    flow_version: int
+    title: str                     # the lead's title
+    submitter_name: str
+    facts: dict[str, Any]          # customer, amount, stage, product, owner, history
+    changes: list[str]             # 金额:180万 → 160万
+    revision: int
+    node_index: int
+    node_name: str
+    node_count: int
+    replies: list[str]             # the quick-reply labels, in the node's order
+    decided: list[str] = field(default_factory=list)   # earlier nodes: 主管审批 · 王芳 同意
+    waited_hours: float | None = None
+    escalated_from: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalCardResolved(Notice):
+    """An approver card someone else's decision (or a withdrawal) settled: updated in place
+    (`replaces_card`) for its holder, its buttons gone and the outcome shown."""
+    kind: ClassVar[str] = "approval.card_resolved"
+    replaces_card: str
+    content: dict[str, Any]        # the card as last sent (CardRecord.content)
+    result: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalProgress(Notice):
+    """The submitter (or an approver) told what happened to an approval: a node passed, the
+    approval passed / was rejected / withdrawn / escalated, a comment, a reminder to decide."""
+    kind: ClassVar[str] = "approval.progress"
+    approval_id: int
+    flow_name: str
+    title: str
+    event: str                     # node_approved | approved | rejected | withdrawn | escalated | comment | reminder
+    actor_name: str | None = None
+    node_name: str | None = None
+    next_node: str | None = None
+    comment: str | None = None
+    waited_hours: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalFlowChanged(Notice):
+    """A flow someone has a running approval on has a new current version (config edited, or
+    an admin's rollback); running approvals stay on the version they started with."""
+    kind: ClassVar[str] = "approval.flow_changed"
+    flow_name: str
+    old_version: int | None
+    new_version: int
+    rollback: bool = False
+    running: list[int] = field(default_factory=list)   # the recipient's running approvals on it
+
+
+NOTICE_TYPES += (ApprovalCard, ApprovalCardResolved, ApprovalProgress, ApprovalFlowChanged)

@@ -72,3 +72,17 @@ def show(kind: RefKind, number: int) -> str:
 def short(kind: RefKind, number: int) -> str:
     """What to type: C3, #12, T5."""
     return {"customer": f"C{number}", "lead": f"#{number}", "task": f"T{number}"}[kind]
+
+
+# ---- approvals (审批A3; typed A3, a3, 审批3, 审批A3) ------------------------------------------
+_APPROVAL_REF = re.compile(r"^\s*(?:审批\s*[#＃]?\s*[Aa]?|[Aa](?=\s*\d))\s*(?P<num>\d{1,9})(?![\d.])\s*(?P<rest>.*)$", re.S)
+
+
+def show_approval(approval_id: int) -> str:
+    return f"审批A{approval_id}"
+
+
+def parse_approval_ref(text: str) -> tuple[int, str] | None:
+    """The approval a text starts with (A3, 审批A3, 审批3) and the rest, else None."""
+    m = _APPROVAL_REF.match(text or "")
+    return (int(m.group("num")), m.group("rest").strip()) if m else None

@@ -10,6 +10,7 @@ from handlers import audit_view
 from handlers import availability
 from handlers import handover_actions, my_customers, todos
 from handlers import lead_edit, loss
+from handlers import approvals
 from handlers.registry import Registry
 
 
@@ -30,4 +31,5 @@ def build_registry() -> Registry:
     workflow_actions.register(registry)
     dedup_actions.register(registry)
     availability.register(registry)
+    approvals.register(registry)
     return registry

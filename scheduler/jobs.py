@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from crm_core.services.approval_versions import sync_flows
+from crm_core.services.approvals import scan_timeouts
 from crm_core.services.digest import rep_digests, supervisor_digests
 from crm_core.services.first_contact import scan_first_contact
 from crm_core.services.followup import scan_followups
@@ -112,6 +114,16 @@ def outbox_sweep(rt: JobContext, now: datetime) -> dict[str, int]:
     return {"requeued": rt.outbox.requeue_stalled(now - timedelta(minutes=stall))}
 
 
+def approval_timeouts(rt: JobContext, now: datetime) -> dict[str, int]:
+    """Approvals: flow versions synced with the config (people with running approvals told of
+    a change), approvers reminded, then escalated to their supervisor after the timeout."""
+    with rt.db.uow() as s:
+        notices = sync_flows(s, rt.cfg, now)
+    with rt.db.uow() as s:
+        notices += scan_timeouts(s, rt.cfg, now)
+    return {"notices": len(notices), "sent": rt.deliver(notices)}
+
+
 def registered_jobs() -> dict[str, JobFn]:
     """Config name → job function (every name here is a field of `Schedules`)."""
     return {"heartbeat": heartbeat, "fuse_scan": fuse_scan, "health_scores": health_scores,
@@ -119,4 +131,4 @@ def registered_jobs() -> dict[str, JobFn]:
             "supervisor_digest": supervisor_digest, "merge_report": merge_report,
             "followup_scan": followup_scan, "pool_scan": pool_scan, "routing_check": routing_check,
             "first_contact_scan": first_contact_scan,
-            "outbox_sweep": outbox_sweep}
+            "outbox_sweep": outbox_sweep, "approval_timeouts": approval_timeouts}

@@ -379,3 +379,65 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+# ---- approvals in chat (issue 17: 审批) -------------------------------------------------------
+class ApprovalFlowVersion(Base):
+    """One version of an approval flow's definition (the config's `approvals.flows.<code>`, as
+    JSON, with its hash). A changed definition in the config becomes a new version; the one
+    marked `current` is what NEW approvals start on (a rollback moves the mark back). Each
+    approval keeps the version it started with. crm_core/services/approval_versions.py."""
+    __tablename__ = "approval_flow_versions"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    flow: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(40))
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    hash: Mapped[str] = mapped_column(String(64))
+    current: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(64), default="config")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("flow", "version", name="uq_approval_flow_version"),)
+
+
+class Approval(Base):
+    """An approval (审批A3) of one lead on one flow version: the lead's facts when submitted,
+    what changed since the previous submission of the same lead and flow, the resolved nodes
+    (`plan`: name, approvers, quick replies) and where it stands."""
+    __tablename__ = "approvals"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    flow: Mapped[str] = mapped_column(String(32))
+    flow_version_id: Mapped[int] = mapped_column(ForeignKey("approval_flow_versions.id"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    submitter: Mapped[str] = mapped_column(String(64), index=True)
+    amount_cny: Mapped[int | None] = mapped_column(BigInteger)
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    changes: Mapped[list[Any]] = mapped_column(default=list)
+    revision: Mapped[int] = mapped_column(Integer, default=1)          # 第n次提交 of this lead and flow
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
+    plan: Mapped[list[Any]] = mapped_column(default=list)
+    node_index: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|approved|rejected|withdrawn
+    platform: Mapped[str | None] = mapped_column(String(16))
+    node_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reminded_at: Mapped[datetime | None] = mapped_column()
+    escalated_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    __table_args__ = (Index("ix_approvals_status", "status"),)
+
+
+class ApprovalStep(Base):
+    """What happened to an approval: submitted, approved / rejected at a node (with the quick
+    reply and comment), a comment, a reminder, an escalation, a withdrawal. `once` makes a
+    decision, reminder or escalation happen once per node however often it is tried."""
+    __tablename__ = "approval_steps"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), index=True)
+    node_index: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(40))
+    comment: Mapped[str | None] = mapped_column(Text)
+    once: Mapped[str | None] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

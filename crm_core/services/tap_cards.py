@@ -14,6 +14,7 @@ from crm_core.config.schema import AppConfig
 from crm_core.db.models import CardRecord
 from crm_core.services.access import (load_customer_facts, load_lead_facts, load_review_facts,
                                       load_task_facts)
+from crm_core.services.approval_facts import load_approval_facts
 
 INSTANCE_SEP = "@"        # a platform's per-send id: "<card id>@<suffix>" (cards.model.instance_id)
 
@@ -86,7 +87,9 @@ def tap_subjects(session: Session, card: CardFacts) -> Subjects:
     review_id, customer_id = _first_int(card, "review"), _first_int(card, "customer")
     task_ids = sorted({int(raw) for b in card.buttons
                        if (raw := str(b.values.get("task") or "").lstrip("Tt")).isdigit()})
+    approval_id = _first_int(card, "approval")
     return Subjects(lead=load_lead_facts(session, card.lead_id) if card.lead_id is not None else None,
+                    approval=load_approval_facts(session, approval_id) if approval_id is not None else None,
                     review=load_review_facts(session, review_id) if review_id is not None else None,
                     customer=load_customer_facts(session, customer_id) if customer_id is not None else None,
                     tasks=load_task_facts(session, task_ids))

@@ -19,6 +19,7 @@ from crm_core.notices import (NOTICE_TYPES, DigestRep, DigestSupervisor, Duplica
                               HealthDrop, HealthRed, HelpRequested, LeadAssigned, LeadPooled, MergeReport, Notice,
                               PoolReturned, PoolWarning, RoutingPaused, FirstContactReminder, FirstContactEscalation,
                               CustomerJoined)
+from crm_core.notices import ApprovalCard, ApprovalCardResolved, ApprovalFlowChanged, ApprovalProgress
 from handlers.notify import Renderers, default_renderers
 from tests.conftest import EXAMPLE
 
@@ -77,6 +78,36 @@ SAMPLES: dict[type[Notice], Callable[[], Notice]] = {
 SUPERVISOR_KINDS = {"fuse.supervisor", "fuse.diagnosis", "followup.supervisor", "lead.pool", "routing.paused",
                     "fuse.help", "digest.supervisor", "first_contact.supervisor"}
 
+
+# approvals (issue 17: 审批)
+_APV: dict[str, Any] = dict(approval_id=3, flow_name="合同审批", title="杭州某医院影像系统", lead_id=7)
+SAMPLES.update({
+    ApprovalCard: lambda: ApprovalCard(
+        to_rep="wang.fang", card_id="apv3n0r0", flow_version=2, submitter_name="张伟",
+        facts={"customer": "杭州示例医疗科技有限公司", "amount": "180万", "stage": "需求确认", "product": "影像系统",
+               "history": ["11-20 跟进:约了下周演示"]},
+        changes=["金额:200万 → 180万"], revision=2, node_index=1, node_name="VP审批", node_count=2,
+        replies=["同意-无修改", "驳回-价格过低"], decided=["主管审批 · 王芳 同意"], dedupe_key="a:3", **_APV),
+    ApprovalCardResolved: lambda: ApprovalCardResolved(
+        to_rep="zhang.wei", replaces_card="apv3n0r0", result="已由 王芳 同意",
+        content={"card_id": "apv3n0r0", "title": "合同审批 · 审批A3", "level": "info", "fields": [], "buttons": []}),
+    ApprovalProgress: lambda: ApprovalProgress(to_rep="zhang.wei", event="node_approved", actor_name="王芳",
+                                               node_name="主管审批", next_node="VP审批", **_APV),
+    ApprovalFlowChanged: lambda: ApprovalFlowChanged(to_rep="zhang.wei", flow_name="合同审批", old_version=2,
+                                                     new_version=1, rollback=True, running=[3]),
+})
+
+
+# customer lifetime value (issue 18)
+from crm_core.clv.report import AtRiskCustomer, ChannelRoi, ClvDashboard, Winback  # noqa: E402
+from crm_core.notices import ClvDashboardNotice  # noqa: E402
+SAMPLES[ClvDashboardNotice] = lambda: ClvDashboardNotice(to_rep="wang.fang", as_supervisor=True, dedupe_key="clv:1",
+    dashboard=ClvDashboard(
+        month="2026-11", model="mix", model_label="末次70%+首次30%", as_of=None, customers=2, total_clv=52000.0,
+        month_margin=8000.0, high_value_from=30000.0,
+        at_risk=(AtRiskCustomer(3, "杭州示例医疗科技有限公司", "zhang.wei", 21000.0, 40000.0, 47.5, 45),), at_risk_total=1,
+        channels=(ChannelRoi("ads", "广告投放", 5000.0, 3.0, 2000.0, 2.5),),
+        winbacks=(Winback(3, "杭州示例医疗科技有限公司", __import__("datetime").datetime(2026, 11, 2), 0.6, 3000.0, 1),)))
 
 @pytest.fixture(scope="module")
 def cfg() -> AppConfig:

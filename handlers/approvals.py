@@ -1,0 +1,201 @@
+"""Approvals in chat (审批): 「提交审批 #12 合同 金额180万」 submits the lead (its facts filled in), the
+approvers get cards (handlers/approval_cards.py) and decide with one tap of a quick reply;
+「审批意见 A3 同意/驳回 …」 decides with a written opinion (or adds a comment), 「撤回审批 A3」 withdraws,
+「我的审批」 lists what waits for me and what I submitted. Every command and tap asks the policy
+(Action.SUBMIT_APPROVAL / DECIDE_APPROVAL / COMMENT_APPROVAL / WITHDRAW_APPROVAL); the service
+(crm_core/services/approvals.py) writes the steps and audit rows and returns the notices."""
+from __future__ import annotations
+
+import re
+
+from cards.model import CardError, card_from_dict
+from crm_core.authz import Action
+from crm_core.clock import local
+from crm_core.extract.budget import find_budget
+from crm_core.refs import parse_approval_ref, parse_ref, show_approval
+from crm_core.services.access import lead_facts
+from crm_core.services.approval_rules import STATUS_LABELS, ApprovalError, show_amount
+from crm_core.services.approvals import (ApprovalLine, approval_facts, decide, get_approval, name_of, node_of,
+                                         reply_for, submit, submitted_by, waiting_for, withdraw, add_comment)
+from crm_core.services.queries import get_lead
+from handlers.context import Context, Reply, UserError
+from handlers.registry import Registry
+
+CLAIM_TTL = 30 * 86400.0
+SUBMIT_USAGE = "提交审批 #12 合同 金额180万"
+DECISION_WORDS = (("同意", "approve"), ("通过", "approve"), ("驳回", "reject"), ("拒绝", "reject"))
+
+
+def _flow_word(ctx: Context, rest: str) -> str | None:
+    flows = ctx.cfg.approvals.flows
+    words = re.split(r"[\s,,、]+", rest.strip())
+    for w in words:
+        code = ctx.cfg.approvals.flow_for(re.sub(r"审批$", "", w) or w) or ctx.cfg.approvals.flow_for(w)
+        if code:
+            return code
+    for code, flow in flows.items():          # 「合同审批」 written without a space: 「#12 合同金额180万」
+        if any(word and word in rest for word in [flow.name, *flow.words]):
+            return code
+    return None
+
+
+def _kinds(ctx: Context) -> str:
+    return "、".join(f.name for f in ctx.cfg.approvals.flows.values()) or "(管理员还没有配置审批流程)"
+
+
+def submit_cmd(ctx: Context) -> str:
+    args = ctx.data.get("args", "").strip()
+    if not ctx.cfg.approvals.flows:
+        raise UserError("还没有配置审批流程,请联系管理员在配置文件的 approvals 部分添加。")
+    found = parse_ref(args)
+    if found is None or found[0].kind != "lead":
+        raise UserError(f"请写上线索编号和审批类型,例如「{SUBMIT_USAGE}」。可提交的审批:{_kinds(ctx)}。")
+    ref, rest = found
+    code = _flow_word(ctx, rest)
+    if code is None:
+        raise UserError(f"没看出是哪种审批:「{rest or '(空)'}」。可提交的审批:{_kinds(ctx)},例如「{SUBMIT_USAGE}」。")
+    amount = find_budget(rest) if re.search(r"\d|[一二三四五六七八九十百千万亿两]", rest) else None
+    try:
+        with ctx.db.uow() as s:
+            lead = get_lead(s, ref.id)
+            if lead is None:
+                raise UserError(f"没有找到线索 #{ref.id}。")
+            ctx.require(Action.SUBMIT_APPROVAL, lead_facts(lead))
+            done = submit(s, ctx.cfg, lead=lead, flow_code=code, amount=amount, submitter=ctx.me.id,
+                          platform=ctx.event.platform, now=ctx.now)
+            a = done.approval
+            route = " → ".join(f"{n['name']}({'、'.join(name_of(ctx.cfg, w) for w in n['approvers'])})"
+                               for n in a.plan)
+            text = (f"已提交{ctx.cfg.approvals.flows[code].name} {show_approval(a.id)}(线索#{lead.id} {lead.title}):"
+                    f"金额 {show_amount(a.amount_cny)},审批路线:{route}。每一步结果都会通知你。")
+            if a.changes:
+                text += "\n与上次提交相比:" + ";".join(a.changes)
+            if done.superseded:
+                text += f"\n之前的{show_approval(done.superseded)} 已撤回。"
+            notices = done.notices
+    except ApprovalError as err:
+        raise UserError(str(err)) from None
+    ctx.deliver(notices)
+    return text
+
+
+def _line(ctx: Context, x: ApprovalLine, mine: bool) -> str:
+    state = f"{STATUS_LABELS['pending']} · {x.node_name}" if x.status == "pending" else STATUS_LABELS.get(x.status, x.status)
+    who = "" if mine else f" · {name_of(ctx.cfg, x.submitter)}提交"
+    return (f"· {show_approval(x.id)} {x.flow_name} 线索#{x.lead_id} {x.title} {x.amount}{who} · {state} · "
+            f"{local(x.created_at, ctx.cfg.app.timezone):%m-%d}")
+
+
+def my_approvals(ctx: Context) -> str:
+    ctx.require(Action.VIEW_OWN_WORK)
+    with ctx.db.uow() as s:
+        waiting = waiting_for(s, ctx.me.id)
+        mine = submitted_by(s, ctx.me.id, limit=10)
+    lines = [f"等我审批({len(waiting)}):"]
+    lines += [_line(ctx, x, False) for x in waiting] or ["· 暂无"]
+    lines.append(f"我提交的(最近{len(mine)}条):" if mine else "我提交的:")
+    lines += [_line(ctx, x, True) for x in mine] or ["· 暂无"]
+    if waiting:
+        lines.append(f"在审批卡片上点快捷回复即可;也可以发送「审批意见 {show_approval(waiting[0].id)[2:]} 同意 你的意见」。")
+    return "\n".join(lines)
+
+
+def _approval_ref(ctx: Context, usage: str) -> tuple[int, str]:
+    found = parse_approval_ref(ctx.data.get("args", ""))
+    if found is None:
+        raise UserError(f"请写审批编号(A 开头),例如「{usage}」;发送「我的审批」可以查看编号。")
+    return found
+
+
+def opinion_cmd(ctx: Context) -> str | list[Reply]:
+    """审批意见 A3 同意 …  /  驳回 理由  /  any other text: a comment."""
+    approval_id, rest = _approval_ref(ctx, "审批意见 A3 同意 建议修改第5条")
+    decision = next((d for word, d in DECISION_WORDS if rest.startswith(word)), None)
+    label = next((word for word, d in DECISION_WORDS if rest.startswith(word)), None)
+    comment = rest[len(label):].strip(" :：,，-—") if label else rest.strip()
+    if decision is None and not comment:
+        raise UserError("请写上意见,例如「审批意见 A3 同意 建议修改第5条」或「审批意见 A3 驳回 价格过低」。")
+    try:
+        with ctx.db.uow() as s:
+            a = get_approval(s, approval_id)
+            if decision is None:
+                ctx.require(Action.COMMENT_APPROVAL, approval_facts(a))
+                notices = add_comment(s, ctx.cfg, a, ctx.me.id, comment, ctx.event.platform, ctx.now)
+                text = f"已把你的意见记到{show_approval(a.id)},并告知相关的人。"
+            else:
+                ctx.require(Action.DECIDE_APPROVAL, approval_facts(a))
+                done = decide(s, ctx.cfg, a, node_index=a.node_index, actor=ctx.me.id, decision=decision,
+                              label=label, comment=comment or None, platform=ctx.event.platform, now=ctx.now)
+                notices = done.notices
+                text = (f"{show_approval(a.id)} {done.outcome}" if done.repeated
+                        else f"已{label}{show_approval(a.id)}:{done.outcome}。")
+    except ApprovalError as err:
+        raise UserError(str(err)) from None
+    ctx.deliver(notices)
+    return text
+
+
+def withdraw_cmd(ctx: Context) -> str:
+    approval_id, rest = _approval_ref(ctx, "撤回审批 A3")
+    try:
+        with ctx.db.uow() as s:
+            a = get_approval(s, approval_id)
+            ctx.require(Action.WITHDRAW_APPROVAL, approval_facts(a))
+            notices = withdraw(s, ctx.cfg, a, ctx.me.id, ctx.event.platform, ctx.now,
+                               reason=f"已撤回:{rest}" if rest else "已撤回")
+    except ApprovalError as err:
+        raise UserError(str(err)) from None
+    ctx.deliver(notices)
+    return f"已撤回{show_approval(approval_id)},审批人的卡片已同步更新。"
+
+
+def approval_tap(ctx: Context) -> list[Reply]:
+    """A quick reply on an approver card: decides the node once (a repeated tap, or a tap after
+    another approver decided, changes nothing and says so)."""
+    tap = ctx.verified_tap
+    values = tap.values
+    approval_id, node_index, slot = int(values["approval"]), int(values["node"]), int(values["reply"])
+    key = f"approval:tap:{tap.card_id}"
+    if not ctx.kv.claim(key, CLAIM_TTL):
+        return [Reply(f"{show_approval(approval_id)} 这张卡片已经处理过了。")]
+    try:
+        with ctx.db.uow() as s:
+            a = get_approval(s, approval_id)
+            ctx.require(tap.action, approval_facts(a))
+            reply = reply_for(a, node_index, slot)
+            node = node_of(a, node_index)
+            done = decide(s, ctx.cfg, a, node_index=node_index, actor=ctx.me.id, decision=reply.decision,
+                          label=reply.label, comment=reply.comment, platform=ctx.event.platform, now=ctx.now,
+                          tapped_card=tap.card_id)
+    except (ApprovalError, UserError) as err:
+        ctx.kv.delete(key)
+        raise UserError(err.message if isinstance(err, UserError) else str(err)) from None
+    except BaseException:
+        ctx.kv.delete(key)
+        raise
+    ctx.deliver(done.notices)
+    stamp = f"{local(ctx.now, ctx.cfg.app.timezone):%m-%d %H:%M}"
+    shown = (f"已处理:{done.outcome}" if done.repeated
+             else f"已由 {ctx.me.name} {reply.label} · {stamp}")
+    replies = []
+    try:
+        replies.append(Reply(card_from_dict(tap.card.content).resolved(shown), update=True))
+    except (CardError, TypeError, ValueError):
+        pass
+    if done.repeated:
+        replies.append(Reply(f"{show_approval(approval_id)} 已由其他审批人处理,你的操作未生效:{done.outcome}"))
+    else:
+        replies.append(Reply(f"已{reply.label.split('-')[0]}{show_approval(approval_id)}"
+                             f"({node.name if node else ''}):{reply.comment or reply.label}"))
+    return replies
+
+
+def register(registry: Registry) -> None:
+    registry.add_command(submit_cmd, "提交审批", "submit-approval", usage="提交线索的审批(合同、报价/折扣…),资料自动带出",
+                         example=SUBMIT_USAGE)
+    registry.add_command(my_approvals, "我的审批", "approvals", usage="查看等我审批的和我提交的审批",
+                         example="我的审批")
+    registry.add_command(opinion_cmd, "审批意见", usage="写意见并同意/驳回,或只补充意见",
+                         example="审批意见 A3 驳回 价格低于底线")
+    registry.add_command(withdraw_cmd, "撤回审批", usage="撤回自己提交、尚未审完的审批", example="撤回审批 A3")
+    registry.add_action("approval", approval_tap)
