@@ -78,6 +78,8 @@ class Action(StrEnum):
     ACCEPT_HANDOVER = "handover.accept"         # 确认接收 on the handover card
     SET_AVAILABILITY = "rep.availability"       # 设置休假 / 已离职 / 恢复在岗 for a rep
     VIEW_AUDIT = "lead.audit"                   # 查记录 #12: a lead's audit trail
+    CHECK_IN = "checkin.pick"                   # 晨会打卡: pick / submit one's own 主攻商机
+    FORWARD_REPORT = "report.forward"           # 日报 → 转发给主管 (one's own report)
     API_USE = "api.use"                         # /api/v1 leads & customers, as the token's person sees them
     API_READ = "api.read"
     API_WRITE = "api.write"
@@ -98,6 +100,7 @@ LABELS: dict[Action, str] = {
     Action.VIEW_AUDIT: "查看操作记录", Action.API_USE: "通过接口查看和录入",
     Action.COMPLETE_TASK: "完成待办", Action.POSTPONE_TASK: "延期待办", Action.JOIN_CUSTOMER: "并入已有客户",
     Action.ACCEPT_HANDOVER: "接收交接",
+    Action.CHECK_IN: "晨会打卡", Action.FORWARD_REPORT: "转发日报",
 }
 
 
@@ -432,6 +435,8 @@ RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.POSTPONE_TASK: (_works_task, (TaskFacts,)),
     Action.JOIN_CUSTOMER: (_join_customer, (CustomerFacts,)),
     Action.ACCEPT_HANDOVER: (_anyone, None),            # the card's recipient (checked on the card)
+    Action.CHECK_IN: (_anyone, None),                   # one's own card; the service checks each lead is theirs
+    Action.FORWARD_REPORT: (_anyone, None),             # one's own report (the card's recipient)
 }
 
 DEPARTED = "你的账号已标记为离职,无法再操作 crm-bot;如有疑问请联系管理员。"
@@ -466,6 +471,8 @@ TAP_ACTIONS: dict[str, Action] = {
     "edit.start": Action.EDIT_LEAD, "edit.field": Action.EDIT_LEAD, "lead.lost": Action.CLOSE_LEAD,
     "todo.done": Action.COMPLETE_TASK, "todo.later": Action.POSTPONE_TASK,
     "handover.accept": Action.ACCEPT_HANDOVER,
+    "checkin.pick": Action.CHECK_IN, "checkin.unpick": Action.CHECK_IN, "checkin.submit": Action.CHECK_IN,
+    "report.forward": Action.FORWARD_REPORT,
     "approval.reply": Action.DECIDE_APPROVAL,
 }
 
@@ -474,6 +481,7 @@ Subject = Literal["lead", "review", "customer", "task", "approval"]
 TAP_SUBJECT: dict[Action, Subject | None] = {
     Action.CREATE_LEAD: None, Action.DECIDE_DUPLICATE: "review", Action.UNMUTE: "customer",
     Action.COMPLETE_TASK: "task", Action.POSTPONE_TASK: "task", Action.ACCEPT_HANDOVER: None,
+    Action.CHECK_IN: None, Action.FORWARD_REPORT: None,
     Action.DECIDE_APPROVAL: "approval",
 }
 

@@ -278,6 +278,44 @@ class DigestSupervisor(Notice):
     overdue: Items
     red: Items
     red_total: int
+    checkins: Items = field(default_factory=list)   # 晨会打卡 today: rep, name, checked_in, picks
+
+
+# ---- morning focus check-in and the rep's 日报 (issue 17) --------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class CheckinCard(Notice):
+    """The morning 晨会打卡 card: the rep's open leads ranked (items, in the card's numbering),
+    how many 主攻商机 to pick, and how yesterday's picks moved since they were picked."""
+    kind: ClassVar[str] = "checkin.card"
+    date: str                      # ISO local day
+    picks: int
+    items: Items                   # lead_id, title, customer, stage, due, due_kind, health, budget_cny
+    moves: Items = field(default_factory=list)   # lead_id, title, customer, stages, follow_ups, todos_done, status
+    moves_date: str | None = None  # the day those picks were made
+
+
+@dataclass(frozen=True, kw_only=True)
+class FocusLog(Notice):
+    """《重点客户日志》: one rep's 主攻商机 of the day (and how the previous picks moved), to
+    each of the rep's supervisors (as_supervisor) and the configured customer-service lead."""
+    kind: ClassVar[str] = "checkin.log"
+    rep: str
+    rep_name: str
+    date: str
+    picks: Items
+    moves: Items = field(default_factory=list)
+    moves_date: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DailyReportForward(Notice):
+    """A rep's 日报 forwarded to a supervisor with 转发给主管 (crm_core/services/daily_report.py)."""
+    kind: ClassVar[str] = "report.daily"
+    rep: str
+    rep_name: str
+    date: str
+    report: dict[str, Any]
 
 
 NOTICE_TYPES: tuple[type[Notice], ...] = (
@@ -286,6 +324,7 @@ NOTICE_TYPES: tuple[type[Notice], ...] = (
     PoolWarning, PoolReturned, HandoverSummary,
     DuplicatePrompt, DuplicateReview, MergeReport, CustomerJoined,
     HealthRed, HealthDrop, DigestRep, DigestSupervisor,
+    CheckinCard, FocusLog, DailyReportForward,
 )
 
 

@@ -115,6 +115,11 @@ def supervisor_digest_text(cfg: AppConfig, d: DigestSupervisor) -> str:
     parts.append(f"**红色客户**(共 {d.red_total} 家)")
     parts += [f"· {r.get('customer')} · 健康分 {_score(r.get('score'))} · {rep_name(cfg, r.get('owner'))}"
               for r in d.red] or ["· 无"]
+    if d.checkins:
+        done = [c["name"] for c in d.checkins if c.get("checked_in")]
+        missing = [c["name"] for c in d.checkins if not c.get("checked_in")]
+        parts.append(f"**晨会打卡**(已打卡 {len(done)} / {len(d.checkins)} 人)")
+        parts += [f"· 已打卡:{'、'.join(done) or '无'}", f"· 未打卡:{'、'.join(missing) or '无'}"]
     return "\n".join(parts)
 
 

@@ -10,6 +10,7 @@ from handlers import audit_view
 from handlers import availability
 from handlers import handover_actions, my_customers, todos
 from handlers import lead_edit, loss
+from handlers import checkin, daily_report
 from handlers import approvals
 from handlers.registry import Registry
 
@@ -31,5 +32,7 @@ def build_registry() -> Registry:
     workflow_actions.register(registry)
     dedup_actions.register(registry)
     availability.register(registry)
+    checkin.register(registry)           # 晨会打卡 (its 「1 3 5」 pattern falls back to capture)
+    daily_report.register(registry)
     approvals.register(registry)
     return registry

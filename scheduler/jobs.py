@@ -11,6 +11,7 @@ from typing import Any
 
 from crm_core.services.approval_versions import sync_flows
 from crm_core.services.approvals import scan_timeouts
+from crm_core.services.checkin import morning_checkins
 from crm_core.services.digest import rep_digests, supervisor_digests
 from crm_core.services.first_contact import scan_first_contact
 from crm_core.services.followup import scan_followups
@@ -124,6 +125,13 @@ def approval_timeouts(rt: JobContext, now: datetime) -> dict[str, int]:
     return {"notices": len(notices), "sent": rt.deliver(notices)}
 
 
+def morning_checkin(rt: JobContext, now: datetime) -> dict[str, int]:
+    """晨会打卡: on a working day, each active rep with open leads gets today's card (once a day)."""
+    with rt.db.uow() as s:
+        notices = morning_checkins(s, rt.cfg, now)
+    return {"cards": len(notices), "sent": rt.deliver(notices)}
+
+
 def registered_jobs() -> dict[str, JobFn]:
     """Config name → job function (every name here is a field of `Schedules`)."""
     return {"heartbeat": heartbeat, "fuse_scan": fuse_scan, "health_scores": health_scores,
@@ -131,4 +139,5 @@ def registered_jobs() -> dict[str, JobFn]:
             "supervisor_digest": supervisor_digest, "merge_report": merge_report,
             "followup_scan": followup_scan, "pool_scan": pool_scan, "routing_check": routing_check,
             "first_contact_scan": first_contact_scan,
+            "morning_checkin": morning_checkin,
             "outbox_sweep": outbox_sweep, "approval_timeouts": approval_timeouts}

@@ -16,6 +16,7 @@ from crm_core.clock import local
 from crm_core.config.schema import AppConfig, Team
 from crm_core.db.models import Assignment, Customer, Lead, Task
 from crm_core.notices import DigestRep, DigestSupervisor, Notice
+from crm_core.services.checkin import checkin_roll
 from crm_core.services.funnel_report import funnel_report
 from crm_core.worktime import WorkCalendar
 
@@ -144,13 +145,15 @@ def supervisor_digest(session: Session, cfg: AppConfig, supervisor: str, teams: 
     penetration = _penetration(session, cfg, {t.id for t in teams}, now)
     overdue = _overdue_by_rep(session, members, now, today)
     red, red_total = _red_customers(session, members)
-    if not (penetration or overdue or red_total):
+    checkins = checkin_roll(session, members, today)      # only reps whose 晨会打卡 card went out today
+    if not (penetration or overdue or red_total or checkins):
         return None
     names = {r.id: r.name for r in cfg.org.reps}
     return DigestSupervisor(to_rep=supervisor, date=today.isoformat(), teams=[t.name for t in teams],
                             penetration=penetration,
                             overdue=[{"rep": m, "name": names.get(m, m), **c} for m, c in overdue.items()],
                             red=red, red_total=red_total, as_supervisor=True,
+                            checkins=[{**c, "name": names.get(c["rep"], c["rep"])} for c in checkins],
                             dedupe_key=f"digest.supervisor:{supervisor}:{today.isoformat()}")
 
 

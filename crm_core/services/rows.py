@@ -6,6 +6,6 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from crm_core.db.models import Customer, Lead, Task
+from crm_core.db.models import Customer, FocusCheckin, Lead, Task
 
-__all__ = ["Customer", "Lead", "Session", "Task"]
+__all__ = ["Customer", "FocusCheckin", "Lead", "Session", "Task"]

@@ -79,6 +79,26 @@ SUPERVISOR_KINDS = {"fuse.supervisor", "fuse.diagnosis", "followup.supervisor", 
                     "fuse.help", "digest.supervisor", "first_contact.supervisor"}
 
 
+# morning focus check-in and 日报 (issue 17: 晨会打卡)
+from crm_core.notices import CheckinCard, DailyReportForward, FocusLog  # noqa: E402
+_PICK: dict[str, Any] = {"lead_id": 7, "title": "杭州某医院影像系统", "customer": "杭州示例医疗科技有限公司",
+                         "stage": "需求确认", "due": "2026-11-23", "due_kind": "待办", "health": 72.0,
+                         "budget_cny": 1_800_000, "status": "open"}
+_MOVE: dict[str, Any] = {"lead_id": 7, "title": "杭州某医院影像系统", "customer": None, "status": "open",
+                         "stages": ["需求确认 → 方案报价"], "follow_ups": 1, "todos_done": 0}
+SAMPLES.update({
+    CheckinCard: lambda: CheckinCard(to_rep="zhang.wei", date="2026-11-23", picks=3, items=[_PICK],
+                                     moves=[_MOVE], moves_date="2026-11-20", dedupe_key="checkin.card:1"),
+    FocusLog: lambda: FocusLog(to_rep="wang.fang", as_supervisor=True, rep="zhang.wei", rep_name="张伟",
+                               date="2026-11-23", picks=[_PICK], moves=[_MOVE], moves_date="2026-11-20"),
+    DailyReportForward: lambda: DailyReportForward(
+        to_rep="wang.fang", as_supervisor=True, rep="zhang.wei", rep_name="张伟", date="2026-11-23",
+        report={"rep": "zhang.wei", "date": "2026-11-23", "stage_moves": [], "todos_new": [], "new_leads": [],
+                "follow_ups": [{"lead_id": 7, "title": "杭州某医院影像系统", "customer": None, "text": "电话沟通", "at": "10:05"}],
+                "todos_done": [{"task_id": 5, "title": "寄样品", "customer": "杭州示例医疗科技有限公司"}]}),
+})
+
+
 # approvals (issue 17: 审批)
 _APV: dict[str, Any] = dict(approval_id=3, flow_name="合同审批", title="杭州某医院影像系统", lead_id=7)
 SAMPLES.update({

@@ -126,7 +126,8 @@ def test_job_lines_show_next_run_and_last_result(store):  # noqa: ANN001
     lines = {ln.split()[0]: ln for ln in job_lines(store[0], now)[1:]}
     assert set(lines) == {"heartbeat", "fuse_scan", "health_scores", "health_refresh", "rep_digest",
                           "supervisor_digest", "merge_report", "followup_scan", "pool_scan", "routing_check",
-                          "first_contact_scan", "outbox_sweep"}
+                          "first_contact_scan", "outbox_sweep",
+                          "morning_checkin"}
     assert "2026-11-22 14:05" in lines["heartbeat"] and "ok" in lines["heartbeat"]
     assert "2026-11-23 09:30" in lines["rep_digest"] and "never run" in lines["rep_digest"]
     assert "2026-12-01 09:00" in lines["merge_report"]

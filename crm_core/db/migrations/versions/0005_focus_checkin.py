@@ -16,8 +16,22 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('focus_checkins',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('rep_id', sa.String(length=64), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('candidates', sa.JSON(), nullable=False),
+    sa.Column('picks', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('platform', sa.String(length=16), nullable=True),
+    sa.Column('created_at', crm_core.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', crm_core.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('rep_id', 'day', name='uq_focus_checkins_rep_day')
+    )
+    op.create_index(op.f('ix_focus_checkins_day'), 'focus_checkins', ['day'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index(op.f('ix_focus_checkins_day'), table_name='focus_checkins')
+    op.drop_table('focus_checkins')
