@@ -76,8 +76,7 @@ def _render(chart: Chart, font_path: str) -> bytes:
     with _draw_lock:
         font_manager.fontManager.addfont(font_path)
         family = font_manager.FontProperties(fname=font_path).get_name()
-        rc = {"font.family": [family], "axes.unicode_minus": False}
-        with rc_context(rc):
+        with rc_context({"font.family": [family], "axes.unicode_minus": False}):
             height = max(3.2, min(7.0, 1.6 + 0.42 * len(chart.labels))) if chart.kind == "funnel" else 4.6
             fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
             FigureCanvasAgg(fig)
