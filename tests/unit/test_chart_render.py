@@ -97,3 +97,22 @@ def test_dingtalk_puts_the_media_id_in_the_chart_variable():
 def test_the_text_version_keeps_every_figure():
     text = render_text(_card())
     assert "合并组数: 3" in text and "展会 2" in text
+
+
+def test_the_supervisor_digest_draws_its_stage_penetration(cfg):  # noqa: ANN001
+    from crm_core.notices import DigestSupervisor
+    from handlers.health_cards import digest_supervisor
+    from handlers.report_charts import penetration_chart
+    items = [{"team": "east-medical", "from": "初步接触", "to": "需求确认", "entered": 10, "reached": 5, "rate": 0.5},
+             {"team": "south-industry", "from": "初步接触", "to": "需求确认", "entered": 4, "reached": 1, "rate": 0.25},
+             {"team": "east-medical", "from": "需求确认", "to": "方案报价", "entered": 3, "reached": 2, "rate": 0.6667}]
+    chart = penetration_chart(cfg, items)
+    assert chart is not None and chart.unit == "%"
+    assert chart.labels == ("初步接触→需求确认", "需求确认→方案报价")
+    assert [(s.name, s.values) for s in chart.series] == [("华东医疗", (50.0, 66.7)), ("华南制造", (25.0, 0.0))]
+    assert penetration_chart(cfg, []) is None
+    notice = DigestSupervisor(to_rep="wang.fang", date="2026-11-23", teams=["华东医疗"], penetration=items,
+                              overdue=[], red=[], red_total=0)
+    card = digest_supervisor(cfg, notice)
+    assert card.chart == chart and "初步接触 → 需求确认" in (card.text or "")
+    render_png(chart)          # draws
