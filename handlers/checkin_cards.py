@@ -88,7 +88,7 @@ def checkin_card(cfg: AppConfig, notice: CheckinCard, picked: Sequence[int] = ()
             buttons.append(Button(f"取消 {i}", UNPICK, value))
         else:
             buttons.append(Button(f"选 {i}", PICK, value))
-    buttons.append(Button(f"提交(已选 {len(picked)}/{notice.picks})", SUBMIT, {"day": notice.date}, style="primary"))
+    buttons.append(Button(f"提交（已选 {len(picked)}/{notice.picks}）", SUBMIT, {"day": notice.date}, style="primary"))
     chosen = "、".join(f"#{p}" for p in picked) or "未选"
     return Card(card_id=checkin_card_id(notice), title=f"晨会打卡 · {day_label(notice.date)}", level=Level.INFO,
                 fields=(Field("已选", chosen, short=False),), text="\n".join(parts), buttons=tuple(buttons),
