@@ -471,6 +471,9 @@ TAP_ACTIONS: dict[str, Action] = {
     "edit.start": Action.EDIT_LEAD, "edit.field": Action.EDIT_LEAD, "lead.lost": Action.CLOSE_LEAD,
     "todo.done": Action.COMPLETE_TASK, "todo.later": Action.POSTPONE_TASK,
     "handover.accept": Action.ACCEPT_HANDOVER,
+    "visit.start": Action.FOLLOW_UP, "visit.when": Action.FOLLOW_UP,      # 拜访纪要 (handlers/visit_note.py)
+    "entry.channel": Action.ADVANCE_STAGE, "entry.more": Action.ADVANCE_STAGE,    # handlers/stage_entry.py
+    "entry.pick": Action.ADVANCE_STAGE,
     "checkin.pick": Action.CHECK_IN, "checkin.unpick": Action.CHECK_IN, "checkin.submit": Action.CHECK_IN,
     "report.forward": Action.FORWARD_REPORT,
     "approval.reply": Action.DECIDE_APPROVAL,

@@ -12,6 +12,7 @@ from handlers import handover_actions, my_customers, todos
 from handlers import lead_edit, loss
 from handlers import checkin, daily_report
 from handlers import approvals
+from handlers import stage_entry, visit_note
 from handlers.registry import Registry
 
 
@@ -35,4 +36,6 @@ def build_registry() -> Registry:
     checkin.register(registry)           # 晨会打卡 (its 「1 3 5」 pattern falls back to capture)
     daily_report.register(registry)
     approvals.register(registry)
+    visit_note.register(registry)        # 拜访纪要: wraps the free-text handler and 取消
+    stage_entry.register(registry)       # 进阶段必填: 沟通方式 / 核心异议点 buttons
     return registry

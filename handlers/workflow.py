@@ -14,11 +14,13 @@ from crm_core.services.followup import mute, unmute
 from crm_core.services.pool import PoolError, claim_from_pool, visible_phone
 from crm_core.services.queries import get_lead, pool_leads, rep_customers
 from crm_core.services.rows import Customer, Session
-from crm_core.services.stages import LossReasonNeeded, StageError, StageGateError, advance_stage, label
+from crm_core.services.stages import (EntryActionNeeded, LossReasonNeeded, StageError, StageGateError, advance_stage,
+                                      label)
 from handlers.commands import lead_for
 from handlers.context import Context, Reply, UserError
 from handlers.loss import loss_card
 from handlers.registry import Registry
+from handlers.stage_entry import entry_card
 from handlers.which import lead_ref
 from handlers.workflow_cards import rep_name
 
@@ -31,6 +33,9 @@ DETAIL_WORDS = {
     "objection": "objection_category", "decision_chain": "decision_chain", "decision": "decision_chain",
     "requirements_file": "requirements_file", "requirements": "requirements_file",
     "quote_file": "quote_file", "proposal_file": "proposal_file",
+    # stage-entry answers (handlers/stage_entry.py)
+    "沟通方式": "entry_channel", "方式": "entry_channel", "核心异议": "entry_objection", "核心异议点": "entry_objection",
+    "异议点": "entry_objection",
 }
 DETAIL_EXAMPLES = {"objection_category": "异议:价格", "decision_chain": "决策链:采购部张总→分管副院长",
                    "requirements_file": "需求文件:需求说明.docx", "quote_file": "报价单:报价V1.pdf",
@@ -104,6 +109,10 @@ def advance_cmd(ctx: Context) -> str | Reply:
             act = advance_stage(s, ctx.cfg, lead, stage.key, ctx.me.id, ctx.event.platform, ctx.now, details)
         except StageGateError as err:
             raise UserError(gate_hint(lead_id, stage, err)) from None
+        except EntryActionNeeded as err:        # the move waits for 沟通方式 and 核心异议点: ask with buttons
+            if err.problem:                     # a typed answer that is not on the list: say so first
+                ctx.send_now(Reply(f"{err}。"))
+            return Reply(entry_card(lead_id, lead.title, err))
         except LossReasonNeeded as err:
             if err.given:           # a reason that is not on the list: say so, then offer the list
                 ctx.send_now(Reply(f"{err}。"))

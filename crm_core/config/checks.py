@@ -11,6 +11,7 @@ from typing import Any
 
 from crm_core.config.approvals import approval_problems
 from crm_core.config.checkin import checkin_problems
+from crm_core.config.coaching import field_work_problems
 from crm_core.config.schema import AppConfig
 from crm_core.config.vocabulary import CAPTURE_FIELDS, CHANNELS, GATE_ITEMS
 
@@ -50,6 +51,7 @@ def cross_reference_problems(data: dict[str, Any]) -> list[str]:
     problems += _dingtalk_card_problems(_dict(_dict(data, "platforms"), "dingtalk"))
     problems += _group_robot_problems(_dict(data, "platforms"), team_ids)
     problems += _voice_problems(_dict(data, "voice"))
+    problems += field_work_problems(data)
     problems += checkin_problems(data, set(known))
     problems += approval_problems(data.get("approvals"), set(known),
                                   {str(st.get("key")) for st in _list(_dict(data, "funnel"), "stages") if isinstance(st, dict)})

@@ -17,6 +17,7 @@ from crm_core.config.approvals import Approvals
 from crm_core.config.visibility import Visibility
 
 from crm_core.config.reports import Reports
+from crm_core.config.coaching import Coaching, StageEntry, VisitNotes
 
 
 
@@ -394,6 +395,7 @@ class Schedules(Strict):
     pool_scan: Job = _job(cron="0 8 * * *")           # 公海: warnings and returns
     routing_check: Job = _job(every_minutes=15)       # slow first contact → out of rotation today
     first_contact_scan: Job = _job(every_minutes=15)  # first-contact SLA: owner reminded, then supervisor
+    coaching_scan: Job = _job(cron="0 8 * * 1")      # Monday: low stage penetration 3 weeks running → coaching card
     morning_checkin: Job = _job(cron="45 8 * * 1-5")  # 晨会打卡 card to each rep (working days only)
     outbox_sweep: OutboxSweep = OutboxSweep(every_minutes=2)   # re-queue outbound messages that lost theirs
     approval_timeouts: Job = _job(every_minutes=10)   # 审批: reminders, 48 h escalation, flow changes told
@@ -557,6 +559,10 @@ class AppConfig(Strict):
     products: list[str] = Field(default_factory=list)
     calendar: Calendar = Calendar()
     logging: LoggingSection = LoggingSection()
+    # 拜访纪要 / 进阶段必填动作 / 辅导推送 (crm_core/config/coaching.py)
+    visit_notes: VisitNotes = VisitNotes()
+    stage_entry: StageEntry = StageEntry()
+    coaching: Coaching = Coaching()
     checkin: Checkin = Checkin()                      # 晨会打卡 / 《重点客户日志》 (crm_core/config/checkin.py)
     approvals: Approvals = Approvals()               # 审批流程 (crm_core/config/approvals.py)
     visibility: Visibility = Visibility()           # 查看权限 (crm_core/config/visibility.py)

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from crm_core import audit
+from crm_core.config.coaching import objection_presets
 from crm_core.config.schema import AppConfig, Stage
 from crm_core.config.vocabulary import GATE_ITEMS
 from crm_core.db.models import Activity, Contact, Customer, Lead, Task
@@ -153,6 +154,7 @@ def advance_stage(session: Session, cfg: AppConfig, lead: Lead, to_stage: str, a
     if lead.stage == to_stage:
         raise StageError(f"线索已在“{target.name}”阶段")
     given = dict(details or {})
+    answers = {k: given.pop(k) for k in ENTRY_KEYS if k in given}     # stage-entry answers: an activity, not lead data
     if target.outcome == "lost":         # a lost lead says why, from the configured list
         given["loss_reason"] = loss_reason(cfg, given.get("loss_reason"))
     merged = {**(lead.details or {}), **given}
@@ -162,7 +164,55 @@ def advance_stage(session: Session, cfg: AppConfig, lead: Lead, to_stage: str, a
         invalid["objection_category"] = problem
     if missing or invalid:
         raise StageGateError(missing, invalid)
-    return _move(session, cfg, lead, source, target, actor, platform, now, merged, sorted(given))
+    entry = entry_answers(cfg, target, answers)
+    act = _move(session, cfg, lead, source, target, actor, platform, now, merged, sorted(given))
+    if entry is not None:
+        record_entry(session, lead, target, act, entry, actor, platform, now)
+    return act
+
+
+# ---- minimum effective action on entering a stage (issue 17; config: stage_entry) ----------------
+# Entering a stage listed in `stage_entry.stages` needs 沟通方式 (one of `stage_entry.channels`) and
+# 核心异议点 (one of the presets, crm_core/config/coaching.py `objection_presets`). The move waits
+# for them: without both, advance_stage raises EntryActionNeeded and the caller asks with buttons
+# (handlers/stage_entry.py); with both, the move and a `stage_entry` activity are written together.
+
+ENTRY_KEYS = ("entry_channel", "entry_objection")
+
+
+class EntryActionNeeded(StageError):
+    """Entering `stage` needs the rep's 沟通方式 and 核心异议点 from these choices."""
+
+    def __init__(self, stage: Stage, channels: list[str], objections: list[str], problem: str | None = None):
+        self.stage, self.channels, self.objections, self.problem = stage, channels, objections, problem
+        super().__init__(problem or f"进入“{stage.name}”需要先选择沟通方式和核心异议点")
+
+
+def entry_answers(cfg: AppConfig, target: Stage, answers: dict[str, Any]) -> dict[str, str] | None:
+    """The checked answers for a stage that asks for them (None for one that does not)."""
+    if target.key not in cfg.stage_entry.stages:
+        return None
+    channels = list(cfg.stage_entry.channels)
+    objections = objection_presets(cfg.stage_entry, cfg.funnel.objection_categories)
+    channel, objection = (str(answers.get(k) or "").strip() for k in ENTRY_KEYS)
+    problem = None
+    if channel and channel not in channels:
+        problem = f"“{channel}”不是可选的沟通方式({'、'.join(channels)})"
+    elif objection and objection not in objections:
+        problem = f"“{objection}”不是可选的核心异议点({'、'.join(objections)})"
+    if problem or not channel or not objection:
+        raise EntryActionNeeded(target, channels, objections, problem)
+    return {"channel": channel, "objection": objection}
+
+
+def record_entry(session: Session, lead: Lead, target: Stage, move: Activity, entry: dict[str, str], actor: str,
+                 platform: str | None, now: datetime) -> Activity:
+    act = Activity(customer_id=lead.customer_id, lead_id=lead.id, kind="stage_entry", actor=actor, platform=platform,
+                   text=f"进入{target.name}:沟通方式 {entry['channel']},核心异议点 {entry['objection']}",
+                   created_at=now, data={"stage": target.key, "move": move.id, **entry})
+    session.add(act)
+    session.flush()
+    return act
 
 
 def _move(session: Session, cfg: AppConfig, lead: Lead, source: Stage, target: Stage, actor: str,
