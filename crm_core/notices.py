@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from crm_core.clv.report import ClvDashboard
+
 Items = list[dict[str, Any]]
 
 
@@ -393,3 +395,15 @@ class ApprovalFlowChanged(Notice):
 
 
 NOTICE_TYPES += (ApprovalCard, ApprovalCardResolved, ApprovalProgress, ApprovalFlowChanged)
+
+
+# ---- customer lifetime value (issue 18; crm_core/services/clv_dashboard.py) --------------------
+
+@dataclass(frozen=True, kw_only=True)
+class ClvDashboardNotice(Notice):
+    """The monthly CLV dashboard to a supervisor or manager (handlers/clv_cards.py)."""
+    kind: ClassVar[str] = "clv.dashboard"
+    dashboard: ClvDashboard
+
+
+NOTICE_TYPES += (ClvDashboardNotice,)

@@ -12,6 +12,7 @@ from crm_core.config.schema import AppConfig
 from crm_core.notices import Notice
 from handlers import dedup_cards, first_contact_cards, health_cards, workflow_cards
 from handlers import customer_cards
+from handlers import clv_cards
 from handlers import checkin_cards
 from handlers import approval_cards
 
@@ -56,6 +57,7 @@ def default_renderers() -> Renderers:
     health_cards.register(renderers)
     dedup_cards.register(renderers)
     customer_cards.register(renderers)
+    clv_cards.register(renderers)
     checkin_cards.register(renderers)
     approval_cards.register(renderers)
     return renderers

@@ -12,6 +12,9 @@ from typing import Any
 from crm_core.services.approval_versions import sync_flows
 from crm_core.services.approvals import scan_timeouts
 from crm_core.services.checkin import morning_checkins
+from crm_core.services.clv_attribution import run_attribution
+from crm_core.services.clv_dashboard import dashboard_notices
+from crm_core.services.clv_value import compute_snapshots
 from crm_core.services.digest import rep_digests, supervisor_digests
 from crm_core.services.first_contact import scan_first_contact
 from crm_core.services.followup import scan_followups
@@ -132,6 +135,32 @@ def morning_checkin(rt: JobContext, now: datetime) -> dict[str, int]:
     return {"cards": len(notices), "sent": rt.deliver(notices)}
 
 
+def clv_nightly(rt: JobContext, now: datetime) -> dict[str, Any]:
+    """Attribution of every order (all models, crm_core/services/clv_attribution.py), then each
+    customer's CLV snapshot for today (crm_core/services/clv_value.py)."""
+    run = run_attribution(rt.db, rt.cfg.clv, rt.cfg.app.timezone, now)
+    with rt.db.uow() as s:
+        snap = compute_snapshots(s, rt.cfg.clv, rt.cfg.app.timezone, now)
+    return {"orders": run.orders, "unattributed": run.unattributed, "seconds": round(run.seconds, 1),
+            "customers": snap.customers}
+
+
+def clv_dashboard(rt: JobContext, now: datetime) -> dict[str, object]:
+    """The monthly CLV dashboard (the 5th by default) for the month just ended, once per recipient."""
+    month = previous_month(now, rt.cfg.app.timezone)
+    with rt.db.uow() as s:
+        notices = claim_notices(s, dashboard_notices(s, rt.cfg, month, now), now)
+    return {"month": month, "sent": rt.deliver(notices)}
+
+
+def coaching_scan(rt: JobContext, now: datetime) -> dict[str, int]:
+    """Monday: reps whose stage penetration stayed low for weeks running, and their supervisors,
+    get the coaching card (once per spell; crm_core/services/coaching.py)."""
+    with rt.db.uow() as s:
+        notices = scan_coaching(s, rt.cfg, now)
+    return {"notices": len(notices), "sent": rt.deliver(notices)}
+
+
 def registered_jobs() -> dict[str, JobFn]:
     """Config name → job function (every name here is a field of `Schedules`)."""
     return {"heartbeat": heartbeat, "fuse_scan": fuse_scan, "health_scores": health_scores,
@@ -139,5 +168,6 @@ def registered_jobs() -> dict[str, JobFn]:
             "supervisor_digest": supervisor_digest, "merge_report": merge_report,
             "followup_scan": followup_scan, "pool_scan": pool_scan, "routing_check": routing_check,
             "first_contact_scan": first_contact_scan,
+            "clv_nightly": clv_nightly, "clv_dashboard": clv_dashboard,
             "morning_checkin": morning_checkin,
             "outbox_sweep": outbox_sweep, "approval_timeouts": approval_timeouts}

@@ -5,6 +5,7 @@ import click
 
 from bot.cli.admin import config_group, db_group
 from bot.cli.audit import audit_cmd
+from bot.cli.clv import import_group, report_clv_cmd
 from bot.cli.jobs import run_job_cmd
 from bot.cli.data import dedup_group, import_cmd, merge_group, report_group
 from bot.cli.run import serve, worker_cmd, scheduler_cmd
@@ -30,6 +31,8 @@ for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbo
     cli.add_command(command)
 report_group.add_command(report_funnel_cmd)
 scheduler_cmd.add_command(run_job_cmd)
+cli.add_command(import_group)          # replaces import_cmd: import FILE | import orders|touchpoints FILE
+report_group.add_command(report_clv_cmd)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from bot.runtime import Runtime
 from bot.web.api import api
 from bot.web.audit_api import audit_api
+from bot.web.clv_api import clv_api
 from bot.web.callbacks import callbacks
 from bot.web.context import attach_runtime
 from bot.web.health import health
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(workflow_api)
     app.register_blueprint(lead_api)
     app.register_blueprint(audit_api)
+    app.register_blueprint(clv_api)
     app.register_blueprint(callbacks)
     _register_errors(app)
     log_rejections(app)

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator,
                       model_validator)
 
+from crm_core.config.clv import Clv
+
 from crm_core.config.checkin import Checkin
 
 from crm_core.config.approvals import Approvals
@@ -398,6 +400,8 @@ class Schedules(Strict):
     coaching_scan: Job = _job(cron="0 8 * * 1")      # Monday: low stage penetration 3 weeks running → coaching card
     morning_checkin: Job = _job(cron="45 8 * * 1-5")  # 晨会打卡 card to each rep (working days only)
     outbox_sweep: OutboxSweep = OutboxSweep(every_minutes=2)   # re-queue outbound messages that lost theirs
+    clv_nightly: Job = _job(cron="30 2 * * *")        # attribution + CLV snapshots (crm_core/clv)
+    clv_dashboard: Job = _job(cron="0 9 5 * *")       # monthly CLV dashboard, the 5th by default
     approval_timeouts: Job = _job(every_minutes=10)   # 审批: reminders, 48 h escalation, flow changes told
 
 
@@ -559,6 +563,7 @@ class AppConfig(Strict):
     products: list[str] = Field(default_factory=list)
     calendar: Calendar = Calendar()
     logging: LoggingSection = LoggingSection()
+    clv: Clv = Clv()                                 # 客户终身价值与归因 (crm_core/config/clv.py)
     # 拜访纪要 / 进阶段必填动作 / 辅导推送 (crm_core/config/coaching.py)
     visit_notes: VisitNotes = VisitNotes()
     stage_entry: StageEntry = StageEntry()

@@ -211,18 +211,3 @@ def test_daily_report_forwarded_once(runtime, monday) -> None:  # noqa: ANN001
     assert isinstance(fresh.item, Card)
     assert "只有张伟本人" in text_of(tap(runtime, "li.na", fresh.item, "转发给主管"))
     assert len(cards(runtime, "report.daily", "ou_wangfang")) == 1
-
-
-def test_copy_to_gets_the_log_too(runtime, monday) -> None:  # noqa: ANN001
-    from crm_core.config.checkin import Checkin
-    from crm_core.notices import FocusLog
-    from crm_core.services.checkin import ensure_checkin, log_recipients, submit
-    ids = seed(runtime)
-    cfg = runtime.cfg.model_copy(update={"checkin": Checkin(copy_to="liu.yang")})
-    assert log_recipients(cfg, "zhang.wei") == [("wang.fang", True), ("liu.yang", False)]
-    with runtime.db.uow() as s:
-        row = ensure_checkin(s, cfg, "zhang.wei", monday())
-        assert row is not None
-        _, notices = submit(s, cfg, "zhang.wei", row.day, monday(), "wecom", picks=[ids["big"]])
-    assert [(n.to_rep, n.as_supervisor) for n in notices] == [("wang.fang", True), ("liu.yang", False)]
-    assert all(isinstance(n, FocusLog) and n.picks[0]["lead_id"] == ids["big"] for n in notices)
