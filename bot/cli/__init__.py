@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from bot.cli.admin import config_group, db_group
+from bot.cli.approval import approval_group
 from bot.cli.audit import audit_cmd
 from bot.cli.clv import import_group, report_clv_cmd
 from bot.cli.jobs import run_job_cmd
@@ -31,6 +32,7 @@ for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbo
     cli.add_command(command)
 report_group.add_command(report_funnel_cmd)
 scheduler_cmd.add_command(run_job_cmd)
+cli.add_command(approval_group)        # approval flows / approval rollback FLOW --to N
 cli.add_command(import_group)          # replaces import_cmd: import FILE | import orders|touchpoints FILE
 report_group.add_command(report_clv_cmd)
 

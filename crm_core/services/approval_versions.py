@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -131,11 +132,18 @@ def rollback(s: Session, cfg: AppConfig, code: str, to_version: int, actor: str,
     return target, _told(s, code, target.name, old.version if old else None, target.version, True, now)
 
 
+def _node_line(node: dict[str, Any]) -> str:
+    when = node.get("when") or {}
+    cond = [str(when["amount"]).replace(">=", "≥").replace("<=", "≤").replace(" ", "")] if when.get("amount") else []
+    cond += [f"阶段 {'/'.join(when['stages'])}"] if when.get("stages") else []
+    return f"{node.get('name')}({','.join(cond)})" if cond else str(node.get("name"))
+
+
 def list_versions(s: Session, cfg: AppConfig, now: datetime) -> list[FlowVersionView]:
     sync_flows(s, cfg, now)
     counts = dict(s.execute(select(Approval.flow_version_id, func.count()).where(Approval.status == "pending")
                             .group_by(Approval.flow_version_id)).all())
     rows = s.scalars(select(ApprovalFlowVersion).order_by(ApprovalFlowVersion.flow, ApprovalFlowVersion.version))
     return [FlowVersionView(r.flow, r.version, r.name, r.current, r.created_by, r.created_at,
-                            tuple(str(n.get("name")) for n in r.definition.get("nodes") or ()),
+                            tuple(_node_line(n) for n in r.definition.get("nodes") or ()),
                             int(counts.get(r.id, 0))) for r in rows]
