@@ -407,3 +407,33 @@ class ClvDashboardNotice(Notice):
 
 
 NOTICE_TYPES += (ClvDashboardNotice,)
+
+
+# ---- coaching push (issue 17: 辅导推送; crm_core/services/coaching.py) -------------------------
+
+@dataclass(frozen=True)
+class CoachingWeek:
+    week: str                      # ISO Monday of the week
+    entered: int                   # the rep's leads that entered the stage that week
+    reached: int                   # of them, reached the next stage within the window
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoachingPush(Notice):
+    """A rep's penetration from one stage to the next stayed low for weeks running: to the rep,
+    and to the rep's supervisors (`as_supervisor`), with the stage's coaching material."""
+    kind: ClassVar[str] = "coaching.push"
+    rep: str
+    rep_name: str
+    from_stage: str
+    to_stage: str
+    from_name: str
+    to_name: str
+    weeks: tuple[CoachingWeek, ...]
+    min_rate: float
+    window_days: float
+    material: str | None = None
+    link: str | None = None
+
+
+NOTICE_TYPES += (CoachingPush,)

@@ -12,6 +12,7 @@ from crm_core.config.schema import AppConfig
 from crm_core.notices import Notice
 from handlers import dedup_cards, first_contact_cards, health_cards, workflow_cards
 from handlers import customer_cards
+from handlers import coaching_cards
 from handlers import clv_cards
 from handlers import checkin_cards
 from handlers import approval_cards
@@ -60,4 +61,5 @@ def default_renderers() -> Renderers:
     clv_cards.register(renderers)
     checkin_cards.register(renderers)
     approval_cards.register(renderers)
+    coaching_cards.register(renderers)
     return renderers

@@ -12,6 +12,7 @@ from typing import Any
 from crm_core.services.approval_versions import sync_flows
 from crm_core.services.approvals import scan_timeouts
 from crm_core.services.checkin import morning_checkins
+from crm_core.services.coaching import scan_coaching
 from crm_core.services.clv_attribution import run_attribution
 from crm_core.services.clv_dashboard import dashboard_notices
 from crm_core.services.clv_value import compute_snapshots
@@ -161,6 +162,14 @@ def coaching_scan(rt: JobContext, now: datetime) -> dict[str, int]:
     return {"notices": len(notices), "sent": rt.deliver(notices)}
 
 
+def coaching_scan(rt: JobContext, now: datetime) -> dict[str, int]:
+    """Monday: reps whose stage penetration stayed low for weeks running, and their supervisors,
+    get the coaching card (once per spell; crm_core/services/coaching.py)."""
+    with rt.db.uow() as s:
+        notices = scan_coaching(s, rt.cfg, now)
+    return {"notices": len(notices), "sent": rt.deliver(notices)}
+
+
 def registered_jobs() -> dict[str, JobFn]:
     """Config name → job function (every name here is a field of `Schedules`)."""
     return {"heartbeat": heartbeat, "fuse_scan": fuse_scan, "health_scores": health_scores,
@@ -170,4 +179,5 @@ def registered_jobs() -> dict[str, JobFn]:
             "first_contact_scan": first_contact_scan,
             "clv_nightly": clv_nightly, "clv_dashboard": clv_dashboard,
             "morning_checkin": morning_checkin,
-            "outbox_sweep": outbox_sweep, "approval_timeouts": approval_timeouts}
+            "outbox_sweep": outbox_sweep, "approval_timeouts": approval_timeouts,
+            "coaching_scan": coaching_scan}

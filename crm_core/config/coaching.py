@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MAX_OBJECTIONS = 12          # presets on the 核心异议点 card (paged five at a time)
 MAX_CHANNELS = 6             # one card row of buttons on every platform
 VisitPart = Literal["topic", "needs", "commitments", "next_follow_up"]
+ALL_PARTS: tuple[VisitPart, ...] = ("topic", "needs", "commitments", "next_follow_up")
 
 
 class _Section(BaseModel):
@@ -36,7 +37,7 @@ def _labels(v: list[str], most: int, what: str) -> list[str]:
 
 class VisitNotes(_Section):
     # the parts the bot asks for when one free message leaves them out (the others stay empty)
-    ask_for: list[VisitPart] = Field(default_factory=lambda: ["topic", "needs", "commitments", "next_follow_up"])
+    ask_for: list[VisitPart] = Field(default_factory=lambda: list(ALL_PARTS))
     # buttons offered for the next follow-up time (plus typing any day: 「12月10日」「周五」)
     time_choices: list[str] = Field(default_factory=lambda: ["明天", "后天", "下周一"])
 
@@ -87,12 +88,17 @@ def objection_presets(stage_entry: StageEntry, funnel_categories: list[str]) -> 
     return list(stage_entry.objections or funnel_categories)[:MAX_OBJECTIONS]
 
 
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def field_work_problems(data: dict[str, Any]) -> list[str]:
     """Stage keys in stage_entry / coaching name funnel stages; the 核心异议点 presets (the
     funnel's categories when none are given) fit the card ("key.path: English / 中文")."""
     if not isinstance(data, dict):
         return []
-    funnel = data.get("funnel") if isinstance(data.get("funnel"), dict) else {}
+    funnel = _section(data, "funnel")
     stages = [s for s in funnel.get("stages") or [] if isinstance(s, dict)]
     keys = {str(s.get("key")): s.get("outcome") for s in stages}
     out: list[str] = []
@@ -103,7 +109,7 @@ def field_work_problems(data: dict[str, Any]) -> list[str]:
         elif open_only and keys[str(key)] is not None:
             out.append(f"{path}: '{key}' is a closing stage / 「{key}」是结束阶段,不能设置进入动作")
 
-    entry = data.get("stage_entry") if isinstance(data.get("stage_entry"), dict) else {}
+    entry = _section(data, "stage_entry")
     for i, key in enumerate(entry.get("stages") or []):
         check(f"stage_entry.stages[{i}]", key, open_only=True)
     if entry.get("stages") and not entry.get("objections"):
@@ -112,7 +118,7 @@ def field_work_problems(data: dict[str, Any]) -> list[str]:
             out.append(f"stage_entry.objections: funnel.objection_categories has {len(cats)}, the card takes "
                        f"{MAX_OBJECTIONS}; list up to {MAX_OBJECTIONS} here / 异议类别超过 {MAX_OBJECTIONS} 个,"
                        f"请在这里列出最多 {MAX_OBJECTIONS} 个")
-    coaching = data.get("coaching") if isinstance(data.get("coaching"), dict) else {}
+    coaching = _section(data, "coaching")
     for i, pair in enumerate(coaching.get("pairs") or []):
         for j, key in enumerate(pair if isinstance(pair, list) else []):
             check(f"coaching.pairs[{i}][{j}]", key)

@@ -129,6 +129,15 @@ SAMPLES[ClvDashboardNotice] = lambda: ClvDashboardNotice(to_rep="wang.fang", as_
         channels=(ChannelRoi("ads", "广告投放", 5000.0, 3.0, 2000.0, 2.5),),
         winbacks=(Winback(3, "杭州示例医疗科技有限公司", __import__("datetime").datetime(2026, 11, 2), 0.6, 3000.0, 1),)))
 
+# coaching push (issue 17)
+from crm_core.notices import CoachingPush, CoachingWeek  # noqa: E402
+SAMPLES[CoachingPush] = lambda: CoachingPush(
+    to_rep="zhang.wei", dedupe_key="coaching:zhang.wei:proposal>quote:2026-11-02:rep", rep="zhang.wei", rep_name="张伟",
+    from_stage="proposal", to_stage="quote", from_name="定制方案发送", to_name="首版报价签收",
+    weeks=(CoachingWeek("2026-11-02", 3, 1), CoachingWeek("2026-11-09", 4, 2)), min_rate=0.65, window_days=7,
+    material="方案讲解三步法", link="https://wiki.example.com/fa")
+
+
 @pytest.fixture(scope="module")
 def cfg() -> AppConfig:
     return load_config(EXAMPLE, env={})
