@@ -1,6 +1,6 @@
 """晨会打卡 in chat: 「主攻」 (or 「晨会打卡」) shows today's card, 「主攻 1 3 5」 / 「主攻 #12 #15 #20」
 submits those picks, and a bare 「1 3 5」 does the same while today's card waits for an answer
-(otherwise it is an ordinary message). The card's buttons: 选 / 取消 change the picks (each is
+and no draft question waits for a number (otherwise it is an ordinary message). The card's buttons: 选 / 取消 change the picks (each is
 idempotent: tapping 选 twice picks once) and update the card in place; 提交 sends the
 《重点客户日志》 to the supervisors once — a second submit the same day is refused with what was
 submitted. Every tap passes the policy on its stored card (Action.CHECK_IN) and is the card
@@ -8,6 +8,7 @@ owner's own; crm_core/services/checkin.py keeps the day's row."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date
 
 from cards.model import Card
@@ -18,9 +19,10 @@ from crm_core.services.checkin import (TYPED_ONLY, CheckinError, already_submitt
 from crm_core.services.rows import FocusCheckin, Session
 from handlers.checkin_cards import PICK, SUBMIT, UNPICK, checkin_card, day_label
 from handlers.context import Context, Reply, UserError
-from handlers.registry import HandlerResult, Registry
+from handlers.drafts import DraftStore
+from handlers.registry import HandlerFn, HandlerResult, Registry
 
-NUMBERS_ONLY = r"(?P<numbers>\d{1,2}(?:[\s,，、;；]+\d{1,2}){0,14})"     # the card's numbers only: 「1 3 5」
+NUMBERS_ONLY = re.compile(r"\d{1,2}(?:[\s,，、;；]+\d{1,2}){0,14}")     # the card's numbers only: 「1 3 5」
 
 
 def _card(ctx: Context, s: Session, row: FocusCheckin) -> Card:
@@ -66,14 +68,25 @@ def checkin_cmd(ctx: Context) -> HandlerResult:
     return _submit_typed(ctx, args)
 
 
-def typed_numbers(ctx: Context, registry: Registry) -> HandlerResult:
-    """A bare 「1 3 5」: today's picks while today's card waits; otherwise an ordinary message."""
+def _waiting(ctx: Context) -> bool:
+    """Today's card waits for picks, and no draft question waits for a number (「1」 = its first choice)."""
+    draft = DraftStore(ctx.kv).get(ctx.me.id)
+    if draft is not None and draft.pending:
+        return False
     with ctx.db.uow() as s:
         row = checkin_of(s, ctx.me.id, today_of(ctx.cfg, ctx.now))
-        waiting = row is not None and row.status == "open"
-    if not waiting:
-        return registry.fallback(ctx) if registry.fallback is not None else None
-    return _submit_typed(ctx, ctx.data.get("numbers", ""))
+        return row is not None and row.status == "open"
+
+
+def with_typed_picks(fallback: HandlerFn | None) -> HandlerFn:
+    """The free-text handler, preceded by a bare 「1 3 5」 as today's picks while today's card
+    waits (wrapped in turn by handlers registered later, e.g. an open visit note's question)."""
+    def read(ctx: Context) -> HandlerResult:
+        text = (ctx.event.text or "").strip()
+        if NUMBERS_ONLY.fullmatch(text) and _waiting(ctx):
+            return _submit_typed(ctx, text)
+        return fallback(ctx) if fallback is not None else None
+    return read
 
 
 def checkin_tap(ctx: Context) -> HandlerResult:
@@ -110,5 +123,5 @@ def checkin_tap(ctx: Context) -> HandlerResult:
 def register(registry: Registry) -> None:
     registry.add_command(checkin_cmd, "主攻", "晨会打卡", "今日主攻", usage="晨会打卡:查看今天的打卡卡片,或直接写出今天的主攻商机",
                          example="主攻 1 3 5")
-    registry.add_pattern(NUMBERS_ONLY, lambda ctx: typed_numbers(ctx, registry))
+    registry.set_fallback(with_typed_picks(registry.fallback))
     registry.add_action("checkin", checkin_tap)

@@ -21,6 +21,7 @@ from crm_core.services.checkin import ranked_leads
 from crm_core.services.digest import supervisor_digests
 from handlers.context import Context, Reply
 from handlers.dispatch import dispatch
+from handlers.drafts import Draft, DraftStore
 from handlers.load import build_registry
 from scheduler.jobs import morning_checkin
 
@@ -182,6 +183,14 @@ def test_typed_numbers_submit_and_weekend_silent(runtime, monday) -> None:  # no
         assert s.scalar(select(FocusCheckin).where(FocusCheckin.rep_id == "zhang.wei")) is None
     assert "晨会打卡" in text_of(say(runtime, "zhang.wei", "主攻"))
     assert "卡片上没有第 9 条" in text_of(say(runtime, "zhang.wei", "9"))
+    # a draft question waiting for a number takes 「1」 first (its first choice), not the check-in
+    store = DraftStore(runtime.kv)
+    store.save("zhang.wei", Draft(fields={"company": "宁波甬江医院"},
+                                  pending={"kind": "choice", "card_id": "draft-x-1", "choices": [{"label": "公司"}]}))
+    say(runtime, "zhang.wei", "1")
+    with runtime.db.uow() as s:
+        assert s.scalars(select(FocusCheckin).where(FocusCheckin.rep_id == "zhang.wei")).one().status == "open"
+    store.clear("zhang.wei")
     reply = text_of(say(runtime, "zhang.wei", "1 3"))
     assert f"#{ids['due_today']}" in reply and f"#{ids['healthy']}" in reply and "重点客户日志" in reply
     assert len(cards(runtime, "checkin.log", "ou_wangfang")) == 1
@@ -211,3 +220,18 @@ def test_daily_report_forwarded_once(runtime, monday) -> None:  # noqa: ANN001
     assert isinstance(fresh.item, Card)
     assert "只有张伟本人" in text_of(tap(runtime, "li.na", fresh.item, "转发给主管"))
     assert len(cards(runtime, "report.daily", "ou_wangfang")) == 1
+
+
+def test_copy_to_gets_the_log_too(runtime, monday) -> None:  # noqa: ANN001
+    from crm_core.config.checkin import Checkin
+    from crm_core.notices import FocusLog
+    from crm_core.services.checkin import ensure_checkin, log_recipients, submit
+    ids = seed(runtime)
+    cfg = runtime.cfg.model_copy(update={"checkin": Checkin(copy_to="liu.yang")})
+    assert log_recipients(cfg, "zhang.wei") == [("wang.fang", True), ("liu.yang", False)]
+    with runtime.db.uow() as s:
+        row = ensure_checkin(s, cfg, "zhang.wei", monday())
+        assert row is not None
+        _, notices = submit(s, cfg, "zhang.wei", row.day, monday(), "wecom", picks=[ids["big"]])
+    assert [(n.to_rep, n.as_supervisor) for n in notices] == [("wang.fang", True), ("liu.yang", False)]
+    assert all(isinstance(n, FocusLog) and n.picks[0]["lead_id"] == ids["big"] for n in notices)
