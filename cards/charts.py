@@ -126,8 +126,12 @@ def _category_axis(ax: Any, chart: Chart) -> None:
     ax.set_xticks(range(len(chart.labels)))
     rotate = 30 if len(chart.labels) > 6 or max(len(x) for x in chart.labels) > 6 else 0
     ax.set_xticklabels(chart.labels, rotation=rotate, ha="right" if rotate else "center", fontsize=10)
-    top = max((v for s in chart.series for v in s.values), default=0)
-    ax.set_ylim(0, top * 1.18 if top > 0 else 1)
+    values = [v for s in chart.series for v in s.values]
+    top, bottom = max(max(values), 0), min(min(values), 0)     # a loss-making channel goes below 0
+    span = (top - bottom) or 1
+    ax.set_ylim(bottom - (0.12 * span if bottom < 0 else 0), top + 0.18 * span)
+    if bottom < 0:
+        ax.axhline(0, color="#999999", linewidth=0.8)
     ax.grid(axis="y", alpha=0.3)
 
 

@@ -1,6 +1,7 @@
 """The monthly CLV dashboard card (text): totals, high-value customers at risk, channels ranked
 by attributed margin (ROI where a spend is configured), top service win-backs. Built from the
-notice's ClvDashboard only (crm_core/clv/report.py); a chart of the same data may be added."""
+notice's ClvDashboard only (crm_core/clv/report.py), with a chart of the channel ranking
+(handlers/report_charts.py) that goes as a picture where the platform takes one."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from crm_core.config.schema import AppConfig
 from crm_core.notices import ClvDashboardNotice
 from crm_core.services.journey import JourneyItem
 from handlers.dedup_cards import card_id_part
+from handlers.report_charts import clv_chart
 
 if TYPE_CHECKING:
     from handlers.notify import Renderers
@@ -57,7 +59,7 @@ def clv_dashboard_card(cfg: AppConfig, notice: ClvDashboardNotice) -> Card:
         f"归因方式:{board.model_label},窗口 {cfg.clv.window_days} 天,已剔除欺诈订单"
     return Card(card_id=f"clv-dashboard-{card_id_part(board.month)}-{card_id_part(notice.to_rep)}",
                 title=f"{board.month} 客户价值月报", level=Level.WARNING if board.at_risk else Level.INFO,
-                fields=fields, text="\n".join(dashboard_lines(board)), footer=footer)
+                fields=fields, text="\n".join(dashboard_lines(board)), footer=footer, chart=clv_chart(board))
 
 
 JOURNEY_LINES = 8

@@ -1,13 +1,16 @@
 """The charts of the report cards (people would rather look than read): the monthly merge
-report's overview and the supervisors' stage-penetration figures, as `Chart` specs from the
-notices' plain data. The cards keep every figure as text too: the text version is what goes
+report's overview, the monthly CLV dashboard's channel ranking and the supervisors'
+stage-penetration figures, as `Chart` specs from the notices' plain data. The cards keep every figure as text too: the text version is what goes
 out where pictures cannot (reports.images off, an upload refused)."""
 from __future__ import annotations
 
 from typing import Any
 
 from cards.model import MAX_CHART_LABELS, MAX_CHART_SERIES, Chart, Series
+from crm_core.clv.report import ClvDashboard
 from crm_core.config.schema import AppConfig
+
+CLV_CHANNELS = 8        # bars on the CLV dashboard's chart (the text lists ten)
 
 
 def merge_chart(report: dict[str, Any]) -> Chart:
@@ -30,3 +33,12 @@ def penetration_chart(cfg: AppConfig, items: list[dict[str, Any]]) -> Chart | No
                           tuple(round(float(rates.get((team, step)) or 0) * 100, 1) for step in steps))
                    for team in teams)
     return Chart("bar", "各阶段推进率（近 90 天进入，7 天内推进）", tuple(steps), series, unit="%")
+
+
+def clv_chart(board: ClvDashboard) -> Chart | None:
+    """The month's attributed gross margin per channel (万元), largest first; None without any."""
+    channels = sorted(board.channels, key=lambda c: -c.margin)[:CLV_CHANNELS]
+    if not channels:
+        return None
+    return Chart("bar", f"{board.month} 渠道贡献（{board.model_label}归因毛利）", tuple(c.label for c in channels),
+                 (Series("", tuple(round(c.margin / 1e4, 1) for c in channels)),), unit="万")

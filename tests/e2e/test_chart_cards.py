@@ -3,7 +3,8 @@ through the sandbox): the monthly report's chart is drawn, uploaded through the 
 API (WeCom media/upload, DingTalk oapi media/upload, Feishu im/v1/images; the sandbox checks
 token, multipart form, size and PNG magic) once per picture, and shown with the card; with
 reports.images off, or when the upload is refused, the card arrives as its text version; an
-image id the platform does not know gets the card sent as text too."""
+image id the platform does not know gets the card sent as text too. The monthly CLV
+dashboard carries its channel chart the same way."""
 from __future__ import annotations
 
 import hashlib
@@ -34,7 +35,7 @@ def _report(stack: LocalStack, platform: str, key: str, to: dict[str, str] = OWN
     assert stack.settle()
 
 
-def _cards(stack: LocalStack, platform: str) -> list[dict]:
+def _cards(stack: LocalStack, platform: str, title: str = "客户去重月报") -> list[dict]:
     """Each report card as sent: its readable text and the picture id it shows ("" = none)."""
     out = []
     calls = stack.sandbox.sent(platform)
@@ -51,7 +52,7 @@ def _cards(stack: LocalStack, platform: str) -> list[dict]:
             card = json.loads(body["content"])
             images = [e["img_key"] for e in card["body"]["elements"] if e.get("tag") == "img"]
             out.append({"text": call_text(call), "image": images[0] if images else ""})
-    return [c for c in out if "客户去重月报" in c["text"]]
+    return [c for c in out if title in c["text"]]
 
 
 def test_the_monthly_report_arrives_as_an_image_card(stack, platform):  # noqa: ANN001
@@ -116,3 +117,21 @@ def test_the_monthly_job_sends_each_supervisor_an_image_card(stack):  # noqa: AN
     for platform in ("feishu", "dingtalk"):
         cards = [c for c in _cards(stack, platform) if "2026-11" in c["text"]]
         assert len(cards) == 1 and cards[0]["image"] in stack.sandbox.uploaded_images(platform)
+
+
+def test_the_monthly_clv_dashboard_arrives_with_its_channel_chart(stack, platform):  # noqa: ANN001
+    from crm_core.clv.report import ChannelRoi, ClvDashboard
+    from crm_core.notices import ClvDashboardNotice
+    from handlers.report_charts import clv_chart
+    board = ClvDashboard(month="2026-11", model="last", model_label="末次触点", as_of=None, customers=12,
+                         total_clv=860000.0, month_margin=91000.0, high_value_from=30000.0, at_risk=(),
+                         at_risk_total=0, winbacks=(),
+                         channels=(ChannelRoi("expo", "展会", 42000.0, 4.0, None, None),
+                                   ChannelRoi("ads", "广告投放", 31000.0, 6.0, 12000.0, 2.6)))
+    stack.rt.deliver([ClvDashboardNotice(to_rep=OWNER[platform], dashboard=board, dedupe_key="clv:2026-11")])
+    assert stack.settle()
+    [card] = _cards(stack, platform, "客户价值月报")
+    [(image_id, info)] = stack.sandbox.uploaded_images(platform).items()
+    chart = clv_chart(board)
+    assert chart is not None and info["sha256"] == hashlib.sha256(render_png(chart)).hexdigest()
+    assert card["image"] == image_id and "[图片]" in card["text"] and "展会" in card["text"]

@@ -116,3 +116,23 @@ def test_the_supervisor_digest_draws_its_stage_penetration(cfg):  # noqa: ANN001
     card = digest_supervisor(cfg, notice)
     assert card.chart == chart and "初步接触 → 需求确认" in (card.text or "")
     render_png(chart)          # draws
+
+
+def test_the_clv_dashboard_draws_its_channel_ranking(cfg):  # noqa: ANN001
+    from crm_core.clv.report import ChannelRoi, ClvDashboard
+    from crm_core.notices import ClvDashboardNotice
+    from handlers.clv_cards import clv_dashboard_card
+    board = ClvDashboard(month="2026-11", model="mix", model_label="末次70%+首次30%", as_of=None, customers=2,
+                         total_clv=52000.0, month_margin=8000.0, high_value_from=30000.0, at_risk=(), at_risk_total=0,
+                         channels=(ChannelRoi("expo", "展会", 12000.0, 2.0, None, None),
+                                   ChannelRoi("ads", "广告投放", 53000.0, 3.0, 2000.0, 26.5),
+                                   ChannelRoi("web", "官网", -3000.0, 1.0, 4000.0, -0.75)),
+                         winbacks=())
+    card = clv_dashboard_card(cfg, ClvDashboardNotice(to_rep="wang.fang", dashboard=board))
+    assert card.chart is not None and card.chart.labels == ("广告投放", "展会", "官网")
+    assert card.chart.series[0].values == (5.3, 1.2, -0.3) and card.chart.unit == "万"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert render_png(card.chart).startswith(b"\x89PNG")      # a loss-making channel draws too
+    empty = ClvDashboard(**{**board.__dict__, "channels": ()})
+    assert clv_dashboard_card(cfg, ClvDashboardNotice(to_rep="wang.fang", dashboard=empty)).chart is None
