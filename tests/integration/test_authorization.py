@@ -30,6 +30,9 @@ from cards.render.text import render_text
 from crm_core.authz import LABELS, RULES, TAP_ACTIONS, Action, Principal
 from crm_core.config.schema import AppConfig, Rep, Team
 from crm_core.db.models import Activity, Assignment, Base, CardRecord, DedupReview, Lead
+from crm_core.db.models import FocusCheckin, Reminder
+from crm_core.notices import CheckinCard
+from crm_core.services.checkin import card_notice, ensure_checkin
 from crm_core.notices import FuseReminder, FuseSupervisor, LeadAssigned, Notice
 from crm_core.services.assign import give_lead
 from crm_core.services.capture import save_lead
@@ -351,6 +354,15 @@ def make_cards(rt, clock, w: World, kinds: set[str]) -> dict[str, Card]:  # noqa
     if "confirm" in kinds:
         replies = send(rt, "zhang.wei", text="记录杭州优品科技的王总 13912345678 预算50万", deliver=True)
         cards["confirm"] = card_on_record(rt, next(r.item.card_id for r in replies if isinstance(r.item, Card)))
+    if "checkin" in kinds:                        # 张伟's 晨会打卡 card, as the morning job sends it
+        with rt.db.uow() as s:
+            row = ensure_checkin(s, rt.cfg, "zhang.wei", clock.now)
+            assert row is not None
+            notice = card_notice(s, rt.cfg, row, clock.now)
+        cards["checkin"] = notice_cards(rt, [notice])[(CheckinCard, None)]
+    if "report" in kinds:                         # 张伟's 日报 with 转发给主管
+        replies = send(rt, "zhang.wei", text="日报", deliver=True)
+        cards["report"] = card_on_record(rt, next(r.item.card_id for r in replies if isinstance(r.item, Card)))
     return cards
 
 
@@ -401,6 +413,15 @@ def lead_saved(rt, w: World, actor: str, replies: list[Reply]) -> None:  # noqa:
     assert count(rt, Lead) == len(LEADS) + 1 and "已保存为线索" in said(replies)
 
 
+def checkin_picked(rt, w: World, actor: str, replies: list[Reply]) -> None:  # noqa: ANN001
+    with rt.db.uow() as s:
+        assert [len(r.picks) for r in s.scalars(select(FocusCheckin))] == [1]
+
+
+def report_forwarded(rt, w: World, actor: str, replies: list[Reply]) -> None:  # noqa: ANN001
+    assert count(rt, Reminder, Reminder.kind == "report.daily") >= 1 and "已转发给" in said(replies)
+
+
 TapRow = tuple[str, str, dict[str, str], set[str], dict[str, str], str, Callable[[Any, World, str, list[Reply]], None]]
 TAPS: list[TapRow] = [
     # (card, button, its values, allowed, refused → reply, default refusal, effect)
@@ -435,6 +456,11 @@ TAPS: list[TapRow] = [
     # 确认 on 张伟's draft: an admin may tap it, but the draft is 张伟's own
     ("confirm", "lead.confirm", {}, {"owner"}, {"admin": "已经处理过或已过期", "departed": DEPARTED}, TO_ZHANG,
      lead_saved),
+    # 张伟's 晨会打卡 and 日报: his own only (an admin may not pick or forward for him)
+    ("checkin", "checkin.pick", {}, {"owner"}, {"admin": "只能由本人操作", "departed": DEPARTED}, TO_ZHANG,
+     checkin_picked),
+    ("report", "report.forward", {}, {"owner"}, {"admin": "只能由本人转发", "departed": DEPARTED}, TO_ZHANG,
+     report_forwarded),
 ]
 TAP_CASES = [(row[0], row[1], role) for row in TAPS for role in ROLES]
 
