@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,7 +134,7 @@ def _read_chunk(conn: Connection, lo: int, hi: int, channels: _Channels) -> tupl
                                      np.full(len(chats), channels.encode([CHAT_CHANNEL])[0], dtype=np.int64)])})
 
 
-def _columns(rows: list[Any], n: int) -> list[np.ndarray]:
+def _columns(rows: Sequence[Any], n: int) -> list[np.ndarray]:
     if not rows:
         return [np.zeros(0, dtype=np.int64) for _ in range(n)]
     cols = list(zip(*rows))
@@ -210,17 +211,17 @@ def run_attribution(db: Database, clv: Clv, tz: str, now: datetime, *,
                 _accumulate(sums, model, month[oi], ch, m, share)
         conn.rollback()
     names = channels.names()
-    rows = [{"month": date(mi // 12, mi % 12 + 1, 1), "channel": names[ch], "model": model,
+    rows = [{"month": date(mi // 12, mi % 12 + 1, 1), "channel": names[code], "model": model,
              "margin": v[0], "orders": v[1], "computed_at": now}
-            for (model, mi, ch), v in sorted(sums.items())]
+            for (model, mi, code), v in sorted(sums.items())]
     with db.uow() as s:
         s.execute(delete(AttributionCredit))
         if rows:
             s.execute(insert(AttributionCredit), rows)
     run.rows = len(rows)
-    for (model, _mi, ch), v in sums.items():
+    for (model, _month, code), v in sums.items():
         per = run.by_model.setdefault(model, {})
-        per[names[ch]] = per.get(names[ch], 0.0) + v[0]
+        per[names[code]] = per.get(names[code], 0.0) + v[0]
     run.seconds = time.perf_counter() - started
     return run
 

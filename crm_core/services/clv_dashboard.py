@@ -43,11 +43,12 @@ def _at_risk(session: Session, cfg: AppConfig, day: date, now: datetime) -> tupl
                            .where(ClvSnapshot.as_of == day, ClvSnapshot.previous > 0)).all()
     if not rows:
         return [], 0, 0.0
-    ranked = sorted((r.previous for r in rows), reverse=True)
+    ranked = sorted((float(r.previous or 0) for r in rows), reverse=True)
     top = max(1, int(len(ranked) * clv.high_value_top_percent / 100 + 0.5))
     threshold = ranked[top - 1]
     hits = []
-    for cid, value, prev, last in rows:
+    for cid, value, previous, last in rows:
+        prev = float(previous or 0)
         drop = (prev - value) / prev * 100
         idle = (now - last).days if last else 10**6
         if prev >= threshold and drop > clv.at_risk_drop_percent and idle >= clv.at_risk_idle_days:

@@ -257,8 +257,10 @@ def _resolve_customers(session: Session, rows: list[dict[str, Any]]) -> tuple[di
     target: dict[int, int] = {}
     for cid in wanted:
         cur, hops = cid, 0
-        while cur in found and found[cur][0] == "merged" and found[cur][1] and hops < 10:
+        while cur in found and found[cur][0] == "merged" and hops < 10:
             nxt = found[cur][1]
+            if nxt is None:
+                break
             if nxt not in found:
                 found[nxt] = session.execute(select(Customer.status, Customer.merged_into_id)
                                              .where(Customer.id == nxt)).one()._tuple()
@@ -280,10 +282,10 @@ def _store(session: Session, model: type[Order] | type[Touchpoint], rows: list[d
     result = StoreResult()
     existing: dict[str, Any] = {}
     keys = [r["external_id"] for r in rows]
+    source_col, external_col = model.__table__.c.source, model.__table__.c.external_id
     for i in range(0, len(keys), 900):
-        for obj in session.scalars(select(model).where(model.source == source,
-                                                       model.external_id.in_(keys[i:i + 900]))):
-            existing[obj.external_id] = obj
+        for obj in session.scalars(select(model).where(source_col == source, external_col.in_(keys[i:i + 900]))):
+            existing[getattr(obj, "external_id")] = obj
     fresh, changes = [], []
     names = list(fields)
     for r in rows:
