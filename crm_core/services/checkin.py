@@ -30,8 +30,10 @@ from crm_core.worktime import WorkCalendar
 
 BUTTONED = 5                   # a card holds six buttons: five leads and 提交
 FAR = date.max
-# not a move of the deal: bookkeeping, the lead's creation, edits, stage moves (counted apart)
-NOT_FOLLOW_UPS = frozenset(SYSTEM_KINDS) | {"created", "edit", "stage", "voice_note"}
+# not the rep moving the deal: bookkeeping, the lead's creation and edits, stage moves (counted
+# apart, with the answers recorded on entering a stage), a supervisor's nudge or assist flag, a help request
+NOT_FOLLOW_UPS = frozenset(SYSTEM_KINDS) | {"created", "edit", "stage", "stage_entry", "voice_note", "nudge",
+                                            "assist", "help"}
 TYPED = re.compile(r"[#＃]\s*(\d{1,12})|(\d{1,3})")
 TYPED_ONLY = re.compile(r"^\s*(?:[#＃]?\s*\d{1,12}[\s,，、;；]*){1,15}$")
 

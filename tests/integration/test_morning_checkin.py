@@ -16,7 +16,7 @@ from bot.events import CardAction, EventKind, InboundEvent
 from bot.pipeline import Pipeline
 from cards.model import Card, card_from_dict
 from cards.render.text import render_text
-from crm_core.db.models import AuditLog, CardRecord, Customer, FocusCheckin, Lead, Task
+from crm_core.db.models import Activity, AuditLog, CardRecord, Customer, FocusCheckin, Lead, Task
 from crm_core.services.checkin import ranked_leads
 from crm_core.services.digest import supervisor_digests
 from handlers.context import Context, Reply
@@ -154,6 +154,10 @@ def test_checkin_log_and_next_day_moves(runtime, monday) -> None:  # noqa: ANN00
     # a follow-up on one pick; Tuesday's card shows it moved, the other did not
     monday.advance(hours=4)
     assert "已记录跟进" in text_of(say(runtime, "zhang.wei", f"跟进 #{ids['healthy']} 电话沟通了报价,客户认可"))
+    with runtime.db.uow() as s:           # a supervisor's nudge is not the rep moving the deal
+        lead = s.get_one(Lead, ids["due_today"])
+        s.add(Activity(customer_id=lead.customer_id, lead_id=lead.id, kind="nudge", actor="wang.fang",
+                       text="主管催办", created_at=monday()))
     monday.now = MONDAY_0845 + timedelta(days=1)
     assert morning_checkin(runtime, monday())["cards"] == 2
     tuesday = cards(runtime, "checkin.card", "zhangwei")[-1]
