@@ -12,6 +12,7 @@ from crm_core.clv.report import ClvDashboard
 from crm_core.config.schema import AppConfig
 from crm_core.notices import ClvDashboardNotice
 from crm_core.services.journey import JourneyItem
+from crm_core.visibility import mask
 from handlers.dedup_cards import card_id_part
 from handlers.report_charts import clv_chart
 
@@ -65,13 +66,22 @@ def clv_dashboard_card(cfg: AppConfig, notice: ClvDashboardNotice) -> Card:
 JOURNEY_LINES = 8
 
 
-def journey_lines(cfg: AppConfig, items: list[JourneyItem], limit: int = JOURNEY_LINES) -> list[str]:
-    """全旅程时间轴 in 「查客户」: the latest orders, touchpoints and chat follow-ups, one line each."""
+def journey_lines(cfg: AppConfig, items: list[JourneyItem], limit: int = JOURNEY_LINES,
+                  amounts: str = "visible") -> list[str]:
+    """全旅程时间轴 in 「查客户」: the latest orders, touchpoints and chat follow-ups, one line each.
+    `amounts`: the viewer's level for money (crm_core/visibility.py "budget"): visible, masked
+    (a size band) or hidden (orders without figures)."""
     lines = []
     for item in items[:limit]:
         day = local(item.at, cfg.app.timezone).strftime("%Y-%m-%d")
         if item.kind == "order":
-            what = f"下单 {yuan(item.amount or 0)}(毛利 {yuan(item.gross_margin or 0)}){'〔欺诈,不计〕' if item.fraud else ''}"
+            if amounts == "visible":
+                what = f"下单 {yuan(item.amount or 0)}(毛利 {yuan(item.gross_margin or 0)})"
+            elif amounts == "masked":
+                what = f"下单 {mask('budget', int(item.amount or 0))}"
+            else:
+                what = "下单"
+            what += "〔欺诈,不计〕" if item.fraud else ""
         else:
             what = item.label + ("〔影响客户价值〕" if item.clv_impact else "")
         lines.append(f"· {day} {what} · {item.channel_label}")

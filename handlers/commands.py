@@ -59,7 +59,8 @@ def find_customer(ctx: Context) -> str:
     lines.append("客户编号以 C 开头,线索编号以 # 开头;给客户记跟进:跟进 C编号 内容")
     if len(hits) == 1:            # one customer: its full journey (全旅程时间轴), latest first
         with ctx.db.uow() as s:
-            journey = journey_lines(ctx.cfg, customer_journey(s, hits[0].id, JOURNEY_LINES))
+            journey = journey_lines(ctx.cfg, customer_journey(s, hits[0].id, JOURNEY_LINES),
+                                    amounts=ctx.viewer.level("budget"))
         if journey:
             lines += ["全旅程时间轴(最近):", *journey]
     return "\n".join(lines)
