@@ -26,6 +26,7 @@ SECTION_LABELS: dict[str, str] = {
     "platforms": "平台接入", "schedules": "定时任务", "voice": "语音识别", "logging": "日志格式",
     "reports": "报表图片",
     "approvals": "审批流程",
+    "clv": "客户价值与归因",
     "checkin": "晨会打卡",
 }
 AVAILABILITY_LABELS: dict[str, str] = {"active": "在岗", "on_leave": "休假", "departed": "已离职"}
