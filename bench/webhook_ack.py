@@ -4,7 +4,7 @@ under the same waitress settings that only verifies, decrypts and answers), in t
 (b) open loop, 300 requests/s for 30 s, latency from the scheduled send (target p99 < 50 ms).
 
     .venv/bin/python bench/webhook_ack.py [--duration 10] [--rate 300] [--open-duration 30]
-        [--connections 64] [--no-redis] [--no-docs] [--quick]
+        [--connections 64] [--no-redis] [--no-docs] [--quick] [--closed-only] [--profile DIR]
 
 Every request is a distinct, signed and encrypted text callback from one of many configured
 reps (a realistic mix of customer notes and commands), pre-built before its timed window.
@@ -181,11 +181,38 @@ def measure_closed(target: Target, factory: CallbackFactory, args: argparse.Name
         prefix = srv.data_dir / "wrk"
         write_wrk_files(factory.build(int(CLOSED_CAP_RPS * args.duration)), prefix, args.wrk_threads)
         cpu0 = srv.cpu_s()
+        spy = profile(srv, target, args, "closed")
         res = run_wrk(srv.port, prefix, args.connections, args.duration, args.wrk_threads)
+        if spy is not None:
+            spy.wait()
         m = Measurement(target.name, srv.cpu_s() - cpu0, closed=res)
         if target.crm:
             m.worker = srv.worker_progress(res.requests - res.non200 + int(WARMUP_RATE * WARMUP_S))
     return m
+
+
+def profile(srv: Server, target: Target, args: argparse.Namespace, loop: str) -> "_Spies | None":
+    """`--profile DIR`: two py-spy recordings of a crm-bot server for the timed window, as collapsed
+    stacks per thread in DIR: `*-gil.txt` only the samples holding the GIL (what runs), `*-all.txt`
+    every thread in every sample, waiting ones included (where they wait)."""
+    if not args.profile or not target.crm:
+        return None
+    base = Path(args.profile) / f"{target.name.replace(' ', '-')}-{loop}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    spies = [subprocess.Popen(["py-spy", "record", "--pid", str(srv.proc.pid), "--duration", str(int(args.duration)),
+                               "--format", "raw", "--threads", "--nonblocking", "--rate", "100", *flags,
+                               "--output", f"{base}-{name}.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for name, flags in (("gil", ["--gil"]), ("all", ["--idle"]))]
+    return _Spies(spies)
+
+
+class _Spies:
+    def __init__(self, procs: list[subprocess.Popen]) -> None:
+        self.procs = procs
+
+    def wait(self) -> None:
+        for proc in self.procs:
+            proc.wait()
 
 
 def measure_open(target: Target, factory: CallbackFactory, args: argparse.Namespace, workdir: Path) -> Measurement:
@@ -249,9 +276,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-redis", action="store_true", help="skip the crm-bot + Redis variant")
     p.add_argument("--no-docs", action="store_true", help="don't rewrite docs/benchmarks.md")
     p.add_argument("--quick", action="store_true", help="smoke run: 3 s closed, 5 s open, no docs")
+    p.add_argument("--closed-only", action="store_true", help="only (a), the closed loop (implies --no-docs)")
+    p.add_argument("--profile", metavar="DIR", help="py-spy (on PATH) records each crm-bot server during (a) into DIR")
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.open_duration, args.no_docs = 3.0, 5.0, True
+    if args.closed_only:
+        args.no_docs = True
+    if args.profile and shutil.which("py-spy") is None:
+        p.error("--profile needs py-spy on PATH (pip install py-spy)")
     args.warm = int(WARMUP_RATE * WARMUP_S)
     return args
 
@@ -283,6 +316,8 @@ def main(argv: list[str] | None = None) -> None:
         if use_redis:
             drop_redis_keys(REDIS_URL, prefix)
         shutil.rmtree(workdir, ignore_errors=True)
+    if not opened:
+        return
     summary = summary_line(closed, opened)
     print(summary, flush=True)
     if not args.no_docs:
@@ -296,6 +331,8 @@ def run_all(args: argparse.Namespace, tgts: list[Target], factory: CallbackFacto
     for t in tgts:
         closed[t.name] = measure_closed(t, factory, args, workdir)
         print(closed_line(closed[t.name], closed["floor"].closed.rps), flush=True)
+    if args.closed_only:
+        return closed, {}
     null = Target("null", [sys.executable, str(ROOT / "bench" / "webhook_ack_load.py"), "null-server", "--port"])
     opened: dict[str, Measurement] = {}
     for t in [null, *tgts]:

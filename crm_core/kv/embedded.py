@@ -5,15 +5,15 @@ guarded by one condition variable shared by the web, worker and scheduler thread
 The clock is injectable (epoch seconds); waits are bounded in real time.
 
 With a `path` the store is durable: every change to a queue message or a key (not to a lock)
-is recorded under the mutex and written to the journal (`crm_core/kv/journal.py`) in batches
-shared by concurrent callers (`JournalWriter`), in the order they were recorded. The calls that
-precede something outside the store — `put`, `put_once` (the webhook's 200 follows), `claim`
-(a database write or a platform call follows), `retry_dead` — return only once their change is
-written, and with it every change recorded before it. The others (take's attempt count, ack,
-nack, dead_letter, set, delete, incr) are written with the next such call or `close()`: lost
-only if the process dies before then, which at-least-once delivery already covers (an ack lost
-means a redelivery the inbound log and the outbox recognise). Waiting costs a GIL hand-back
-(SQLite releases it to write), so the worker's many small changes do not wait.
+is recorded under the mutex into the journal (`crm_core/kv/journal.py`): copied into a segment
+mapped in memory, in the order recorded, durable at once (it survives a kill -9); a background
+thread folds it into the journal's SQLite file. The calls that precede something outside the
+store — `put`, `put_once` (the webhook's 200 follows), `claim` (a database write or a platform
+call follows), `retry_dead` — also `sync`: only when the segment was full (the fold fell behind)
+do they wait for room, or fail with JournalError. The others (take's attempt count, ack, nack,
+dead_letter, set, delete, incr) never wait: a change of theirs that found the segment full goes
+in with the next room, lost only if the process dies before then, which at-least-once delivery
+already covers (an ack lost means a redelivery the inbound log and the outbox recognise).
 
 A new store on the same file starts where the old one stopped, however it stopped: ready
 messages stay ready, in-flight ones are ready again (their worker died with the process;
@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import random
 import threading
 import time
 import uuid
@@ -43,6 +44,12 @@ _MAX_WAIT_REAL_S = 1.0
 _MAX_WAIT_INJECTED_S = 0.05
 _REASON_MAX = 4000
 _NO_MESSAGE = (None,) * 9   # a deleted message's journal row, after its ref
+
+
+def _new_id() -> str:
+    """A message id: 128 random bits like uuid4().hex, from the random module's generator (seeded
+    from the OS, reseeded in a forked child), so no system call on the ack path."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def _seconds(ttl: float) -> float:
@@ -82,14 +89,15 @@ class EmbeddedQueue(WorkQueue):
         self._dead: OrderedDict[str, None] = OrderedDict()
         self._seq = itertools.count()
 
-    # Message ids are drawn *before* taking the store's mutex: uuid4() reads os.urandom, a system
-    # call that releases the GIL, and a thread parked there while holding the mutex makes every
-    # webhook thread queue up behind it (measured: the ack bench fell from 65 % to 15 % of the floor).
-    # put, put_once and retry_dead end with `self._kv.sync(gen)` *after* leaving the mutex: they
-    # return once what they changed (or, for a repeat, saw) is in the journal. The rest only
-    # record their change: see the module docstring.
+    # Message ids are drawn *before* taking the store's mutex, and not by uuid4(): os.urandom is a
+    # system call that releases the GIL, and getting it back under load waits for a switch
+    # interval (a thread parked there holding the mutex made every webhook thread queue up behind
+    # it: the ack bench fell from 65 % to 15 % of the floor; outside it, 11 % of the webhook
+    # threads' time in py-spy). put, put_once and retry_dead end with `self._kv.sync(gen)` *after*
+    # leaving the mutex: they return once what they changed (or, for a repeat, saw) is in the
+    # journal. The rest only record their change: see the module docstring.
     def put(self, payload: dict[str, Any]) -> str:
-        body, message_id = encode_payload(payload), uuid.uuid4().hex
+        body, message_id = encode_payload(payload), _new_id()
         with self._cond:
             self._add_ready(message_id, body, self._kv.now())
             gen = self._kv.gen
@@ -97,7 +105,7 @@ class EmbeddedQueue(WorkQueue):
         return message_id
 
     def put_once(self, payload: dict[str, Any], claim_key: str, ttl: float) -> str | None:
-        body, seconds, message_id = encode_payload(payload), _seconds(ttl), uuid.uuid4().hex
+        body, seconds, message_id = encode_payload(payload), _seconds(ttl), _new_id()
         with self._cond:   # the store's one mutex: claim and put are atomic together
             repeat = self._kv.entry(claim_key) is not None
             if not repeat:
@@ -243,7 +251,7 @@ class EmbeddedQueue(WorkQueue):
                 del self._dead[i]
                 old = self._messages.pop(i)
                 self._record_gone(i)
-                self._add_ready(uuid.uuid4().hex, old.payload, now, old.enqueued_at)   # admin path: rare
+                self._add_ready(_new_id(), old.payload, now, old.enqueued_at)   # admin path: rare
             if moved:
                 self._cond.notify_all()
             gen = self._kv.gen
