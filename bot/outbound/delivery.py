@@ -221,7 +221,7 @@ class Outbox:
         window = max(0.0, self._now() - job.created) if job.attempts > 1 else 0.0
         keep()
         if job.kind == "card" and not job.as_text and job.card is not None:
-            return self._send_card(job, job.card, window)
+            return self._send_card(job, job.card, window, keep)
         if job.kind == "card_update" and not job.as_text and job.card is not None:
             return channel.update_card(job.to, job.card, job.ref, job.response_code)
         refs: dict[str, Any] = {"fallback": "text"} if job.card is not None else {}
@@ -237,7 +237,7 @@ class Outbox:
                 self.rows.save_progress(job)
         return refs
 
-    def _send_card(self, job: Job, card: Card, window: float) -> dict[str, Any]:
+    def _send_card(self, job: Job, card: Card, window: float, keep: Callable[[], None]) -> dict[str, Any]:
         """A card, with its chart's picture where there is one (uploaded first; see images.py).
         A send the platform refuses with the picture (an id it no longer knows) goes once more
         as the text version, and the cached id is forgotten."""
@@ -245,6 +245,7 @@ class Outbox:
         image = None
         if self.images is not None and card.chart is not None:
             image = self.images.image_for(channel, card, last_attempt=job.attempts >= self.max_attempts)
+            keep()                       # an upload (or waiting for another's) took a while
         if not image:
             return channel.send_card(job.to, job.route, card, uuid=uuid, resend_window=window)
         try:

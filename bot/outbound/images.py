@@ -24,6 +24,7 @@ from crm_core.kv.base import KV
 log = logging.getLogger("crm_bot.outbound")
 
 KEY_PREFIX = "chart-image"
+UPLOAD_LOCK_TTL = 15.0         # one upload call (≤ 13 s with its timeouts)
 
 
 class ChartImages:
@@ -49,6 +50,18 @@ class ChartImages:
         cached = self.kv.get(key)
         if cached:
             return str(cached)
+        # the monthly report goes to every supervisor at once, through parallel workers: one
+        # uploads, the others wait for its id (or upload themselves if it takes too long)
+        lock = self.kv.lock(f"{key}:upload", ttl=UPLOAD_LOCK_TTL)
+        held = lock.acquire(blocking=True, timeout=UPLOAD_LOCK_TTL)
+        try:
+            cached = self.kv.get(key)
+            return str(cached) if cached else self._upload(channel, card, png, key, last_attempt)
+        finally:
+            if held:
+                lock.release()
+
+    def _upload(self, channel: Channel, card: Card, png: bytes, key: str, last_attempt: bool) -> str | None:
         try:
             image = channel.upload_image(png)
         except PermanentError as err:

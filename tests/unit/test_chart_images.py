@@ -70,3 +70,22 @@ def test_a_transient_failure_is_retried_then_text_on_the_last_attempt(kv):  # no
         images.image_for(channel, CARD, last_attempt=False)
     assert images.image_for(channel, CARD, last_attempt=True) is None
     assert len(channel.uploads) == 2
+
+
+def test_parallel_sends_of_one_picture_upload_it_once(kv):  # noqa: ANN001
+    import threading
+    import time
+
+    class Slow(Channel):
+        def upload_image(self, png: bytes) -> str:
+            time.sleep(0.3)
+            return super().upload_image(png)
+
+    images, channel, got = ChartImages(kv, lambda: Reports()), Slow("dingtalk"), []
+    threads = [threading.Thread(target=lambda: got.append(images.image_for(channel, CARD, last_attempt=False)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == ["id-1"] * 3 and len(channel.uploads) == 1
