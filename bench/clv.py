@@ -31,6 +31,7 @@ from crm_core.db import Database
 from crm_core.db.migrate import upgrade
 from crm_core.db.scratch import scratch_postgres
 from crm_core.services.clv_attribution import run_attribution
+from crm_core.services.clv_value import compute_snapshots
 
 PG_ADMIN_URL = os.environ.get("CRM_BOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 START = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp())
@@ -146,13 +147,18 @@ def bench(backend: str, url: str | None, orders: int, touchpoints: int, customer
             cpu = time.process_time() - cpu0
             with db.engine.connect() as conn:
                 check = conn.execute(text("SELECT model, SUM(margin) FROM attribution_credits GROUP BY model")).all()
+            started = time.perf_counter()
+            with db.uow() as s:
+                snap = compute_snapshots(s, Clv(), "Asia/Shanghai", NOW)
+            clv_seconds = time.perf_counter() - started
         finally:
             db.dispose()
     spread = max(abs(m - run.margin) for _, m in check) if check else float("nan")
     return (f"clv attribution [{db.dialect}] {orders:,} orders / {touchpoints:,} touchpoints / {customers:,} "
             f"customers: generated in {gen:.0f} s; attributed (4 models) in {run.seconds:.1f} s "
             f"(reading {run.read_seconds:.1f} s, CPU {cpu:.1f} s), {run.unattributed:,} orders without a touchpoint, "
-            f"{run.rows} credit rows, models agree on the total margin within {spread:.4f}")
+            f"{run.rows} credit rows, models agree on the total margin within {spread:.4f}; "
+            f"CLV of {snap.customers:,} customers in {clv_seconds:.1f} s")
 
 
 def main() -> None:
