@@ -15,6 +15,7 @@ from bot.web.callbacks import callbacks
 from bot.web.context import attach_runtime
 from bot.web.health import health
 from bot.web.lead_api import lead_api
+from bot.web.approval_api import approval_api
 from bot.web.metrics import metrics
 from bot.web.rejections import log_rejections
 from bot.web.workflow_api import workflow_api
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(workflow_api)
     app.register_blueprint(lead_api)
+    app.register_blueprint(approval_api)
     app.register_blueprint(audit_api)
     app.register_blueprint(clv_api)
     app.register_blueprint(callbacks)

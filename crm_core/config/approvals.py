@@ -148,14 +148,16 @@ def approval_problems(section: Any, rep_ids: set[str], stage_keys: set[str]) -> 
     if not isinstance(section, dict):
         return []
     out: list[str] = []
-    groups = section.get("groups") if isinstance(section.get("groups"), dict) else {}
+    raw_groups = section.get("groups")
+    groups: dict[str, Any] = raw_groups if isinstance(raw_groups, dict) else {}
     for name, members in groups.items():
         for i, rep in enumerate(members if isinstance(members, list) else []):
             if str(rep) not in rep_ids:
                 out.append(f"approvals.groups.{name}[{i}]: unknown rep '{rep}' / 没有这位销售人员「{rep}」")
         if isinstance(members, list) and not members:
             out.append(f"approvals.groups.{name}: empty group / 分组「{name}」没有成员")
-    flows = section.get("flows") if isinstance(section.get("flows"), dict) else {}
+    raw_flows = section.get("flows")
+    flows: dict[str, Any] = raw_flows if isinstance(raw_flows, dict) else {}
     seen_words: dict[str, str] = {}
     for code, flow in flows.items():
         if not isinstance(flow, dict):
@@ -173,7 +175,8 @@ def approval_problems(section: Any, rep_ids: set[str], stage_keys: set[str]) -> 
                 kind, ref = parse_approver(str(node.get("approver", "")))
             except ValueError:
                 continue            # the schema reports it
-            when = node.get("when") if isinstance(node.get("when"), dict) else {}
+            raw_when = node.get("when")
+            when: dict[str, Any] = raw_when if isinstance(raw_when, dict) else {}
             for j, stage in enumerate(when.get("stages") or []):
                 if stage_keys and str(stage) not in stage_keys:
                     out.append(f"approvals.flows.{code}.nodes[{i}].when.stages[{j}]: unknown stage '{stage}' / "

@@ -92,9 +92,9 @@ def sync_flow(s: Session, code: str, flow: Flow, now: datetime) -> tuple[Approva
             s.flush()
     except IntegrityError:            # another instance recorded it first
         s.expire_all()
-        current = current_version(s, code)
-        assert current is not None
-        return current, []
+        recorded = current_version(s, code)
+        assert recorded is not None
+        return recorded, []
     _make_current(s, [*rows, row], row)
     audit.record(s, "config", "approval.flow_version", target_type="approval_flow", target_id=code,
                  detail={"version": row.version, "previous": old.version if old else None}, now=now)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from crm_core import audit
@@ -189,12 +190,13 @@ def decide(s: Session, cfg: AppConfig, a: Approval, *, node_index: int, actor: s
         raise ApprovalError(f"驳回需要写理由:发送「审批意见 A{a.id} 驳回 理由…」。")
     final = decision == "reject" or node_index + 1 >= len(a.plan)
     new_status = "rejected" if decision == "reject" else ("approved" if final else "pending")
-    done = s.execute(update(Approval).where(Approval.id == a.id, Approval.node_index == node_index,
+    # an UPDATE runs to a CursorResult; Session.execute is typed as returning a plain Result
+    done = cast("CursorResult[Any]", s.execute(update(Approval).where(Approval.id == a.id, Approval.node_index == node_index,
                                             Approval.status == "pending")
                      .values(node_index=node_index if final else node_index + 1, status=new_status,
                              node_started_at=now, reminded_at=None, escalated_at=None,
                              decided_at=now if final else None)
-                     .execution_options(synchronize_session=False))
+                     .execution_options(synchronize_session=False)))
     if done.rowcount != 1:
         s.refresh(a)
         return Decided(a, _state_line(cfg, a), [], repeated=True)
@@ -209,12 +211,12 @@ def decide(s: Session, cfg: AppConfig, a: Approval, *, node_index: int, actor: s
     version = _version_of(s, a)
     notices = _settle_cards(s, a, node_index, f"已由 {who} {verdict} · {local(now, cfg.app.timezone):%m-%d %H:%M}",
                             tapped_card)
-    base = dict(approval_id=a.id, flow_name=version.name, title=str(a.facts.get("title") or ""), actor_name=who,
-                node_name=node.name, comment=comment, lead_id=a.lead_id)
     nxt = node_of(a) if new_status == "pending" else None
     event = "rejected" if new_status == "rejected" else "approved" if new_status == "approved" else "node_approved"
     notices.append(ApprovalProgress(to_rep=a.submitter, event=event, next_node=nxt.name if nxt else None,
-                                    dedupe_key=f"approval:progress:{a.id}:{node_index}:{event}", **base))
+                                    approval_id=a.id, flow_name=version.name, title=str(a.facts.get("title") or ""),
+                                    actor_name=who, node_name=node.name, comment=comment, lead_id=a.lead_id,
+                                    dedupe_key=f"approval:progress:{a.id}:{node_index}:{event}"))
     if nxt is not None:
         s.flush()
         notices += _card_notices(s, cfg, a, version.version, version.name)

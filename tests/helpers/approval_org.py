@@ -37,7 +37,7 @@ APPROVALS: dict[str, Any] = {
 
 
 def uid(rep_id: str, platform: str) -> str:
-    return PEOPLE[rep_id][COLUMN[platform]]
+    return str(PEOPLE[rep_id][COLUMN[platform]])
 
 
 def approval_config(base: AppConfig, platform: str = "wecom", approvals: dict[str, Any] | None = None) -> AppConfig:
