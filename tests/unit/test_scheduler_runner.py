@@ -127,7 +127,9 @@ def test_job_lines_show_next_run_and_last_result(store):  # noqa: ANN001
     assert set(lines) == {"heartbeat", "fuse_scan", "health_scores", "health_refresh", "rep_digest",
                           "supervisor_digest", "merge_report", "followup_scan", "pool_scan", "routing_check",
                           "first_contact_scan", "outbox_sweep",
+                          "clv_nightly", "clv_dashboard",
                           "morning_checkin"}
     assert "2026-11-22 14:05" in lines["heartbeat"] and "ok" in lines["heartbeat"]
     assert "2026-11-23 09:30" in lines["rep_digest"] and "never run" in lines["rep_digest"]
     assert "2026-12-01 09:00" in lines["merge_report"]
+    assert "2026-12-05 09:00" in lines["clv_dashboard"] and "2026-11-23 02:30" in lines["clv_nightly"]
