@@ -14,6 +14,7 @@ from crm_core.config.checkin import checkin_problems
 from crm_core.config.coaching import field_work_problems
 from crm_core.config.schema import AppConfig
 from crm_core.config.clv import clv_problems
+from crm_core.config.visibility import visibility_warnings
 from crm_core.config.vocabulary import CAPTURE_FIELDS, CHANNELS, GATE_ITEMS
 
 
@@ -116,6 +117,7 @@ def reference_warnings(cfg: AppConfig) -> list[str]:
         if stage.outcome and stage.required:
             out.append(f"funnel.stages[{i}].required: '{stage.key}' is a closing stage, a lead never leaves it / "
                        f"「{stage.name}」是结束阶段,线索不会离开它,离开条件不起作用")
+    out += visibility_warnings(cfg.visibility, {role for rep in cfg.org.reps for role in rep.roles})
     return out
 
 

@@ -42,9 +42,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _everything() -> list[Scope]:
+    return ["all"]
+
+
 class RoleView(_Strict):
     """One role: its row scope and the level of each field (fields left out: `default`)."""
-    scope: list[Scope] = Field(default_factory=lambda: ["all"], min_length=1)
+    scope: list[Scope] = Field(default_factory=_everything, min_length=1)
     default: Level = "visible"
     fields: dict[FieldName, Level] = Field(default_factory=dict)
 
@@ -116,3 +120,10 @@ class Visibility(_Strict):
 
     def role(self, name: str) -> RoleView:
         return self.roles.get(name) or DEFAULT_ROLES.get(name, ALL)
+
+
+def visibility_warnings(visibility: Visibility, held_roles: set[str]) -> list[str]:
+    """Rules for roles nobody holds (a typo in org.reps[].roles, or a role not yet given)."""
+    return [f"visibility.roles.{role}: nobody in org.reps has this role, the rule applies to no one / "
+            f"没有人有「{role}」这个角色,这条查看权限规则不作用于任何人"
+            for role in sorted(visibility.roles) if role not in held_roles and role != "admin"]

@@ -54,7 +54,7 @@ def lead_view(lead: Lead, now: datetime, contact: Contact | None = None,
     """A lead for the API; with a `viewer`, as they may see it (crm_core/visibility.py; then
     `show_phone` is theirs: the policy's VIEW_PHONE on this lead)."""
     phone = contact.phone if contact else None
-    view = {
+    view: dict[str, Any] = {
         "id": lead.id, "title": lead.title, "customer_id": lead.customer_id, "stage": lead.stage,
         "status": lead.status, "owner": lead.owner_rep_id, "team": lead.team_id,
         "product": lead.product, "budget_cny": lead.budget_cny, "timeline": lead.timeline,
