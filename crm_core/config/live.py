@@ -28,6 +28,7 @@ SECTION_LABELS: dict[str, str] = {
     "approvals": "审批流程",
     "clv": "客户价值与归因",
     "checkin": "晨会打卡",
+    "visit_notes": "拜访纪要", "stage_entry": "进阶段必填动作", "coaching": "辅导推送",
 }
 AVAILABILITY_LABELS: dict[str, str] = {"active": "在岗", "on_leave": "休假", "departed": "已离职"}
 
