@@ -261,6 +261,14 @@ def _admin_only(cfg: AppConfig, who: Principal, target: Any, action: Action) -> 
     return ALLOW if is_admin(who) else deny(f"抱歉,{LABELS[action]}需要管理员权限。")
 
 
+def _api_use(cfg: AppConfig, who: Principal, target: Any, action: Action) -> Decision:
+    """The API's leads and customers: the admin token, or a person through their own token
+    (what they see is theirs: crm_core/visibility.py)."""
+    if is_admin(who) or who.kind == "rep":
+        return ALLOW
+    return deny(f"抱歉,{LABELS[action]}需要管理员权限或个人令牌。")
+
+
 def _view_phone(cfg: AppConfig, who: Principal, target: LeadFacts | CustomerFacts, action: Action) -> Decision:
     """A lead's phones: its owner, its supervisors, admins. A customer's: its owner, the owners of
     its open leads, the supervisors of their teams (or of the leads' teams), admins."""
@@ -428,7 +436,7 @@ RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.MANAGE_APPROVAL_FLOWS: (_admin_only, None),
     Action.REVIEW_ALL_DUPLICATES: (_review_all, None),
     Action.SET_AVAILABILITY: (_supervises_rep, (RepFacts,)),
-    Action.API_USE: (_anyone, None),                    # rights and visibility apply per row
+    Action.API_USE: (_api_use, None),                   # rights and visibility apply per row
     Action.API_READ: (_admin_only, None),
     Action.API_WRITE: (_admin_only, None),
     Action.COMPLETE_TASK: (_works_task, (TaskFacts,)),

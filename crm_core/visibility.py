@@ -91,7 +91,7 @@ def mask(name: str, value: Any) -> Any:
     if name == "phone":
         return mask_phone(str(value))
     if name == "budget" and isinstance(value, (int, float)):
-        return next((label for top, label in BANDS if value < top), "500万以上")
+        return next((label for top, label in BANDS if value <= top), "500万以上")
     if name in ("id_number", "bank_account"):
         text = str(value)
         return "*" * max(len(text) - 4, 4) + text[-4:]
@@ -141,6 +141,16 @@ class Viewer:
         """For a read model: the masked text of each masked field and the set of hidden ones."""
         masked = {k: mask(k, v) for k, v in values.items() if self.level(k, row) == "masked"}
         return masked, frozenset(k for k in values if self.level(k, row) == "hidden")
+
+    def breakdown(self, by_rep: Mapping[str, Any], by_team: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A report's per-rep and per-team rows cut to the viewer's scope (everything for `all`;
+        the pool's row with `pool`); per-rep rows keyed by rep id need `owner` not hidden."""
+        if self.scope.all:
+            reps, teams = dict(by_rep), dict(by_team)
+        else:
+            reps = {k: v for k, v in by_rep.items() if k in self.scope.reps or (self.scope.pool and k.startswith("("))}
+            teams = {k: v for k, v in by_team.items() if k in self.scope.teams}
+        return ({} if self.levels["owner"] == "hidden" else reps), teams
 
     def filter_dict(self, view: dict[str, Any], keys: Mapping[str, str], row: Target = None) -> dict[str, Any]:
         """An API object with each key of `keys` (key → field) left out when hidden, masked when

@@ -71,7 +71,7 @@ def _day(value: str | None) -> str:
 
 def _todo_line(i: int, t: dict[str, Any]) -> str:
     late = f" · 已逾期 {t['overdue_days']} 天" if t.get("overdue_days") else " · 今天到期"
-    budget = f" · {money(t['budget_cny'])}" if t.get("budget_cny") else ""
+    budget = f" · {t.get('budget_text') or money(t['budget_cny'])}" if t.get("budget_cny") or t.get("budget_text") else ""
     ref = f"{task_label(int(t['task_id']))} " if t.get("task_id") else ""
     return f"{i}. {ref}{title_with_customer(t.get('title'), t.get('customer'))}{budget}{late}"
 

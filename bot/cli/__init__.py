@@ -14,6 +14,7 @@ from bot.cli.outbox import outbox_group
 from bot.cli.queue import queue_group
 from bot.cli.sandbox import sandbox_cmd
 from bot.cli.simulate import simulate_cmd
+from bot.cli.tokens import token_group
 from bot.cli.voice import voice_group
 from bot.cli.workflow import assign_group, handover_cmd, report_funnel_cmd
 from bot.logsetup import install
@@ -28,7 +29,7 @@ def cli(verbose: bool) -> None:
 
 for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbox_cmd, outbox_group, simulate_cmd,
                 assign_group, handover_cmd, report_group, import_cmd, dedup_group, merge_group, queue_group, audit_cmd,
-                voice_group):
+                voice_group, token_group):
     cli.add_command(command)
 report_group.add_command(report_funnel_cmd)
 scheduler_cmd.add_command(run_job_cmd)

@@ -21,8 +21,10 @@ from pydantic import ValidationError
 
 from bot.web.context import current_runtime
 from crm_core.authz import API_TOKEN, Action, Principal, decide
+from crm_core.config.visibility import EXTRA_KEYS
 from crm_core.services import queries
 from crm_core.services.api_tokens import looks_personal, principal_for
+from crm_core.services.customer_fields import FieldsRefused, InvalidFields, set_customer_fields
 from crm_core.services.intake import MissingFields, intake_lead
 from crm_core.services.lead_input import LeadInput
 from crm_core.visibility import NotInScope, Viewer
@@ -213,3 +215,29 @@ def list_customers() -> Response | WithStatus:
         return jsonify(queries.list_customers(s, q=request.args.get("q"), limit=limit, offset=offset,
                                               include_merged=request.args.get("include_merged") == "1",
                                               viewer=viewer_of(who)))
+
+
+@api.patch("/customers/<int:customer_id>/fields")
+@require(Action.API_USE)
+def patch_customer_fields(customer_id: int) -> Response | WithStatus:
+    """Set a customer's sensitive fields ({"bank_account": "…", "complaint": null, …}): for whoever
+    sees each field in full on that customer; encrypted at rest when configured."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        return _error(400, "invalid_json", "send a JSON object of the fields to set",
+                      fields=sorted(EXTRA_KEYS))
+    who, bad = acting_principal()
+    if bad is not None:
+        return bad
+    rt = current_runtime()
+    try:
+        with rt.db.uow() as s:
+            fields = set_customer_fields(s, viewer_of(who), customer_id, body, actor=who.id, platform="api",
+                                         now=rt.clock())
+    except InvalidFields as err:
+        return _error(400, "validation_failed", "some fields are invalid; nothing was changed", fields=err.fields)
+    except FieldsRefused as err:
+        return _error(403, "forbidden", str(err))
+    if fields is None:
+        return _error(404, "not_found", f"customer {customer_id} does not exist")
+    return jsonify({"id": customer_id, "fields": fields})

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from bot.runtime import Runtime
-from bot.web.api import WithStatus, _error, require
+from bot.web.api import WithStatus, _error, acting_principal, require, viewer_of
 from bot.web.context import current_runtime
 from crm_core.authz import Action
 from crm_core.config.schema import AppConfig
@@ -65,9 +65,14 @@ def _number(name: str, default: float, low: float, high: float) -> float:
 
 
 @workflow_api.get("/reports/funnel")
-@require(Action.API_READ)
+@require(Action.API_USE)
 def funnel() -> Response | WithStatus:
-    """?from=STAGE&to=STAGE (keys or names; both or neither) &days=90 &window=7"""
+    """?from=STAGE&to=STAGE (keys or names; both or neither) &days=90 &window=7; the per-rep and
+    per-team rows cut to the token's person's scope (crm_core/visibility.py)."""
+    who, bad = acting_principal()
+    if bad is not None:
+        return bad
+    viewer = viewer_of(who)
     rt = current_runtime()
     a, b = request.args.get("from") or None, request.args.get("to") or None
     if bool(a) != bool(b):
@@ -81,5 +86,6 @@ def funnel() -> Response | WithStatus:
     names = {s.key: s.name for s in rt.cfg.funnel.stages}
     for r in reports:
         r["from_name"], r["to_name"] = names.get(r["from"]), names.get(r["to"])
+        r["by_rep"], r["by_team"] = viewer.breakdown(r["by_rep"], r["by_team"])
     return jsonify({"generated_at": rt.clock().isoformat(), "days": days, "window_days": window,
                     "reports": reports, "moves_today": moves_today(rt)})

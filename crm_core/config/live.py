@@ -24,6 +24,7 @@ SECTION_LABELS: dict[str, str] = {
     "org": "人员与团队", "funnel": "销售阶段", "assignment": "分配规则", "dedup": "查重阈值", "health": "健康分",
     "alerts": "告警", "pool": "公海规则", "calendar": "工作日历", "industries": "行业词表", "app": "基础设置",
     "platforms": "平台接入", "schedules": "定时任务", "voice": "语音识别", "logging": "日志格式",
+    "visibility": "查看权限",
     "reports": "报表图片",
     "approvals": "审批流程",
     "clv": "客户价值与归因",

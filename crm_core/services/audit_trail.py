@@ -28,6 +28,7 @@ ACTION_LABELS: dict[str, str] = {
     "customer.merge_undo": "撤销合并", "import.file": "导入文件", "reminder.mute": "静音提醒",
     "reminder.unmute": "取消静音", "lead.edit": "修改线索", "task.complete": "完成待办", "task.postpone": "待办延期",
     "rep.availability": "设置在岗状态", "customer.join": "新联系人并入已有客户",
+    "token.create": "创建接口令牌", "token.revoke": "作废接口令牌", "customer.fields": "修改客户敏感字段",
 }
 TARGET_LABELS = {"lead": "线索", "customer": "客户", "rep": "销售", "dedup_review": "重复审核",
                  "merge": "合并记录", "import": "导入批次", "customers": "客户", "task": "待办"}

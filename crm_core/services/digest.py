@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm_core.authz import Principal
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig, Team
 from crm_core.db.models import Assignment, Customer, Lead, Task
 from crm_core.notices import DigestRep, DigestSupervisor, Notice
 from crm_core.services.checkin import checkin_roll
 from crm_core.services.funnel_report import funnel_report
+from crm_core.visibility import Viewer
 from crm_core.worktime import WorkCalendar
 
 TOP_TODOS, TOP_HEALTHY, LIST_MAX, RED_MAX = 3, 5, 5, 10
@@ -83,6 +85,25 @@ def _new_leads(session: Session, rep_id: str, since: datetime) -> list[dict[str,
     return list(seen.values())
 
 
+def _as_seen(cfg: AppConfig, rep_id: str, todos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The to-dos' amounts as the rep's roles let them see them (crm_core/visibility.py): left out
+    when hidden, a size band (`budget_text`) when masked."""
+    rep = cfg.org.rep(rep_id)
+    if rep is None:
+        return todos
+    viewer = Viewer.of(cfg, Principal.of(rep))
+    out = []
+    for t in todos:
+        shown = viewer.show("budget", t.get("budget_cny"))
+        t = {k: v for k, v in t.items() if k != "budget_cny"}
+        if shown is not None and not isinstance(shown, str):
+            t["budget_cny"] = shown
+        elif shown is not None:
+            t["budget_text"] = shown
+        out.append(t)
+    return out
+
+
 def rep_digest(session: Session, cfg: AppConfig, rep_id: str, now: datetime) -> DigestRep | None:
     """One rep's digest, or None when there is nothing to do (no to-do, nothing overdue,
     no new lead): healthy customers alone are a suggestion, not a reason to write."""
@@ -92,6 +113,7 @@ def rep_digest(session: Session, cfg: AppConfig, rep_id: str, now: datetime) -> 
     new = _new_leads(session, rep_id, since_previous_workday(cfg, now))
     if not (todos or overdue or new):
         return None
+    todos = _as_seen(cfg, rep_id, todos)
     return DigestRep(to_rep=rep_id, date=today.isoformat(), todos=todos, todo_total=todo_total,
                      overdue=[_lead_item(session, ld, now) for ld in overdue[:LIST_MAX]],
                      overdue_total=len(overdue), healthy=_healthiest(session, rep_id), new_leads=new,
