@@ -22,7 +22,7 @@ PICK, UNPICK, SUBMIT, FORWARD = "checkin.pick", "checkin.unpick", "checkin.submi
 BUTTONED = 5
 REPORT_LINES = 6
 STATUS = {"won": "已赢单", "lost": "已输单", "pool": "已退回公海"}
-TYPE_HINT = "也可以直接回复序号,例如「1 3 5」;或写线索编号,例如「主攻 #12 #15」"
+TYPE_HINT = "点「选」再点「提交」,或回复序号如「1 3 5」"
 
 
 def day_label(value: str | None) -> str:
@@ -79,7 +79,7 @@ def checkin_card(cfg: AppConfig, notice: CheckinCard, picked: Sequence[int] = ()
     today = date.fromisoformat(notice.date)
     picked = [int(p) for p in picked]
     parts = moves_text(notice.moves, notice.moves_date, "上次主攻进展")
-    parts.append(f"**今天选 {notice.picks} 个主攻商机**(按截止时间、客户健康度、金额排序)")
+    parts.append(f"**选今天的 {notice.picks} 个主攻商机**(按截止、健康度、金额排序)")
     parts += [lead_line(i, it, today) for i, it in enumerate(notice.items, 1)]
     buttons: list[Button] = []
     for i, it in enumerate(notice.items[:BUTTONED], 1):
@@ -92,7 +92,7 @@ def checkin_card(cfg: AppConfig, notice: CheckinCard, picked: Sequence[int] = ()
     chosen = "、".join(f"#{p}" for p in picked) or "未选"
     return Card(card_id=checkin_card_id(notice), title=f"晨会打卡 · {day_label(notice.date)}", level=Level.INFO,
                 fields=(Field("已选", chosen, short=False),), text="\n".join(parts), buttons=tuple(buttons),
-                footer=f"选好后点「提交」,主管会收到《重点客户日志》。{TYPE_HINT}")
+                footer=f"{TYPE_HINT};提交后主管收到《重点客户日志》")
 
 
 def checkin_notice_card(cfg: AppConfig, notice: CheckinCard) -> Card:
