@@ -101,3 +101,16 @@ def test_lines_say_what_moved() -> None:
     assert "阶段时限已逾期 1 天" in lead_line(1, item(1), DAY) and "¥100万" in lead_line(1, item(1), DAY)
     assert "今天到期" in lead_line(2, item(2), DAY)
     assert "今天还没有记录" in render_text(report_card("report-2", "张伟", report(0), forward=False))
+
+
+def test_supervisor_digest_says_who_checked_in(cfg) -> None:  # noqa: ANN001
+    from crm_core.notices import DigestSupervisor
+    from handlers.health_cards import digest_supervisor
+    base = dict(to_rep="wang.fang", date=DAY.isoformat(), teams=["华东医疗"], penetration=[], overdue=[], red=[],
+                red_total=0)
+    text = render_text(digest_supervisor(cfg, DigestSupervisor(**base, checkins=[
+        {"rep": "zhang.wei", "name": "张伟", "checked_in": True, "picks": 3},
+        {"rep": "li.na", "name": "李娜", "checked_in": False, "picks": 0}])))
+    assert "晨会打卡（已打卡 1 / 2 人）" in text or "晨会打卡(已打卡 1 / 2 人)" in text
+    assert "已打卡:张伟" in text and "未打卡:李娜" in text
+    assert "晨会打卡" not in render_text(digest_supervisor(cfg, DigestSupervisor(**base)))
