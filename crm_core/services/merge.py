@@ -18,13 +18,13 @@ from crm_core import audit
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import (Activity, Contact, Customer, DedupReview, Lead, MatchKey, MergeRecord, Mute,
-                                Task)
+                                Order, Task, Touchpoint)
 from crm_core.db.types import UTCDateTime
 from crm_core.services.lead_input import CHANNEL_LABELS
 
 # Tables whose rows follow a merged customer to the survivor (by their customer_id column).
-MOVED = (Contact, MatchKey, Lead, Activity, Task, Mute)
-RowModel = type[Customer | Contact | MatchKey | Lead | Activity | Task | Mute]
+MOVED = (Contact, MatchKey, Lead, Activity, Task, Mute, Order, Touchpoint)    # orders, touchpoints: issue 18 CLV
+RowModel = type[Customer | Contact | MatchKey | Lead | Activity | Task | Mute | Order | Touchpoint]
 MODELS: dict[str, RowModel] = {m.__tablename__: m for m in (Customer, *MOVED)}
 # Fields copied onto the survivor when it lacks them; a different value goes to extra["history"].
 ABSORBED = ("company_key", "region", "industry", "source", "owner_rep_id")
@@ -135,7 +135,7 @@ def _move(session: Session, survivor: Customer, others: list[Customer], now: dat
         contact.source = CHANNEL_LABELS.get(code, code) if code else None
         contact.customer_id, contact.is_alias = survivor.id, True
     session.flush()
-    for model in (MatchKey, Activity, Task, Mute):
+    for model in (MatchKey, Activity, Task, Mute, Order, Touchpoint):
         session.execute(update(model).where(model.customer_id.in_(other_ids)).values(customer_id=survivor.id))
     session.execute(update(Lead).where(Lead.customer_id.in_(other_ids)).values(customer_id=survivor.id,
                                                                                  updated_at=now))

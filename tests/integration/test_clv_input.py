@@ -159,3 +159,22 @@ def test_cli_import_orders_and_touchpoints(runtime, db, tmp_path):  # noqa: ANN0
     assert out.exit_code != 0 and "表头缺少这些列:编号、毛利、下单时间、渠道" in out.output
     with db.uow() as s:
         assert s.scalar(select(Order.is_fraud).where(Order.external_id == "A-2")) is True
+
+
+def test_a_merge_moves_orders_and_touchpoints_and_undo_puts_them_back(db, cfg, clock):  # noqa: ANN001
+    from crm_core.services.merge import merge_customers, undo_merge
+    a, b = _customers(db)
+    with db.uow() as s:
+        s.add(Order(customer_id=b, source="shop", external_id="o1", amount=100, gross_margin=40,
+                    ordered_at=datetime(2026, 11, 1, tzinfo=timezone.utc), channel="direct", is_fraud=False))
+        s.add(Touchpoint(customer_id=b, kind="call", channel="call", source="cc", external_id="t1",
+                         at=datetime(2026, 10, 30, tzinfo=timezone.utc)))
+    with db.uow() as s:
+        merge_id = merge_customers(s, cfg, a, [b], actor="liu.yang", now=clock()).id
+    with db.uow() as s:
+        assert {s.scalar(select(Order.customer_id)), s.scalar(select(Touchpoint.customer_id))} == {a}
+    with db.uow() as s:
+        undo_merge(s, merge_id, "liu.yang", clock())
+    with db.uow() as s:
+        assert {s.scalar(select(Order.customer_id)), s.scalar(select(Touchpoint.customer_id))} == {b}
+        assert s.scalar(select(Order.ordered_at)) == datetime(2026, 11, 1, tzinfo=timezone.utc)
