@@ -15,16 +15,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+from bot.events import EventKind
 from cards.model import CardError, card_from_dict
 from crm_core.authz import Action
 from crm_core.extract.visit_note import PARTS, first_day, read_visit_note
 from crm_core.refs import show_lead
 from crm_core.services.visit_note import VisitNoteError, VisitParts, save_visit_note
+from crm_core.voice import VoiceError
 from handlers.capture import stamp
 from handlers.commands import lead_for
 from handlers.context import Context, Reply, UserError
 from handlers.registry import HandlerFn, HandlerResult, Registry
 from handlers.visit_cards import QUESTIONS, day_label, saved_card, when_card
+from handlers.voice import heard_note
 from handlers.which import lead_ref
 
 STATE_TTL = 2 * 3600
@@ -163,6 +166,24 @@ def with_visit_notes(fallback: HandlerFn | None) -> HandlerFn:
     return read
 
 
+def with_visit_voice(voice: HandlerFn | None) -> HandlerFn:
+    """A voice message while a note is open answers its question (transcribed as voice notes
+    are, handlers/voice.py), instead of starting a lead draft."""
+    def run(ctx: Context) -> HandlerResult:
+        state = VisitStore(ctx).get()
+        if state is None:
+            return voice(ctx) if voice is not None else None
+        _lead_title(ctx, state.lead)
+        try:
+            text, _ = heard_note(ctx)
+        except VoiceError as err:
+            return [Reply(err.user_message)]
+        if not text.strip():
+            return [Reply("没听清,请再说一遍,或直接打字。")]
+        return [Reply(f"识别到:「{text}」"), *_answer(ctx, state, text.strip())]
+    return run
+
+
 def cancelling_visit(cancel: HandlerFn) -> HandlerFn:
     """取消: an open visit note first, else what 取消 did before."""
     def run(ctx: Context) -> HandlerResult:
@@ -222,6 +243,7 @@ def register(registry: Registry) -> None:
     # Registered after handlers/capture.py and handlers/lead_edit.py (handlers/load.py): the answer
     # to an open note's question is not a new lead draft, and 取消 drops the note first.
     registry.set_fallback(with_visit_notes(registry.fallback))
+    registry.add_kind(EventKind.VOICE, with_visit_voice(registry.kinds.get(EventKind.VOICE)))
     for cmd in registry.commands:
         if cmd.name == "取消":
             cmd.fn = cancelling_visit(cmd.fn)

@@ -118,3 +118,24 @@ def test_past_day_is_refused(runtime) -> None:  # noqa: ANN001
     out = said(run(runtime, "zhang.wei", "昨天"))
     assert "没看懂" in out or "过去" in out
     assert not visit_rows(runtime, lead_id)[0]
+
+
+def test_voice_answers_an_open_note(runtime) -> None:  # noqa: ANN001
+    """A spoken answer (here DingTalk's own recognition text) goes to the open note, not to a draft."""
+    import uuid
+
+    from bot.events import EventKind, InboundEvent, MediaRef
+    from handlers.context import Context
+    from handlers.dispatch import dispatch
+    from tests.integration.test_lead_edit import REGISTRY
+
+    lead_id = make_lead(runtime, owner="li.na")
+    run(runtime, "li.na", f"拜访纪要 #{lead_id}")
+    rep = runtime.cfg.org.rep("li.na")
+    ev = InboundEvent(platform="dingtalk", kind=EventKind.VOICE, event_id=uuid.uuid4().hex,
+                      sender_id=rep.platform_ids["dingtalk"], conversation_id=rep.platform_ids["dingtalk"],
+                      media=MediaRef(key="dl-code", recognition="今天沟通了续费折扣,客户想要八折,我方会申请特批,下周一前反馈"))
+    replies = dispatch(Context(services=runtime.services, event=ev, rep=rep, now=runtime.clock()), REGISTRY)
+    assert "识别到" in said(replies) and card_of(replies).title.startswith("拜访纪要已保存")
+    data = visit_rows(runtime, lead_id)[0][0].data
+    assert (data["topic"], data["needs"], data["next_follow_up"]) == ("续费折扣", "想要八折", "2026-11-23")
