@@ -1,10 +1,10 @@
 """晨会打卡 in chat: 「主攻」 (or 「晨会打卡」) shows today's card, 「主攻 1 3 5」 / 「主攻 #12 #15 #20」
-submits those picks, and a bare 「1 3 5」 does the same while today's card waits for an answer
-and no draft question waits for a number (otherwise it is an ordinary message). The card's buttons: 选 / 取消 change the picks (each is
-idempotent: tapping 选 twice picks once) and update the card in place; 提交 sends the
-《重点客户日志》 to the supervisors once — a second submit the same day is refused with what was
-submitted. Every tap passes the policy on its stored card (Action.CHECK_IN) and is the card
-owner's own; crm_core/services/checkin.py keeps the day's row."""
+submits those picks, and a bare 「1 3 5」 does the same while today's card waits for an answer and
+no draft question waits for a number (otherwise it is an ordinary message). The card's buttons:
+选 / 取消 change the picks (each is idempotent: tapping 选 twice picks once) and update the card in
+place; 提交 sends the 《重点客户日志》 to the supervisors once — a second submit the same day is
+refused with what was submitted. Every tap passes the policy on its stored card (Action.CHECK_IN)
+and is the card owner's own; crm_core/services/checkin.py keeps the day's row."""
 from __future__ import annotations
 
 import dataclasses
