@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from cards.model import Button, Card, Field, Level
 from crm_core.assignment.pick import skip_reason
-from crm_core.authz import Action, LeadFacts, Principal, decide
+from crm_core.authz import LeadFacts, Principal
 from crm_core.clock import local
 from crm_core.config.schema import AppConfig, Team
 from crm_core.notices import (FollowupSupervisor, FuseDiagnosis, FuseNotice, FuseReminder, FuseSupervisor,
                               HandoverSummary, HelpRequested, LeadAssigned, LeadNotice, LeadPooled, Notice,
                               PoolReturned, PoolWarning, RoutingPaused)
 from crm_core.normalize import mask_phone
+from crm_core.visibility import Viewer
 from handlers.lead_card import money
 
 if TYPE_CHECKING:
@@ -132,9 +133,11 @@ def shown_phone(cfg: AppConfig, to_rep: str, lead_id: int, owner: str | None, te
     """A phone on a card for `to_rep`: in full when the policy lets them see the lead's phones
     (its owner, its supervisors, admins), else masked."""
     rep = cfg.org.rep(to_rep)
+    if rep is None:
+        return mask_phone(phone)
     lead = LeadFacts(id=lead_id, owner=owner, team_id=team)
-    full = rep is not None and decide(cfg, Principal.of(rep), Action.VIEW_PHONE, lead).allowed
-    return phone if full else mask_phone(phone)
+    shown = Viewer.of(cfg, Principal.of(rep)).show("phone", phone, lead)   # crm_core/visibility.py
+    return "—" if shown is None else str(shown)
 
 
 def assigned_phone(cfg: AppConfig, notice: LeadAssigned) -> str:

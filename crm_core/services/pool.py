@@ -22,6 +22,7 @@ from crm_core.services.access import lead_facts
 from crm_core.services.assign import give_lead, record_assignment
 from crm_core.services.reminders import once
 from crm_core.services.stages import reset_fuse
+from crm_core.visibility import Viewer
 
 
 class PoolError(ValueError):
@@ -165,5 +166,8 @@ def visible_phone(session: Session, cfg: AppConfig, lead: Lead, viewer_rep: str 
     if phone is None:
         return None
     rep = cfg.org.rep(viewer_rep) if viewer_rep else None
-    full = rep is not None and decide(cfg, Principal.of(rep), Action.VIEW_PHONE, lead_facts(lead)).allowed
-    return phone if full else mask_phone(phone)
+    if rep is None:
+        return mask_phone(phone)
+    # the viewer's roles (crm_core/visibility.py) over the policy's VIEW_PHONE: None when hidden
+    shown = Viewer.of(cfg, Principal.of(rep)).show("phone", phone, lead_facts(lead))
+    return None if shown is None else str(shown)

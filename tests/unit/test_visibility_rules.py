@@ -104,3 +104,13 @@ def test_a_rule_for_a_role_nobody_holds_is_a_warning() -> None:
     assert [w for w in reference_warnings(cfg) if w.startswith("visibility.")] == [
         "visibility.roles.service: nobody in org.reps has this role, the rule applies to no one / "
         "没有人有「service」这个角色,这条查看权限规则不作用于任何人"]
+
+
+def test_phones_on_cards_follow_the_roles_too() -> None:
+    """The assignment / pool cards' phone (handlers/workflow_cards.py shown_phone): VIEW_PHONE for
+    a rep, the role's level on top (service: hidden here, so not even masked)."""
+    from handlers.workflow_cards import shown_phone
+    cfg = config_with({"roles": {"service": {"default": "hidden"}}}, {})
+    assert shown_phone(cfg, "zhang.wei", 1, "zhang.wei", "east-medical", "13900001111") == "13900001111"
+    assert shown_phone(cfg, "li.na", 1, "zhang.wei", "east-medical", "13900001111") == "139****1111"
+    assert shown_phone(cfg, "zhou.qi", 1, "zhang.wei", "east-medical", "13900001111") == "—"
