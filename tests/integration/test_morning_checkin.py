@@ -239,3 +239,23 @@ def test_copy_to_gets_the_log_too(runtime, monday) -> None:  # noqa: ANN001
         _, notices = submit(s, cfg, "zhang.wei", row.day, monday(), "wecom", picks=[ids["big"]])
     assert [(n.to_rep, n.as_supervisor) for n in notices] == [("wang.fang", True), ("liu.yang", False)]
     assert all(isinstance(n, FocusLog) and n.picks[0]["lead_id"] == ids["big"] for n in notices)
+
+
+def test_forward_and_submit_are_once_even_when_racing(runtime, monday) -> None:  # noqa: ANN001
+    """Two taps that both passed the card check (two workers): the Reminder rows and the
+    check-in's status let only the first one send."""
+    from crm_core.services.checkin import CheckinError, ensure_checkin, submit
+    from crm_core.services.daily_report import forward_report
+    ids = seed(runtime)
+    with runtime.db.uow() as s:
+        sups, first = forward_report(s, runtime.cfg, "zhang.wei", MONDAY, "report-abc", monday(), "wecom")
+    with runtime.db.uow() as s:
+        _, second = forward_report(s, runtime.cfg, "zhang.wei", MONDAY, "report-abc", monday(), "wecom")
+    assert sups == ["wang.fang"] and len(first) == 1 and second == []
+    with runtime.db.uow() as s:
+        row = ensure_checkin(s, runtime.cfg, "zhang.wei", monday())
+        assert row is not None
+        _, logs = submit(s, runtime.cfg, "zhang.wei", MONDAY, monday(), "wecom", picks=[ids["big"]])
+    assert len(logs) == 1
+    with runtime.db.uow() as s, pytest.raises(CheckinError, match="已经提交过了"):
+        submit(s, runtime.cfg, "zhang.wei", MONDAY, monday(), "wecom", picks=[ids["timer"]])
