@@ -30,6 +30,7 @@ from crm_core.kv import RedisKV, connect
 from crm_core.kv.base import KV
 from crm_core.kv.redis_persistence import require_persistence
 from crm_core.notices import Notice
+from crm_core.services.approval_versions import sync_flows
 from crm_core.voice import build_transcriber
 from handlers.context import Services
 from handlers.notify import default_renderers
@@ -99,6 +100,7 @@ class Runtime:
             self.live.sync()            # the availability overrides kept in the database
         except Exception:  # noqa: BLE001 - e.g. a CLI runtime on a database not migrated yet: next sync
             log.debug("config sync at start-up failed", exc_info=True)
+        self.sync_approval_flows()
 
     @classmethod
     def build(cls, cfg: AppConfig, *, db_url: str | None = None, kv: KV | None = None,
@@ -124,6 +126,19 @@ class Runtime:
         self.cfg = cfg
         self.services = replace(self.services, cfg=cfg)
         self.notifier.cfg = cfg
+        self.sync_approval_flows()
+
+    def sync_approval_flows(self) -> None:
+        """A changed approval flow becomes a new version at once (start-up, config reload), the
+        people with running approvals on it told; the `approval_timeouts` job catches the rest."""
+        if not self.cfg.approvals.flows:
+            return
+        try:
+            with self.db.uow() as s:
+                notices = sync_flows(s, self.cfg, self.clock())
+            self.deliver(notices)
+        except Exception:  # noqa: BLE001 - e.g. a database not migrated yet: the job syncs later
+            log.debug("approval flow sync failed", exc_info=True)
 
     def sync_config(self) -> bool:
         """Pick up a reload or availability change made anywhere in the deployment."""

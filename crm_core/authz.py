@@ -485,6 +485,7 @@ TAP_ACTIONS: dict[str, Action] = {
     "checkin.pick": Action.CHECK_IN, "checkin.unpick": Action.CHECK_IN, "checkin.submit": Action.CHECK_IN,
     "report.forward": Action.FORWARD_REPORT,
     "approval.reply": Action.DECIDE_APPROVAL,
+    "approval.start": Action.SUBMIT_APPROVAL, "approval.pick": Action.SUBMIT_APPROVAL,
 }
 
 # What a tapped action is judged on (from the stored card): its lead, review or customer.

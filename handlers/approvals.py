@@ -7,8 +7,9 @@ approvers get cards (handlers/approval_cards.py) and decide with one tap of a qu
 from __future__ import annotations
 
 import re
+import uuid
 
-from cards.model import CardError, card_from_dict
+from cards.model import Button, Card, CardError, card_from_dict
 from crm_core.authz import Action
 from crm_core.clock import local
 from crm_core.extract.budget import find_budget
@@ -22,6 +23,7 @@ from handlers.context import Context, Reply, UserError
 from handlers.registry import Registry
 
 CLAIM_TTL = 30 * 86400.0
+START_ACTION, PICK_ACTION = "approval.start", "approval.pick"      # the lead card's 提交审批, then the flow
 SUBMIT_USAGE = "提交审批 #12 合同 金额180万"
 DECISION_WORDS = (("同意", "approve"), ("通过", "approve"), ("驳回", "reject"), ("拒绝", "reject"))
 
@@ -55,11 +57,16 @@ def submit_cmd(ctx: Context) -> str:
     if code is None:
         raise UserError(f"没看出是哪种审批:「{rest or '(空)'}」。可提交的审批:{_kinds(ctx)},例如「{SUBMIT_USAGE}」。")
     amount = find_budget(rest) if re.search(r"\d|[一二三四五六七八九十百千万亿两]", rest) else None
+    return _submit(ctx, ref.id, code, amount)[0]
+
+
+def _submit(ctx: Context, lead_id: int, code: str, amount: int | None) -> tuple[str, int]:
+    """Submit lead `lead_id` on flow `code` (the policy asked first); the reply and the approval's id."""
     try:
         with ctx.db.uow() as s:
-            lead = get_lead(s, ref.id)
+            lead = get_lead(s, lead_id)
             if lead is None:
-                raise UserError(f"没有找到线索 #{ref.id}。")
+                raise UserError(f"没有找到线索 #{lead_id}。")
             ctx.require(Action.SUBMIT_APPROVAL, lead_facts(lead))
             done = submit(s, ctx.cfg, lead=lead, flow_code=code, amount=amount, submitter=ctx.me.id,
                           platform=ctx.event.platform, now=ctx.now)
@@ -72,11 +79,47 @@ def submit_cmd(ctx: Context) -> str:
                 text += "\n与上次提交相比:" + ";".join(a.changes)
             if done.superseded:
                 text += f"\n之前的{show_approval(done.superseded)} 已撤回。"
-            notices = done.notices
+            notices, approval_id = done.notices, a.id
     except ApprovalError as err:
         raise UserError(str(err)) from None
     ctx.deliver(notices)
-    return text
+    return text, approval_id
+
+
+def start_tap(ctx: Context) -> Reply:
+    """提交审批 on the lead card: a small card with one button per flow (the lead's budget as the amount)."""
+    lead_id = int(ctx.verified_tap.values["lead"])
+    flows = list(ctx.cfg.approvals.flows.items())[:5]
+    if not flows:
+        raise UserError("还没有配置审批流程,请联系管理员在配置文件的 approvals 部分添加。")
+    card_id = f"apvpick-{lead_id}-{uuid.uuid4().hex[:12]}"
+    return Reply(Card(card_id=card_id, title=f"线索 #{lead_id} · 提交审批", text=(
+        "选择审批类型,金额按线索预算带出;要写别的金额请发送"
+        f"「提交审批 #{lead_id} 合同 金额180万」。"),
+        buttons=tuple(Button(f.name, PICK_ACTION, {"lead": str(lead_id), "flow": code}) for code, f in flows)))
+
+
+def pick_tap(ctx: Context) -> list[Reply]:
+    tap = ctx.verified_tap
+    key = f"approval:pick:{tap.card_id}"
+    if not ctx.kv.claim(key, CLAIM_TTL):
+        return [Reply("这张卡片已经提交过了。")]
+    code = tap.values["flow"]
+    if code not in ctx.cfg.approvals.flows:
+        ctx.kv.delete(key)
+        raise UserError("这个审批流程已经不在配置里了,请重新点「提交审批」。")
+    try:
+        text, approval_id = _submit(ctx, int(tap.values["lead"]), code, None)
+    except BaseException:
+        ctx.kv.delete(key)
+        raise
+    replies = [Reply(text)]
+    try:
+        card = card_from_dict(tap.card.content).resolved(f"已提交 {show_approval(approval_id)}")
+        replies.insert(0, Reply(card, update=True))
+    except (CardError, TypeError, ValueError):
+        pass
+    return replies
 
 
 def _line(ctx: Context, x: ApprovalLine, mine: bool) -> str:
@@ -149,10 +192,14 @@ def withdraw_cmd(ctx: Context) -> str:
     return f"已撤回{show_approval(approval_id)},审批人的卡片已同步更新。"
 
 
-def approval_tap(ctx: Context) -> list[Reply]:
+def approval_tap(ctx: Context) -> Reply | list[Reply]:
     """A quick reply on an approver card: decides the node once (a repeated tap, or a tap after
     another approver decided, changes nothing and says so)."""
     tap = ctx.verified_tap
+    if tap.key == START_ACTION:
+        return start_tap(ctx)
+    if tap.key == PICK_ACTION:
+        return pick_tap(ctx)
     values = tap.values
     approval_id, node_index, slot = int(values["approval"]), int(values["node"]), int(values["reply"])
     key = f"approval:tap:{tap.card_id}"

@@ -66,4 +66,6 @@ def lead_detail_card(cfg: AppConfig, lead: LeadDetail, now: datetime, *, full_ph
                 level=Level.INFO if lead.status == "open" else Level.SUCCESS, fields=tuple(fields),
                 text="\n".join(lines) or None, footer=f"记跟进:回复「跟进 #{lead.id} 内容」",
                 buttons=(Button("修改", "edit.start", {"lead": str(lead.id)}),
-                         Button("拜访纪要", "visit.start", {"lead": str(lead.id)})) if editable else ())
+                         Button("拜访纪要", "visit.start", {"lead": str(lead.id)}),
+                         *([Button("提交审批", "approval.start", {"lead": str(lead.id)})]      # issue 17
+                           if cfg.approvals.flows and lead.status == "open" else [])) if editable else ())

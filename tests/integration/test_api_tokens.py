@@ -177,12 +177,3 @@ def test_the_config_refuses_encrypted_fields_without_a_key() -> None:
         config_with({"roles": {"accounting": {}}, "encrypted_fields": ["phone"]}, env={})
     text = "\n".join(err.value.problems)
     assert "visibility.roles" in text and "accounting" in text and "visibility.encrypted_fields" in text, text
-
-
-def test_sealed_fields_without_the_key_read_as_unreadable(runtime) -> None:  # noqa: ANN001
-    key = new_key()
-    with_key = runtime.cfg.model_copy(update={"visibility": Visibility(encrypted_fields=["id_number"],
-                                                                       field_key=SecretStr(key))})
-    extra = write_fields(with_key, {}, {"id_number": "330102199001011234"})
-    assert read_fields(with_key, extra) == {"id_number": "330102199001011234"}
-    assert read_fields(runtime.cfg, extra) == {"id_number": "(无法解密)"}

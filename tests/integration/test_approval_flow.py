@@ -218,3 +218,50 @@ def test_unknown_kind_and_foreign_lead_are_refused(runtime, db) -> None:  # noqa
     assert "报价审批" in say(rt, "sun.li", f"提交审批 #{lead_id} 报价")
     # a timeout scan well later: unaffected approvals of other flows are fine
     assert approval_timeouts(rt, rt.clock() + timedelta(minutes=1))["notices"] == 0
+
+
+def test_the_lead_cards_submit_button(runtime, db) -> None:  # noqa: ANN001
+    rt = runtime
+    lead_id = lead(rt, budget=1_200_000)
+    u = uid("sun.li", "wecom")
+    [detail] = [r.item for r in run(rt, "sun.li", InboundEvent(platform="wecom", kind=EventKind.TEXT,
+                                                               event_id=f"m{next(_ids)}", sender_id=u,
+                                                               conversation_id=u, text=f"查线索 #{lead_id}"))
+                if isinstance(r.item, Card)]
+    assert "提交审批" in [b.text for b in detail.buttons]
+    replies = run(rt, "sun.li", InboundEvent(platform="wecom", kind=EventKind.CARD_ACTION, event_id=f"t{next(_ids)}",
+                                             sender_id=u, conversation_id=u,
+                                             action=CardAction("approval.start", {"lead": str(lead_id)},
+                                                               detail.card_id)))
+    [picker] = [r.item for r in replies if isinstance(r.item, Card)]
+    assert [b.text for b in picker.buttons] == ["合同审批", "报价审批"]
+    # another rep taps the owner's picker: refused, nothing submitted
+    assert "不是你负责的" in tap(rt, "feng.gong", picker, "合同审批")
+    out = tap(rt, "sun.li", picker, "合同审批")
+    assert "金额 120万" in out and "VP审批" in out
+    assert "已经处理过了" in tap(rt, "sun.li", picker, "合同审批")          # the card was resolved
+    with rt.db.uow() as s:
+        assert len(s.scalars(select(Approval)).all()) == 1
+
+
+def test_a_config_reload_makes_a_new_version_and_tells_the_running_approvals(runtime, db) -> None:  # noqa: ANN001
+    import json
+
+    from crm_core.config.live import LIVE_SECTIONS
+    from crm_core.db.models import ApprovalFlowVersion
+    from tests.helpers.approval_org import APPROVALS
+    rt = runtime
+    assert "approvals" in LIVE_SECTIONS
+    lead_id = lead(rt, budget=300_000)
+    say(rt, "sun.li", f"提交审批 #{lead_id} 合同")
+    changed = json.loads(json.dumps(APPROVALS))
+    changed["flows"]["contract"]["nodes"][0]["name"] = "直属主管审批"
+    rt.apply_config(approval_config(load_config(EXAMPLE, env={}), "wecom", changed))     # what a reload does
+    with rt.db.uow() as s:
+        rows = s.scalars(select(ApprovalFlowVersion).where(ApprovalFlowVersion.flow == "contract")
+                         .order_by(ApprovalFlowVersion.version)).all()
+        assert [(r.version, r.current) for r in rows] == [(1, False), (2, True)]
+    told = texts_to(rt, "sun.li") + texts_to(rt, "zhou.ming")
+    assert told.count("已更新为第2版") == 2 and "仍按提交时的版本审批" in told
+    rt.apply_config(approval_config(load_config(EXAMPLE, env={}), "wecom", changed))     # the same again: nothing
+    assert (texts_to(rt, "sun.li") + texts_to(rt, "zhou.ming")).count("已更新为第2版") == 2
