@@ -4,7 +4,9 @@ filled in, the approvers' cards sent): body `{"lead_id": 12, "flow": "contract" 
 the admin token's `X-CRM-Rep`; the policy's SUBMIT_APPROVAL applies (owner, supervisors, admins).
 `GET /api/v1/approvals?box=waiting|submitted` lists what waits for that rep or what they submitted
 (the admin token alone: every recent approval). 400 names the field, 404 a missing lead, 403 the
-policy's refusal, 409 a submission the flow refuses (closed lead, amount needed)."""
+policy's refusal, 409 a submission the flow refuses (closed lead, amount needed).
+`GET /api/v1/approval-flows` and `POST /api/v1/approval-flows/<flow>/rollback {"to": N}` are the
+CLI's `approval flows` / `approval rollback` for admins (Action.MANAGE_APPROVAL_FLOWS)."""
 from __future__ import annotations
 
 from typing import Any
@@ -18,6 +20,7 @@ from crm_core.extract.budget import find_budget
 from crm_core.refs import show_approval
 from crm_core.services.access import lead_facts
 from crm_core.services.approval_rules import ApprovalError, show_amount
+from crm_core.services.approval_versions import list_versions, rollback, sync_flows
 from crm_core.services.approvals import ApprovalLine, submit, submitted_by, waiting_for
 from crm_core.services.queries import get_lead
 
@@ -113,3 +116,49 @@ def list_approvals() -> Response | WithStatus:
         else:
             rows = submitted_by(s, who.id, limit=100)
     return jsonify({"box": box if who.kind == "rep" else "all", "approvals": [_line(x) for x in rows]})
+
+
+@approval_api.get("/approval-flows")
+@require(Action.API_USE)
+def list_flows() -> Response | WithStatus:
+    """Every version of every flow (the current one for new approvals marked), for admins."""
+    who, bad = acting_principal()
+    if bad is not None:
+        return bad
+    rt = current_runtime()
+    verdict = decide(rt.cfg, who, Action.MANAGE_APPROVAL_FLOWS)
+    if not verdict:
+        return _error(403, "forbidden", verdict.reason)
+    now = rt.clock()
+    with rt.db.uow() as s:
+        notices = sync_flows(s, rt.cfg, now)
+        views = list_versions(s, rt.cfg, now)
+    rt.deliver(notices)
+    return jsonify({"versions": [{"flow": v.flow, "version": v.version, "name": v.name, "current": v.current,
+                                  "nodes": list(v.nodes), "running": v.running,
+                                  "created_at": v.created_at.isoformat()} for v in views]})
+
+
+@approval_api.post("/approval-flows/<flow>/rollback")
+@require(Action.API_USE)
+def rollback_flow(flow: str) -> Response | WithStatus:
+    """Body `{"to": 1}`: version 1 becomes current for NEW approvals (running ones keep theirs)."""
+    who, bad = acting_principal()
+    if bad is not None:
+        return bad
+    rt = current_runtime()
+    verdict = decide(rt.cfg, who, Action.MANAGE_APPROVAL_FLOWS)
+    if not verdict:
+        return _error(403, "forbidden", verdict.reason)
+    body = request.get_json(silent=True) if request.is_json else None
+    to = body.get("to") if isinstance(body, dict) else None
+    if isinstance(to, bool) or not isinstance(to, int):
+        return _error(400, "validation_failed", "to must be a version number", fields={"to": "需要版本号"})
+    try:
+        with rt.db.uow() as s:
+            version, notices = rollback(s, rt.cfg, flow, to, who.id, rt.clock())
+            out = {"flow": flow, "version": version.version, "name": version.name}
+    except ApprovalError as err:
+        return _error(404, "not_found", str(err))
+    out["told"] = rt.deliver(notices)
+    return jsonify(out)

@@ -70,3 +70,16 @@ def test_api_refusals(client, runtime, db) -> None:  # noqa: ANN001
     assert client.get("/api/v1/approvals?box=other", headers=as_sun).status_code == 400
     with runtime.db.uow() as s:
         assert s.scalar(select(Approval.id)) is None
+
+
+def test_flow_versions_and_rollback_over_the_api(client, runtime, db) -> None:  # noqa: ANN001
+    versions = client.get("/api/v1/approval-flows", headers=AUTH).json["versions"]
+    assert {(v["flow"], v["version"], v["current"]) for v in versions} == {("contract", 1, True), ("quote", 1, True)}
+    assert client.get("/api/v1/approval-flows", headers={**AUTH, "X-CRM-Rep": "sun.li"}).status_code == 403
+    assert client.post("/api/v1/approval-flows/contract/rollback", json={"to": 1},
+                       headers={**AUTH, "X-CRM-Rep": "zhou.ming"}).status_code == 403
+    res = client.post("/api/v1/approval-flows/contract/rollback", json={"to": 7}, headers=AUTH)
+    assert res.status_code == 404 and "第7版" in res.json["message"]
+    assert client.post("/api/v1/approval-flows/contract/rollback", json={"to": "1"}, headers=AUTH).status_code == 400
+    res = client.post("/api/v1/approval-flows/contract/rollback", json={"to": 1}, headers=AUTH)
+    assert res.status_code == 200 and res.json["version"] == 1

@@ -93,21 +93,61 @@ def test_definition_hash_and_changes(cfg) -> None:  # noqa: ANN001
 
 
 def test_the_approver_card_fits_every_platform(cfg) -> None:  # noqa: ANN001
-    from cards.render.dingtalk import render_dingtalk as dingtalk
-    from cards.render.feishu import render_feishu as feishu
+    """A long card (long names, three history lines, changes, an escalation) stays within each
+    platform's size limits and every quick reply still taps back to itself on all three."""
+    import json
+
+    from cards.render import dingtalk as dt_mod, feishu as fs_mod, wecom as wc_mod
+    from cards.render import decode_dingtalk_callback_params, decode_wecom_event_key, dingtalk_card_params
+    from cards.render.feishu import render_feishu
     from cards.render.text import render_text
-    from cards.render.wecom import render_wecom as wecom
+    from cards.render.wecom import render_wecom
+    from cards.model import instance_id
     n = ApprovalCard(to_rep="zhou.ming", card_id="apv12n1r0", approval_id=12, flow_name="合同审批", flow_version=3,
                      title="杭州优品医疗科技有限公司影像系统采购" * 3, submitter_name="孙丽",
                      facts={"customer": "杭州优品医疗科技有限公司" * 3, "amount": "180万", "stage": "方案报价",
                             "product": "影像系统", "history": ["11-20 跟进:" + "约了下周演示" * 10] * 3},
                      changes=["金额:200万 → 180万", "阶段:需求确认 → 方案报价"], revision=2, node_index=1,
-                     node_name="VP审批", node_count=3, replies=["同意-无修改", "同意-建议修改条款", "驳回-价格过低"],
+                     node_name="VP审批", node_count=3,
+                     replies=["同意-无修改", "同意-建议修改条款", "驳回-价格过低", "驳回-条款风险", "同意-加急"],
                      decided=["主管审批 · 周明 同意(同意-无修改)"], waited_hours=48.3, escalated_from="周明")
     card = approval_card(cfg, n)
-    assert len(card.buttons) == 3 and card.buttons[2].style == "danger"
-    wecom(card, agent_id="1000002")
-    feishu(card)
-    dingtalk(card)
+    assert len(card.buttons) == 5 and card.buttons[2].style == "danger"
+    tc = render_wecom(card, 1)["template_card"]
+    assert len(tc["sub_title_text"].encode()) <= wc_mod.LIMITS["sub_title_text"]
+    assert [decode_wecom_event_key(b["key"], tc["task_id"]).values["reply"] for b in tc["button_list"]] == \
+        ["0", "1", "2", "3", "4"]
+    params = dingtalk_card_params(card)
+    assert dt_mod._size(params) <= dt_mod.MAX_CARD_DATA_BYTES
+    taps = [decode_dingtalk_callback_params({
+        "type": "actionCallback", "outTrackId": instance_id(card.card_id, "crm-1"), "userId": "0457",
+        "content": json.dumps({"cardPrivateData": {"actionIds": [f"btn{i}"],
+                                                   "params": {"token": params[f"btn{i}_token"]}}})})
+        for i in range(1, 7) if params[f"btn{i}_text"]]
+    assert [t.values["reply"] for t in taps] == ["0", "1", "2", "3", "4"]
+    for schema in ("2.0", "1.0"):
+        assert len(json.dumps(render_feishu(card, schema), ensure_ascii=False).encode()) <= fs_mod.MAX_CARD_BYTES
     text = render_text(card)
     assert "已等待 48 个工作小时" in text and "金额:200万 → 180万" in text
+
+
+def test_the_policy_on_approvals(cfg) -> None:  # noqa: ANN001
+    from crm_core.authz import Action, ApprovalFacts, Principal, decide
+    who = {r.id: Principal.of(r) for r in cfg.org.reps}
+    a = ApprovalFacts(id=3, submitter="sun.li", approvers=frozenset({"zhou.ming"}))
+    assert decide(cfg, who["zhou.ming"], Action.DECIDE_APPROVAL, a)
+    assert decide(cfg, who["wang.fang"], Action.DECIDE_APPROVAL, a)                 # an admin
+    assert "不是由你审批" in decide(cfg, who["wu.zong"], Action.DECIDE_APPROVAL, a).reason
+    assert "不能审批自己" in decide(cfg, who["sun.li"], Action.DECIDE_APPROVAL, a).reason
+    assert decide(cfg, who["sun.li"], Action.WITHDRAW_APPROVAL, a)
+    assert not decide(cfg, who["zhou.ming"], Action.WITHDRAW_APPROVAL, a)
+    assert decide(cfg, who["zhou.ming"], Action.COMMENT_APPROVAL, a) and decide(cfg, who["sun.li"],
+                                                                                 Action.COMMENT_APPROVAL, a)
+    assert not decide(cfg, who["feng.gong"], Action.COMMENT_APPROVAL, a)
+    done = ApprovalFacts(id=3, submitter="sun.li", approvers=frozenset(), status="approved")
+    assert "已通过" in decide(cfg, who["wang.fang"], Action.DECIDE_APPROVAL, done).reason
+    assert not decide(cfg, who["sun.li"], Action.WITHDRAW_APPROVAL, done)
+    assert not decide(cfg, who["sun.li"], Action.MANAGE_APPROVAL_FLOWS) and decide(cfg, who["wang.fang"],
+                                                                                    Action.MANAGE_APPROVAL_FLOWS)
+    departed = Principal(id="zhou.ming", name="周明", roles=frozenset({"supervisor"}), availability="departed")
+    assert not decide(cfg, departed, Action.DECIDE_APPROVAL, a)
