@@ -5,9 +5,11 @@ them and the window edges; this is the same arithmetic in numpy, tested to agree
 One pass over the customers in id order, in chunks of about CHUNK_ORDERS orders: per chunk three
 range reads on the (customer_id, time) indexes — orders, touchpoints, the chat activities that
 count as touchpoints (CHAT_TOUCH_KINDS: read where they are stored, never copied, so never
-counted twice) — with times as epoch seconds computed by the database (no datetime objects),
-one sort of the chunk's touchpoints by (customer, time), then two binary searches per order give
-its window. Credits are summed per month of the order (business time zone), channel and model
+counted twice) — through the raw driver cursor into numpy structured arrays, with times as epoch
+seconds computed by the database (no datetime objects, no per-row Python objects but the
+tuples), one numpy sort of the chunk's touchpoints by (customer, time) (no ORDER BY: the
+database need not sort), then two binary searches per order give its window. Bounded memory
+without server-side cursors: a chunk is one short read. Credits are summed per month of the order (business time zone), channel and model
 and written in one short transaction at the end (the table is small: months × channels × 4), so
 readers and the bot's writes never wait on the minutes of computing. Resolution: one second."""
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,7 @@ CHUNK_ORDERS = 200_000
 CHAT_TOUCH_KINDS = ("follow_up", "voice_note", "call", "visit")   # chat activities that are touchpoints
 CHAT_CHANNEL = "sales"
 _CUST_SHIFT = 34                  # key = customer << 34 | (2 * epoch seconds + is_order)
+_MAX_CHANNELS = 4096
 
 
 @dataclass
@@ -108,41 +110,34 @@ class _Channels:
         return list(self.codes)
 
 
+def _fetch(cursor: Any, sql: str, dtype: list[tuple[str, str]]) -> np.ndarray:
+    """Rows of a raw driver cursor as a structured array (built in C from the driver's tuples)."""
+    cursor.execute(sql)
+    rows = cursor.fetchall()
+    return np.array(rows, dtype=dtype) if rows else np.zeros(0, dtype=dtype)
+
+
 def _read_chunk(conn: Connection, lo: int, hi: int, channels: _Channels) -> tuple[dict[str, np.ndarray], ...]:
+    """The chunk's non-fraud orders and its touchpoints (touchpoints + chat activities), unsorted:
+    the raw driver cursor and integer bounds written into the SQL (no per-row wrapping)."""
     d = conn.dialect.name
-    rng = {"lo": lo, "hi": hi}
-    orders = conn.execute(text(
-        f"SELECT customer_id, {_epoch(d, 'ordered_at')}, gross_margin, channel FROM orders "
-        "WHERE customer_id BETWEEN :lo AND :hi AND is_fraud = :f ORDER BY customer_id, ordered_at, id"),
-        {**rng, "f": False}).all()
-    touches = conn.execute(text(
-        f"SELECT customer_id, {_epoch(d, 'at')}, channel FROM touchpoints "
-        "WHERE customer_id BETWEEN :lo AND :hi ORDER BY customer_id, at, id"), rng).all()
+    where = f"customer_id BETWEEN {int(lo)} AND {int(hi)}"
     kinds = ", ".join(f"'{k}'" for k in CHAT_TOUCH_KINDS)
-    chats = conn.execute(text(
-        f"SELECT customer_id, {_epoch(d, 'created_at')} FROM activities "
-        f"WHERE customer_id BETWEEN :lo AND :hi AND kind IN ({kinds}) ORDER BY customer_id, created_at, id"),
-        rng).all()
-    o = _columns(orders, 4)
-    t = _columns(touches, 3)
-    c = _columns(chats, 2)
-    return ({"cust": o[0].astype(np.int64), "t": o[1].astype(np.int64), "margin": o[2].astype(np.float64),
-             "chan": channels.encode(o[3])},
-            {"cust": np.concatenate([t[0], c[0]]).astype(np.int64),
-             "t": np.concatenate([t[1], c[1]]).astype(np.int64),
-             "chan": np.concatenate([channels.encode(t[2]),
-                                     np.full(len(chats), channels.encode([CHAT_CHANNEL])[0], dtype=np.int64)])})
-
-
-def _columns(rows: Sequence[Any], n: int) -> list[np.ndarray]:
-    if not rows:
-        return [np.zeros(0, dtype=np.int64) for _ in range(n)]
-    cols = list(zip(*rows))
-    out = []
-    for col in cols:
-        first = col[0]
-        out.append(np.array(col, dtype=object) if isinstance(first, str) else np.array(col))
-    return out
+    cur = conn.connection.dbapi_connection.cursor()      # type: ignore[union-attr]
+    try:
+        o = _fetch(cur, f"SELECT customer_id, {_epoch(d, 'ordered_at')}, gross_margin, channel FROM orders "
+                        f"WHERE {where} AND is_fraud = FALSE",
+                   [("cust", "i8"), ("t", "i8"), ("margin", "f8"), ("chan", "O")])
+        t = _fetch(cur, f"SELECT customer_id, {_epoch(d, 'at')}, channel FROM touchpoints WHERE {where}",
+                   [("cust", "i8"), ("t", "i8"), ("chan", "O")])
+        c = _fetch(cur, f"SELECT customer_id, {_epoch(d, 'created_at')} FROM activities "
+                        f"WHERE {where} AND kind IN ({kinds})", [("cust", "i8"), ("t", "i8")])
+    finally:
+        cur.close()
+    chat = channels.encode([CHAT_CHANNEL])[0]
+    return ({"cust": o["cust"], "t": o["t"], "margin": o["margin"], "chan": channels.encode(o["chan"])},
+            {"cust": np.concatenate([t["cust"], c["cust"]]), "t": np.concatenate([t["t"], c["t"]]),
+             "chan": np.concatenate([channels.encode(t["chan"]), np.full(len(c), chat, dtype=np.int64)])})
 
 
 Credits = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
@@ -231,11 +226,12 @@ def _accumulate(sums: dict[tuple[str, int, int], list[float]], model: str, month
     """Add the (month, channel) sums of credited margin and order shares into `sums`."""
     if month.size == 0:
         return
-    key = month.astype(np.int64) * 4096 + chan
-    uniq, inv = np.unique(key, return_inverse=True)
-    m = np.bincount(inv, weights=margin)
-    counts = np.bincount(inv, weights=share)
-    for k, mv, cv in zip(uniq.tolist(), m.tolist(), counts.tolist()):
-        cell = sums.setdefault((model, k // 4096, k % 4096), [0.0, 0.0])
+    first = int(month.min())
+    key = (month.astype(np.int64) - first) * _MAX_CHANNELS + chan
+    present = np.flatnonzero(np.bincount(key))
+    m = np.bincount(key, weights=margin)[present]
+    counts = np.bincount(key, weights=share)[present]
+    for k, mv, cv in zip(present.tolist(), m.tolist(), counts.tolist()):
+        cell = sums.setdefault((model, first + k // _MAX_CHANNELS, k % _MAX_CHANNELS), [0.0, 0.0])
         cell[0] += mv
         cell[1] += cv
