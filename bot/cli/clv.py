@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from cards.zh import polish
+
 from bot.cli.common import config_option
 from bot.cli.data import import_cmd, runtime_for
 from crm_core.services.clv_dashboard import build_dashboard
@@ -41,16 +43,16 @@ def _import(ctx: click.Context, what: str, file: Path, source: str, config_path:
         try:
             res = import_clv_file(rt.db, what, file, source, rt.cfg.app.timezone, rt.clock())
         except ImportFileError as err:
-            raise click.ClickException(str(err)) from None
+            raise click.ClickException(polish(str(err))) from None
         except BatchInvalid as err:
             for p in err.problems[:MAX_PROBLEMS_SHOWN]:
-                click.echo(f"  第 {p.index} 行:{p.reason}")
+                click.echo(polish(f"  第 {p.index} 行:{p.reason}"))
             if len(err.problems) > MAX_PROBLEMS_SHOWN:
                 click.echo(f"  …… 另有 {len(err.problems) - MAX_PROBLEMS_SHOWN} 处")
-            raise click.ClickException(f"{len(err.problems)} 处问题,没有写入任何记录;改正后重新导入即可") from None
+            raise click.ClickException(polish(f"{len(err.problems)} 处问题,没有写入任何记录;改正后重新导入即可")) from None
         noun = "订单" if what == "orders" else "触点"
         moved = f",{res.moved_to_survivor} 条记到了合并后的客户上" if res.moved_to_survivor else ""
-        click.echo(f"已导入{noun}:新增 {res.created} 条,更新 {res.updated} 条,未变 {res.unchanged} 条{moved}")
+        click.echo(polish(f"已导入{noun}:新增 {res.created} 条,更新 {res.updated} 条,未变 {res.unchanged} 条{moved}"))
 
 
 _source = click.option("--source", default="import", show_default=True,
@@ -97,7 +99,7 @@ def report_clv_cmd(ctx: click.Context, month: str | None, as_json: bool, config_
             click.echo(json.dumps(board.to_dict(), ensure_ascii=False, indent=2))
             return
         click.echo(f"{board.month} 客户价值月报")
-        click.echo(f"  本月毛利 {yuan(board.month_margin)},客户终身价值合计 {yuan(board.total_clv)}"
-                   f"({board.customers} 位客户" + (f",测算日 {board.as_of.isoformat()})" if board.as_of else ",尚未测算)"))
+        click.echo(polish(f"  本月毛利 {yuan(board.month_margin)},客户终身价值合计 {yuan(board.total_clv)}"
+                          f"({board.customers} 位客户" + (f",测算日 {board.as_of.isoformat()})" if board.as_of else ",尚未测算)")))
         for line in dashboard_lines(board):
-            click.echo(f"  {line}")
+            click.echo(polish(f"  {line}"))

@@ -97,8 +97,8 @@ def test_report_cli_and_api_show_the_dashboard(seeded, runtime):  # noqa: ANN001
     from bot.web import create_app
     out = CliRunner().invoke(cli, ["report", "clv", "--month", "2026-11"], obj=runtime)
     assert out.exit_code == 0, out.output
-    assert "【高价值客户流失风险】1 位" in out.output and "1. 客户服务:800 元" in out.output
-    assert "宁波海运:工单后 1 单,毛利 800 元,预估挽回概率 70%" in out.output
+    assert "【高价值客户流失风险】1 位" in out.output and "1. 客户服务：800 元" in out.output
+    assert "宁波海运：工单后 1 单，毛利 800 元，预估挽回概率 70%" in out.output
     bad = CliRunner().invoke(cli, ["report", "clv", "--month", "2026/11"], obj=runtime)
     assert bad.exit_code != 0 and "YYYY-MM" in bad.output
     client = create_app(runtime).test_client()

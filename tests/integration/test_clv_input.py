@@ -142,21 +142,21 @@ def test_cli_import_orders_and_touchpoints(runtime, db, tmp_path):  # noqa: ANN0
                    f"C{a},B-2,abc,300,2026-10-01,官网表单\n", encoding="utf-8")
     runner = CliRunner()
     out = runner.invoke(cli, ["import", "orders", str(bad), "--source", "erp"], obj=runtime)
-    assert out.exit_code != 0 and "第 3 行:金额应为数字" in out.output and "没有写入任何记录" in out.output
+    assert out.exit_code != 0 and "第 3 行：金额应为数字" in out.output and "没有写入任何记录" in out.output
     assert _count(db, Order) == 0
     out = runner.invoke(cli, ["import", "orders", str(good), "--source", "erp"], obj=runtime)
     assert out.exit_code == 0 and "新增 2 条" in out.output, out.output
     out = runner.invoke(cli, ["import", "orders", str(good), "--source", "erp"], obj=runtime)
-    assert "新增 0 条,更新 0 条,未变 2 条" in out.output
+    assert "新增 0 条，更新 0 条，未变 2 条" in out.output
     tps = tmp_path / "tp.csv"
     tps.write_text("customer_id,external_id,kind,channel,at,clv_impact,winback_probability\n"
                    f"{a},T1,service_ticket,service,2026-10-03 11:00,true,0.4\n", encoding="utf-8")
     out = runner.invoke(cli, ["import", "touchpoints", str(tps)], obj=runtime)
-    assert out.exit_code == 0 and "已导入触点:新增 1 条" in out.output, out.output
+    assert out.exit_code == 0 and "已导入触点：新增 1 条" in out.output, out.output
     nohead = tmp_path / "x.csv"
     nohead.write_text("客户,金额\n1,2\n", encoding="utf-8")
     out = runner.invoke(cli, ["import", "orders", str(nohead)], obj=runtime)
-    assert out.exit_code != 0 and "表头缺少这些列:编号、毛利、下单时间、渠道" in out.output
+    assert out.exit_code != 0 and "表头缺少这些列：编号、毛利、下单时间、渠道" in out.output
     with db.uow() as s:
         assert s.scalar(select(Order.is_fraud).where(Order.external_id == "A-2")) is True
 
