@@ -84,8 +84,8 @@ def test_create_list_use_revoke(runtime, lead_id) -> None:  # noqa: ANN001
     assert client.get("/api/v1/leads", headers={**ADMIN, "X-CRM-Rep": "chen.jie"}).status_code == 200
     # revoked: 401 from the next request on
     token_id = next(t.id for t in _tokens(runtime) if t.rep_id == "zhang.wei")
-    res = cli(runtime, "revoke", str(token_id))
-    assert res.exit_code == 0 and f"令牌 {token_id} 已作废" in res.output
+    revoked = cli(runtime, "revoke", str(token_id))
+    assert revoked.exit_code == 0 and f"令牌 {token_id} 已作废" in revoked.output
     assert client.get("/api/v1/leads", headers=auth).status_code == 401
     assert "张伟" not in cli(runtime, "list").output and "已作废" in cli(runtime, "list", "--all").output
 
@@ -177,3 +177,12 @@ def test_the_config_refuses_encrypted_fields_without_a_key() -> None:
         config_with({"roles": {"accounting": {}}, "encrypted_fields": ["phone"]}, env={})
     text = "\n".join(err.value.problems)
     assert "visibility.roles" in text and "accounting" in text and "visibility.encrypted_fields" in text, text
+
+
+def test_sealed_fields_without_the_key_read_as_unreadable(runtime) -> None:  # noqa: ANN001
+    key = new_key()
+    with_key = runtime.cfg.model_copy(update={"visibility": Visibility(encrypted_fields=["id_number"],
+                                                                       field_key=SecretStr(key))})
+    extra = write_fields(with_key, {}, {"id_number": "330102199001011234"})
+    assert read_fields(with_key, extra) == {"id_number": "330102199001011234"}
+    assert read_fields(runtime.cfg, extra) == {"id_number": "(无法解密)"}
