@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -106,7 +107,7 @@ def test_lines_say_what_moved() -> None:
 def test_supervisor_digest_says_who_checked_in(cfg) -> None:  # noqa: ANN001
     from crm_core.notices import DigestSupervisor
     from handlers.health_cards import digest_supervisor
-    base = dict(to_rep="wang.fang", date=DAY.isoformat(), teams=["华东医疗"], penetration=[], overdue=[], red=[],
+    base: dict[str, Any] = dict(to_rep="wang.fang", date=DAY.isoformat(), teams=["华东医疗"], penetration=[], overdue=[], red=[],
                 red_total=0)
     text = render_text(digest_supervisor(cfg, DigestSupervisor(**base, checkins=[
         {"rep": "zhang.wei", "name": "张伟", "checked_in": True, "picks": 3},
