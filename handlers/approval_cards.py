@@ -75,8 +75,11 @@ def progress_text(cfg: AppConfig, n: ApprovalProgress) -> str:
     if n.event == "withdrawn":
         return f"{ref} 已由 {n.actor_name} 撤回({n.comment or '已撤回'}),无需再审批。"
     if n.event == "escalated":
+        if not n.actor_name:
+            return (f"{ref} 在「{n.node_name}」已等待 {_hours(n.waited_hours)} {clock},"
+                    "没有可以升级的上级,请联系审批人或管理员。")
         return (f"{ref} 在「{n.node_name}」已等待 {_hours(n.waited_hours)} {clock},"
-                f"已升级给 {n.actor_name or '管理员'} 审批。")
+                f"已升级给 {n.actor_name} 审批。")
     if n.event == "reminder":
         return (f"提醒:{ref} 在「{n.node_name}」等你审批,已等待 {_hours(n.waited_hours)} {clock}。"
                 f"请在审批卡片上点快捷回复,或发送「审批意见 A{n.approval_id} 同意/驳回 你的意见」。")

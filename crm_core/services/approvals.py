@@ -22,8 +22,8 @@ from crm_core.db.models import Activity, Approval, ApprovalFlowVersion, Approval
 from crm_core.notices import ApprovalCard, ApprovalCardResolved, ApprovalProgress, Notice
 from crm_core.refs import show_approval
 from crm_core.services.approval_facts import approval_facts  # noqa: F401 - re-exported for handlers
-from crm_core.services.approval_rules import (DECISION_LABELS, ApprovalError, Facts, PlannedNode, fact_changes,
-                                              needs_amount, plan_nodes, show_amount, supervisor_of)
+from crm_core.services.approval_rules import (DECISION_LABELS, ApprovalError, Facts, PlannedNode, admins,
+                                              fact_changes, needs_amount, plan_nodes, show_amount, supervisor_of)
 from crm_core.services.approval_versions import sync_flow
 from crm_core.worktime import clock_for
 
@@ -312,11 +312,10 @@ def scan_timeouts(s: Session, cfg: AppConfig, now: datetime) -> list[Notice]:
 
 def _escalate(s: Session, cfg: AppConfig, a: Approval, node: PlannedNode, waited: float,
               version: ApprovalFlowVersion, now: datetime) -> list[Notice]:
-    ups = [sup for who in node.approvers if (sup := supervisor_of(cfg, who)) and sup != a.submitter]
-    if not ups:
-        from crm_core.services.approval_rules import admins
-        ups = [x for x in admins(cfg) if x != a.submitter]
-    new = tuple(u for u in dict.fromkeys(ups) if u not in node.deciders)
+    ups = [sup for who in node.approvers if (sup := supervisor_of(cfg, who))]
+    new = tuple(u for u in dict.fromkeys(ups) if u != a.submitter and u not in node.deciders)
+    if not new:                       # no supervisor above the approvers: the admins
+        new = tuple(x for x in admins(cfg) if x != a.submitter and x not in node.deciders)
     a.escalated_at = now
     plan = list(a.plan)
     plan[a.node_index] = PlannedNode(node.name, node.approvers, node.replies, node.escalated_to + new).as_json()

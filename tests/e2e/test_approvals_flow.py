@@ -85,6 +85,8 @@ def test_approvals_in_chat(stack, platform, db) -> None:  # noqa: ANN001
     sup = card_to(stack, platform, "zhou.ming", a.id)
     shown = stack.sim.sent_as_text([sup])
     assert "180万" in shown and "杭州优品医疗科技有限公司" in shown and "同意-无修改" in shown
+    tap(stack, platform, "wu.zong", sup, "同意-无修改")                           # not his card, not his node
+    assert approval_of(rt, big).node_index == 0 and "操作未生效" in texts_to(stack, platform, "wu.zong")
     tap(stack, platform, "zhou.ming", sup, "同意-无修改")
     assert approval_of(rt, big).node_index == 1
     assert "下一步:VP审批" in texts_to(stack, platform, "sun.li")
