@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cards.model import Button, Card, Field, Level
@@ -280,16 +281,35 @@ def pool_returned(cfg: AppConfig, notice: PoolReturned) -> Card:
                 footer=f"冷却期后可回复「领取 #{notice.lead_id}」重新领取")
 
 
-def handover_lines(cfg: AppConfig, leads: list[dict[str, Any]]) -> list[str]:
-    return [f"· #{ld['id']} {ld.get('title') or ''} · {stage_label(cfg, ld.get('stage'))} · {money(ld.get('budget_cny'))}"
-            f" · 上次更新 {when(cfg, ld.get('last_activity_at'))}" for ld in leads[:HANDOVER_LINES]]
+Amount = Callable[[int | None], str | None]
 
 
-def handover_customer_lines(customers: list[dict[str, Any]]) -> list[str]:
+def amount_for(cfg: AppConfig, to_rep: str | None) -> Amount:
+    """Money on a card as its recipient may see it (crm_core/visibility.py `budget`): the figure,
+    a size band when masked, None when hidden."""
+    rep = cfg.org.rep(to_rep) if to_rep else None
+    viewer = Viewer.of(cfg, Principal.of(rep)) if rep is not None else None
+
+    def shown(value: int | None) -> str | None:
+        if viewer is None or value is None:
+            return money(value)
+        seen = viewer.show("budget", value)
+        return None if seen is None else seen if isinstance(seen, str) else money(seen)
+    return shown
+
+
+def handover_lines(cfg: AppConfig, leads: list[dict[str, Any]], amount: Amount = money) -> list[str]:
+    return [f"· #{ld['id']} {ld.get('title') or ''} · {stage_label(cfg, ld.get('stage'))}"
+            + (f" · {a}" if (a := amount(ld.get('budget_cny'))) is not None else "")
+            + f" · 上次更新 {when(cfg, ld.get('last_activity_at'))}" for ld in leads[:HANDOVER_LINES]]
+
+
+def handover_customer_lines(customers: list[dict[str, Any]], amount: Amount = money) -> list[str]:
     out = []
     for c in customers[:HANDOVER_LINES]:
         state = [f"{c['open']} 条跟进中" if c.get("open") else "", f"已赢单 {c['won']} 条" if c.get("won") else ""]
-        budget = f" · 预算 {money(c['budget_cny'])}" if c.get("budget_cny") else ""
+        shown = amount(c["budget_cny"]) if c.get("budget_cny") else None
+        budget = f" · 预算 {shown}" if shown else ""
         out.append(f"· C{c['id']} {c.get('name') or ''} · {'、'.join(x for x in state if x) or '暂无线索'}{budget}")
     return out
 
@@ -300,17 +320,19 @@ def handover_summary(cfg: AppConfig, notice: HandoverSummary) -> Card:
     count, leads = int(notice.count or 0), notice.leads or []
     customers, n_customers = notice.customers or [], int(notice.customer_count or 0)
     who = notice.from_name or rep_name(cfg, notice.from_rep)
+    amount = amount_for(cfg, notice.to_rep)         # the receiver's view of money (issue 18)
+    total = amount(notice.budget_total or 0)
     what = f"{n_customers} 个客户、{count} 条跟进中的线索" if n_customers else f"{count} 条线索"
     title = f"{who} 的 {what}已退回公海" if notice.to_pool else f"{who} 的 {what}已交接给你"
     parts = []
     if customers:
         parts.append("**客户**(按重要程度排列)")
-        parts += handover_customer_lines(customers)
+        parts += handover_customer_lines(customers, amount)
         if n_customers > min(len(customers), HANDOVER_LINES):
             parts.append(f"…另有 {n_customers - min(len(customers), HANDOVER_LINES)} 个,发送「我的客户」查看")
     if leads:
         parts.append("**跟进中的线索**(按重要程度排列)")
-        lines = handover_lines(cfg, leads)
+        lines = handover_lines(cfg, leads, amount)
         parts += lines
         if count > len(lines):
             parts.append(f"…另有 {count - len(lines)} 条,发送「我的线索」查看")
@@ -318,7 +340,7 @@ def handover_summary(cfg: AppConfig, notice: HandoverSummary) -> Card:
                                                 style="primary"),)
     return Card(card_id=card_id_for("handover", notice), title=title, level=Level.INFO,
                 fields=(Field("客户数", str(n_customers)), Field("线索数", str(count)),
-                        Field("预算合计", money(notice.budget_total or 0))),
+                        *([Field("预算合计", total)] if total is not None else [])),
                 text="\n".join(parts) or None, buttons=buttons,
                 footer="已为每个客户和线索记录交接说明;请确认接收并尽快逐一联系客户")
 

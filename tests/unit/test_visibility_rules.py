@@ -114,3 +114,20 @@ def test_phones_on_cards_follow_the_roles_too() -> None:
     assert shown_phone(cfg, "zhang.wei", 1, "zhang.wei", "east-medical", "13900001111") == "13900001111"
     assert shown_phone(cfg, "li.na", 1, "zhang.wei", "east-medical", "13900001111") == "139****1111"
     assert shown_phone(cfg, "zhou.qi", 1, "zhang.wei", "east-medical", "13900001111") == "—"
+
+
+@pytest.mark.parametrize("level, shown", [("visible", "¥50万"), ("masked", "10万–50万"), ("hidden", None)])
+def test_handover_card_money_follows_the_receivers_role(level: str, shown: str | None) -> None:
+    from cards.render.text import render_text
+    from crm_core.notices import HandoverSummary
+    from handlers.workflow_cards import handover_summary
+    cfg = config_with({"roles": {"sales": {"fields": {"budget": level}}}}, {})
+    notice = HandoverSummary(to_rep="li.na", from_rep="zhang.wei", from_name="张伟", count=1, to_pool=False,
+                             budget_total=500_000, customer_count=1,
+                             leads=[{"id": 1, "title": "CRM采购", "stage": "qualify", "budget_cny": 500_000}],
+                             customers=[{"id": 3, "name": "杭州优品", "open": 1, "budget_cny": 500_000}])
+    text = render_text(handover_summary(cfg, notice))
+    if shown:
+        assert text.count(shown) == 3, text           # the total, the customer, the lead
+    else:
+        assert "50万" not in text and "预算" not in text, text
