@@ -46,3 +46,19 @@ def load_task_facts(session: Session, task_ids: list[int]) -> dict[int, TaskFact
     if not task_ids:
         return {}
     return {t.id: task_facts(session, t) for t in session.scalars(select(Task).where(Task.id.in_(task_ids)))}
+
+
+def customers_facts(session: Session, customers: list[Customer]) -> dict[int, CustomerFacts]:
+    """`customer_facts` for a page of customers in one query (the API's lists)."""
+    ids = [c.id for c in customers]
+    owners: dict[int, set[str]] = {i: set() for i in ids}
+    teams: dict[int, set[str]] = {i: set() for i in ids}
+    if ids:
+        for cid, owner, team in session.execute(select(Lead.customer_id, Lead.owner_rep_id, Lead.team_id).where(
+                Lead.customer_id.in_(ids), Lead.status == "open").distinct()):
+            if owner is not None:
+                owners[cid].add(owner)
+            if team is not None:
+                teams[cid].add(team)
+    return {c.id: CustomerFacts(id=c.id, owner=c.owner_rep_id, lead_owners=frozenset(owners[c.id]),
+                                lead_teams=frozenset(teams[c.id])) for c in customers}

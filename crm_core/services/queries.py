@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from crm_core.db.models import Activity, Assignment, Contact, Customer, Lead, MergeRecord, Mute, Task
 from crm_core.authz import CustomerFacts
 from crm_core.fieldcrypt import read_fields
-from crm_core.services.access import customer_facts, lead_facts
+from crm_core.services.access import customer_facts, customers_facts, lead_facts
 from crm_core.services.scoped import customers_in, leads_in
 from crm_core.visibility import Viewer, out_of_scope
 
@@ -121,9 +121,9 @@ def list_customers(session: Session, *, q: str | None = None, include_merged: bo
     if q:
         stmt = stmt.where(or_(Customer.name.contains(q), Customer.company_key.contains(q)))
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = session.scalars(stmt.order_by(Customer.id.desc()).limit(min(limit, MAX_PAGE)).offset(offset))
-    return {"total": total, "items": [customer_view(c, viewer, customer_facts(session, c) if viewer else None)
-                                      for c in rows]}
+    rows = list(session.scalars(stmt.order_by(Customer.id.desc()).limit(min(limit, MAX_PAGE)).offset(offset)))
+    facts = customers_facts(session, rows) if viewer is not None else {}
+    return {"total": total, "items": [customer_view(c, viewer, facts.get(c.id)) for c in rows]}
 
 
 def lead_detail(session: Session, lead_id: int, now: datetime,
