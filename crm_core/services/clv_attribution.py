@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -140,14 +141,17 @@ def _read_chunk(conn: Connection, lo: int, hi: int, channels: _Channels) -> tupl
              "chan": np.concatenate([channels.encode(t["chan"]), np.full(len(c), chat, dtype=np.int64)])})
 
 
-Credits = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+Piece = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+LINEAR_PIECE = 2_000_000      # linear credits expanded at once (orders × touchpoints in their windows)
 
 
 def credit_arrays(orders: dict[str, np.ndarray], touches: dict[str, np.ndarray], window_seconds: int,
-                  mix_last: float, mix_first: float) -> tuple[Credits, int]:
-    """model → (order index, channel code, margin credited, share of the order) for the orders
-    given, and how many had no touchpoint in the window (credited to their own channel). The
-    orders themselves join the touchpoints (only strictly earlier ones count: key 2t + 1)."""
+                  mix_last: float, mix_first: float) -> tuple[Iterator[tuple[str, Piece]], int]:
+    """(model, (order index, channel code, margin credited, share of the order)) pieces for the
+    orders given — linear in pieces of about LINEAR_PIECE credits, so a customer with thousands
+    of orders and touchpoints does not need memory for all their pairs at once — and how many
+    orders had no touchpoint in the window (credited to their own channel). The orders themselves
+    join the touchpoints (only strictly earlier ones count: key 2t + 1)."""
     cust = np.concatenate([touches["cust"], orders["cust"]])
     t2 = np.concatenate([touches["t"] * 2, orders["t"] * 2 + 1])
     chan = np.concatenate([touches["chan"], orders["chan"]])
@@ -164,23 +168,31 @@ def credit_arrays(orders: dict[str, np.ndarray], touches: dict[str, np.ndarray],
     none_i, none_c, none_m = idx[~has], orders["chan"][~has], margin[~has]
     none_s = np.ones(len(none_i))
     lo_h, n_h, m_h, o_h = lo[has], n[has], margin[has], idx[has]
-    first_c, last_c = chan[lo_h], chan[hi[has] - 1]
-    ones = np.ones(len(o_h))
-    out: Credits = {
-        "first_touch": (np.concatenate([o_h, none_i]), np.concatenate([first_c, none_c]),
-                        np.concatenate([m_h, none_m]), np.concatenate([ones, none_s])),
-        "last_touch": (np.concatenate([o_h, none_i]), np.concatenate([last_c, none_c]),
-                       np.concatenate([m_h, none_m]), np.concatenate([ones, none_s])),
-        "mix": (np.concatenate([o_h, o_h, none_i]), np.concatenate([last_c, first_c, none_c]),
-                np.concatenate([m_h * mix_last, m_h * mix_first, none_m]),
-                np.concatenate([ones * mix_last, ones * mix_first, none_s])),
-    }
-    total = int(n_h.sum())
-    position = np.repeat(lo_h - (np.cumsum(n_h) - n_h), n_h) + np.arange(total)
-    share = np.repeat(1.0 / n_h, n_h)
-    out["linear"] = (np.concatenate([np.repeat(o_h, n_h), none_i]), np.concatenate([chan[position], none_c]),
-                     np.concatenate([np.repeat(m_h, n_h) * share, none_m]), np.concatenate([share, none_s]))
-    return out, int(len(none_i))
+
+    def pieces() -> Iterator[tuple[str, Piece]]:
+        first_c, last_c = chan[lo_h], chan[hi[has] - 1]
+        ones = np.ones(len(o_h))
+        yield "first_touch", (np.concatenate([o_h, none_i]), np.concatenate([first_c, none_c]),
+                              np.concatenate([m_h, none_m]), np.concatenate([ones, none_s]))
+        yield "last_touch", (np.concatenate([o_h, none_i]), np.concatenate([last_c, none_c]),
+                             np.concatenate([m_h, none_m]), np.concatenate([ones, none_s]))
+        yield "mix", (np.concatenate([o_h, o_h, none_i]), np.concatenate([last_c, first_c, none_c]),
+                      np.concatenate([m_h * mix_last, m_h * mix_first, none_m]),
+                      np.concatenate([ones * mix_last, ones * mix_first, none_s]))
+        yield "linear", (none_i, none_c, none_m, none_s)
+        ends = np.cumsum(n_h)
+        cuts = [0, *np.searchsorted(ends, np.arange(LINEAR_PIECE, int(ends[-1]) if len(ends) else 0,
+                                                    LINEAR_PIECE), side="right").tolist(), len(n_h)]
+        for a, b in zip(cuts, cuts[1:]):
+            if a >= b:
+                continue
+            lo_p, n_p = lo_h[a:b], n_h[a:b]
+            total = int(n_p.sum())
+            position = np.repeat(lo_p - (np.cumsum(n_p) - n_p), n_p) + np.arange(total)
+            share = np.repeat(1.0 / n_p, n_p)
+            yield "linear", (np.repeat(o_h[a:b], n_p), chan[position], np.repeat(m_h[a:b], n_p) * share, share)
+
+    return pieces(), int(len(none_i))
 
 
 def run_attribution(db: Database, clv: Clv, tz: str, now: datetime, *,
@@ -202,7 +214,7 @@ def run_attribution(db: Database, clv: Clv, tz: str, now: datetime, *,
             month = months.index(orders["t"])
             credits, unattributed = credit_arrays(orders, touches, window, clv.mix_last, clv.mix_first)
             run.unattributed += unattributed
-            for model, (oi, ch, m, share) in credits.items():
+            for model, (oi, ch, m, share) in credits:
                 _accumulate(sums, model, month[oi], ch, m, share)
         conn.rollback()
     names = channels.names()

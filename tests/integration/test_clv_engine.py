@@ -55,8 +55,9 @@ def _random_world(db, seed: int = 3):  # noqa: ANN001, ANN202
     return orders, touches
 
 
-@pytest.mark.parametrize("chunk", [1, 10_000])
-def test_engine_agrees_with_the_pure_module(db, chunk):  # noqa: ANN001
+@pytest.mark.parametrize("chunk,piece", [(1, 2_000_000), (10_000, 5)])
+def test_engine_agrees_with_the_pure_module(db, chunk, piece, monkeypatch):  # noqa: ANN001
+    monkeypatch.setattr("crm_core.services.clv_attribution.LINEAR_PIECE", piece)   # linear credits in pieces
     orders, touches = _random_world(db)
     clv = Clv()
     run = run_attribution(db, clv, TZ, START, chunk_orders=chunk)
