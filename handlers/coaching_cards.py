@@ -28,8 +28,8 @@ def coaching_card(cfg: AppConfig, n: CoachingPush) -> Card:
     days = f"{n.window_days:g}"
     fields = [Field("销售", n.rep_name), Field("阶段", f"{n.from_name} → {n.to_name}"),
               Field("目标推进率", f"{days}天内推进不低于 {percent(n.min_rate)}")]
-    fields += [Field(week_label(w.week), f"{w.reached}/{w.entered},{percent(w.reached / w.entered)}" if w.entered
-                     else "无") for w in n.weeks]
+    fields += [Field(week_label(w.week), f"推进 {w.reached}/{w.entered}，{percent(w.reached / w.entered)}"
+                     if w.entered else "无") for w in n.weeks]
     lines = []
     if n.material:
         lines.append(f"辅导材料:{n.material}")
@@ -41,7 +41,7 @@ def coaching_card(cfg: AppConfig, n: CoachingPush) -> Card:
         footer = "建议本周安排一次一对一辅导,复盘这几周进入该阶段的线索"
     else:
         title = f"辅导提醒:你的「{n.from_name}」阶段推进率连续 {weeks} 周偏低"
-        footer = "主管也收到了这张卡片,会和你一起复盘;先看看下面的辅导材料"
+        footer = "主管也收到了这张卡片,会和你一起复盘" + (";先看看上面的辅导材料" if lines else "")
     return Card(card_id=card_id_for("coach", n), title=title, level=Level.WARNING, fields=tuple(fields),
                 text="\n".join(lines) or None, footer=footer)
 

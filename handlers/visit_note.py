@@ -154,13 +154,23 @@ def _answer(ctx: Context, state: VisitState, text: str) -> list[Reply]:
     return _next_step(ctx, state)
 
 
+def _still_allowed(ctx: Context, state: VisitState) -> None:
+    """The note's lead may still be followed up by the rep (a lead handed over meanwhile may not):
+    else the note is dropped and the rep told why."""
+    try:
+        _lead_title(ctx, state.lead)
+    except UserError as err:
+        VisitStore(ctx).clear()
+        raise UserError(f"{err.message}{show_lead(state.lead)}的拜访纪要未保存。") from None
+
+
 def with_visit_notes(fallback: HandlerFn | None) -> HandlerFn:
     """The free-text handler, preceded by the answer to an open visit note's question."""
     def read(ctx: Context) -> HandlerResult:
         state = VisitStore(ctx).get()
         text = (ctx.event.text or "").strip()
         if state is not None and text:
-            _lead_title(ctx, state.lead)            # still allowed (a lead handed over meanwhile is not)
+            _still_allowed(ctx, state)
             return _answer(ctx, state, text)
         return fallback(ctx) if fallback is not None else None
     return read
@@ -173,7 +183,7 @@ def with_visit_voice(voice: HandlerFn | None) -> HandlerFn:
         state = VisitStore(ctx).get()
         if state is None:
             return voice(ctx) if voice is not None else None
-        _lead_title(ctx, state.lead)
+        _still_allowed(ctx, state)
         try:
             text, _ = heard_note(ctx)
         except VoiceError as err:

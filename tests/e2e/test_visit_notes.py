@@ -106,3 +106,35 @@ def test_stage_entry_buttons(stack, platform, db, cfg) -> None:  # noqa: ANN001
     with db.uow() as s:
         assert len(list(s.scalars(select(Activity).where(Activity.lead_id == lead_id,
                                                          Activity.kind == "stage_entry")))) == 1
+
+
+def test_coaching_cards_reach_all_three_platforms(stack, db, cfg) -> None:  # noqa: ANN001
+    """Three complete low weeks for a rep on each platform: the Monday job's cards arrive at the
+    reps (WeCom, DingTalk, Feishu) and their supervisors (王芳 on Feishu for 华东医疗), once."""
+    from crm_core.services.stages import advance_stage
+    from scheduler.jobs import coaching_scan
+
+    today = local(datetime.now().astimezone(), cfg.app.timezone).date()
+    monday = datetime.combine(today - timedelta(days=today.weekday() + 28), datetime.min.time(),
+                              tzinfo=datetime.now().astimezone().tzinfo)
+    for week in range(3):
+        at = monday + timedelta(weeks=week, days=1, hours=3)
+        for owner in OWNER.values():
+            for i in range(3):
+                with db.uow() as s:
+                    res = intake_lead(s, cfg, LeadInput(source="chat", company=f"测试{owner[:2]}{week}{i}号科技有限公司",
+                                                        contact_name="王总", phone=f"1381234{week}{i}{len(owner):02d}",
+                                                        budget_cny=500_000),
+                                      actor=owner, platform="wecom", now=at, owner_rep_id=owner)
+                    advance_stage(s, cfg, res.lead, "proposal", owner, "wecom", at,
+                                  {"entry_channel": "电话", "entry_objection": "价格"})
+    mark = stack.sim.mark()
+    now = datetime.now().astimezone()
+    assert coaching_scan(stack.rt, now)["notices"] >= 5          # 3 reps, 王芳 twice, 刘洋 once
+    assert stack.settle()
+    assert coaching_scan(stack.rt, now) == {"notices": 0, "sent": 0}
+    for platform, user in REPS.items():
+        text = "\n".join(stack.sim.sent_as_text([c]) for c in stack.sandbox.sent(platform, after=mark))
+        assert "辅导提醒：你的「需求确认」阶段推进率连续 3 周偏低" in text, platform
+    feishu = "\n".join(stack.sim.sent_as_text([c]) for c in stack.sandbox.sent("feishu", after=mark))
+    assert "辅导提醒：张伟「需求确认」" in feishu and "辅导提醒：李娜「需求确认」" in feishu

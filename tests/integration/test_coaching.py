@@ -86,7 +86,7 @@ def test_card_names_stage_figures_and_material(runtime) -> None:  # noqa: ANN001
     for card in (rep_card, sup_card):
         shown = {f.label: f.value for f in card.fields}
         assert shown["阶段"] == "定制方案发送 → 首版报价签收" and "65%" in shown["目标推进率"]
-        assert shown["11月2日当周"] == "1/3,33%" and "方案讲解三步法" in (card.text or "")
+        assert shown["11月2日当周"] == "推进 1/3，33%" and "方案讲解三步法" in (card.text or "")
         assert "https://wiki.example.com/fa" in (card.text or "") and not card.buttons
     assert rep_card.title.startswith("辅导提醒:你的") and "张伟" in sup_card.title
 

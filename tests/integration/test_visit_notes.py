@@ -139,3 +139,15 @@ def test_voice_answers_an_open_note(runtime) -> None:  # noqa: ANN001
     assert "识别到" in said(replies) and card_of(replies).title.startswith("拜访纪要已保存")
     data = visit_rows(runtime, lead_id)[0][0].data
     assert (data["topic"], data["needs"], data["next_follow_up"]) == ("续费折扣", "想要八折", "2026-11-23")
+
+
+def test_note_dropped_when_the_lead_is_handed_over_meanwhile(runtime) -> None:  # noqa: ANN001
+    from crm_core.services.assign import reassign
+
+    lead_id = make_lead(runtime)
+    run(runtime, "zhang.wei", f"拜访纪要 #{lead_id}")
+    with runtime.db.uow() as s:
+        reassign(s, runtime.cfg, s.get_one(Lead, lead_id), "chen.jie", "wang.fang", runtime.clock())
+    out = said(run(runtime, "zhang.wei", "今天聊了报价,客户希望降价,我们会申请,明天再约"))
+    assert "未保存" in out and not visit_rows(runtime, lead_id)[0]
+    assert "拜访纪要" not in said(run(runtime, "zhang.wei", "宁波康达医疗的刘经理想要CT设备"))   # a draft again
