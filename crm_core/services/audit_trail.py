@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from crm_core.config.live import AVAILABILITY_LABELS
 from crm_core.config.schema import AppConfig
 from crm_core.config.vocabulary import CHANNELS, GATE_ITEMS
-from crm_core.db.models import AuditLog, DedupReview, Lead
+from crm_core.db.models import Approval, AuditLog, DedupReview, Lead
 
 MAX_LIMIT = 500
 
@@ -30,8 +30,14 @@ ACTION_LABELS: dict[str, str] = {
     "rep.availability": "设置在岗状态", "customer.join": "新联系人并入已有客户",
     "token.create": "创建接口令牌", "token.revoke": "作废接口令牌", "customer.fields": "修改客户敏感字段",
 }
+ACTION_LABELS.update({      # approvals (issue 17)
+    "approval.submit": "提交审批", "approval.approve": "审批同意", "approval.reject": "审批驳回",
+    "approval.comment": "审批意见", "approval.withdraw": "撤回审批", "approval.escalate": "审批超时升级",
+    "approval.flow_version": "审批流程新版本", "approval.flow_rollback": "审批流程回退",
+})
 TARGET_LABELS = {"lead": "线索", "customer": "客户", "rep": "销售", "dedup_review": "重复审核",
-                 "merge": "合并记录", "import": "导入批次", "customers": "客户", "task": "待办"}
+                 "merge": "合并记录", "import": "导入批次", "customers": "客户", "task": "待办",
+                 "approval": "审批", "approval_flow": "审批流程"}
 PLATFORM_LABELS = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书", "api": "接口", "cli": "命令行"}
 DETAIL_SHOWN = ("reason", "note", "text", "file", "count")
 FUSE_STEPS = {1: "已提醒负责人", 2: "已通知主管", 3: "已把诊断发给主管"}
@@ -94,7 +100,9 @@ def _conditions(session: Session, q: AuditQuery) -> list[ColumnElement[bool]] | 
         lead = session.get(Lead, q.lead_id)
         if lead is None:
             return None
-        where.append(or_(_target("lead", {str(lead.id)}), _about_customer(session, lead.customer_id)))
+        approvals = {str(i) for i in session.scalars(select(Approval.id).where(Approval.lead_id == lead.id))}
+        where.append(or_(_target("lead", {str(lead.id)}), _about_customer(session, lead.customer_id),
+                         _target("approval", approvals)))
     if q.customer_id is not None:
         leads = {str(i) for i in session.scalars(select(Lead.id).where(Lead.customer_id == q.customer_id))}
         where.append(or_(_about_customer(session, q.customer_id), _target("lead", leads)))
@@ -147,7 +155,9 @@ def target_text(entry: AuditEntry) -> str:
     label = TARGET_LABELS.get(entry.target_type, "记录")
     if entry.target_id is None:
         return label
-    return f"{label} #{entry.target_id}" if entry.target_type != "rep" else label
+    if entry.target_type == "approval":
+        return f"审批A{entry.target_id}"
+    return f"{label} #{entry.target_id}" if entry.target_type not in ("rep", "approval_flow") else label
 
 
 def summary(cfg: AppConfig, entry: AuditEntry) -> str:
@@ -182,6 +192,16 @@ def summary(cfg: AppConfig, entry: AuditEntry) -> str:
         return f"并入客户 {', '.join('#' + str(i) for i in d.get('merged_ids') or [])}"
     if a.startswith("reminder."):
         return f"{person(cfg, d.get('rep'))} 的提醒"
+    if a.startswith("approval."):
+        parts = [str(d[k]) for k in ("node", "reply", "comment", "reason") if d.get(k)]
+        if a == "approval.submit":
+            parts = ["、".join(d.get("nodes") or [])]
+        if a == "approval.escalate":
+            parts = [f"{d.get('node')} 等待 {d.get('waited_hours')} 小时,转给 "
+                     + "、".join(person(cfg, r) for r in d.get("to") or [])]
+        if a in ("approval.flow_version", "approval.flow_rollback"):
+            parts = [f"第{d.get('version') or d.get('to')}版"]
+        return ",".join(p for p in parts if p)
     if a == "import.file":
         return f"{d.get('file')}:{d.get('rows')} 行,新建 {d.get('created')}"
     # anything else: the values people can read, never the detail's key names

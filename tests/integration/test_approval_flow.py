@@ -149,6 +149,9 @@ def test_contract_over_two_million_goes_through_every_node(runtime, db) -> None:
         assert kinds == ["submit", "approve", "approve", "approve"]
         actions = set(s.scalars(select(AuditLog.action).where(AuditLog.target_type == "approval")))
         assert {"approval.submit", "approval.approve"} <= actions
+    trail = say(rt, "zhou.ming", f"查记录 #{lead_id}")          # the lead's trail has the approval's steps
+    assert f"提交审批 审批A{a.id}:主管审批、VP审批、风控会审" in trail
+    assert f"审批同意 审批A{a.id}:主管审批,同意-无修改" in trail and "吴总 审批同意" in trail
 
 
 def test_small_contract_skips_the_vp_and_reject_needs_a_reason(runtime, db) -> None:  # noqa: ANN001
