@@ -4,6 +4,7 @@ notice's ClvDashboard only (crm_core/clv/report.py), with a chart of the channel
 (handlers/report_charts.py) that goes as a picture where the platform takes one."""
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 from cards.model import Card, Field, Level
@@ -64,6 +65,16 @@ def clv_dashboard_card(cfg: AppConfig, notice: ClvDashboardNotice) -> Card:
 
 
 JOURNEY_LINES = 8
+
+
+def clv_line(clv: float, previous: float | None, as_of: date, amounts: str = "visible") -> str | None:
+    """「客户终身价值 5.2 万元(较上月 -18%,12-05 测算)」 above the journey; None when money is hidden."""
+    if amounts == "hidden":
+        return None
+    if amounts == "masked":
+        return f"客户终身价值:{mask('budget', int(clv))}"
+    change = f"较上月 {(clv - previous) / previous * 100:+.0f}%," if previous else ""
+    return f"客户终身价值:{yuan(clv)}({change}{as_of.strftime('%m-%d')} 测算)"
 
 
 def journey_lines(cfg: AppConfig, items: list[JourneyItem], limit: int = JOURNEY_LINES,

@@ -61,6 +61,11 @@ def customer_journey(session: Session, customer_id: int, limit: int = 20) -> lis
     return items[:limit]
 
 
+def latest_clv(session: Session, customer_id: int) -> ClvSnapshot | None:
+    return session.scalars(select(ClvSnapshot).where(ClvSnapshot.customer_id == customer_id)
+                           .order_by(ClvSnapshot.as_of.desc()).limit(1)).first()
+
+
 def customer_attribution(session: Session, clv: Clv, customer_id: int) -> dict[str, Any]:
     """The customer's non-fraud margin by channel under the configured model, and the latest CLV."""
     orders = [OrderFact(o.id, o.ordered_at, o.gross_margin, o.channel, o.is_fraud) for o in session.scalars(
@@ -72,8 +77,7 @@ def customer_attribution(session: Session, clv: Clv, customer_id: int) -> dict[s
     touches.sort(key=lambda t: t.at)
     credits = credit_customer(orders, touches, clv.model, Params(clv.window_days, clv.mix_last, clv.mix_first))
     channels = by_channel([c for cs in credits.values() for c in cs])
-    snap = session.scalars(select(ClvSnapshot).where(ClvSnapshot.customer_id == customer_id)
-                           .order_by(ClvSnapshot.as_of.desc()).limit(1)).first()
+    snap = latest_clv(session, customer_id)
     return {
         "customer_id": customer_id, "model": clv.model, "window_days": clv.window_days,
         "orders": sum(1 for o in orders if not o.fraud), "fraud_orders": sum(1 for o in orders if o.fraud),

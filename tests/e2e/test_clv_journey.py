@@ -52,7 +52,7 @@ def test_orders_in_dashboard_out_and_the_journey_in_find_customer(stack, db, db_
     sent = [stack.sim.sent_as_text([c]) for c in stack.sandbox.sent("wecom")]
     journey = next(t for t in sent if "全旅程时间轴" in t)
     assert "2026-11-18 下单" in journey and "欺诈" in journey and "2026-11-10 客服工单" in journey
-    assert "2026-10-20 广告点击" in journey
+    assert "2026-10-20 广告点击" in journey and "客户终身价值" in journey
     everywhere = "\n".join(stack.sim.sent_as_text([c]) for p in ("wecom", "dingtalk", "feishu")
                            for c in stack.sandbox.sent(p))
     assert "客户价值月报" in everywhere

@@ -29,3 +29,14 @@ def test_money_and_dashboard_text():
     lines = dashboard_lines(SAMPLES[ClvDashboardNotice]().dashboard)   # type: ignore[attr-defined]
     assert lines[1] == "· C3 杭州示例医疗科技有限公司:4.0 万元 → 2.1 万元(下降 48%),45 天无互动"
     assert "1. 广告投放:5,000 元,3.0 单,投入产出比 2.5" in lines
+
+
+def test_clv_line_above_the_journey():
+    from datetime import date
+
+    from handlers.clv_cards import clv_line
+    day = date(2026, 12, 5)
+    assert clv_line(41000.0, 50000.0, day) == "客户终身价值:4.1 万元(较上月 -18%,12-05 测算)"
+    assert clv_line(980.0, None, day) == "客户终身价值:980 元(12-05 测算)"
+    assert clv_line(120000.0, 1.0, day, "masked") == "客户终身价值:10万–50万"
+    assert clv_line(120000.0, 1.0, day, "hidden") is None
