@@ -8,11 +8,11 @@ from crm_core.authz import Action
 from crm_core.refs import show_customer
 from crm_core.services.access import lead_facts
 from crm_core.services.activity import ActivityError, record_follow_up
-from crm_core.services.journey import customer_journey
+from crm_core.services.journey import customer_journey, latest_clv
 from crm_core.services.queries import get_lead, search_customers
 from crm_core.services.rows import Lead, Session
 from handlers.capture import new_draft
-from handlers.clv_cards import JOURNEY_LINES, journey_lines
+from handlers.clv_cards import JOURNEY_LINES, clv_line, journey_lines
 from crm_core.visibility import MASKED_TEXT
 from handlers.context import Context, Reply, UserError
 from handlers.registry import Registry
@@ -59,10 +59,12 @@ def find_customer(ctx: Context) -> str:
     lines.append("客户编号以 C 开头,线索编号以 # 开头;给客户记跟进:跟进 C编号 内容")
     if len(hits) == 1:            # one customer: its full journey (全旅程时间轴), latest first
         with ctx.db.uow() as s:
-            journey = journey_lines(ctx.cfg, customer_journey(s, hits[0].id, JOURNEY_LINES),
-                                    amounts=ctx.viewer.level("budget"))
+            money = ctx.viewer.level("budget")
+            journey = journey_lines(ctx.cfg, customer_journey(s, hits[0].id, JOURNEY_LINES), amounts=money)
+            snap = latest_clv(s, hits[0].id)
+            value = clv_line(snap.clv, snap.previous, snap.as_of, money) if snap else None
         if journey:
-            lines += ["全旅程时间轴(最近):", *journey]
+            lines += [*([value] if value else []), "全旅程时间轴(最近):", *journey]
     return "\n".join(lines)
 
 
