@@ -1,5 +1,6 @@
 """拜访纪要 in chat: 「拜访纪要 #12 今天和王总聊了…」 (or 「拜访纪要 #12」, or the 拜访纪要 button on the
-lead detail card, then one message) fills the template 今日沟通主题 / 客户核心诉求 / 我方承诺事项 /
+lead detail card, then one message; 「拜访纪要」 alone takes the rep's one open lead or asks which)
+fills the template 今日沟通主题 / 客户核心诉求 / 我方承诺事项 /
 下次跟进时间 from one free message (crm_core/extract/visit_note.py) and asks only for the parts
 it could not read (`visit_notes.ask_for`), one question each: text for the first three, a card
 with day buttons (`visit_notes.time_choices`) for the next follow-up. The note is saved as a
@@ -20,6 +21,7 @@ from cards.model import CardError, card_from_dict
 from crm_core.authz import Action
 from crm_core.extract.visit_note import PARTS, first_day, read_visit_note
 from crm_core.refs import show_lead
+from crm_core.services.lead_view import open_leads_of
 from crm_core.services.visit_note import VisitNoteError, VisitParts, save_visit_note
 from crm_core.voice import VoiceError
 from handlers.capture import stamp
@@ -40,10 +42,10 @@ BODY_PROMPT = ("请发送{lead}的拜访纪要,一条消息说清:今日沟通�
 
 @dataclass
 class VisitState:
-    lead: int
+    lead: int                         # 0 while the bot asks which lead
     title: str
     parts: dict[str, Any] = field(default_factory=dict)     # topic / needs / commitments / next_date (ISO)
-    awaiting: str = "body"            # body | topic | needs | commitments | next_follow_up
+    awaiting: str = "body"            # lead | body | topic | needs | commitments | next_follow_up
     said: str | None = None           # a 「下次…」 without a day
     card_id: str | None = None        # the time question's card
 
@@ -127,7 +129,12 @@ def _read_body(ctx: Context, state: VisitState, text: str) -> list[Reply]:
 def visit_cmd(ctx: Context) -> list[Reply]:
     args = ctx.data.get("args", "").strip()
     if not args:
-        raise UserError(f"请写线索编号:{USAGE}")
+        return _which_lead(ctx)
+    return _start(ctx, args)
+
+
+def _start(ctx: Context, args: str) -> list[Reply]:
+    """「#12 纪要内容」 / 「#12」 / 「C3 …」: the lead (handlers/which.py), then the note or the prompt."""
     lead_id, rest, note = lead_ref(ctx, args, USAGE)
     title = _lead_title(ctx, lead_id)
     replies = [Reply(note.strip("()()"))] if note else []
@@ -138,7 +145,23 @@ def visit_cmd(ctx: Context) -> list[Reply]:
     return [*replies, *_read_body(ctx, state, rest)]
 
 
+def _which_lead(ctx: Context) -> list[Reply]:
+    """「拜访纪要」 alone: the rep's one open lead, else the question which (their open leads listed)."""
+    ctx.require(Action.VIEW_OWN_WORK)
+    with ctx.db.uow() as s:
+        leads = open_leads_of(s, ctx.me.id, limit=6)
+    if len(leads) == 1:
+        return _start(ctx, f"#{leads[0].id}")
+    VisitStore(ctx).save(VisitState(lead=0, title="", awaiting="lead"))
+    listed = "、".join(f"#{x.id} {x.title}" for x in leads[:5])
+    return [Reply("记哪条线索的拜访纪要?请回复线索编号,可以连同纪要内容一起发,例如「#12 今天聊了二期方案…」。"
+                  + (f"\n你跟进中的线索:{listed}" if listed else ""))]
+
+
 def _answer(ctx: Context, state: VisitState, text: str) -> list[Reply]:
+    if state.awaiting == "lead":
+        VisitStore(ctx).clear()
+        return _start(ctx, text)
     if state.awaiting == "body":
         return _read_body(ctx, state, text)
     if state.awaiting == "next_follow_up":
@@ -157,6 +180,8 @@ def _answer(ctx: Context, state: VisitState, text: str) -> list[Reply]:
 def _still_allowed(ctx: Context, state: VisitState) -> None:
     """The note's lead may still be followed up by the rep (a lead handed over meanwhile may not):
     else the note is dropped and the rep told why."""
+    if state.awaiting == "lead":
+        return
     try:
         _lead_title(ctx, state.lead)
     except UserError as err:
@@ -201,7 +226,8 @@ def cancelling_visit(cancel: HandlerFn) -> HandlerFn:
         if state is None:
             return cancel(ctx)
         VisitStore(ctx).clear()
-        return f"好的,{show_lead(state.lead)}的拜访纪要已放弃,没有保存。"
+        which = f"{show_lead(state.lead)}的" if state.lead else "这份"
+        return f"好的,{which}拜访纪要已放弃,没有保存。"
     return run
 
 

@@ -151,3 +151,16 @@ def test_note_dropped_when_the_lead_is_handed_over_meanwhile(runtime) -> None:  
     out = said(run(runtime, "zhang.wei", "今天聊了报价,客户希望降价,我们会申请,明天再约"))
     assert "未保存" in out and not visit_rows(runtime, lead_id)[0]
     assert "拜访纪要" not in said(run(runtime, "zhang.wei", "宁波康达医疗的刘经理想要CT设备"))   # a draft again
+
+
+def test_bare_command_asks_which_lead_or_takes_the_only_one(runtime) -> None:  # noqa: ANN001
+    first = make_lead(runtime)
+    out = said(run(runtime, "zhang.wei", "拜访纪要"))
+    assert "请发送" in out and f"#{first}" in out                      # the only open lead
+    run(runtime, "zhang.wei", "取消")
+    second = make_lead(runtime)
+    out = said(run(runtime, "zhang.wei", "拜访纪要"))
+    assert "记哪条线索" in out and f"#{first}" in out and f"#{second}" in out
+    out = run(runtime, "zhang.wei", f"#{second} 今天聊了续约价格,客户希望九折,我们承诺申请特价,下周一再约")
+    assert card_of(out).title.startswith("拜访纪要已保存")
+    assert visit_rows(runtime, second)[0] and not visit_rows(runtime, first)[0]
