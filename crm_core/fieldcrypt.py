@@ -6,6 +6,7 @@ encrypted fields without a key, naming the key). A plain value (written before t
 listed) is read as it is and sealed at its next write."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -13,6 +14,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from crm_core.config.schema import AppConfig
 from crm_core.config.visibility import EXTRA_KEYS
 
+log = logging.getLogger(__name__)
 SEALED = "fernet"
 UNREADABLE = "(无法解密)"
 
@@ -59,10 +61,11 @@ def read_fields(cfg: AppConfig, extra: dict[str, Any] | None) -> dict[str, str]:
             continue
         if is_sealed(value):
             cipher = cipher or FieldCipher.of(cfg)
-            if cipher is None:
-                raise FieldKeyMissing(f"customers.extra.{key} is encrypted but visibility.field_key is not set / "
-                                      f"客户字段 {key} 已加密存储,但没有配置 visibility.field_key")
-            out[name] = cipher.open(value)
+            if cipher is None:      # sealed earlier, the key since removed from the config: say so, don't fail
+                log.warning("customers.extra.%s is encrypted but visibility.field_key is not set", key)
+                out[name] = UNREADABLE
+            else:
+                out[name] = cipher.open(value)
         else:
             out[name] = str(value)
     return out
