@@ -104,3 +104,31 @@ def test_fraud_orders_are_left_out_and_a_rerun_replaces_the_rows(db):  # noqa: A
         rows = s.scalars(select(AttributionCredit).order_by(AttributionCredit.model)).all()
     assert [(r.model, r.channel, r.margin, r.orders) for r in rows] == [
         ("first_touch", "ads", 100, 1), ("last_touch", "ads", 100, 1), ("linear", "ads", 100, 1), ("mix", "ads", 100, 1)]
+
+
+def test_engine_window_edges_match_the_hand_computed_case(db):  # noqa: ANN001
+    """The unit test's case through the engine: in at exactly 180 days and at the order's second,
+    out at 180 days + 1 s and a second after; an order in the same second is no touchpoint."""
+    t = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
+    day, sec = timedelta(days=1), timedelta(seconds=1)
+    with db.uow() as s:
+        c = Customer(name="边界")
+        s.add(c)
+        s.flush()
+        for i, (at, ch) in enumerate([(t - 180 * day - sec, "ads"), (t - 180 * day, "search"), (t - 10 * day, "email"),
+                                      (t, "service"), (t + sec, "social")]):
+            s.add(Touchpoint(customer_id=c.id, kind="ad_click", channel=ch, at=at, source="t", external_id=str(i)))
+        s.add(Order(customer_id=c.id, source="t", external_id="a", amount=3000, gross_margin=1000, ordered_at=t,
+                    channel="direct", is_fraud=False))
+        s.add(Order(customer_id=c.id, source="t", external_id="b", amount=300, gross_margin=30, ordered_at=t,
+                    channel="sms", is_fraud=False))
+    run_attribution(db, Clv(), TZ, START)
+    with db.uow() as s:
+        got = {(r.model, r.channel): round(r.margin, 6) for r in s.scalars(select(AttributionCredit))}
+    # both orders see search, email, service (not each other: same second); margins 1000 + 30
+    assert {k: v for k, v in got.items() if k[0] == "first_touch"} == {("first_touch", "search"): 1030}
+    assert {k: v for k, v in got.items() if k[0] == "last_touch"} == {("last_touch", "service"): 1030}
+    assert {k: v for k, v in got.items() if k[0] == "mix"} == {("mix", "service"): 721, ("mix", "search"): 309}
+    assert {k: v for k, v in got.items() if k[0] == "linear"} == {
+        ("linear", "search"): round(1030 / 3, 6), ("linear", "email"): round(1030 / 3, 6),
+        ("linear", "service"): round(1030 / 3, 6)}
