@@ -86,7 +86,8 @@ def scan_coaching(session: Session, cfg: AppConfig, now: datetime) -> list[Coach
 
         weeks = [last - timedelta(days=7 * i) for i in range(c.weeks)]
         for rep_id in sorted(rates(last)):
-            if cfg.org.rep(rep_id) is None or not all(_low(cfg, rates(w).get(rep_id)) for w in weeks):
+            rep = cfg.org.rep(rep_id)
+            if rep is None or rep.availability == "departed" or not all(_low(cfg, rates(w).get(rep_id)) for w in weeks):
                 continue
             first = _spell_start(cfg, rates, rep_id, weeks[-1])
             notices += _pushes(cfg, rep_id, a, b, [(w, rates(w)[rep_id]) for w in reversed(weeks)], first)

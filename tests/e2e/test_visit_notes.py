@@ -70,6 +70,21 @@ def test_visit_note_with_day_button(stack, platform, db, cfg) -> None:  # noqa: 
     assert len(visit_notes(db, lead_id)) == 1
 
 
+def test_lead_card_button_starts_a_note(stack, platform, db, cfg) -> None:  # noqa: ANN001
+    owner, user = OWNER[platform], REPS[platform]
+    lead_id = seed(db, cfg, owner, "温州华信电子有限公司")
+    mark = stack.sim.mark()
+    stack.sim.send_text(platform, user, f"查线索 #{lead_id}")
+    assert stack.settle()
+    card = card_with(stack, platform, "温州华信", mark)
+    assert stack.sim.tap(platform, user, card, "拜访纪要").status_code == 200
+    assert stack.settle()
+    stack.sim.send_text(platform, user, "今天演示了产品,客户关注数据安全,我们答应发安全白皮书,后天再约")
+    assert stack.settle()
+    notes = visit_notes(db, lead_id)
+    assert len(notes) == 1 and notes[0].data["commitments"] == "发安全白皮书"
+
+
 def test_visit_note_one_question(stack, platform, db, cfg) -> None:  # noqa: ANN001
     owner, user = OWNER[platform], REPS[platform]
     lead_id = seed(db, cfg, owner, "宁波康达医疗器械有限公司")

@@ -110,3 +110,13 @@ def test_disabled_sends_nothing(runtime) -> None:  # noqa: ANN001
     now = W1 + timedelta(weeks=4, hours=8)
     with runtime.db.uow() as s:
         assert scan_coaching(s, runtime.cfg.model_copy(update={"coaching": Coaching(enabled=False)}), now) == []
+
+
+def test_departed_rep_gets_nothing(runtime) -> None:  # noqa: ANN001
+    for week in (1, 2, 3):
+        week_of_leads(runtime, week, "zhang.wei", entered=3, reached=0)
+    reps = [r.model_copy(update={"availability": "departed"}) if r.id == "zhang.wei" else r
+            for r in runtime.cfg.org.reps]
+    gone = runtime.cfg.model_copy(update={"org": runtime.cfg.org.model_copy(update={"reps": reps})})
+    with runtime.db.uow() as s:
+        assert scan_coaching(s, gone, W1 + timedelta(weeks=4, hours=8)) == []
