@@ -160,7 +160,7 @@ def test_gate_is_re_evaluated_after_adding_the_phone(runtime) -> None:  # noqa: 
 def test_guided_edit_from_the_lead_card(runtime) -> None:  # noqa: ANN001
     lead_id = make_lead(runtime)
     detail = card_of(run(runtime, "zhang.wei", f"查线索 #{lead_id}"))
-    assert [b.text for b in detail.buttons] == ["修改"]
+    assert [b.text for b in detail.buttons] == ["修改", "拜访纪要"]
     assert not card_of(run(runtime, "chen.jie", f"查线索 #{lead_id}")).buttons      # may not edit: no button
     fields = card_of(run(runtime, "zhang.wei", card=detail, action="edit.start"))
     assert "电话" in [b.text for b in fields.buttons] and PHONE in render_text(fields)
