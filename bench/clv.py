@@ -12,8 +12,8 @@ separately. Prints one line per backend.
 from __future__ import annotations
 
 import argparse
-import io
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -158,7 +158,8 @@ def bench(backend: str, url: str | None, orders: int, touchpoints: int, customer
             f"customers: generated in {gen:.0f} s; attributed (4 models) in {run.seconds:.1f} s "
             f"(reading {run.read_seconds:.1f} s, CPU {cpu:.1f} s), {run.unattributed:,} orders without a touchpoint, "
             f"{run.rows} credit rows, models agree on the total margin within {spread:.4f}; "
-            f"CLV of {snap.customers:,} customers in {clv_seconds:.1f} s")
+            f"CLV of {snap.customers:,} customers in {clv_seconds:.1f} s; peak RSS "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 def main() -> None:
