@@ -104,14 +104,14 @@ def _when(v: Any, tz: str, now: datetime) -> datetime:
         try:
             at = datetime.fromisoformat(s.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError("时间格式应为 2026-11-20 14:30 或 2026-11-20T14:30:00+08:00") from None
+            raise ValueError("格式应为 2026-11-20 14:30 或 2026-11-20T14:30:00+08:00") from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(tz))
     at = at.astimezone(timezone.utc)
     if at < EARLIEST:
-        raise ValueError("时间早于 2000 年")
+        raise ValueError("早于 2000 年")
     if at > now + timedelta(days=1):
-        raise ValueError("时间在未来")
+        raise ValueError("在未来")
     return at
 
 
@@ -130,7 +130,7 @@ def _channel(v: Any) -> str:
     s = _text(v)
     code = s if s in TOUCH_CHANNELS else _CH_BY_LABEL.get(s)
     if code is None:
-        raise ValueError(f"未知渠道「{s}」,可用:" + "、".join(f"{label}({c})" for c, label in TOUCH_CHANNELS.items()))
+        raise ValueError(f"「{s}」不是可用的渠道,可用:" + "、".join(f"{label}({c})" for c, label in TOUCH_CHANNELS.items()))
     return code
 
 
@@ -208,7 +208,7 @@ def check_touchpoints(records: Sequence[dict[str, Any]], tz: str, now: datetime,
             raise ValueError("不能是订单:订单请用订单接口或 import orders 录入,每笔订单会自动算作后续订单的触点")
         code = s if s in TOUCH_KINDS else _KIND_BY_LABEL.get(s)
         if code is None:
-            raise ValueError(f"未知类型「{s}」,可用:" + "、".join(f"{label}({c})" for c, label in TOUCH_KINDS.items()))
+            raise ValueError(f"「{s}」不是可用的类型,可用:" + "、".join(f"{label}({c})" for c, label in TOUCH_KINDS.items()))
         return code
 
     def note(v: Any) -> str | None:

@@ -48,8 +48,8 @@ def test_orders_api_validates_stores_and_is_idempotent(client, db):  # noqa: ANN
     assert res.status_code == 400
     problems = {(p["index"], p["field"]): p["reason"] for p in res.get_json()["problems"]}
     assert problems[(1, "amount")].startswith("金额应为数字")
-    assert "未知渠道「tv」" in problems[(1, "channel")]
-    assert problems[(1, "ordered_at")] == "下单时间时间在未来"
+    assert problems[(1, "channel")].startswith("渠道「tv」不是可用的渠道,可用:聊天录入(chat)")
+    assert problems[(1, "ordered_at")] == "下单时间在未来"
     assert problems[(3, "external_id")] == "订单号「o1」与第 0 条重复"
     assert problems[(4, "gross_margin")] == "毛利不能大于金额"
     assert problems[(5, "color")] == "不认识的字段" and (5, "external_id") in problems
