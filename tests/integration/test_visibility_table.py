@@ -251,3 +251,23 @@ def test_rep_digest_budget(runtime, world, level: str, shown: str | None, absent
     assert "回访报价" in text and absent not in text, text
     if shown:
         assert shown in text, text
+
+
+def test_what_each_person_reads_is_plain_chinese(runtime, world) -> None:  # noqa: ANN001
+    """The replies above, as the outbox polishes them, pass the e2e transcript scan (no English,
+    no raw config keys, no half-width marks in Chinese) for every role."""
+    from cards.zh import polish, polish_card
+    from tests.helpers.transcript_scan import config_vocabulary, scan_text
+    vocab = config_vocabulary(runtime.cfg)
+    findings = []
+    for who in ("zhang.wei", "li.na", "sun.li", "zhou.qi", "wang.fang"):
+        for ask in ("查客户 有限公司", f"查线索 #{world['lead']}", "我的客户"):
+            for r in say(runtime, who, ask):
+                if isinstance(r.item, str):
+                    parts = [polish(r.item)]
+                else:       # a card's own strings (the text rendering's "label: value" is not sent)
+                    card = polish_card(r.item)
+                    parts = [card.title, *(f"{f.label}{f.value}" for f in card.fields), card.text or "",
+                             card.footer or ""]
+                findings += scan_text("\n".join(parts), "wecom", who, set(), vocab, raw=parts)
+    assert not findings, "\n".join(map(str, findings))
