@@ -15,6 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from bot.web.api import WithStatus, _error, require
 from bot.web.context import current_runtime
+from cards.zh import polish
 from crm_core.authz import Action
 from crm_core.db.models import Customer
 from crm_core.services.clv_dashboard import build_dashboard
@@ -46,7 +47,7 @@ def _batch(what: str) -> Response | WithStatus:
             res = ingest(s, what, body, source, rt.cfg.app.timezone, rt.clock())
     except BatchInvalid as err:
         return _error(400, "validation_failed", "some records are invalid; nothing was written",
-                      problems=[{"index": p.index, "field": p.field, "reason": p.reason} for p in err.problems])
+                      problems=[{"index": p.index, "field": p.field, "reason": polish(p.reason)} for p in err.problems])
     return jsonify({"source": source, "created": res.created, "updated": res.updated, "unchanged": res.unchanged,
                     "moved_to_survivor": res.moved_to_survivor})
 

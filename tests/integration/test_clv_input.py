@@ -48,7 +48,7 @@ def test_orders_api_validates_stores_and_is_idempotent(client, db):  # noqa: ANN
     assert res.status_code == 400
     problems = {(p["index"], p["field"]): p["reason"] for p in res.get_json()["problems"]}
     assert problems[(1, "amount")].startswith("金额应为数字")
-    assert problems[(1, "channel")].startswith("渠道「tv」不是可用的渠道,可用:聊天录入(chat)")
+    assert problems[(1, "channel")].startswith("渠道「tv」不是可用的渠道，可用：聊天录入（chat）")
     assert problems[(1, "ordered_at")] == "下单时间在未来"
     assert problems[(3, "external_id")] == "订单号「o1」与第 0 条重复"
     assert problems[(4, "gross_margin")] == "毛利不能大于金额"
@@ -90,7 +90,7 @@ def test_touchpoints_api_kinds_tickets_and_merged_customers(client, db):  # noqa
     reasons = {p["index"]: p["reason"] for p in res.get_json()["problems"]}
     assert "订单请用订单接口" in reasons[1]
     assert reasons[2].startswith("只有客服会话或客服工单")
-    assert reasons[3] == "挽回概率应在 0 到 1 之间(或 0% 到 100%)"
+    assert reasons[3] == "挽回概率应在 0 到 1 之间（或 0% 到 100%）"
     assert _count(db, Touchpoint) == 0
     res = client.post("/api/v1/touchpoints", json={"source": "adx", "touchpoints": [
         tp, {**tp, "external_id": "t4", "kind": "客服工单", "channel": "service", "customer_id": b,
