@@ -23,6 +23,7 @@ from crm_core.refs import Ref, parse_ref, show_customer, show_lead
 from crm_core.services.lead_edit import (FIELDS, EditError, EditResult, GateState, InvalidEdit, customer_leads,
                                          edit_lead, parse_value)
 from crm_core.services.lead_view import lead_detail
+from crm_core.visibility import NotInScope
 from handlers.context import Context, Reply, UserError
 from handlers.lead_card import money
 from handlers.registry import HandlerFn, HandlerResult, Registry
@@ -203,10 +204,17 @@ class PendingEdits:
 
 
 def current_value(ctx: Context, lead_id: int, field: str) -> str:
-    with ctx.db.uow() as s:
-        lead = lead_detail(s, lead_id)
+    """A field's value as the editor may see it (crm_core/visibility.py: a hidden field shows —,
+    a masked one its mask; an editor may still replace it)."""
+    try:
+        with ctx.db.uow() as s:
+            lead = lead_detail(s, lead_id, viewer=ctx.viewer)
+    except NotInScope as err:
+        raise UserError(str(err)) from None
     if lead is None:
         raise UserError(f"没有找到线索#{lead_id}。")
+    if field == "budget_cny" and "budget" in lead.hidden | frozenset(lead.masked):
+        return lead.shown("budget", "") or "—"
     contact = lead.contacts[0] if lead.contacts else None
     value: object = {"company": lead.customer, "product": lead.product, "budget_cny": lead.budget_cny,
                      "timeline": lead.timeline, "title": lead.title,

@@ -271,3 +271,12 @@ def test_what_each_person_reads_is_plain_chinese(runtime, world) -> None:  # noq
                              card.footer or ""]
                 findings += scan_text("\n".join(parts), "wecom", who, set(), vocab, raw=parts)
     assert not findings, "\n".join(map(str, findings))
+
+
+def test_the_edit_card_shows_values_as_the_editor_may_see_them(runtime, world) -> None:  # noqa: ANN001
+    """An owner whose role masks amounts edits the budget without reading it on the 修改 card."""
+    runtime.apply_config(config_with({**VISIBILITY, "roles": {**VISIBILITY["roles"],
+                                                               "sales": {"fields": {"budget": "masked"}}}}))
+    card = next(r.item for r in say(runtime, "zhang.wei", f"修改 #{world['lead']}") if isinstance(r.item, Card))
+    values = {f.label: f.value for f in card.fields}
+    assert values["预算"] == "10万–50万" and values["电话"] == "13900001111", values
