@@ -75,7 +75,7 @@ class Material(_Section):
 class Coaching(_Section):
     enabled: bool = True
     min_rate: float = Field(0.65, gt=0, le=1)          # penetration A → B below this is low
-    weeks: int = Field(3, ge=1, le=12)                 # low this many complete weeks running → push
+    weeks: int = Field(3, ge=1, le=8)                  # low this many complete weeks running → push (a card field each)
     window_days: float = Field(7, gt=0, le=60)         # B reached within this long after entering A
     min_entries: int = Field(3, ge=1)                  # a week with fewer entries into A is not judged
     # stage pairs [A, B] watched; empty: each open stage to the next (the last to won)

@@ -15,6 +15,9 @@ branch_labels = None
 depends_on = None
 
 
+# No tables: a visit note is a `visit_note` activity (parts in its JSON) plus a task, the stage-entry
+# answers a `stage_entry` activity, a coaching push a `reminders` row (its dedupe key); the open
+# visit-note conversation lives in the KV. The slot stays in the chain for the revision ids.
 def upgrade() -> None:
     pass
 
