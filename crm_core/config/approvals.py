@@ -1,8 +1,9 @@
 """The `approvals:` section: approval flows (审批流程), one per kind, keyed by a code with a
 Chinese name. A flow is a list of nodes; each node applies when its condition holds (amount in
 万 / 元, the lead's stage) and is decided by its approvers, resolved from the org when an
-approval starts: `supervisor` (the submitter's team supervisor), `rep: <id>` (a named rep) or
-`group: <name>` (a group defined here, e.g. `vp: [rep ids]`). Any one approver of a node
+approval starts: `supervisor` (the submitter's team supervisor), `rep: <id>` (a named rep),
+`group: <name>` (a group defined here, e.g. `vp: [rep ids]`) or `role: <role>` (the reps holding
+a role of `org.reps[].roles`, e.g. admin). Any one approver of a node
 decides it. Each node has the quick-reply templates its approvers tap.
 
     approvals:
@@ -78,14 +79,14 @@ DEFAULT_REPLIES: tuple[QuickReply, ...] = (
     QuickReply(label="驳回-价格需重报", decision="reject", comment="价格低于公司底线，请调整报价后重新提交。"),
 )
 
-APPROVER = re.compile(r"^\s*(?:(supervisor)|(rep|group)\s*:\s*([A-Za-z0-9_.\-]+))\s*$")
+APPROVER = re.compile(r"^\s*(?:(supervisor)|(rep|group|role)\s*:\s*([A-Za-z0-9_.\-]+))\s*$")
 
 
 def parse_approver(text: str) -> tuple[str, str | None]:
-    """'supervisor' → ('supervisor', None); 'rep: li.na' → ('rep', 'li.na'); 'group: vp'."""
+    """'supervisor' → ('supervisor', None); 'rep: li.na' → ('rep', 'li.na'); 'group: vp'; 'role: admin'."""
     m = APPROVER.match(str(text))
     if not m:
-        raise ValueError(f"审批人「{text}」应写成 supervisor、rep: <销售 ID> 或 group: <分组名>")
+        raise ValueError(f"审批人「{text}」应写成 supervisor、rep: <销售 ID>、group: <分组名> 或 role: <角色>")
     return ("supervisor", None) if m.group(1) else (m.group(2), m.group(3))
 
 
@@ -142,6 +143,13 @@ class Approvals(_Strict):
         return None
 
 
+def _roles() -> tuple[str, ...]:
+    from typing import get_args
+
+    from crm_core.config.schema import Role          # schema imports this module: read it when checking
+    return get_args(Role)
+
+
 def approval_problems(section: Any, rep_ids: set[str], stage_keys: set[str]) -> list[str]:
     """Cross-references of the raw `approvals:` mapping: group members and `rep:` approvers
     are reps, `group:` approvers are defined groups, words name one flow only."""
@@ -186,4 +194,6 @@ def approval_problems(section: Any, rep_ids: set[str], stage_keys: set[str]) -> 
                 out.append(f"{key}: unknown rep '{ref}' / 没有这位销售人员「{ref}」")
             if kind == "group" and ref not in groups:
                 out.append(f"{key}: unknown group '{ref}' / approvals.groups 里没有分组「{ref}」")
+            if kind == "role" and ref not in _roles():
+                out.append(f"{key}: unknown role '{ref}' (one of: {', '.join(_roles())}) / 没有角色「{ref}」")
     return out

@@ -68,7 +68,8 @@ def admins(cfg: AppConfig) -> list[str]:
 
 
 def resolve_approvers(cfg: AppConfig, approver: str, submitter: str) -> list[str]:
-    """The reps who decide a node: the submitter's supervisor, a named rep or a group's members;
+    """The reps who decide a node: the submitter's supervisor, a named rep, a group's members or
+    the holders of a role;
     never the submitter, never a departed rep. Nobody left: the admins (a node is never skipped
     for want of an approver)."""
     kind, ref = parse_approver(approver)
@@ -76,6 +77,8 @@ def resolve_approvers(cfg: AppConfig, approver: str, submitter: str) -> list[str
         found = [s] if (s := supervisor_of(cfg, submitter)) else []
     elif kind == "rep":
         found = [str(ref)]
+    elif kind == "role":
+        found = [r.id for r in cfg.org.reps if ref in r.roles]
     else:
         found = list(cfg.approvals.groups.get(str(ref), []))
     active = [r for r in dict.fromkeys(found)

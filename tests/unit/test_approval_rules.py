@@ -57,6 +57,7 @@ def test_approvers_never_the_submitter_nor_departed(cfg) -> None:  # noqa: ANN00
     assert resolve_approvers(cfg, "supervisor", "sun.li") == ["zhou.ming"]
     assert resolve_approvers(cfg, "group: vp", "wu.zong") == ["zheng.zong"]
     assert resolve_approvers(cfg, "rep: sun.li", "sun.li") == ["wang.fang"]           # nobody left: admins
+    assert resolve_approvers(cfg, "role: steward", "sun.li") == ["liu.yang"]
     gone = cfg.model_copy(update={"org": cfg.org.model_copy(update={"reps": [
         r.model_copy(update={"availability": "departed"}) if r.id == "zhou.ming" else r for r in cfg.org.reps]})})
     assert resolve_approvers(gone, "supervisor", "sun.li") == ["wang.fang"]
@@ -74,12 +75,14 @@ def test_config_errors_name_the_key() -> None:
     raw = {"org": {"reps": [{"id": "a"}]}, "funnel": {"stages": [{"key": "qualify"}]},
            "approvals": {"groups": {"vp": ["a", "ghost"]}, "flows": {"contract": {"name": "合同审批", "nodes": [
                {"name": "x", "approver": "group: board"}, {"name": "y", "approver": "rep: nobody",
-                                                           "when": {"stages": ["closing"]}}]}}}}
+                                                           "when": {"stages": ["closing"]}},
+               {"name": "z", "approver": "role: boss"}]}}}}
     found = "\n".join(cross_reference_problems(raw))
     assert "approvals.groups.vp[1]: unknown rep 'ghost'" in found
     assert "approvals.flows.contract.nodes[0].approver: unknown group 'board'" in found
     assert "approvals.flows.contract.nodes[1].approver: unknown rep 'nobody'" in found
     assert "approvals.flows.contract.nodes[1].when.stages[0]: unknown stage 'closing'" in found
+    assert "approvals.flows.contract.nodes[2].approver: unknown role 'boss'" in found
 
 
 def test_definition_hash_and_changes(cfg) -> None:  # noqa: ANN001
