@@ -268,3 +268,33 @@ def test_a_config_reload_makes_a_new_version_and_tells_the_running_approvals(run
     assert told.count("已更新为第2版") == 2 and "仍按提交时的版本审批" in told
     rt.apply_config(approval_config(load_config(EXAMPLE, env={}), "wecom", changed))     # the same again: nothing
     assert (texts_to(rt, "sun.li") + texts_to(rt, "zhou.ming")).count("已更新为第2版") == 2
+
+
+def test_two_approvers_deciding_at_once_decide_once(runtime, db) -> None:  # noqa: ANN001
+    """吴总 and 郑总 tap at the same moment: one decision is written, the other is told it was made."""
+    import threading
+
+    from crm_core.services.approvals import decide, get_approval
+    rt = runtime
+    lead_id = lead(rt)
+    reply = say(rt, "sun.li", f"提交审批 #{lead_id} 合同 金额180万")
+    a_id = int(reply.split("审批A")[1].split("(")[0])
+    tap(rt, "zhou.ming", cards_of(rt, a_id, "zhou.ming")[0], "同意-无修改")
+    barrier, results = threading.Barrier(2), {}
+
+    def one(actor: str) -> None:
+        barrier.wait()
+        with rt.db.uow() as s:
+            results[actor] = decide(s, rt.cfg, get_approval(s, a_id), node_index=1, actor=actor, decision="approve",
+                                    label="同意-无修改", comment=None, platform="wecom", now=rt.clock())
+    threads = [threading.Thread(target=one, args=(who,)) for who in ("wu.zong", "zheng.zong")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r.repeated for r in results.values()) == [False, True]
+    with rt.db.uow() as s:
+        steps = s.scalars(select(ApprovalStep).where(ApprovalStep.approval_id == a_id,
+                                                     ApprovalStep.kind == "approve")).all()
+        assert len(steps) == 2                      # 周明's and one VP's
+    assert approval(rt, a_id).status == "approved"
