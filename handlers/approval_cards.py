@@ -91,7 +91,7 @@ def flow_changed_text(cfg: AppConfig, n: ApprovalFlowChanged) -> str:
     how = f"已回退到第{n.new_version}版" if n.rollback else f"已更新为第{n.new_version}版"
     was = f"(原为第{n.old_version}版)" if n.old_version else ""
     return (f"审批流程「{n.flow_name}」{how}{was}。新提交的审批按新版本走;"
-            f"你正在进行的 {refs} 仍按提交时的版本审批。")
+            f"与你有关、正在进行的 {refs} 仍按提交时的版本审批。")
 
 
 def register(renderers: Renderers) -> None:

@@ -20,6 +20,7 @@ from crm_core.config.approvals import Flow, QuickReply
 from crm_core.config.schema import AppConfig
 from crm_core.db.models import Activity, Approval, ApprovalFlowVersion, ApprovalStep, CardRecord, Customer, Lead
 from crm_core.notices import ApprovalCard, ApprovalCardResolved, ApprovalProgress, Notice
+from crm_core.extract.phone import mask_phones_in_text
 from crm_core.refs import show_approval
 from crm_core.services.approval_facts import approval_facts  # noqa: F401 - re-exported for handlers
 from crm_core.services.approval_rules import (DECISION_LABELS, ApprovalError, Facts, PlannedNode, admins,
@@ -61,13 +62,14 @@ def get_approval(s: Session, approval_id: int) -> Approval:
 # ---- facts ------------------------------------------------------------------------------
 
 def lead_facts_for(s: Session, cfg: AppConfig, lead: Lead, amount: int | None) -> Facts:
+    """The lead's facts for its approvers (who may not see its phones: masked in the history)."""
     customer = s.get(Customer, lead.customer_id)
     stage = cfg.funnel.stage(lead.stage)
     acts = s.scalars(select(Activity).where(Activity.lead_id == lead.id,
                                             func.coalesce(Activity.text, Activity.transcript).is_not(None))
                      .order_by(Activity.created_at.desc(), Activity.id.desc()).limit(HISTORY_ITEMS))
     history = tuple(f"{local(act.created_at, cfg.app.timezone):%m-%d} {KIND_LABELS.get(act.kind, '记录')}:"
-                    f"{(act.text or act.transcript or '').strip()[:40] or '(无内容)'}" for act in acts)
+                    f"{mask_phones_in_text((act.text or act.transcript or '').strip())[:40]}" for act in acts)
     return Facts(customer=customer.name if customer else "未填写", amount=show_amount(amount),
                  stage=stage.name if stage else lead.stage, product=lead.product,
                  owner=name_of(cfg, lead.owner_rep_id) or None, history=history)

@@ -157,7 +157,10 @@ def test_contract_over_two_million_goes_through_every_node(runtime, db) -> None:
 def test_small_contract_skips_the_vp_and_reject_needs_a_reason(runtime, db) -> None:  # noqa: ANN001
     rt = runtime
     lead_id = lead(rt, budget=300_000)
+    say(rt, "sun.li", f"跟进 #{lead_id} 李总手机13912345678,约了下周演示")
     reply = say(rt, "sun.li", f"提交审批 #{lead_id} 合同")          # the lead's budget: 30万
+    card_text = shown_text(cards_of(rt, int(reply.split("审批A")[1].split("(")[0]), "zhou.ming")[0])
+    assert "约了下周演示" in card_text and "139****5678" in card_text and "13912345678" not in card_text
     assert "金额 30万" in reply and "VP审批" not in reply and "风控" not in reply
     a_id = int(reply.split("审批A")[1].split("(")[0])
     assert "驳回需要写理由" in say(rt, "zhou.ming", f"审批意见 A{a_id} 驳回")
