@@ -47,6 +47,11 @@ def name_of(cfg: AppConfig, rep_id: str | None) -> str:
     return rep.name if rep else (rep_id or "")
 
 
+def supervises_a_team(cfg: AppConfig, rep_id: str) -> bool:
+    """Cards for a team's supervisor go where their supervisor cards go (`supervisor_platform`)."""
+    return any(t.supervisor == rep_id for t in cfg.org.teams)
+
+
 def node_of(a: Approval, index: int | None = None) -> PlannedNode | None:
     i = a.node_index if index is None else index
     return PlannedNode.from_json(a.plan[i]) if 0 <= i < len(a.plan) else None
@@ -102,7 +107,7 @@ def _card_notices(s: Session, cfg: AppConfig, a: Approval, version: int, flow_na
         if only is not None and who not in only:
             continue
         out.append(ApprovalCard(
-            to_rep=who, lead_id=a.lead_id, card_id=card_id(a.id, a.node_index, slot), approval_id=a.id,
+            to_rep=who, lead_id=a.lead_id, as_supervisor=supervises_a_team(cfg, who), card_id=card_id(a.id, a.node_index, slot), approval_id=a.id,
             flow_name=flow_name, flow_version=version, title=str(a.facts.get("title") or ""),
             submitter_name=name_of(cfg, a.submitter), facts=dict(a.facts), changes=list(a.changes),
             revision=a.revision, node_index=a.node_index, node_name=node.name, node_count=len(a.plan),
@@ -305,6 +310,7 @@ def scan_timeouts(s: Session, cfg: AppConfig, now: datetime) -> list[Notice]:
                                once=f"remind:{a.id}:{a.node_index}", created_at=now))
             for who in node.deciders:
                 out.append(ApprovalProgress(to_rep=who, approval_id=a.id, flow_name=version.name,
+                                            as_supervisor=supervises_a_team(cfg, who),
                                             title=str(a.facts.get("title") or ""), event="reminder",
                                             node_name=node.name, waited_hours=waited, lead_id=a.lead_id,
                                             actor_name=name_of(cfg, a.submitter),

@@ -301,3 +301,21 @@ def test_two_approvers_deciding_at_once_decide_once(runtime, db) -> None:  # noq
                                                      ApprovalStep.kind == "approve")).all()
         assert len(steps) == 2                      # 周明's and one VP's
     assert approval(rt, a_id).status == "approved"
+
+
+def test_a_supervisors_card_goes_to_the_supervisor_platform(runtime, db) -> None:  # noqa: ANN001
+    rt = runtime
+    data = rt.cfg.model_dump(mode="python")
+    for rep in data["org"]["reps"]:
+        if rep["id"] == "zhou.ming":
+            rep["platform_ids"]["feishu"] = "ou_zhouming"
+    for team in data["org"]["teams"]:
+        if team["id"] == "apv-sales":
+            team["supervisor_platform"] = "feishu"
+    rt.apply_config(type(rt.cfg).model_validate(data))
+    lead_id = lead(rt, budget=300_000)
+    reply = say(rt, "sun.li", f"提交审批 #{lead_id} 合同")
+    a_id = int(reply.split("审批A")[1].split("(")[0])
+    with rt.db.uow() as s:
+        rec = s.scalars(select(CardRecord).where(CardRecord.id.startswith(f"apv{a_id}n0"))).one()
+        assert (rec.platform, rec.recipient) == ("feishu", "ou_zhouming")
