@@ -43,6 +43,8 @@ _LEFT_STOP_RE = re.compile(
     r"计划|采购|购买|买|有个|有家|参加|来自|代表|来公司|来我们|去公司|做个|中旬|上旬|下旬|月初|月底|月中|年底|"
     r"[一二两三四五六七八九十几]+[个台套批家间条把张]|(?:下下?|这|本|上)?(?:周|星期|礼拜)[一二三四五六日天末]?|"
     r"[一二三四五六七八九十]+[号日月]"
+    # a person with a title ends what came before (石家庄润泽医院董院长 医院信息系统)
+    r"|[" + "".join(sorted(SURNAMES)) + r"]副?(?:总经理|总监|经理|主任|院长|科长|处长|部长|局长|厂长|校长|行长|书记|老板)"
 )
 # An org word right after these is the product being bought ("想上智能客服"), not a customer.
 _PRODUCT_LEAD_RE = re.compile(r"(?:我们的|咱们的|我司的|你们的|想上|要上|想买|要买|采购|购买|想做|要做|想建|要建|换|上)$")

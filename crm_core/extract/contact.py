@@ -2,7 +2,8 @@
 
 A title form is returned as said (张总 stays 张总); a full name with a title (李明经理) returns
 the full name; a title with the surname given apart ("采购经理姓周") becomes 周经理. Bare full
-names need a cue before them (联系人, 跟, 找, 叫 …) or must open the note ("周杰,锐达科技采购…").
+names need a cue before them (联系人, 跟, 找, 叫, 记录 …) or after them (说, 表示, 「，手机」), must open
+the note ("周杰,锐达科技采购…") or stand alone between commas in a terse list ("…物流，张磊，139…").
 They are checked against places and brand names, and against the word segmentation: a name
 must span whole words, and a dictionary word that is not a person's name (华信/nz, 冷柜/n,
 明天/t) is no name. English given names count in Chinese notes too ("Tony from 鼎信").
@@ -12,8 +13,8 @@ from __future__ import annotations
 import re
 
 from crm_core.extract.brands import BRAND_INDUSTRY
-from crm_core.extract.gazetteer import (COMPOUND_SURNAMES, EN_GIVEN_NAMES, NAME_LOOKALIKES, NOT_SURNAME_BIGRAMS,
-                                        NOT_TITLE_WORDS, ORG_SUFFIXES, PLACES, SURNAMES)
+from crm_core.extract.gazetteer import (COMPOUND_SURNAMES, EN_GIVEN_NAMES, LEGAL_SUFFIXES, NAME_LOOKALIKES,
+                                        NOT_SURNAME_BIGRAMS, NOT_TITLE_WORDS, ORG_SUFFIXES, PLACES, SURNAMES)
 from crm_core.extract.segment import segment
 
 _TITLES = ("总经理", "总监", "总工", "总裁", "董事长", "经理", "主任", "主管", "院长", "处长", "科长", "局长", "部长",
@@ -35,13 +36,15 @@ _OLD_YOUNG_RE = re.compile(rf"(?<![很太最较不大古])(?P<p>[老小])(?P<sur
 # Cues before a full name; group `key` marks the explicit ones (联系人王建国) that outrank the rest.
 _CUE_RE = re.compile(r"(?:(?P<key>联系人|对接人|负责人|决策人|姓名)(?:是|叫|为|:)?\s?"
                      r"|(?P<weak>叫)\s?"  # 叫 introduces companies as often as people
-                     r"|(?:跟|和|与|找|约了?|见了?|拜访了?|给|问了?|打给|联系了?|加了|认识了?|通知)\s?"
+                     r"|(?:跟|和|与|找|约了?|见了?|拜访了?|给|问了?|打给|联系了?|加了|认识了?|通知|记录(?:一下)?|记一下)\s?"
                      r"|(?:总经理|总监|经理|主管|主任|处长|科长|部长|院长|老板|采购|工程师)\s?)"
                      r"(?:[\u4e00-\u9fff]{1,4}[部科处室]的?\s?)?")
 _ORG_SUFFIX_RE = re.compile("|".join(map(re.escape, ORG_SUFFIXES)))
+_LEGAL_AHEAD_RE = re.compile(r"[\u4e00-\u9fff]{0,8}?(?:" + "|".join(LEGAL_SUFFIXES) + ")")
 _BETWEEN_STOP = re.compile(r"[\s的了说聊是在跟和他她们,，。:：()（）]")
 # Words right after a bare full name that show it is a person ("王建国说").
-_AFTER_CUE_RE = re.compile(r"(?:说|表示|反馈|提到|告诉|介绍说|同意|答应|确认|那边)")
+_AFTER_CUE_RE = re.compile(r"(?:说|表示|反馈|提到|告诉|介绍说|同意|答应|确认|那边)"
+                           r"|(?:[,，、]\s?)?(?:手机|电话|座机|微信)")  # "云帆科技的赵磊，手机139…"
 # Characters that never continue a given name here: particles, verbs of talking, time words …
 _STOP = set("的了过着呢吧吗啊呀哦嗯说聊谈讲通打约见沟确联商问答发报签介提讨交反表定看去来到在是和跟与及也都还就再要想"
             "会能可让叫请帮给把被对从向那这他她们我你您咱之后前上下里今昨周星月号日年天点时手电微邮公司总经理工老师主任"
@@ -95,7 +98,11 @@ def _title_ok(text: str, m: re.Match[str]) -> bool:
     follower = text[m.end():m.end() + 1]
     if follower and follower in _NOT_AFTER.get(title, ()):
         return False
-    return not _ORG_SUFFIX_RE.match(text, m.end())  # 徐工集团 is a company
+    if not _ORG_SUFFIX_RE.match(text, m.end()):
+        return True
+    # 徐工集团 is a company; after a longer title an org word starts what the person talks about
+    # (董院长医院信息系统), unless the words go on to a legal form (李老师教育科技有限公司).
+    return len(title) > 1 and not _LEGAL_AHEAD_RE.match(text, m.end())
 
 
 def _full_name_before(text: str, m: re.Match[str]) -> str | None:
@@ -234,6 +241,19 @@ def _leading_name(text: str) -> list[tuple[int, int, str]]:
     return [(1, start, name)]
 
 
+_CLAUSE_RE = re.compile(r"(?:^|(?<=[,，、;；。:：\s]))(?P<name>[\u4e00-\u9fff]{2,4})(?=[,，、;；。\s]|$)")
+
+
+def _listed_name(text: str) -> list[tuple[int, int, str]]:
+    """"宁波港盛物流，张磊，139…": in a terse list, a clause that is a full name and nothing else."""
+    found = []
+    for m in _CLAUSE_RE.finditer(text):
+        start, end = m.span("name")
+        if _full_name_at(text, start) == m.group("name") and _person_words(text, start, end):
+            found.append((2, start, m.group("name")))
+    return found
+
+
 def _surname_apart(text: str, explicit: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """"采购经理姓周" → 周经理, unless the note also says the title form itself (老板姓梁 梁总)."""
     said = {name[:2] if name[:2] in COMPOUND_SURNAMES else name[:1] for _rank, _start, name in explicit}
@@ -267,7 +287,7 @@ def find_contact(text: str) -> tuple[str, int, int] | None:
     """(name, start, end) of the contact: an explicit 联系人 first, then the first one mentioned."""
     titles = _title_forms(text)
     found = (titles + _cued_full_names(text) + _english(text) + _leading_name(text) + _english_given(text)
-             + _surname_apart(text, titles))
+             + _surname_apart(text, titles) + _listed_name(text))
     if not found:
         return None
     _rank, start, name = min(found, key=lambda item: (item[0], item[1], -len(item[2])))

@@ -151,6 +151,13 @@ def warm_up() -> None:
     char_readings("中")  # the pinyin table crm_core.extract.typos reads
 
 
+def dictionary() -> tuple[dict[str, int], dict[str, str]]:
+    """(word → frequency, word → tag) of the whole dictionary; the frequencies also hold every
+    prefix of a word (as 0), so a caller can grow candidate words one character at a time."""
+    tokenizer, tags = _load()
+    return tokenizer.FREQ, tags
+
+
 def word_frequency(word: str) -> int:
     """How often the dictionary has seen `word` (0: not a dictionary word)."""
     return int(_load()[0].FREQ.get(word) or 0)

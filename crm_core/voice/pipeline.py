@@ -18,7 +18,9 @@ from typing import Any
 from crm_core.extract import FIELDS, extract_lead_fields
 from crm_core.voice.asr import Transcriber, Transcript
 from crm_core.voice.audio import DecodedAudio
-from crm_core.voice.crm_words import Borrowed, CrmWords, correct_names, nearest_phone, prompt_words, sales_words
+from crm_core.voice.crm_words import (Borrowed, CrmWords, company_core, correct_names, nearest_phone, prompt_words,
+                                      sales_words)
+from crm_core.voice.homophones import correct_homophones
 from crm_core.voice.places import correct_places
 from crm_core.voice.surnames import fix_titles
 from crm_core.voice.textfix import carry
@@ -80,6 +82,8 @@ def read_transcript(heard: Transcript, *, now: datetime | None = None, words: Cr
         confidence = carry(text, confidence, corrected)
         text = corrected
         borrowed = [item for item in replaced if item.kind != "word"]
+        text = correct_homophones(text, keep=[(item.start, item.end) for item in replaced]   # same length
+                                  + _listed_spans(text, words))
         titled, guessed = fix_titles(correct_places(text))
         confidence = carry(text, confidence, titled)
         text = titled
@@ -116,6 +120,14 @@ def fields_to_review(text: str, confidence: list[float], fields: dict[str, Any],
         chars[i] = _MASK
     sure_only = read("".join(chars))
     return frozenset(k for k, v in fields.items() if v not in (None, "") and sure_only.get(k) != v)
+
+
+def _listed_spans(text: str, words: CrmWords | None) -> list[tuple[int, int]]:
+    """Where the transcript already spells a name the CRM holds: no sound-alike pass touches it."""
+    if not words:
+        return []
+    names = {*words.companies, *map(company_core, words.companies), *words.contacts, *words.products}
+    return [m.span() for name in names if len(name) >= 2 for m in re.finditer(re.escape(name), text)]
 
 
 def _prompted(text: str, hotwords: str, already: list[Borrowed]) -> list[Borrowed]:

@@ -5,7 +5,8 @@ with the wrong tone (王经历 for 王经理) and the surname with another chara
 `fix_titles` repairs both by sound alone, without any list of the rep's customers: a stretch that
 sounds like a title (tones ignored) right after a surname becomes the title, and a character that
 is no surname right before a title becomes the commonest surname read the same way (same tone
-first). The surname is a guess, so its position is returned for the card to ask 「请核对」.
+first); a rare surname there becomes a common one read exactly alike (路经理 → 陆经理, as 陆 is
+the likelier name). The surname is a guess, so its position is returned for the card to ask 「请核对」.
 """
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ def fix_titles(text: str) -> tuple[str, list[int]]:
         if pos < 0:
             continue
         char = chars[pos]
-        if _is_surname(char) or char in _NEVER or not _CJK.fullmatch(char):
+        if _common_surname(char) or char in _NEVER or not _CJK.fullmatch(char):
             continue
         if len(match.group()) == 1 and pos > 0 and chars[pos - 1] not in _SHORT_TITLE_AFTER:
             continue
@@ -113,8 +114,19 @@ def fix_titles(text: str) -> tuple[str, list[int]]:
             continue
         if word_frequency(char + match.group()) > 0 or word_frequency(char + match.group()[0]) > _COMMON_WORD:
             continue                    # 总经理, 老板 are words themselves; 银行长 is 银行 + 长
-        surname = surname_like(char)
-        if surname is not None:
+        surname = surname_like(char) if not _is_surname(char) else _commoner_same_sound(char)
+        if surname is not None and surname != char:
             chars[pos] = surname
             guessed.append(pos)
     return "".join(chars), guessed
+
+
+def _common_surname(char: str) -> bool:
+    return char in SURNAMES_BY_FREQUENCY[:_COMMON]
+
+
+def _commoner_same_sound(char: str) -> str | None:
+    """A rare surname heard before a title (路经理, 卫经理) is far more often a common one read exactly
+    alike (陆, 魏): the commonest surname of the same toned reading among the commonest, if any."""
+    reading = usual_reading(char)
+    return next((s for s in SURNAMES_BY_FREQUENCY[:_COMMON] if usual_reading(s) == reading), None)
