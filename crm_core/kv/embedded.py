@@ -47,9 +47,12 @@ _NO_MESSAGE = (None,) * 9   # a deleted message's journal row, after its ref
 
 
 def _new_id() -> str:
-    """A message id: 128 random bits like uuid4().hex, from the random module's generator (seeded
-    from the OS, reseeded in a forked child), so no system call on the ack path."""
-    return f"{random.getrandbits(128):032x}"
+    """A message id, 32 hex digits like uuid4().hex: the time in ns, then 64 random bits from the
+    random module's generator (seeded from the OS, reseeded in a forked child), so no system call
+    on the ack path. Time-ordered, new messages land at the end of the journal's B-tree: with
+    random ids each row of a fold dirtied a page of its own, and a fold of 140 rows took 2 → 4 ms
+    as the backlog grew from 3,000 to 19,000 messages; ordered, 1 ms flat."""
+    return f"{time.time_ns():016x}{random.getrandbits(64):016x}"
 
 
 def _seconds(ttl: float) -> float:
