@@ -109,8 +109,9 @@ class Transcriber(ABC):
     def transcribe(self, audio: DecodedAudio, language: str | None = None, hotwords: str | None = None) -> Transcript:
         """Recognise `audio`; language None means the configured one, else Mandarin unless another
         allowed language is detected with confidence. `hotwords` (names the CRM knows) extend the
-        prompt. A loop or an echo of the prompt is decoded once more, without prompt and with
-        repeats barred (deterministic: no sampling); what still loops is cut to one copy."""
+        prompt. A loop, an echo of the prompt or a transcript far too short for the audio (decoding
+        stopped after a filler) is decoded once more, without prompt and with repeats barred
+        (deterministic: no sampling); what still loops is cut to one copy."""
         if audio.sample_rate != 16000:
             raise VoiceError("asr_failed", f"{self.backend} needs 16 kHz audio, got {audio.sample_rate}")
         self.load()
@@ -124,10 +125,14 @@ class Transcriber(ABC):
                 decoded = self._decode(self._model, audio, wanted, prompt, careful=False)
                 text, confidence = self._repair(decoded, prompt)
                 retried = False
-                if has_loop(decoded.text) or _echoed(decoded.text, text):
+                short = _stopped_early(text, audio.duration_s)
+                if has_loop(decoded.text) or _echoed(decoded.text, text) or short:
                     retried = True
+                    first = (decoded, text, confidence)
                     decoded = self._decode(self._model, audio, wanted, None, careful=True)
                     text, confidence = self._repair(decoded, prompt)     # still no echo of what it was told
+                    if short and len(_fold(text)) <= len(_fold(first[1])):
+                        (decoded, text, confidence), retried = first, False   # a short note after all
         except VoiceError:
             raise
         except Exception as exc:  # noqa: BLE001 - any backend crash becomes a polite reply
@@ -190,6 +195,18 @@ class Transcriber(ABC):
     @abstractmethod
     def _decode(self, model: Any, audio: DecodedAudio, language: str, prompt: str | None, careful: bool) -> Decoded:
         """One decoding pass of 16 kHz mono audio; `careful`: bar repeated phrases (the retry)."""
+
+
+# Speech carries 4–5 Mandarin characters (or 10+ letters) a second: a transcript of less than half
+# that for a note of `_EARLY_MIN_S` or more means the decoder may have stopped after a filler or a
+# clause (「那个那个。」 for a 10 s note), which a decoding without the prompt often does not; the
+# longer of the two is kept, so a slow speaker costs a second decoding, never words.
+_EARLY_CHARS_PER_S = 2.0
+_EARLY_MIN_S = 5.0
+
+
+def _stopped_early(text: str, duration_s: float) -> bool:
+    return duration_s >= _EARLY_MIN_S and len(_fold(text)) < duration_s * _EARLY_CHARS_PER_S
 
 
 def _echoed(raw: str, repaired: str) -> bool:

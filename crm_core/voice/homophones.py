@@ -8,7 +8,8 @@ one character only, read exactly like it there, tone for tone (the other charact
 word: 宫腔积 is no repair of 公控机, 工控机 is). A stretch right before an organisation ending
 (优品 in 杭州优品电子商务) is a name's own word, rare on purpose, and stays. Names are left alone: the word must not be a person's name or
 a place (the gazetteer's places have their own pass, `places.py`), nor a function or time word,
-and a stretch holding a particle, pronoun or digit is never touched. Rare words are no evidence
+and a stretch holding a particle, pronoun or digit, or ending in a verb (before 了, 过, 着), is never
+touched. Rare words are no evidence
 (at least `_MIN_FREQ` in the dictionary).
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ _MIN_FREQ = 3
 _SKIP_TAGS = ("nr", "ns", "t", "r", "p", "c", "u", "d", "m", "q", "f", "y", "e", "o", "x", "a", "z", "s", "b")
 # Characters that carry grammar, not content: a stretch holding one is left as heard.
 _GRAMMAR = set("的了是在和跟与及或我你他她它们这那个一有就也都要想说把被让给对从向很还又再吗呢吧啊呀嗯哦")
+_ASPECT = set("了过着")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _ORG_AFTER = re.compile("|".join(map(re.escape, ORG_SUFFIXES)))
 
@@ -86,6 +88,8 @@ def correct_homophones(text: str, keep: list[tuple[int, int]] | None = None) -> 
                 continue
             if _ORG_AFTER.match(text, end):
                 continue                    # 杭州优品电子商务: a name's own words, rare on purpose
+            if text[end:end + 1] in _ASPECT:
+                continue                    # 就试见了: a verb before 了 is what was said
             words = seg.words_in(start, end)
             if len(words) == 1 and words[0].known or (dictionary()[0].get(window) or 0) > 0:
                 continue                    # a word already

@@ -3,12 +3,15 @@ none from the bench notes)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+import numpy as np
 import pytest
 
 from crm_core.extract import extract_lead_fields
 from crm_core.extract.contact import find_contact
-from crm_core.voice.asr import Transcript
+from crm_core.voice.asr import Decoded, Transcriber, TranscriberSettings, Transcript
+from crm_core.voice.audio import DecodedAudio
 from crm_core.voice.crm_words import CrmWords
 from crm_core.voice.homophones import best_word, correct_homophones
 from crm_core.voice.pipeline import read_transcript
@@ -92,3 +95,46 @@ def test_a_listed_name_is_never_respelt() -> None:
     result = read_transcript(heard, now=NOW, words=CrmWords(companies=("显示平科技有限公司",)))
     assert result.transcript.startswith("显示平科技")
     assert "服务器" in result.transcript
+
+
+def test_a_verb_before_le_is_kept() -> None:
+    assert correct_homophones("上午就试见了王总") == "上午就试见了王总"     # 试件 is a word, 见了 is what was said
+
+
+class _Scripted(Transcriber):
+    """Decodings given in order: the policy around any backend."""
+
+    backend = "scripted"
+
+    def __init__(self, outputs: list[str]) -> None:
+        super().__init__(TranscriberSettings(language="zh"))
+        self.outputs = outputs
+        self.calls: list[tuple[str | None, bool]] = []
+
+    def _load(self) -> Any:
+        return object()
+
+    def _detect(self, model: Any, audio: DecodedAudio) -> list[tuple[str, float]]:
+        return [("zh", 1.0)]
+
+    def _decode(self, model: Any, audio: DecodedAudio, language: str, prompt: str | None, careful: bool) -> Decoded:
+        self.calls.append((prompt, careful))
+        return Decoded(self.outputs[len(self.calls) - 1], language)
+
+
+def _audio(seconds: float) -> DecodedAudio:
+    return DecodedAudio(samples=np.zeros(int(16000 * seconds), dtype="float32"), duration_s=seconds, format="wav")
+
+
+def test_a_decoding_that_stopped_after_a_filler_is_decoded_again() -> None:
+    scripted = _Scripted(["那个那个。", "那个那个，杭州某某科技的杜总想试用销售管理软件，下周三开始。"])
+    heard = scripted.transcribe(_audio(10.0))
+    assert heard.retried and "杜总" in heard.text
+    assert scripted.calls[1] == (None, True)                         # without the prompt, repeats barred
+
+
+def test_a_short_note_keeps_its_first_decoding() -> None:
+    scripted = _Scripted(["好的。", "好"])
+    heard = scripted.transcribe(_audio(6.0))                         # the retry heard no more
+    assert heard.text == "好的。" and not heard.retried
+    assert _Scripted(["预算二十万"]).transcribe(_audio(3.0)).text == "预算二十万"   # short audio: one decoding
