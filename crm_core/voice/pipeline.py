@@ -32,6 +32,9 @@ __all__ = ["CrmWords", "REVIEW_BELOW", "VoicePipeline", "VoiceResult", "fields_t
 REVIEW_BELOW = 0.4
 _MASK = "□"
 _VOCABULARY = sales_words()
+# Title marks cannot be spoken: Whisper puts them around stretches it heard poorly
+# (「停车系统《彭达盖》25万」), where they cut names and products apart; they are read as pauses.
+_BOOK_MARKS = str.maketrans("《》〈〉", "，，，，")
 _DIGIT_RUN = re.compile(r"\d[\d\s,，.、\-]{6,}\d")
 
 
@@ -78,6 +81,7 @@ def read_transcript(heard: Transcript, *, now: datetime | None = None, words: Cr
     confidence = list(heard.confidence) if len(heard.confidence) == len(text) else [1.0] * len(text)
     borrowed: list[Borrowed] = []
     if heard.language == "zh":
+        text = text.translate(_BOOK_MARKS)
         corrected, replaced = correct_names(text, words or CrmWords(), _VOCABULARY)
         confidence = carry(text, confidence, corrected)
         text = corrected

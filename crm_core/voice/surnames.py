@@ -25,6 +25,8 @@ TITLES = ("总经理", "总监", "经理", "主任", "主管", "院长", "处长
 _SHORT_TITLE_AFTER = set("，。、；：！？,.;:!? 的了跟和与见是个位找约问给叫")
 # Characters before a title that are not a surname slip: function words and words' first halves.
 _NEVER = set("的了是在和跟与及或个位这那有我你他她们副正总老小大新原现该本贵其各某每")
+# Conjunctions (in _NEVER) that cannot join anything right after 的: before a title they are a surname's sound.
+_CONJUNCTIONS = set("和与跟")
 # A surname of the heard tone wins over a commoner one only among this many commonest surnames
 # (验 yàn → 闫 yán, not the rare 晏 yàn; 时 shí → 石 shí).
 _COMMON = 100
@@ -106,6 +108,12 @@ def fix_titles(text: str) -> tuple[str, list[int]]:
         if pos < 0:
             continue
         char = chars[pos]
+        if char in _CONJUNCTIONS and pos > 0 and chars[pos - 1] == "的" and len(match.group()) > 1:
+            surname = _commoner_same_sound(char)    # 那边的和行长: no 和 joins anything after 的 → 何
+            if surname is not None:
+                chars[pos] = surname
+                guessed.append(pos)
+            continue
         if _common_surname(char) or char in _NEVER or not _CJK.fullmatch(char):
             continue
         if len(match.group()) == 1 and pos > 0 and chars[pos - 1] not in _SHORT_TITLE_AFTER:

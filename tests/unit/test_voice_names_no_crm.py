@@ -59,6 +59,8 @@ def test_a_title_splits_a_person_from_the_organisation_before_him() -> None:
     ("见了卫主任", "见了魏主任"),
     ("见了于经理", "见了于经理"),                      # 于 is a common surname: kept
     ("负责铁路经理", "负责铁路经理"),                  # 铁路 is a word
+    ("信用社那边的和主任说", "信用社那边的何主任说"),    # no 和 joins anything right after 的: hé → 何
+    ("我和主任说了", "我和主任说了"),                  # a conjunction where one can be
 ])
 def test_rare_surname_before_a_title(heard: str, want: str) -> None:
     assert fix_titles(heard)[0] == want
@@ -138,3 +140,11 @@ def test_a_short_note_keeps_its_first_decoding() -> None:
     heard = scripted.transcribe(_audio(6.0))                         # the retry heard no more
     assert heard.text == "好的。" and not heard.retried
     assert _Scripted(["预算二十万"]).transcribe(_audio(3.0)).text == "预算二十万"   # short audio: one decoding
+
+
+def test_title_marks_heard_around_a_stretch_are_pauses() -> None:
+    text = "物业公司的罗经理说小区要上门禁系统《安达》预算三十万"
+    heard = Transcript(text=text, language="zh", duration_s=6.0, seconds_taken=1.0, confidence=(0.9,) * len(text))
+    result = read_transcript(heard, now=NOW)
+    assert result.fields["product"] == "门禁系统"
+    assert "《" not in result.transcript and len(result.transcript) == len(text)
