@@ -171,7 +171,7 @@ def opinion_cmd(ctx: Context) -> str | list[Reply]:
                               label=label, comment=comment or None, platform=ctx.event.platform, now=ctx.now)
                 notices = done.notices
                 text = (f"{show_approval(a.id)} {done.outcome}" if done.repeated
-                        else f"已{label}{show_approval(a.id)}:{done.outcome}。")
+                        else f"已{label}{show_approval(a.id)}：{done.outcome}。")  # ：, A3:VP is not polished
     except ApprovalError as err:
         raise UserError(str(err)) from None
     ctx.deliver(notices)
@@ -245,4 +245,6 @@ def register(registry: Registry) -> None:
     registry.add_command(opinion_cmd, "审批意见", usage="写意见并同意/驳回,或只补充意见",
                          example="审批意见 A3 驳回 价格低于底线")
     registry.add_command(withdraw_cmd, "撤回审批", usage="撤回自己提交、尚未审完的审批", example="撤回审批 A3")
+    # 「审批 A3 同意 …」 / 「审批A3 驳回 价格过低」: 审批意见 without 意见, as approvers write it
+    registry.add_pattern(r"(?s)(?P<args>审批\s*[Aa]\s*\d{1,9}(?![\d.]).*)", opinion_cmd)
     registry.add_action("approval", approval_tap)

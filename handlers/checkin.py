@@ -14,7 +14,8 @@ from datetime import date
 from cards.model import Card
 from crm_core.authz import Action
 from crm_core.notices import Notice
-from crm_core.services.checkin import (TYPED_ONLY, CheckinError, already_submitted, card_notice, checkin_of,
+from crm_core.services.checkin import (TYPED_ONLY, CheckinError, already_submitted, arabic_picks, card_notice,
+                                       checkin_of,
                                        ensure_checkin, pick, submit, today_of, typed_picks, unpick)
 from crm_core.services.rows import FocusCheckin, Session
 from handlers.checkin_cards import PICK, SUBMIT, UNPICK, checkin_card, day_label
@@ -63,7 +64,7 @@ def checkin_cmd(ctx: Context) -> HandlerResult:
     args = ctx.data.get("args", "").strip()
     if not args:
         return show_card(ctx)
-    if not TYPED_ONLY.match(args):
+    if not TYPED_ONLY.match(arabic_picks(args)):
         raise UserError("请写卡片上的序号或线索编号,例如「主攻 1 3 5」或「主攻 #12 #15 #20」;只发「主攻」可以查看今天的打卡卡片。")
     return _submit_typed(ctx, args)
 
@@ -83,7 +84,7 @@ def with_typed_picks(fallback: HandlerFn | None) -> HandlerFn:
     waits (wrapped in turn by handlers registered later, e.g. an open visit note's question)."""
     def read(ctx: Context) -> HandlerResult:
         text = (ctx.event.text or "").strip()
-        if NUMBERS_ONLY.fullmatch(text) and _waiting(ctx):
+        if NUMBERS_ONLY.fullmatch(arabic_picks(text)) and _waiting(ctx):      # 「1 3 5」「一，三，五」
             return _submit_typed(ctx, text)
         return fallback(ctx) if fallback is not None else None
     return read

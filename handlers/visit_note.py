@@ -12,6 +12,7 @@ Every step asks the policy (Action.FOLLOW_UP on the lead)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -26,8 +27,11 @@ from crm_core.services.visit_note import VisitNoteError, VisitParts, save_visit_
 from crm_core.voice import VoiceError
 from handlers.capture import stamp
 from handlers.commands import lead_for
+from crm_core.extract.draft_intent import DraftState, read_draft_message
 from handlers.context import Context, Reply, UserError
-from handlers.registry import HandlerFn, HandlerResult, Registry
+from handlers.draft_flow import extract, known_companies, typed_pick
+from handlers.drafts import DraftStore
+from handlers.registry import HandlerFn, HandlerResult, Registry, as_replies
 from handlers.visit_cards import QUESTIONS, day_label, saved_card, when_card
 from handlers.voice import heard_note
 from handlers.which import lead_ref
@@ -189,14 +193,45 @@ def _still_allowed(ctx: Context, state: VisitState) -> None:
         raise UserError(f"{err.message}{show_lead(state.lead)}的拜访纪要未保存。") from None
 
 
+NEW_LEAD_RE = re.compile(r"^(?:记录(?:一下)?|记一下|新建|新客户|新线索|又一个客户|另一个客户)")
+DRAFT_RULES = {"explicit", "explicit-unparsed", "not-but", "not-but-extracted", "change-value", "change-left"}
+
+
+def _elsewhere(ctx: Context, state: VisitState, text: str) -> str | None:
+    """What a message sent while the note's question is open is, when it is not the answer: a new
+    lead (「记录…」 with a phone, or a company other than the note's) or, while a lead draft is
+    open, its correction, confirmation or question's answer ("lead" / "draft"); else None."""
+    draft = DraftStore(ctx.kv).get(ctx.me.id)
+    if draft is not None:
+        if draft.pending and typed_pick(draft.pending, text) is not None:
+            return "draft"
+        reading = read_draft_message(text, DraftState(draft.awaiting, dict(draft.fields)), now=ctx.now,
+                                     industries=ctx.cfg.industries, known_companies=known_companies(ctx))
+        if reading.kind in ("confirm", "new_note") or reading.why in DRAFT_RULES:
+            return "draft"
+    if NEW_LEAD_RE.match(text):
+        fields = extract(ctx, text)
+        company = fields.get("company")
+        if fields.get("phone") or (company and company not in state.title):
+            return "lead"
+    return None
+
+
 def with_visit_notes(fallback: HandlerFn | None) -> HandlerFn:
-    """The free-text handler, preceded by the answer to an open visit note's question."""
+    """The free-text handler, preceded by the answer to an open visit note's question (a new lead
+    or a lead draft's correction goes on to the draft; the note keeps waiting)."""
     def read(ctx: Context) -> HandlerResult:
         state = VisitStore(ctx).get()
         text = (ctx.event.text or "").strip()
         if state is not None and text:
             _still_allowed(ctx, state)
-            return _answer(ctx, state, text)
+            other = _elsewhere(ctx, state, text)
+            if other is None or fallback is None:
+                return _answer(ctx, state, text)
+            replies = as_replies(fallback(ctx))
+            if other == "lead" and state.lead:
+                replies.append(Reply(f"{show_lead(state.lead)}的拜访纪要还在等你补充,直接回复即可;发送「取消」放弃纪要。"))
+            return replies
         return fallback(ctx) if fallback is not None else None
     return read
 

@@ -20,7 +20,7 @@ from handlers.commands import lead_for
 from handlers.context import Context, Reply, UserError
 from handlers.loss import loss_card
 from handlers.registry import Registry
-from handlers.stage_entry import entry_card
+from handlers.stage_entry import entry_card, remember_card, typed_entry
 from handlers.which import lead_ref
 from handlers.workflow_cards import rep_name
 
@@ -99,6 +99,8 @@ def gate_hint(lead_id: int, stage: Stage, err: StageGateError) -> str:
 def advance_cmd(ctx: Context) -> str | Reply:
     lead_id, rest = lead_args(ctx, "推进阶段 #线索编号 阶段名称,例如「推进阶段 #12 定制方案发送」")
     word, details = parse_details(rest)
+    word, answers = typed_entry(ctx, word)           # 「定制方案发送 电话 价格」
+    details = {**answers, **details}
     if not word:
         raise UserError(f"请写明要推进到哪个阶段。可选阶段:{stage_choices(ctx)}")
     stage = find_stage(ctx, word)
@@ -112,7 +114,9 @@ def advance_cmd(ctx: Context) -> str | Reply:
         except EntryActionNeeded as err:        # the move waits for 沟通方式 and 核心异议点: ask with buttons
             if err.problem:                     # a typed answer that is not on the list: say so first
                 ctx.send_now(Reply(f"{err}。"))
-            return Reply(entry_card(lead_id, lead.title, err))
+            card = entry_card(lead_id, lead.title, err)
+            remember_card(ctx, lead_id, stage.key, card)
+            return Reply(card)
         except LossReasonNeeded as err:
             if err.given:           # a reason that is not on the list: say so, then offer the list
                 ctx.send_now(Reply(f"{err}。"))

@@ -36,6 +36,22 @@ NOT_FOLLOW_UPS = frozenset(SYSTEM_KINDS) | {"created", "edit", "stage", "stage_e
                                             "assist", "help"}
 TYPED = re.compile(r"[#＃]\s*(\d{1,12})|(\d{1,3})")
 TYPED_ONLY = re.compile(r"^\s*(?:[#＃]?\s*\d{1,12}[\s,，、;；]*){1,15}$")
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十]+")
+
+
+def arabic_picks(text: str) -> str:
+    """The card's numbers written in Chinese as digits: 「一，三，五」 → 「1，3，5」, 「一三五」 → 「1 3 5」,
+    「十」 → 「10」 (other text unchanged)."""
+    def one(m: re.Match[str]) -> str:
+        t = m.group(0)
+        if "十" not in t:
+            return " ".join(str(_CN_DIGITS[c]) for c in t)
+        head, _, tail = t.partition("十")
+        if len(head) > 1 or len(tail) > 1 or tail == "十":
+            return t
+        return str(_CN_DIGITS.get(head, 1) * 10 + _CN_DIGITS.get(tail, 0))
+    return _CN_NUMBER.sub(one, text or "")
 
 
 class CheckinError(ValueError):
@@ -237,11 +253,16 @@ def unpick(session: Session, cfg: AppConfig, rep_id: str, day: date, lead_id: in
 def typed_picks(row: FocusCheckin, text: str) -> list[int]:
     """「1 3 5」 (the card's numbers) or 「#12 #15」 (lead numbers) → lead ids, in order, once each."""
     out: list[int] = []
-    for m in TYPED.finditer(text or ""):
+    for m in TYPED.finditer(arabic_picks(text)):
         if m.group(1):
             lead_id = int(m.group(1))
         else:
             n = int(m.group(2))
+            digits = [int(d) for d in m.group(2)]
+            if not 1 <= n <= len(row.candidates) and len(digits) > 1 and all(
+                    1 <= d <= len(row.candidates) for d in digits):      # 「135」 typed for 「1 3 5」
+                out.extend(int(row.candidates[d - 1]) for d in digits if int(row.candidates[d - 1]) not in out)
+                continue
             if not 1 <= n <= len(row.candidates):
                 raise CheckinError(f"卡片上没有第 {n} 条(共 {len(row.candidates)} 条)。"
                                    "可以回复卡片上的序号,例如「1 3 5」,或线索编号,例如「主攻 #12 #15」。")

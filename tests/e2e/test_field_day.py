@@ -1,0 +1,109 @@
+"""A rep's and her supervisor's field day with the issue-17 workflows, typed the way people type
+(the real server over HTTP through the sandbox, on Feishu), the stored data checked after every
+step: 「审批 A3 同意」 without 意见; a visit-note question open while the rep reports a new lead
+and corrects its draft (both must reach the draft, not the note); the check-in answered with
+Chinese numerals and full-width commas; a stage with entry questions moved with the answers
+typed after the stage name, and answered by typing the buttons' words instead of tapping."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from crm_core.config import load_config
+from crm_core.config.coaching import StageEntry
+from crm_core.db.models import Activity, Approval, FocusCheckin, Lead
+from crm_core.services.intake import intake_lead
+from crm_core.services.lead_input import LeadInput
+from handlers.drafts import DraftStore
+from tests.conftest import EXAMPLE
+from tests.helpers.approval_org import approval_config, uid
+
+PLATFORM = "feishu"
+REP = uid("sun.li", PLATFORM)
+BOSS = uid("zhou.ming", PLATFORM)
+
+
+@pytest.fixture
+def cfg():  # noqa: ANN201
+    base = approval_config(load_config(EXAMPLE, env={}), PLATFORM)
+    return base.model_copy(update={"stage_entry": StageEntry(stages=["proposal"], channels=["电话", "面谈", "腾讯会议"])})
+
+
+def seed(rt, company: str, phone: str) -> int:  # noqa: ANN001
+    with rt.db.uow() as s:
+        return intake_lead(s, rt.cfg, LeadInput(source="chat", company=company, contact_name="王总", phone=phone,
+                                                budget_cny=500_000, product="影像系统"),
+                           actor="sun.li", platform="feishu", now=datetime.now().astimezone(),
+                           owner_rep_id="sun.li").lead.id
+
+
+def say(stack, user: str, text: str) -> str:  # noqa: ANN001
+    """Send `text` as `user`; what the bot sent back (to anyone) after it."""
+    mark = stack.sim.mark()
+    assert stack.sim.send_text(PLATFORM, user, text).status_code == 200
+    assert stack.settle()
+    return "\n".join(stack.sim.sent_as_text([c]) for c in stack.sandbox.sent(PLATFORM, after=mark))
+
+
+def row(rt, model, *where):  # noqa: ANN001, ANN002, ANN201
+    with rt.db.uow() as s:
+        found = s.scalars(select(model).where(*where).order_by(model.id.desc())).first()
+        if found is not None:
+            s.expunge(found)
+        return found
+
+
+def test_field_day(stack, db) -> None:  # noqa: ANN001
+    rt = stack.rt
+    first = seed(rt, "杭州优品医疗科技有限公司", "13812345678")
+    second = seed(rt, "宁波康达医疗器械有限公司", "13912345678")
+
+    # ---- approvals: 「审批 A1 同意 …」 is the supervisor's 审批意见
+    said = say(stack, REP, f"提交审批#{first} 合同 30万")
+    a = row(rt, Approval, Approval.lead_id == first)
+    assert a is not None and a.amount_cny == 300_000 and a.status == "pending", said
+    said = say(stack, BOSS, f"审批 A{a.id} 同意 可以签")
+    assert row(rt, Approval, Approval.id == a.id).status == "approved", said
+    assert "没太看懂" not in said
+
+    # ---- a visit note's question is open; a new lead and a draft correction are not its answers
+    said = say(stack, REP, f"拜访纪要 #{first} 见了王总")
+    assert "今日沟通主题" in said
+    said = say(stack, REP, "记录温州瑞安医院，李主任，电话13712345678，采购监护仪，预算50万")
+    draft = DraftStore(rt.kv).get("sun.li")
+    assert draft is not None and draft.fields.get("company") == "温州瑞安医院", said
+    assert row(rt, Activity, Activity.lead_id == first, Activity.kind == "visit_note") is None
+    said = say(stack, REP, "预算改成80万")
+    assert DraftStore(rt.kv).get("sun.li").fields.get("budget_cny") == 800_000, said
+    said = say(stack, REP, "聊了二期扩容方案")          # the note's question still waits: this answers it
+    assert "客户核心诉求" in said
+    assert DraftStore(rt.kv).get("sun.li").fields.get("budget_cny") == 800_000
+    said = say(stack, REP, "取消")
+    assert "拜访纪要已放弃" in said and row(rt, Activity, Activity.kind == "visit_note") is None
+    said = say(stack, REP, "取消")
+    assert DraftStore(rt.kv).get("sun.li") is None, said
+
+    # ---- the morning check-in, typed 「一，二」
+    said = say(stack, REP, "主攻")
+    assert "晨会打卡" in said
+    said = say(stack, REP, "一，二")
+    c = row(rt, FocusCheckin, FocusCheckin.rep_id == "sun.li")
+    assert c is not None and c.status == "submitted" and sorted(c.picks) == sorted([first, second]), said
+
+    # ---- entering a stage with entry questions: the answers typed after the stage name…
+    said = say(stack, REP, f"推进阶段 #{first} 定制方案发送 电话 价格")
+    assert row(rt, Lead, Lead.id == first).stage == "proposal", said
+    entry = row(rt, Activity, Activity.lead_id == first, Activity.kind == "stage_entry")
+    assert entry is not None and "电话" in entry.text and "价格" in entry.text
+    # …or typed instead of tapped after the card
+    said = say(stack, REP, f"推进阶段 #{second} 定制方案发送")
+    assert "沟通方式" in said and row(rt, Lead, Lead.id == second).stage == "qualify"
+    said = say(stack, REP, "面谈")
+    assert "核心异议点" in said and row(rt, Lead, Lead.id == second).stage == "qualify", said
+    said = say(stack, REP, "竞品")
+    assert row(rt, Lead, Lead.id == second).stage == "proposal", said
+    entry = row(rt, Activity, Activity.lead_id == second, Activity.kind == "stage_entry")
+    assert entry is not None and "面谈" in entry.text and "竞品" in entry.text
+    assert DraftStore(rt.kv).get("sun.li") is None                  # nothing typed became a lead draft
