@@ -246,6 +246,11 @@ class JournalWriter:
                 while self._waiting and self._active.append(self._waiting[0][1]):
                     self._durable = self._waiting.pop(0)[0]
         error = self._write(self._other)
+        if error is not None and self._error is None:      # once per outage, not every turn
+            log.error("kv journal fold failed (its rows stay in %s; retried every %.2f s): %s",
+                      self._other.path.name, self.fold_every, error)
+        elif error is None and self._error is not None:
+            log.warning("kv journal fold works again")
         with self._lock:
             self._error = error
             if error is None:
@@ -270,7 +275,6 @@ class JournalWriter:
                 self.journal.purge_expired(self.clock())
             return None
         except Exception as err:  # noqa: BLE001 - retried at the next turn; callers see it if they must wait
-            log.error("kv journal fold failed (its rows stay in %s for the next try): %s", segment.path.name, err)
             return err
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -197,7 +198,7 @@ def test_one_process_owns_the_journal(tmp_path):  # noqa: ANN001
         kv.close()
 
 
-def test_a_failing_fold_keeps_every_change_and_fails_calls_once_no_room_is_left(tmp_path, monkeypatch):  # noqa: ANN001
+def test_a_failing_fold_keeps_every_change_and_fails_calls_once_no_room_is_left(tmp_path, monkeypatch, caplog):  # noqa: ANN001
     """Disk full, I/O error: SQLite failing does not fail the calls while the segments have room
     (their changes are durable there and a restart folds them); once the segment is full, the
     call whose change found no room raises (a webhook answers 500 and the platform retries),
@@ -222,9 +223,12 @@ def test_a_failing_fold_keeps_every_change_and_fails_calls_once_no_room_is_left(
                 accepted.append(n)
         assert 10 < len(accepted) < 100          # two 4 KiB segments
         refused = len(accepted)
+        time.sleep(0.3)                          # more failed turns of the folder: logged once
         failing[0] = False
         store.client().set("after", "1")
         kv = store.restart()
+        logged = [r.getMessage() for r in caplog.records if r.name == "crm_bot.kv"]
+        assert len(logged) == 2 and "disk I/O error" in logged[0] and logged[1] == "kv journal fold works again"
         assert kv.get("after") == "1"
         assert [d.payload["n"] for d in drain(kv.queue("inbound"))] == [*accepted, refused]
         assert kv.queue("inbound").put_once({"n": 0}, "inbound:seen:wecom:0", 3600) is None
