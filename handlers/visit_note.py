@@ -20,6 +20,7 @@ from typing import Any
 from bot.events import EventKind
 from cards.model import CardError, card_from_dict
 from crm_core.authz import Action
+from crm_core.extract.draft_intent import DraftState, is_acknowledgement, read_draft_message
 from crm_core.extract.visit_note import PARTS, first_day, read_visit_note
 from crm_core.refs import show_lead
 from crm_core.services.lead_view import open_leads_of
@@ -27,7 +28,6 @@ from crm_core.services.visit_note import VisitNoteError, VisitParts, save_visit_
 from crm_core.voice import VoiceError
 from handlers.capture import stamp
 from handlers.commands import lead_for
-from crm_core.extract.draft_intent import DraftState, read_draft_message
 from handlers.context import Context, Reply, UserError
 from handlers.draft_flow import extract, known_companies, typed_pick
 from handlers.drafts import DraftStore
@@ -174,6 +174,8 @@ def _answer(ctx: Context, state: VisitState, text: str) -> list[Reply]:
             return [Reply(f"没看懂「{text}」是哪天。请回复日期,例如「12月10日」「周五」「下周一」,或点卡片上的按钮。")]
         state.parts["next_date"] = day.isoformat()
         return _next_step(ctx, state)
+    if text not in NONE_WORDS and (is_acknowledgement(text) or not _WORDS.search(text)):   # 「好的」「嗯」「👍」
+        return [Reply(f"「{text[:20]}」没有记进纪要。{QUESTIONS[state.awaiting]}")]
     state.parts[state.awaiting] = "无" if text in NONE_WORDS else text[:500]
     if not state.parts.get("next_date"):          # 「…,下周一前反馈」 answers the day as well
         day = read_visit_note(text, ctx.now).next_date
@@ -193,6 +195,7 @@ def _still_allowed(ctx: Context, state: VisitState) -> None:
         raise UserError(f"{err.message}{show_lead(state.lead)}的拜访纪要未保存。") from None
 
 
+_WORDS = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 NEW_LEAD_RE = re.compile(r"^(?:记录(?:一下)?|记一下|新建|新客户|新线索|又一个客户|另一个客户)")
 DRAFT_RULES = {"explicit", "explicit-unparsed", "not-but", "not-but-extracted", "change-value", "change-left"}
 

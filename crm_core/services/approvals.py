@@ -136,6 +136,11 @@ def submit(s: Session, cfg: AppConfig, *, lead: Lead, flow_code: str, amount: in
                          .order_by(Approval.id.desc()).limit(1)).first()
     changes = [c.line() for c in fact_changes(previous.facts, facts.as_json())] if previous is not None else []
     superseded = None
+    if (previous is not None and previous.status == "pending" and not changes and previous.amount_cny == amount
+            and previous.flow_version_id == version.id):        # sent twice: keep the decisions made so far
+        node = node_of(previous, previous.node_index)
+        raise ApprovalError(f"{show_approval(previous.id)} 正在审批({node.name if node else '审批中'}),内容没有变化,"
+                            f"无需重复提交。要撤回请发送「撤回审批 {show_approval(previous.id)[2:]}」。")
     if previous is not None and previous.status == "pending":
         notices += withdraw(s, cfg, previous, submitter, platform, now, reason="已重新提交")
         superseded = previous.id

@@ -1,11 +1,12 @@
 """A rep's and her supervisor's field day with the issue-17 workflows, typed the way people type
 (the real server over HTTP through the sandbox, on Feishu), the stored data checked after every
-step: 「审批 A3 同意」 without 意见; a visit-note question open while the rep reports a new lead
-and corrects its draft (both must reach the draft, not the note); the check-in answered with
+step: 「审批 A3 同意」 without 意见; the same submission sent twice; 驳回 without a reason; a visit-note question open while the rep reports a new lead
+and corrects its draft (both must reach the draft, not the note), then answers 「好的」; the check-in answered with
 Chinese numerals and full-width commas; a stage with entry questions moved with the answers
 typed after the stage name, and answered by typing the buttons' words instead of tapping."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -67,6 +68,18 @@ def test_field_day(stack, db) -> None:  # noqa: ANN001
     said = say(stack, BOSS, f"审批 A{a.id} 同意 可以签")
     assert row(rt, Approval, Approval.id == a.id).status == "approved", said
     assert "没太看懂" not in said
+    # the same submission sent twice is one approval (the second is refused, nothing withdrawn)
+    say(stack, REP, f"提交审批 #{second} 报价 20万")
+    b = row(rt, Approval, Approval.lead_id == second)
+    said = say(stack, REP, f"提交审批 #{second} 报价 20万")
+    assert "无需重复提交" in said
+    again = row(rt, Approval, Approval.lead_id == second)
+    assert (again.id, again.status) == (b.id, "pending")
+    # 驳回 without a reason changes nothing; with one it rejects
+    said = say(stack, BOSS, f"审批A{b.id} 驳回")
+    assert "理由" in said and row(rt, Approval, Approval.id == b.id).status == "pending"
+    say(stack, BOSS, f"审批意见 A{b.id} 驳回 折扣太大")
+    assert row(rt, Approval, Approval.id == b.id).status == "rejected"
 
     # ---- a visit note's question is open; a new lead and a draft correction are not its answers
     said = say(stack, REP, f"拜访纪要 #{first} 见了王总")
@@ -80,6 +93,10 @@ def test_field_day(stack, db) -> None:  # noqa: ANN001
     said = say(stack, REP, "聊了二期扩容方案")          # the note's question still waits: this answers it
     assert "客户核心诉求" in said
     assert DraftStore(rt.kv).get("sun.li").fields.get("budget_cny") == 800_000
+    said = say(stack, REP, "好的")                     # an acknowledgement is no 客户核心诉求
+    assert "客户核心诉求" in said
+    waiting = json.loads(rt.kv.get("visit_note:sun.li"))
+    assert waiting["parts"]["topic"] == "聊了二期扩容方案" and waiting["parts"]["needs"] is None
     said = say(stack, REP, "取消")
     assert "拜访纪要已放弃" in said and row(rt, Activity, Activity.kind == "visit_note") is None
     said = say(stack, REP, "取消")
