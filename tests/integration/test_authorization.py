@@ -102,15 +102,19 @@ def authz_org(cfg: AppConfig) -> AppConfig:
                   members=["zhang.wei", "li.na", "wu.xin", "zhao.min"]),
              Team(id="south-industry", name="华南制造", supervisor="liu.yang", members=["chen.jie"])]
     org = cfg.org.model_copy(update={"reps": reps, "teams": teams, "data_steward": "qian.yu"})
-    # issue 17: a one-node 报价审批 at the submitter's supervisor; entering 首版报价签收 asks
-    # 沟通方式 and 核心异议点 (seven presets: two pages, so 更多 is a button too)
+    # issue 17: a one-node 报价审批 at the submitter's supervisor
     approvals = Approvals.model_validate({"flows": {"quote": {"name": "报价审批", "words": ["报价"], "nodes": [
         {"name": "主管审批", "approver": "supervisor"}]}}})
-    entry = StageEntry(stages=["quote"], objections=OBJECTIONS)
-    return cfg.model_copy(update={"org": org, "approvals": approvals, "stage_entry": entry})
+    return cfg.model_copy(update={"org": org, "approvals": approvals})
 
 
 OBJECTIONS = ["价格", "竞品", "预算", "时机", "决策链", "功能", "交付周期"]
+
+
+def with_stage_entry(rt) -> None:  # noqa: ANN001
+    """Entering 定制方案发送 asks 沟通方式 and 核心异议点 first (seven presets: two pages, so 更多 is a
+    button too). Only where a case needs it: the other rows advance to that stage directly."""
+    rt.apply_config(rt.cfg.model_copy(update={"stage_entry": StageEntry(stages=["proposal"], objections=OBJECTIONS)}))
 
 
 _DATABASES: dict[str, Database] = {}
@@ -426,7 +430,44 @@ def make_cards(rt, clock, w: World, kinds: set[str]) -> dict[str, Card]:  # noqa
     if "report" in kinds:                         # 张伟's 日报 with 转发给主管
         replies = send(rt, "zhang.wei", text="日报", deliver=True)
         cards["report"] = card_on_record(rt, next(r.item.card_id for r in replies if isinstance(r.item, Card)))
+    if kinds & {"detail", "apvpick"}:             # 张伟's 查线索 card: 修改 / 拜访纪要 / 提交审批
+        cards["detail"] = sent_card(rt, "zhang.wei", text=f"查线索 #{w.leads['east']}")
+    if "apvpick" in kinds:                        # its 提交审批: the card with a button per flow
+        cards["apvpick"] = sent_card(rt, "zhang.wei", tap=button_tap(cards["detail"], "approval.start"))
+    if "approval" in kinds:                       # 张伟's 报价审批 on "east": the approver card at 王芳
+        approval_id = submit_quote(rt, w)
+        with rt.db.uow() as s:
+            [rec] = s.scalars(select(CardRecord).where(CardRecord.id.startswith(f"apv{approval_id}n")))
+            assert rec.recipient == "ou_wangfang"
+            cards["approval"] = card_from_dict(rec.content)
+    if kinds & {"entry", "entry2"}:               # 推进阶段 into 定制方案发送: 沟通方式 first
+        with_stage_entry(rt)
+        cards["entry"] = sent_card(rt, "zhang.wei", text=f"推进阶段 #{w.leads['east']} 定制方案发送")
+    if "entry2" in kinds:                         # 电话 chosen: the same card, 核心异议点 (two pages)
+        send(rt, "zhang.wei", tap=button_tap(cards["entry"], "entry.channel", channel="电话"), deliver=True)
+        cards["entry2"] = card_on_record(rt, cards["entry"].card_id)
+        assert {b.action for b in cards["entry2"].buttons} == {"entry.pick", "entry.more"}
+    if "visit_when" in kinds:                     # a 拜访纪要 without a day: 下次什么时候跟进?
+        cards["visit_when"] = sent_card(rt, "zhang.wei", text=f"拜访纪要 #{w.leads['east']} {VISIT_NO_DAY}")
     return cards
+
+
+VISIT_NO_DAY = "聊了合同条款,客户要求付款周期改成60天,我们承诺内部申请"
+VISIT_FULL = "今天和王总聊了二期扩容方案,他最关心数据迁移的风险,我们答应周五前给出迁移方案,下周三再去拜访。"
+
+
+def sent_card(rt, actor: str, **event: Any) -> Card:  # noqa: ANN001
+    """The one new card `actor`'s message or tap is answered with, delivered, from its record."""
+    replies = send(rt, actor, deliver=True, **event)
+    [card_id] = [r.item.card_id for r in replies if isinstance(r.item, Card) and not r.update]
+    return card_on_record(rt, card_id)
+
+
+def submit_quote(rt, w: World) -> int:  # noqa: ANN001
+    """张伟 submits 报价审批 for "east" (approver: 王芳, his team's supervisor); its id."""
+    assert "已提交报价审批" in said(send(rt, "zhang.wei", text=f"提交审批 #{w.leads['east']} 报价", deliver=True))
+    with rt.db.uow() as s:
+        return s.scalars(select(Approval.id).where(Approval.lead_id == w.leads["east"])).one()
 
 
 def button_tap(card: Card, action: str, **values: str) -> CardAction:
@@ -485,6 +526,55 @@ def report_forwarded(rt, w: World, actor: str, replies: list[Reply]) -> None:  #
     assert count(rt, Reminder, Reminder.kind == "report.daily") >= 1 and "已转发给" in said(replies)
 
 
+def visit_waiting(rt, w: World, actor: str, replies: list[Reply]) -> None:  # noqa: ANN001
+    """拜访纪要 on the lead card: the bot waits for the tapper's note (no row yet)."""
+    assert rt.kv.get(f"visit_note:{actor}") is not None and "请发送" in said(replies)
+    assert count(rt, Activity, Activity.kind == "visit_note") == 0
+
+
+def visit_saved(rt, w: World, actor: str, replies: list[Reply]) -> None:  # noqa: ANN001
+    assert count(rt, Activity, Activity.lead_id == w.leads["east"], Activity.kind == "visit_note",
+                  Activity.actor == actor) == 1
+    assert count(rt, Task, Task.lead_id == w.leads["east"]) == 1 and "拜访纪要已保存" in said(replies)
+
+
+def flows_offered(rt, w: World, actor: str, replies: list[Reply]) -> None:  # noqa: ANN001
+    """提交审批 on the lead card: a new card with a button per flow, nothing submitted yet."""
+    [card] = [r.item for r in replies if isinstance(r.item, Card)]
+    assert [(b.action, b.value) for b in card.buttons] == [("approval.pick", {"lead": str(w.leads["east"]),
+                                                                                "flow": "quote"})]
+    assert count(rt, Approval) == 0
+
+
+def approval_submitted(rt, w: World, actor: str, replies: list[Reply]) -> None:  # noqa: ANN001
+    assert count(rt, Approval, Approval.lead_id == w.leads["east"], Approval.submitter == actor,
+                  Approval.status == "pending") == 1
+    assert count(rt, Approval) == 1 and "已提交报价审批" in said(replies)
+
+
+def approval_decided(rt, w: World, actor: str, replies: list[Reply]) -> None:  # noqa: ANN001
+    """The one node decided by the tapper: the approval is approved, one decision written."""
+    assert count(rt, Approval, Approval.status == "approved") == 1
+    assert count(rt, ApprovalStep, ApprovalStep.kind == "approve", ApprovalStep.actor == actor) == 1
+    assert count(rt, ApprovalStep, ApprovalStep.kind.in_(("approve", "reject"))) == 1
+
+
+def objections_shown(page: int) -> Callable[[Any, World, str, list[Reply]], None]:
+    """沟通方式 / 更多: the card shows (page `page` of) 核心异议点; the lead has not moved."""
+    def check(rt, w: World, actor: str, replies: list[Reply]) -> None:  # noqa: ANN001
+        [card] = [r.item for r in replies if r.update]
+        shown = [b.text for b in card.buttons if b.action == "entry.pick"]
+        assert shown == (OBJECTIONS[:5] if page == 0 else OBJECTIONS[5:]), shown
+        assert lead_row(rt, w.leads["east"]).stage == "qualify"
+    return check
+
+
+def stage_entered(rt, w: World, actor: str, replies: list[Reply]) -> None:  # noqa: ANN001
+    assert lead_row(rt, w.leads["east"]).stage == "proposal"
+    assert count(rt, Activity, Activity.lead_id == w.leads["east"], Activity.kind == "stage_entry",
+                  Activity.actor == actor) == 1
+
+
 TapRow = tuple[str, str, dict[str, str], set[str], dict[str, str], str, Callable[[Any, World, str, list[Reply]], None]]
 TAPS: list[TapRow] = [
     # (card, button, its values, allowed, refused → reply, default refusal, effect)
@@ -524,7 +614,32 @@ TAPS: list[TapRow] = [
      checkin_picked),
     ("report", "report.forward", {}, {"owner"}, {"admin": "只能由本人转发", "departed": DEPARTED}, TO_ZHANG,
      report_forwarded),
+    # issue 17. 张伟's 查线索 card: 拜访纪要 and 提交审批 are working the lead (owner, admin on anyone's
+    # card; his supervisor may work the lead, but the card is 张伟's)
+    ("detail", "visit.start", {}, {"owner", "admin"},
+     {"supervisor": TO_ZHANG, "other_supervisor": OTHER_TEAM, "departed": DEPARTED}, NOT_YOURS, visit_waiting),
+    ("detail", "approval.start", {}, {"owner", "admin"},
+     {"supervisor": TO_ZHANG, "other_supervisor": OTHER_TEAM, "departed": DEPARTED}, NOT_YOURS, flows_offered),
+    # the flow picked: submitted once; an admin has nobody above him to approve (the admins but himself)
+    ("apvpick", "approval.pick", {"flow": "quote"}, {"owner"},
+     {"admin": "找不到审批人", "supervisor": TO_ZHANG, "other_supervisor": OTHER_TEAM, "departed": DEPARTED},
+     NOT_YOURS, approval_submitted),
+    # 王芳's approver card for 张伟's 报价审批: the node's approver and admins; never the submitter
+    ("approval", "approval.reply", {"reply": "0"}, {"supervisor", "admin"},
+     {"owner": "不能审批自己提交的审批", "departed": DEPARTED}, "不是由你审批的", approval_decided),
+    # 张伟's stage-entry card: advancing the lead, on his card
+    ("entry", "entry.channel", {"channel": "电话"}, {"owner", "admin"},
+     {"supervisor": TO_ZHANG, "other_supervisor": OTHER_TEAM, "departed": DEPARTED}, NOT_YOURS, objections_shown(0)),
+    ("entry2", "entry.more", {}, {"owner", "admin"},
+     {"supervisor": TO_ZHANG, "other_supervisor": OTHER_TEAM, "departed": DEPARTED}, NOT_YOURS, objections_shown(1)),
+    ("entry2", "entry.pick", {"objection": "价格"}, {"owner", "admin"},
+     {"supervisor": TO_ZHANG, "other_supervisor": OTHER_TEAM, "departed": DEPARTED}, NOT_YOURS, stage_entered),
+    # 张伟's 下次什么时候跟进? card: the note waiting is his own (an admin has none open)
+    ("visit_when", "visit.when", {"day": "明天"}, {"owner"},
+     {"admin": "已经保存或放弃", "supervisor": TO_ZHANG, "other_supervisor": OTHER_TEAM, "departed": DEPARTED},
+     NOT_YOURS, visit_saved),
 ]
+NEW_MESSAGE = {"visit.start", "approval.start"}     # answered with a new message, the card stays as it is
 TAP_CASES = [(row[0], row[1], role) for row in TAPS for role in ROLES]
 
 
@@ -535,9 +650,16 @@ def test_tap(rt, clock, card_kind: str, button: str, role: str) -> None:  # noqa
     card = make_cards(rt, clock, w, {card_kind})[card_kind]
     actor = ACTORS[role]
     before = snapshot(rt)
-    replies = send(rt, actor, tap=button_tap(card, button, **values))
+    tap = button_tap(card, button, **values)
+    replies = send(rt, actor, tap=tap)
     if role in allowed:
-        assert [r.item.card_id for r in replies if r.update] == [card.card_id], said(replies)
+        expected = [] if button in NEW_MESSAGE else [card.card_id]
+        assert [r.item.card_id for r in replies if r.update] == expected, said(replies)
+        effect(rt, w, actor, replies)
+        # idempotent: the same tap again (before the card's update reached the chat) changes nothing
+        done = snapshot(rt)
+        again = send(rt, actor, tap=tap)
+        assert snapshot(rt) == done, f"a second {button} changed the database: {said(again)}"
         effect(rt, w, actor, replies)
     else:
         assert refusals.get(role, default) in said(replies), said(replies)
