@@ -144,12 +144,13 @@ def typed_entry(ctx: Context, word: str) -> tuple[str, dict[str, str]]:
     stage = next((x for x in ctx.cfg.funnel.stages if tokens and tokens[0] in (x.key, x.name)), None)
     if stage is None or len(tokens) < 2 or stage.key not in ctx.cfg.stage_entry.stages:
         return word, {}
-    answers = _answers(ctx, tokens[1:])
+    answers = _answers(ctx, tokens[1:], lenient=True)
     return (tokens[0], answers) if answers is not None else (word, {})
 
 
-def _answers(ctx: Context, tokens: list[str]) -> dict[str, str] | None:
-    """The buttons' words in `tokens` (labels like 沟通方式 skipped), or None when a word is neither."""
+def _answers(ctx: Context, tokens: list[str], lenient: bool = False) -> dict[str, str] | None:
+    """The buttons' words in `tokens` (labels like 沟通方式 skipped), or None when a word is neither
+    (`lenient`: such a word fills the first empty answer, so the stage service names the wrong one)."""
     channels = list(ctx.cfg.stage_entry.channels)
     objections = objection_presets(ctx.cfg.stage_entry, ctx.cfg.funnel.objection_categories)
     found: dict[str, str] = {}
@@ -160,6 +161,8 @@ def _answers(ctx: Context, tokens: list[str]) -> dict[str, str] | None:
             found["entry_channel"] = t
         elif t in objections and "entry_objection" not in found:
             found["entry_objection"] = t
+        elif lenient and len(found) < 2:
+            found["entry_channel" if "entry_channel" not in found else "entry_objection"] = t
         else:
             return None
     return found

@@ -109,7 +109,10 @@ def test_field_day(stack, db) -> None:  # noqa: ANN001
     c = row(rt, FocusCheckin, FocusCheckin.rep_id == "sun.li")
     assert c is not None and c.status == "submitted" and sorted(c.picks) == sorted([first, second]), said
 
-    # ---- entering a stage with entry questions: the answers typed after the stage name…
+    # ---- entering a stage with entry questions: a wrong answer typed after the stage name is named…
+    said = say(stack, REP, f"推进阶段 #{first} 定制方案发送 微信 价格")
+    assert "“微信”不是可选的沟通方式" in said and row(rt, Lead, Lead.id == first).stage == "qualify", said
+    # …the right ones move it
     said = say(stack, REP, f"推进阶段 #{first} 定制方案发送 电话 价格")
     assert row(rt, Lead, Lead.id == first).stage == "proposal", said
     entry = row(rt, Activity, Activity.lead_id == first, Activity.kind == "stage_entry")
