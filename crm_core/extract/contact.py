@@ -40,6 +40,8 @@ _CUE_RE = re.compile(r"(?:(?P<key>联系人|对接人|负责人|决策人|姓名
                      r"|(?:总经理|总监|经理|主管|主任|处长|科长|部长|院长|老板|采购|工程师)\s?)"
                      r"(?:[\u4e00-\u9fff]{1,4}[部科处室]的?\s?)?")
 _ORG_SUFFIX_RE = re.compile("|".join(map(re.escape, ORG_SUFFIXES)))
+# What only a person does next: speaks, answers, calls (a time word may come first).
+_SPEAKS_RE = re.compile(r"(?:今天|刚才|刚刚|昨天|上午|下午)?(?:说|表示|回复|反馈|答应|确认|同意|告诉|打电话|来电|问)")
 _LEGAL_AHEAD_RE = re.compile(r"[\u4e00-\u9fff]{0,8}?(?:" + "|".join(LEGAL_SUFFIXES) + ")")
 _BETWEEN_STOP = re.compile(r"[\s的了说聊是在跟和他她们,，。:：()（）]")
 # Words right after a bare full name that show it is a person ("王建国说").
@@ -93,8 +95,9 @@ def _title_ok(text: str, m: re.Match[str]) -> bool:
     sur, title, start = m.group("sur"), m.group("title"), m.start()
     if start > 0 and len(sur) == 1 and text[start - 1:start + 1] in NOT_SURNAME_BIGRAMS:
         return False
-    if sur + title in NOT_TITLE_WORDS or sur + title[:1] in NOT_TITLE_WORDS:
-        return False
+    if (sur + title in NOT_TITLE_WORDS or sur + title[:1] in NOT_TITLE_WORDS) and not (
+            text[start - 1:start] == "的" and _SPEAKS_RE.match(text, m.end())):
+        return False                    # 施工, 金工 are words; "那边的金工今天回复了" is a person
     follower = text[m.end():m.end() + 1]
     if follower and follower in _NOT_AFTER.get(title, ()):
         return False

@@ -32,6 +32,7 @@ def _contact(text: str) -> str | None:
     ("记录一下何静，要两台打印机", "何静"),
     ("杭州明远物流有限公司，郑浩，预算十万", "郑浩"),                      # a terse list: a clause that is a name
     ("南方医科大学附属医院冯院长医院管理平台升级", "冯院长"),              # a title before an org word is a person
+    ("恒丰钢铁那边的石工刚才回复说可以", "石工"),                          # 石工 is a word, but it answers
 ])
 def test_contact_without_a_cue_word(text: str, want: str) -> None:
     assert _contact(text) == want
@@ -41,6 +42,7 @@ def test_contact_without_a_cue_word(text: str, want: str) -> None:
     "他们的方案，手机端也要",       # 方案 is a word, no name
     "周五，方便的话过去",           # time and common words between commas
     "记录一下需求",
+    "工地那边的施工今天开始",       # 施工 does not answer: the word
     "跟徐工集团谈了",               # 徐工集团 is a company (a one-character title before an org word)
 ])
 def test_no_contact(text: str) -> None:
