@@ -259,3 +259,17 @@ def test_a_restart_folds_what_the_segments_hold(tmp_path):  # noqa: ANN001
         assert (kv.get("draft"), kv.get("kept")) == (None, "1")
     finally:
         kv.close()
+
+
+def test_the_folder_moves_changes_into_sqlite_while_the_store_runs(tmp_path):  # noqa: ANN001
+    kv = EmbeddedKV(prefix="p", path=tmp_path / "kv.sqlite3")
+    message_id = kv.queue("inbound").put({"n": 1})
+    time.sleep(1.0)                     # 20 turns of the folder
+    writer = kv._writer
+    writer._closing = True              # stop it (no final fold) before reading its connection
+    writer._wake.set()
+    writer._thread.join()
+    try:
+        assert writer.journal._db.execute("SELECT ref FROM entries").fetchall() == [(f"m:{message_id}",)]
+    finally:
+        writer.journal.close()
