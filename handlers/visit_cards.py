@@ -35,7 +35,7 @@ def when_card(lead_id: int, title: str, choices: list[str], said: str | None = N
 
 def saved_card(lead_id: int, title: str, parts: VisitParts, task_id: int | None) -> Card:
     fields = tuple(Field(label, value, short=False) for label, value in parts.lines())
-    footer = (f"已建{show_task(task_id)},{day_label(parts.next_date)}到期;完成后回复「完成 T{task_id}」"
+    footer = (f"已建{show_task(task_id)}，{day_label(parts.next_date)}到期;完成后回复「完成 T{task_id}」"   # ， typed: T1,12 reads as a number
               if task_id else "没有下次跟进时间,未建待办")
     return Card(card_id=f"visit-saved-{lead_id}-{uuid.uuid4().hex[:12]}",
                 title=f"拜访纪要已保存 · {show_lead(lead_id)} {title}", level=Level.SUCCESS, fields=fields,

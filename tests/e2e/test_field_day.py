@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from crm_core.config import load_config
 from crm_core.config.coaching import StageEntry
-from crm_core.db.models import Activity, Approval, FocusCheckin, Lead
+from crm_core.db.models import Activity, Approval, FocusCheckin, Lead, Task
 from crm_core.services.intake import intake_lead
 from crm_core.services.lead_input import LeadInput
 from handlers.drafts import DraftStore
@@ -127,3 +127,10 @@ def test_field_day(stack, db) -> None:  # noqa: ANN001
     entry = row(rt, Activity, Activity.lead_id == second, Activity.kind == "stage_entry")
     assert entry is not None and "面谈" in entry.text and "竞品" in entry.text
     assert DraftStore(rt.kv).get("sun.li") is None                  # nothing typed became a lead draft
+
+    # ---- a visit note said in one message: saved with its to-do, the card reads in Chinese
+    said = say(stack, REP, f"拜访纪要 #{second} 今天和王总聊了二期方案，他最关心价格，我们答应周五给报价，12月20日再去")
+    note = row(rt, Activity, Activity.lead_id == second, Activity.kind == "visit_note")
+    task = row(rt, Task, Task.lead_id == second)
+    assert note is not None and task is not None and task.due_date is not None and task.due_date.day == 20, said
+    assert f"T{task.id}，" in said and f"T{task.id}," not in said
