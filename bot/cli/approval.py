@@ -9,6 +9,7 @@ import click
 from bot.cli.common import config_option
 from bot.cli.workflow import send_pending, with_runtime
 from bot.runtime import Runtime
+from cards.zh import polish
 from crm_core.clock import local
 from crm_core.services.approval_rules import ApprovalError
 from crm_core.services.approval_versions import list_versions, rollback, sync_flows
@@ -32,12 +33,12 @@ def flows_cmd(ctx: click.Context, config_path: str | None) -> None:
         rt.deliver(notices)
         send_pending(rt)
         if not views:
-            click.echo("还没有配置审批流程(配置文件的 approvals.flows)。")
+            click.echo(polish("还没有配置审批流程(配置文件的 approvals.flows)。"))
             return 0
         for v in views:
             mark = "*" if v.current else " "
-            click.echo(f"{mark} {v.flow} 第{v.version}版 {v.name}:{' → '.join(v.nodes)}"
-                       f" · {local(v.created_at, rt.cfg.app.timezone):%Y-%m-%d %H:%M} · 进行中 {v.running} 个")
+            click.echo(polish(f"{mark} {v.flow} 第{v.version}版 {v.name}:{' → '.join(v.nodes)}"
+                              f" · {local(v.created_at, rt.cfg.app.timezone):%Y-%m-%d %H:%M} · 进行中 {v.running} 个"))
         return 0
     with_runtime(ctx, config_path, work)
 
@@ -55,10 +56,10 @@ def rollback_cmd(ctx: click.Context, flow: str, to_version: int, config_path: st
                 version, notices = rollback(s, rt.cfg, flow, to_version, "cli", rt.clock())
                 name, number = version.name, version.version
         except ApprovalError as err:
-            click.echo(str(err), err=True)
+            click.echo(polish(str(err)), err=True)
             return 1
         told = rt.deliver(notices)
         send_pending(rt)
-        click.echo(f"「{name}」现在使用第{number}版:之后提交的审批按这个版本走,进行中的审批不变;已通知 {told} 人。")
+        click.echo(polish(f"「{name}」现在使用第{number}版:之后提交的审批按这个版本走,进行中的审批不变;已通知 {told} 人。"))
         return 0
     with_runtime(ctx, config_path, work)
