@@ -109,6 +109,8 @@ def authz_org(cfg: AppConfig) -> AppConfig:
 
 
 OBJECTIONS = ["价格", "竞品", "预算", "时机", "决策链", "功能", "交付周期"]
+VISIT_NO_DAY = "聊了合同条款,客户要求付款周期改成60天,我们承诺内部申请"
+VISIT_FULL = "今天和王总聊了二期扩容方案,他最关心数据迁移的风险,我们答应周五前给出迁移方案,下周三再去拜访。"
 
 
 def with_stage_entry(rt) -> None:  # noqa: ANN001
@@ -186,7 +188,8 @@ def restore(rt, rows: dict[str, list[dict[str, Any]]]) -> None:  # noqa: ANN001
                 "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid "
                 "WHERE s.relkind = 'S' AND t.relnamespace = s.relnamespace")).all()
             for seq, table, col in owned:
-                c.execute(text(f'SELECT setval(\'"{seq}"\', COALESCE((SELECT MAX("{col}") FROM "{table}"), 0) + 1, false)'))
+                top = f'COALESCE((SELECT MAX("{col}") FROM "{table}"), 0) + 1'
+                c.execute(text(f"SELECT setval('\"{seq}\"', {top}, false)"))
 
 
 def build_world(rt) -> World:  # noqa: ANN001
@@ -306,6 +309,66 @@ def muted(rt, w: World, lead: str, actor: str) -> None:  # noqa: ANN001
         assert is_muted(s, actor, w.customers[lead])
 
 
+# issue 17. 提交审批 is working the lead; an admin has nobody to approve (the admins but himself), and a
+# lead in the pool cannot be submitted
+SUBMIT: dict[str, Row] = {
+    "east": ({"owner", "supervisor"}, {"admin": "找不到审批人", "other_supervisor": OTHER_TEAM, "departed": DEPARTED},
+             NOT_YOURS),
+    "south": ({"outsider", "other_supervisor"}, {"admin": "找不到审批人", "supervisor": OTHER_TEAM,
+                                                  "departed": DEPARTED}, NOT_YOURS),
+    "pool": (set(), {"supervisor": "不能再提交审批", "admin": "不能再提交审批", "other_supervisor": OTHER_TEAM,
+                     "departed": DEPARTED}, CLAIM_FIRST),
+}
+# 张伟's pending 报价审批 on "east" (approver 王芳): who decides, comments, withdraws
+DECIDE: dict[str, Row] = {"east": ({"supervisor", "admin"}, {"owner": "不能审批自己提交的审批", "departed": DEPARTED},
+                                   "不是由你审批的")}
+COMMENT: dict[str, Row] = {"east": ({"owner", "supervisor", "admin"}, {"departed": DEPARTED},
+                                    "只有审批A")}
+WITHDRAW: dict[str, Row] = {"east": ({"owner", "admin"}, {"departed": DEPARTED}, "只有提交人或管理员可以撤回")}
+VISIT: dict[str, Row] = {           # 拜访纪要 is a follow-up: a pool lead must be claimed first
+    **WORKS,
+    "pool": (set(), {"supervisor": "请先领取", "admin": "请先领取", "other_supervisor": OTHER_TEAM,
+                     "departed": DEPARTED}, CLAIM_FIRST),
+}
+
+
+def submitted(rt, w: World, lead: str, actor: str) -> None:  # noqa: ANN001
+    assert count(rt, Approval, Approval.lead_id == w.leads[lead], Approval.submitter == actor,
+                 Approval.status == "pending") == 1 and count(rt, Approval) == 1
+
+
+def the_approval(rt) -> Approval:  # noqa: ANN001
+    with rt.db.uow() as s:
+        a = s.scalars(select(Approval)).one()
+        s.expunge(a)
+        return a
+
+
+def decided(rt, w: World, lead: str, actor: str) -> None:  # noqa: ANN001
+    assert the_approval(rt).status == "approved"
+    assert count(rt, ApprovalStep, ApprovalStep.kind == "approve", ApprovalStep.actor == actor) == 1
+
+
+def commented(rt, w: World, lead: str, actor: str) -> None:  # noqa: ANN001
+    assert the_approval(rt).status == "pending"
+    assert count(rt, ApprovalStep, ApprovalStep.kind == "comment", ApprovalStep.actor == actor) == 1
+
+
+def withdrawn(rt, w: World, lead: str, actor: str) -> None:  # noqa: ANN001
+    assert the_approval(rt).status == "withdrawn"
+    assert count(rt, ApprovalStep, ApprovalStep.kind == "withdraw", ApprovalStep.actor == actor) == 1
+
+
+def visit_noted(rt, w: World, lead: str, actor: str) -> None:  # noqa: ANN001
+    assert count(rt, Activity, Activity.lead_id == w.leads[lead], Activity.kind == "visit_note",
+                 Activity.actor == actor) == 1 and count(rt, Activity, Activity.kind == "visit_note") == 1
+
+
+def entry_asked(rt, w: World, lead: str, actor: str) -> None:  # noqa: ANN001
+    """推进阶段 into a stage with an entry action: the card asks first, the lead has not moved."""
+    assert lead_row(rt, w.leads[lead]).stage == "qualify"
+
+
 Effect = Callable[[Any, World, str, str], None]
 COMMANDS: dict[str, tuple[str, dict[str, Row], Effect, str]] = {
     # name: (message, table, effect when allowed, what the allowed reply says)
@@ -315,6 +378,12 @@ COMMANDS: dict[str, tuple[str, dict[str, Row], Effect, str]] = {
     "reassign": ("转派 #{lead} wu.xin", REASSIGN, reassigned, "转派给 吴欣"),
     "claim": ("领取 #{lead}", CLAIM, claimed, "已领取"),
     "mute": ("静音提醒 #{customer}", MUTE, muted, "已静音"),
+    "submit_approval": ("提交审批 #{lead} 报价", SUBMIT, submitted, "已提交报价审批"),
+    "decide_approval": ("审批意见 A{approval} 同意 可以按此报价", DECIDE, decided, "已同意"),
+    "comment_approval": ("审批意见 A{approval} 请补充竞品报价", COMMENT, commented, "已把你的意见记到"),
+    "withdraw_approval": ("撤回审批 A{approval} 客户改需求", WITHDRAW, withdrawn, "已撤回"),
+    "visit_note": ("拜访纪要 #{lead} " + VISIT_FULL, VISIT, visit_noted, "拜访纪要已保存"),
+    "stage_entry": ("推进阶段 #{lead} 定制方案发送", ADVANCE, entry_asked, "这次是怎么沟通的"),
 }
 COMMAND_CASES = [(name, lead, role) for name, (_, table, _, _) in COMMANDS.items() for lead in table for role in ROLES]
 
@@ -325,8 +394,11 @@ def test_command(rt, command: str, lead: str, role: str) -> None:  # noqa: ANN00
     message, table, effect, ok = COMMANDS[command]
     allowed, refusals, default = table[lead]
     actor = ACTORS[role]
+    approval = submit_quote(rt, w) if "{approval}" in message else None
+    if command == "stage_entry":
+        with_stage_entry(rt)
     before = snapshot(rt)
-    out = said(send(rt, actor, text=message.format(lead=w.leads[lead], customer=w.customers[lead])))
+    out = said(send(rt, actor, text=message.format(lead=w.leads[lead], customer=w.customers[lead], approval=approval)))
     if role in allowed:
         assert ok in out, out
         effect(rt, w, lead, actor)
@@ -356,7 +428,7 @@ def test_view_lead_and_phone(rt, lead: str, role: str) -> None:  # noqa: ANN001
 
 
 # Commands about oneself: everyone but a departed rep
-OWN = ["我的线索", "我的待办", "查客户 优品", "公海", "待审重复", "新建 杭州优品 李经理 13912345678 预算50万"]
+OWN = ["我的线索", "我的待办", "查客户 优品", "公海", "待审重复", "新建 杭州优品 李经理 13912345678 预算50万", "我的审批"]
 
 
 @pytest.mark.parametrize("message, role", [(m, r) for m in OWN for r in ROLES],
@@ -450,10 +522,6 @@ def make_cards(rt, clock, w: World, kinds: set[str]) -> dict[str, Card]:  # noqa
     if "visit_when" in kinds:                     # a 拜访纪要 without a day: 下次什么时候跟进?
         cards["visit_when"] = sent_card(rt, "zhang.wei", text=f"拜访纪要 #{w.leads['east']} {VISIT_NO_DAY}")
     return cards
-
-
-VISIT_NO_DAY = "聊了合同条款,客户要求付款周期改成60天,我们承诺内部申请"
-VISIT_FULL = "今天和王总聊了二期扩容方案,他最关心数据迁移的风险,我们答应周五前给出迁移方案,下周三再去拜访。"
 
 
 def sent_card(rt, actor: str, **event: Any) -> Card:  # noqa: ANN001
@@ -690,8 +758,44 @@ def with_card_ref(card: str, action: str, ref: Callable[[Card], str | None], **m
     return make
 
 
+def altered(card: str, action: str, match: dict[str, str] | None = None, **changes: str) -> Forge:
+    """The real tap of one of `card`'s buttons with some of its values changed ("lead:south": that lead's id)."""
+    def make(w: World, cards: dict[str, Card]) -> CardAction:
+        tap = button_tap(cards[card], action, **(match or {}))
+        filled = {k: str(w.leads[v.removeprefix("lead:")]) if v.startswith("lead:") else v for k, v in changes.items()}
+        return dataclasses.replace(tap, values={**tap.values, **filled})
+    return make
+
+
 TAMPER = [
     # (case, cards to send first, tapper, the forged tap, reply)
+    # issue 17's cards: every value their buttons carry is checked against the stored card
+    ("approval id changed on a quick reply", "approval", "supervisor",
+     altered("approval", "approval.reply", {"reply": "0"}, approval="999999"), TAMPERED),
+    ("quick reply slot changed", "approval", "supervisor", altered("approval", "approval.reply", {"reply": "0"},
+                                                                   reply="7"), TAMPERED),
+    ("approval node changed", "approval", "admin", altered("approval", "approval.reply", {"reply": "0"}, node="1"),
+     TAMPERED),
+    ("flow changed on the flow pick", "apvpick", "owner", altered("apvpick", "approval.pick", flow="contract"),
+     TAMPERED),
+    ("lead id changed on the flow pick", "apvpick", "owner", altered("apvpick", "approval.pick", lead="lead:own2"),
+     TAMPERED),
+    ("lead id changed on 拜访纪要", "detail", "owner", altered("detail", "visit.start", lead="lead:south"), TAMPERED),
+    ("lead id changed on 提交审批, admin", "detail", "admin", altered("detail", "approval.start", lead="lead:south"),
+     TAMPERED),
+    ("stage changed on the stage-entry card", "entry", "owner",
+     altered("entry", "entry.channel", {"channel": "电话"}, stage="won"), TAMPERED),
+    ("channel changed on the stage-entry card", "entry", "owner",
+     altered("entry", "entry.channel", {"channel": "电话"}, channel="微信"), TAMPERED),
+    ("objection changed on the stage-entry card", "entry2", "owner",
+     altered("entry2", "entry.pick", {"objection": "价格"}, objection="随便写的"), TAMPERED),
+    ("lead id changed on the stage-entry card", "entry2", "admin",
+     altered("entry2", "entry.pick", {"objection": "价格"}, lead="lead:south"), TAMPERED),
+    ("day changed on the visit-note card", "visit_when", "owner",
+     altered("visit_when", "visit.when", {"day": "明天"}, day="2020-01-01"), TAMPERED),
+    ("stage-entry button on the approver card", "approval", "admin",
+     lambda w, c: dataclasses.replace(button_tap(c["approval"], "approval.reply", reply="0"), key="entry.pick"),
+     NOT_ON_CARD),
     ("lead id changed to another team's lead", "reminder", "owner",
      forged("reminder", "fuse.done", lead="lead:south"), TAMPERED),
     ("lead id changed to another own lead", "reminder", "owner",
@@ -743,6 +847,49 @@ def test_resolved_card_is_refused_whoever_taps(rt, clock, role: str) -> None:  #
     again = send(rt, ACTORS[role], tap=button_tap(card, "lead.reassign", to="wu.xin"))
     assert [r.item for r in again] == [f"{STALE_CARD}({result})"]
     assert snapshot(rt) == before and lead_row(rt, w.leads["east"]).owner_rep_id == "zhang.wei"
+
+
+# issue 17's cards once used: (card, the tap that uses it, by, a later tap of another of its buttons)
+USED = {
+    "approval": (("approval.reply", {"reply": "0"}, "wang.fang"), ("approval.reply", {"reply": "1"}, "admin")),
+    "apvpick": (("approval.pick", {}, "zhang.wei"), ("approval.pick", {}, "owner")),
+    "entry2": (("entry.pick", {"objection": "价格"}, "zhang.wei"), ("entry.pick", {"objection": "竞品"}, "admin")),
+    "visit_when": (("visit.when", {"day": "明天"}, "zhang.wei"), ("visit.when", {"day": "后天"}, "owner")),
+}
+
+
+@pytest.mark.parametrize("kind", list(USED))
+def test_used_issue17_card_is_refused(rt, clock, kind: str) -> None:  # noqa: ANN001
+    """The card's update delivered (resolved on record): any later tap is refused, nothing changes."""
+    w = world(rt)
+    card = make_cards(rt, clock, w, {kind})[kind]
+    (button, values, actor), (later, later_values, role) = USED[kind]
+    assert any(r.update for r in send(rt, actor, tap=button_tap(card, button, **values), deliver=True))
+    with rt.db.uow() as s:
+        result = s.get_one(CardRecord, card.card_id).result     # as the chat shows it
+    assert result
+    before = snapshot(rt)
+    again = send(rt, ACTORS[role], tap=button_tap(card, later, **later_values))
+    assert [r.item for r in again] == [f"{STALE_CARD}({result})"]
+    assert snapshot(rt) == before
+
+
+@pytest.mark.parametrize("actor, command, status, reply", [
+    ("zhang.wei", "撤回审批 A{id}", "withdrawn", "已撤回"),
+    ("wang.fang", "审批意见 A{id} 同意 可以", "approved", "已由 王芳 同意"),
+], ids=["withdrawn", "decided in chat"])
+def test_approval_card_after_chat_is_refused(rt, clock, actor: str, command: str, status: str,  # noqa: ANN001
+                                             reply: str) -> None:
+    """Withdrawn, or decided with 审批意见: a quick reply on the approver's card afterwards decides nothing."""
+    w = world(rt)
+    card = make_cards(rt, clock, w, {"approval"})["approval"]
+    send(rt, actor, text=command.format(id=the_approval(rt).id), deliver=True)
+    assert the_approval(rt).status == status
+    for tapper in ("wang.fang", "sun.li"):
+        before = snapshot(rt)
+        out = said(send(rt, tapper, tap=button_tap(card, "approval.reply", reply="0")))
+        assert reply in out and the_approval(rt).status == status, out
+        assert snapshot(rt) == before
 
 
 # ---------------------------------------------------------------- the two attacks, as found
@@ -853,4 +1000,7 @@ def test_every_button_our_handlers_obey_is_in_the_policy() -> None:
     for key in keys:
         assert REGISTRY.match_action(key) is not None, key
     assert {row[1] for row in TAPS} <= keys
+    issue17 = {"approval.reply", "approval.start", "approval.pick", "visit.start", "visit.when", "entry.channel",
+               "entry.more", "entry.pick", "checkin.pick", "report.forward"}
+    assert issue17 <= {row[1] for row in TAPS}, issue17 - {row[1] for row in TAPS}
 
