@@ -163,9 +163,11 @@ def _which_lead(ctx: Context) -> list[Reply]:
 
 
 def _answer(ctx: Context, state: VisitState, text: str) -> list[Reply]:
-    if state.awaiting == "lead":
-        VisitStore(ctx).clear()
-        return _start(ctx, text)
+    if state.awaiting == "lead":        # a wrong number keeps the question open (_start saves the next state)
+        try:
+            return _start(ctx, text)
+        except UserError as err:
+            raise UserError(f"{err.message}\n请回复要记拜访纪要的线索编号,例如「#12」;发送「取消」放弃。") from None
     if state.awaiting == "body":
         return _read_body(ctx, state, text)
     if state.awaiting == "next_follow_up":

@@ -82,7 +82,11 @@ def test_field_day(stack, db) -> None:  # noqa: ANN001
     assert row(rt, Approval, Approval.id == b.id).status == "rejected"
 
     # ---- a visit note's question is open; a new lead and a draft correction are not its answers
-    said = say(stack, REP, f"拜访纪要 #{first} 见了王总")
+    said = say(stack, REP, "拜访纪要")                   # two open leads: which one? a wrong number keeps asking
+    assert "记哪条线索" in said
+    said = say(stack, REP, "99")
+    assert "没有找到线索 #99" in said and json.loads(rt.kv.get("visit_note:sun.li"))["awaiting"] == "lead"
+    said = say(stack, REP, f"#{first} 见了王总")
     assert "今日沟通主题" in said
     said = say(stack, REP, "记录温州瑞安医院，李主任，电话13712345678，采购监护仪，预算50万")
     draft = DraftStore(rt.kv).get("sun.li")
