@@ -21,10 +21,13 @@ from crm_core.services.approvals import (ApprovalLine, approval_facts, decide, g
 from crm_core.services.queries import get_lead
 from handlers.context import Context, Reply, UserError
 from handlers.registry import Registry
+from handlers.seen_by import SeenBy
 
 CLAIM_TTL = 30 * 86400.0
 START_ACTION, PICK_ACTION = "approval.start", "approval.pick"      # the lead card's 提交审批, then the flow
 SUBMIT_USAGE = "提交审批 #12 合同 金额180万"
+# an amount written without its unit: 「金额180」「合同 180」 (a bare number, or one after 金额/总价/价格)
+UNITLESS = re.compile(r"(?:^|[\s,，、]|金额|总价|合同额|价格)[:：]?\s*(\d[\d,，.]*)\s*(?=$|[\s,，、。])")
 DECISION_WORDS = (("同意", "approve"), ("通过", "approve"), ("驳回", "reject"), ("拒绝", "reject"))
 
 
@@ -57,6 +60,9 @@ def submit_cmd(ctx: Context) -> str:
     if code is None:
         raise UserError(f"没看出是哪种审批:「{rest or '(空)'}」。可提交的审批:{_kinds(ctx)},例如「{SUBMIT_USAGE}」。")
     amount = find_budget(rest) if re.search(r"\d|[一二三四五六七八九十百千万亿两]", rest) else None
+    bare = UNITLESS.search(rest)
+    if amount is None and bare:       # 「金额180」: not the lead's budget in its place
+        raise UserError(f"没看懂金额「{bare.group(1)}」,请带上单位,例如「{SUBMIT_USAGE}」或「金额1800000元」。")
     return _submit(ctx, ref.id, code, amount)[0]
 
 
@@ -73,8 +79,9 @@ def _submit(ctx: Context, lead_id: int, code: str, amount: int | None) -> tuple[
             a = done.approval
             route = " → ".join(f"{n['name']}({'、'.join(name_of(ctx.cfg, w) for w in n['approvers'])})"
                                for n in a.plan)
+            budget = "(按线索预算)" if amount is None and a.amount_cny is not None else ""
             text = (f"已提交{ctx.cfg.approvals.flows[code].name} {show_approval(a.id)}(线索#{lead.id} {lead.title}):"
-                    f"金额 {show_amount(a.amount_cny)},审批路线:{route}。每一步结果都会通知你。")
+                    f"金额 {show_amount(a.amount_cny)}{budget},审批路线:{route}。每一步结果都会通知你。")
             if a.changes:
                 text += "\n与上次提交相比:" + ";".join(a.changes)
             if done.superseded:
@@ -123,9 +130,13 @@ def pick_tap(ctx: Context) -> list[Reply]:
 
 
 def _line(ctx: Context, x: ApprovalLine, mine: bool) -> str:
+    """One approval of 我的审批. Waiting for me: the amount in full (deciding on it is the approver's
+    job, as on the approval card); my submissions: money as my role sees it (issue 18)."""
     state = f"{STATUS_LABELS['pending']} · {x.node_name}" if x.status == "pending" else STATUS_LABELS.get(x.status, x.status)
     who = "" if mine else f" · {name_of(ctx.cfg, x.submitter)}提交"
-    return (f"· {show_approval(x.id)} {x.flow_name} 线索#{x.lead_id} {x.title} {x.amount}{who} · {state} · "
+    amount = SeenBy(ctx.viewer).amount_text(x.amount_cny, x.amount) if mine else x.amount
+    amount = f" {amount}" if amount else ""
+    return (f"· {show_approval(x.id)} {x.flow_name} 线索#{x.lead_id} {x.title}{amount}{who} · {state} · "
             f"{local(x.created_at, ctx.cfg.app.timezone):%m-%d}")
 
 

@@ -1,6 +1,6 @@
 """A rep's and her supervisor's field day with the issue-17 workflows, typed the way people type
 (the real server over HTTP through the sandbox, on Feishu), the stored data checked after every
-step: 「审批 A3 同意」 without 意见; the same submission sent twice; 驳回 without a reason; a visit-note question open while the rep reports a new lead
+step: 「审批 A3 同意」 without 意见; 「金额20」 without its unit; the same submission sent twice; 驳回 without a reason; a visit-note question open while the rep reports a new lead
 and corrects its draft (both must reach the draft, not the note), then answers 「好的」; the check-in answered with
 Chinese numerals and full-width commas; a stage with entry questions moved with the answers
 typed after the stage name, and answered by typing the buttons' words instead of tapping."""
@@ -68,6 +68,12 @@ def test_field_day(stack, db) -> None:  # noqa: ANN001
     said = say(stack, BOSS, f"审批 A{a.id} 同意 可以签")
     assert row(rt, Approval, Approval.id == a.id).status == "approved", said
     assert "没太看懂" not in said
+    # an amount without its unit is asked again, not replaced by the lead's budget; none at all: the budget, said so
+    said = say(stack, REP, f"提交审批 #{second} 报价 金额20")
+    assert "没看懂金额「20」" in said and row(rt, Approval, Approval.lead_id == second) is None
+    said = say(stack, REP, f"提交审批 #{first} 报价")
+    q = row(rt, Approval, Approval.lead_id == first)
+    assert q.id != a.id and q.amount_cny == 500_000 and "50万（按线索预算）" in said, said
     # the same submission sent twice is one approval (the second is refused, nothing withdrawn)
     say(stack, REP, f"提交审批 #{second} 报价 20万")
     b = row(rt, Approval, Approval.lead_id == second)
