@@ -29,7 +29,8 @@ def lead_audit(ctx: Context) -> str:
     head = f"线索 #{lead_id} 的操作记录(共 {len(shown)} 条,按时间先后):"
     if len(entries) > CHAT_LIMIT:
         head = f"线索 #{lead_id} 的操作记录(最近 {CHAT_LIMIT} 条,更早的请用命令「crm-bot audit --lead {lead_id}」查看):"
-    return "\n".join([head] + [entry_line(ctx.cfg, e, ctx.cfg.app.timezone) for e in shown])
+    viewer = ctx.viewer               # edited amounts / phones / pain points as the reader may see them
+    return "\n".join([head] + [entry_line(ctx.cfg, e, ctx.cfg.app.timezone, viewer) for e in shown])
 
 
 def register(registry: Registry) -> None:

@@ -13,6 +13,7 @@ from crm_core.config.schema import AppConfig
 from crm_core.notices import CheckinCard, DailyReportForward, FocusLog
 from crm_core.services.todo import task_label
 from handlers.lead_card import money
+from handlers.seen_by import SeenBy, lead_row
 from handlers.workflow_cards import card_id_for, rep_name, title_with_customer
 
 if TYPE_CHECKING:
@@ -41,9 +42,12 @@ def _due(item: dict[str, Any], today: date) -> str:
     return f" · {item.get('due_kind') or ''}{when}"
 
 
-def lead_line(n: int | None, item: dict[str, Any], today: date) -> str:
+def lead_line(n: int | None, item: dict[str, Any], today: date, seen: SeenBy | None = None) -> str:
+    """One ranked lead; its budget as `seen` (the card's reader) may see it (issue 18)."""
     health = f" · 健康 {item['health']:g}" if item.get("health") is not None else ""
-    budget = f" · {money(item['budget_cny'])}" if item.get("budget_cny") else ""
+    shown = (seen.amount(item.get("budget_cny"), lead_row(item)) if seen else money(item.get("budget_cny"))) \
+        if item.get("budget_cny") else None
+    budget = f" · {shown}" if shown else ""
     head = f"{n}. " if n is not None else "· "
     return (f"{head}#{item['lead_id']} {title_with_customer(item.get('title'), item.get('customer'))}"
             f" · {item.get('stage') or '—'}{_due(item, today)}{health}{budget}")
@@ -80,7 +84,8 @@ def checkin_card(cfg: AppConfig, notice: CheckinCard, picked: Sequence[int] = ()
     picked = [int(p) for p in picked]
     parts = moves_text(notice.moves, notice.moves_date, "上次主攻进展")
     parts.append(f"**选今天的 {notice.picks} 个主攻商机**(按截止、健康度、金额排序)")
-    parts += [lead_line(i, it, today) for i, it in enumerate(notice.items, 1)]
+    seen = SeenBy.of(cfg, notice.to_rep)
+    parts += [lead_line(i, it, today, seen) for i, it in enumerate(notice.items, 1)]
     buttons: list[Button] = []
     for i, it in enumerate(notice.items[:BUTTONED], 1):
         value = {"pick": str(it["lead_id"]), "day": notice.date}
@@ -102,7 +107,8 @@ def checkin_notice_card(cfg: AppConfig, notice: CheckinCard) -> Card:
 def focus_log(cfg: AppConfig, notice: FocusLog) -> Card:
     today = date.fromisoformat(notice.date)
     parts = [f"**今日主攻商机**(共 {len(notice.picks)} 个)"]
-    parts += [lead_line(i, it, today) for i, it in enumerate(notice.picks, 1)]
+    seen = SeenBy.of(cfg, notice.to_rep)     # a supervisor, or checkin.copy_to (e.g. customer service)
+    parts += [lead_line(i, it, today, seen) for i, it in enumerate(notice.picks, 1)]
     parts += moves_text(notice.moves, notice.moves_date, "上次主攻进展")
     went = sum(1 for m in notice.moves if m.get("stages") or m.get("follow_ups") or m.get("todos_done"))
     fields = [Field("销售", notice.rep_name), Field("主攻商机", f"{len(notice.picks)} 个")]
@@ -124,11 +130,15 @@ def _section(title: str, lines: list[str]) -> list[str]:
     return [f"**{title}**(共 {len(lines)} 条)", *shown, *more]
 
 
-def report_text(report: dict[str, Any]) -> str:
+def report_text(report: dict[str, Any], seen: SeenBy | None = None) -> str:
+    """The day's lines; follow-up texts as `seen` (the reader) may see them (issue 18)."""
     def lead(x: dict[str, Any]) -> str:
         return f"#{x['lead_id']} {title_with_customer(x.get('title'), x.get('customer'))}"
 
-    parts = _section("跟进记录", [f"· {x['at']} {lead(x)}" + (f":{x['text']}" if x.get("text") else "")
+    def note(x: dict[str, Any]) -> str | None:
+        return x.get("text") if seen is None else seen.note(x.get("text"), lead_row(x))
+
+    parts = _section("跟进记录", [f"· {x['at']} {lead(x)}" + (f":{n}" if (n := note(x)) else "")
                                   for x in report.get("follow_ups") or ()])
     parts += _section("阶段推进", [f"· {x['at']} {lead(x)}:{x.get('text') or ''}" for x in report.get("stage_moves") or ()])
     parts += _section("完成的待办", [f"· {task_label(int(x['task_id']))} {title_with_customer(x.get('title'), x.get('customer'))}"
@@ -148,16 +158,17 @@ def report_fields(report: dict[str, Any]) -> tuple[Field, ...]:
             Field("新线索", str(len(report.get("new_leads") or ()))))
 
 
-def report_card(card_id: str, name: str, report: dict[str, Any], *, forward: bool) -> Card:
+def report_card(card_id: str, name: str, report: dict[str, Any], *, forward: bool, seen: SeenBy | None = None) -> Card:
     """The rep's 日报 (with 转发给主管 when `forward`)."""
     buttons = (Button("转发给主管", FORWARD, {"day": str(report["date"])}, style="primary"),) if forward else ()
     return Card(card_id=card_id, title=f"{name}的日报 · {day_label(report['date'])}", level=Level.INFO,
-                fields=report_fields(report), text=report_text(report), buttons=buttons,
+                fields=report_fields(report), text=report_text(report, seen), buttons=buttons,
                 footer="点「转发给主管」一键发给主管" if forward else None)
 
 
 def forwarded_report(cfg: AppConfig, notice: DailyReportForward) -> Card:
-    card = report_card(card_id_for("report-fwd", notice), notice.rep_name, notice.report, forward=False)
+    card = report_card(card_id_for("report-fwd", notice), notice.rep_name, notice.report, forward=False,
+                       seen=SeenBy.of(cfg, notice.to_rep))
     return Card(card_id=card.card_id, title=card.title, level=card.level, fields=card.fields, text=card.text,
                 footer=f"{rep_name(cfg, notice.rep)}转发的日报")
 

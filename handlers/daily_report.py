@@ -11,10 +11,11 @@ from datetime import date, timedelta
 from cards.model import CardError, card_from_dict
 from crm_core.authz import Action
 from crm_core.services.checkin import today_of
-from crm_core.services.daily_report import ReportError, daily_report, forward_report
+from crm_core.services.daily_report import ReportError, daily_report, forward_report, report_supervisors
 from handlers.checkin_cards import day_label, report_card
 from handlers.context import Context, Reply, UserError
 from handlers.registry import HandlerResult, Registry
+from handlers.seen_by import SeenBy
 
 DAYS_BACK = {"": 0, "今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
 
@@ -25,14 +26,16 @@ def report_card_id(*parts: str) -> str:
 
 def report_cmd(ctx: Context) -> HandlerResult:
     ctx.require(Action.VIEW_OWN_WORK)
-    said = ctx.data.get("args", "").strip(" ,,。.")
+    said = ctx.data.get("args", "").strip(" ,,。.").removesuffix("的")
     if said not in DAYS_BACK:
         raise UserError("日报可以看今天、昨天或前天的,例如「日报」「日报 昨天」。")
     day = today_of(ctx.cfg, ctx.now) - timedelta(days=DAYS_BACK[said])
     with ctx.db.uow() as s:
         report = daily_report(s, ctx.cfg, ctx.me.id, day, ctx.now)
     card_id = report_card_id(ctx.me.id, ctx.event.platform, ctx.event.event_id, ctx.now.isoformat())
-    return Reply(report_card(card_id, ctx.me.name, report.as_dict(), forward=not report.empty))
+    forward = not report.empty and bool(report_supervisors(ctx.cfg, ctx.me.id))   # no supervisor: no button to fail
+    return Reply(report_card(card_id, ctx.me.name, report.as_dict(), forward=forward,
+                             seen=SeenBy(ctx.viewer)))
 
 
 def forward_tap(ctx: Context) -> HandlerResult:

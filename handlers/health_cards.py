@@ -13,6 +13,7 @@ from crm_core.notices import DigestRep, DigestSupervisor, HealthDrop, HealthNoti
 from crm_core.services.todo import task_label
 from handlers.lead_card import money
 from handlers.report_charts import penetration_chart
+from handlers.seen_by import SeenBy
 from handlers.todo_cards import todo_buttons
 from handlers.workflow_cards import card_id_for, rep_name, title_with_customer
 
@@ -113,8 +114,9 @@ def supervisor_digest_text(cfg: AppConfig, d: DigestSupervisor) -> str:
     parts.append("**逾期情况**(逾期待办 / 超时线索)")
     parts += [f"· {o['name']}:{o['tasks']} / {o['leads']}" for o in d.overdue] or ["· 无逾期"]
     parts.append(f"**红色客户**(共 {d.red_total} 家)")
-    parts += [f"· {r.get('customer')} · 健康分 {_score(r.get('score'))} · {rep_name(cfg, r.get('owner'))}"
-              for r in d.red] or ["· 无"]
+    seen = SeenBy.of(cfg, d.to_rep)              # the owner as the reader may see it (issue 18)
+    parts += [f"· {r.get('customer')} · 健康分 {_score(r.get('score'))}"
+              + (f" · {o}" if (o := seen.owner(rep_name(cfg, r.get('owner')))) else "") for r in d.red] or ["· 无"]
     if d.checkins:
         done = [c["name"] for c in d.checkins if c.get("checked_in")]
         missing = [c["name"] for c in d.checkins if not c.get("checked_in")]

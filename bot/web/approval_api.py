@@ -23,14 +23,23 @@ from crm_core.services.approval_rules import ApprovalError, show_amount
 from crm_core.services.approval_versions import list_versions, rollback, sync_flows
 from crm_core.services.approvals import ApprovalLine, submit, submitted_by, waiting_for
 from crm_core.services.queries import get_lead
+from crm_core.visibility import Viewer, mask
 
 approval_api = Blueprint("approval_api", __name__, url_prefix="/api/v1")
 
 
-def _line(x: ApprovalLine) -> dict[str, Any]:
-    return {"id": x.id, "ref": show_approval(x.id), "flow": x.flow_name, "lead_id": x.lead_id, "title": x.title,
-            "amount": x.amount, "status": x.status, "node": x.node_name, "submitter": x.submitter,
-            "created_at": x.created_at.isoformat()}
+def _line(x: ApprovalLine, viewer: Viewer | None = None) -> dict[str, Any]:
+    """One approval; with `viewer` (a list the reader does not decide on) the amount as their role
+    sees money (issue 18): a size band when masked, left out when hidden."""
+    out = {"id": x.id, "ref": show_approval(x.id), "flow": x.flow_name, "lead_id": x.lead_id, "title": x.title,
+           "amount": x.amount, "status": x.status, "node": x.node_name, "submitter": x.submitter,
+           "created_at": x.created_at.isoformat()}
+    level = viewer.level("budget") if viewer is not None else "visible"
+    if level == "hidden":
+        del out["amount"]
+    elif level == "masked" and x.amount_cny is not None:
+        out["amount"] = mask("budget", x.amount_cny)
+    return out
 
 
 def _amount(body: dict[str, Any]) -> tuple[int | None, WithStatus | None]:
@@ -115,7 +124,9 @@ def list_approvals() -> Response | WithStatus:
             rows = waiting_for(s, who.id, limit=100)
         else:
             rows = submitted_by(s, who.id, limit=100)
-    return jsonify({"box": box if who.kind == "rep" else "all", "approvals": [_line(x) for x in rows]})
+    # waiting: the approver sees what they decide on; submitted: money as the reader's role sees it
+    viewer = None if who.kind != "rep" or box == "waiting" else Viewer.of(rt.cfg, who)
+    return jsonify({"box": box if who.kind == "rep" else "all", "approvals": [_line(x, viewer) for x in rows]})
 
 
 @approval_api.get("/approval-flows")

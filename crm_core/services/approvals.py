@@ -360,13 +360,15 @@ class ApprovalLine:
     node_name: str | None
     submitter: str
     created_at: datetime
+    amount_cny: int | None = None     # the figure behind `amount`, for a reader who sees a band (issue 18)
 
 
 def _line(s: Session, a: Approval) -> ApprovalLine:
     node = node_of(a)
     return ApprovalLine(a.id, _version_of(s, a).name, a.lead_id, str(a.facts.get("title") or ""),
                         str(a.facts.get("amount") or "未填写"), a.status,
-                        node.name if node and a.status == "pending" else None, a.submitter, a.created_at)
+                        node.name if node and a.status == "pending" else None, a.submitter, a.created_at,
+                        a.amount_cny)
 
 
 def waiting_for(s: Session, rep_id: str, limit: int = 20) -> list[ApprovalLine]:

@@ -16,6 +16,7 @@ from crm_core.config.live import AVAILABILITY_LABELS
 from crm_core.config.schema import AppConfig
 from crm_core.config.vocabulary import CHANNELS, GATE_ITEMS
 from crm_core.db.models import Approval, AuditLog, DedupReview, Lead
+from crm_core.visibility import MASKED_TEXT, Viewer
 
 MAX_LIMIT = 500
 
@@ -40,6 +41,9 @@ TARGET_LABELS = {"lead": "线索", "customer": "客户", "rep": "销售", "dedup
                  "approval": "审批", "approval_flow": "审批流程"}
 PLATFORM_LABELS = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书", "api": "接口", "cli": "命令行"}
 DETAIL_SHOWN = ("reason", "note", "text", "file", "count")
+# an edited lead field → the visibility field its values fall under (crm_core/visibility.py)
+EDIT_FIELDS = {"budget_cny": "budget", "phone": "phone", "objection_category": "pain_points",
+               "pain_points": "pain_points"}
 FUSE_STEPS = {1: "已提醒负责人", 2: "已通知主管", 3: "已把诊断发给主管"}
 SYSTEM_ACTORS = {"system": "系统", "api": "接口", "cli": "命令行", "scheduler": "定时任务"}
 
@@ -160,8 +164,20 @@ def target_text(entry: AuditEntry) -> str:
     return f"{label} #{entry.target_id}" if entry.target_type not in ("rep", "approval_flow") else label
 
 
-def summary(cfg: AppConfig, entry: AuditEntry) -> str:
-    """What the entry changed, in a short Chinese phrase (no phone numbers are ever stored here)."""
+def _edit_item(k: str, v: dict[str, Any], viewer: Viewer | None) -> str | None:
+    """One edited field (its values as the reader may see them: `***` when masked, the item left
+    out when hidden; issue 18)."""
+    name = EDIT_FIELDS.get(k)
+    level = viewer.level(name) if viewer is not None and name else "visible"
+    if level == "hidden":
+        return None
+    old, new = (v.get("from") or "—", v.get("to") or "—") if level == "visible" else (MASKED_TEXT, MASKED_TEXT)
+    return f"{GATE_ITEMS.get(k, '其他信息')} {old} → {new}"
+
+
+def summary(cfg: AppConfig, entry: AuditEntry, viewer: Viewer | None = None) -> str:
+    """What the entry changed, in a short Chinese phrase (no phone numbers are ever stored here);
+    with `viewer`, edited values as they may see them."""
     d, a = entry.detail, entry.action
     if a == "lead.stage":
         return f"{_stage(cfg, d.get('from'))} → {_stage(cfg, d.get('to'))}"
@@ -176,8 +192,7 @@ def summary(cfg: AppConfig, entry: AuditEntry) -> str:
     if a == "lead.create":
         return f"来源 {CHANNELS.get(str(d.get('source')), '其他渠道')}" if d.get("source") else ""
     if a == "lead.edit":
-        return ";".join(f"{GATE_ITEMS.get(k, '其他信息')} {v.get('from') or '—'} → {v.get('to') or '—'}"
-                        for k, v in d.items() if isinstance(v, dict))
+        return ";".join(i for k, v in d.items() if isinstance(v, dict) and (i := _edit_item(k, v, viewer)))
     if a == "lead.follow_up":
         return ""
     if a == "task.postpone":
@@ -208,10 +223,10 @@ def summary(cfg: AppConfig, entry: AuditEntry) -> str:
     return ",".join(str(v) for k, v in d.items() if k in DETAIL_SHOWN and v not in (None, ""))
 
 
-def entry_line(cfg: AppConfig, entry: AuditEntry, tz: str) -> str:
+def entry_line(cfg: AppConfig, entry: AuditEntry, tz: str, viewer: Viewer | None = None) -> str:
     """One line for chat: 12-02 14:05 张伟 推进阶段 线索 #12:需求确认 → 定制方案发送"""
     when = entry.at.astimezone(ZoneInfo(tz))
-    text = summary(cfg, entry)
+    text = summary(cfg, entry, viewer)
     return (f"{when:%m-%d %H:%M} {person(cfg, entry.actor)} {action_label(entry.action)} {target_text(entry)}"
             + (f":{text}" if text else "")).replace("  ", " ")
 

@@ -30,7 +30,7 @@ class ReportError(ValueError):
 class DailyReport:
     rep: str
     date: str                       # ISO local day
-    follow_ups: Items               # lead_id, title, customer, text, at (HH:MM)
+    follow_ups: Items               # lead_id, title, customer, text, at (HH:MM), owner, team, status
     stage_moves: Items              # lead_id, title, customer, text, at
     todos_done: Items               # task_id, title, customer
     todos_new: Items                # task_id, title, customer, due
@@ -57,7 +57,7 @@ def _clip(text: str | None) -> str:
 
 def _activities(session: Session, cfg: AppConfig, rep_id: str, start: datetime, end: datetime) -> tuple[Items, Items]:
     rows = session.execute(select(Activity.lead_id, Activity.kind, Activity.text, Activity.created_at, Lead.title,
-                                  Customer.name)
+                                  Customer.name, Lead.owner_rep_id, Lead.team_id, Lead.status)
                            .join(Lead, Lead.id == Activity.lead_id).join(Customer, Customer.id == Activity.customer_id)
                            .where(Activity.actor == rep_id, Activity.created_at >= start, Activity.created_at < end,
                                   or_(Activity.kind == "stage", Activity.kind.not_in(NOT_FOLLOW_UPS)))
@@ -67,7 +67,8 @@ def _activities(session: Session, cfg: AppConfig, rep_id: str, start: datetime, 
     stages: Items = []
     for r in rows:
         item = {"lead_id": r.lead_id, "title": r.title, "customer": r.name, "text": _clip(r.text),
-                "at": r.created_at.astimezone(tz).strftime("%H:%M")}
+                "at": r.created_at.astimezone(tz).strftime("%H:%M"),
+                "owner": r.owner_rep_id, "team": r.team_id, "status": r.status}   # whose row: what a reader sees
         (stages if r.kind == "stage" else follow).append(item)
     return follow, stages
 

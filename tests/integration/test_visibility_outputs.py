@@ -1,0 +1,253 @@
+"""Issue 18's "everywhere a field leaves the system", for the outputs added with issue 17 and
+after: role (rep, supervisor, finance, service, admin) × field × output, asserting what each
+person reads (the figure / a size band or `***` / nothing). Outputs: the 晨会打卡 card and
+《重点客户日志》 (budget), the 日报 (the rep's own and the one forwarded to a supervisor: follow-up
+notes), the supervisor digest (red customers' owner), 我的审批 and GET /api/v1/approvals (amounts:
+in full to the approver who decides, as the reader's role allows in the submitter's list), 查记录
+(edited budgets). Then a finance token on every GET /api/v1 endpoint (amounts, never pain points
+nor notes) and a departed rep's token refused on every one. On SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from typing import Any
+
+import pytest
+
+from bot.events import EventKind, InboundEvent
+from bot.web import create_app
+from cards.render.text import render_text
+from crm_core.audit import record
+from crm_core.db.models import Customer, Lead
+from crm_core.notices import CheckinCard, DailyReportForward, DigestSupervisor, FocusLog
+from crm_core.services.activity import record_follow_up
+from crm_core.services.api_tokens import create_token
+from crm_core.services.approvals import submit
+from crm_core.services.assign import give_lead
+from crm_core.services.capture import save_lead
+from crm_core.services.daily_report import daily_report
+from crm_core.services.lead_input import LeadInput
+from handlers.checkin_cards import checkin_card, focus_log, forwarded_report
+from handlers.context import Context, Reply
+from handlers.dispatch import dispatch
+from handlers.health_cards import supervisor_digest_text
+from handlers.load import build_registry
+from tests.helpers.visibility_config import USERS
+from tests.helpers.visibility_config import config_with as visibility_config
+
+REGISTRY = build_registry()
+_ids = itertools.count(1)
+APPROVALS = {"flows": {"contract": {"name": "合同审批", "words": ["合同"],
+                                    "nodes": [{"name": "主管审批", "approver": "supervisor"}]}}}
+# sales: amounts masked; supervisor, admin: the defaults (everything); finance: the defaults
+# (amounts and owners, no notes, no pain points); service: notes, owners masked, no amounts.
+ROLES: dict[str, Any] = {"sales": {"scope": ["own", "pool"], "fields": {"budget": "masked"}},
+                         "service": {"scope": ["all"], "default": "hidden",
+                                     "fields": {"complaint": "visible", "owner": "masked", "phone": "masked",
+                                                "notes": "visible"}}}
+PEOPLE = {"zhang.wei": "rep", "liu.yang": "supervisor", "sun.li": "finance", "zhou.qi": "service",
+          "wang.fang": "admin"}
+LEVELS = {  # person → (budget, notes, owner)
+    "zhang.wei": ("masked", "visible", "visible"),
+    "liu.yang": ("visible", "visible", "visible"),
+    "sun.li": ("visible", "hidden", "visible"),
+    "zhou.qi": ("hidden", "visible", "masked"),
+    "wang.fang": ("visible", "visible", "visible"),
+}
+BUDGET = 500_000
+BUDGET_SHOWN = {"visible": "¥50万", "masked": "10万–50万"}
+NOTE = "客户说下周三前给答复"
+PAIN = "交期太长担心违约"
+
+
+def make_config(roles: dict[str, Any] | None = None):  # noqa: ANN201
+    cfg = visibility_config({"roles": ROLES if roles is None else roles}, {})
+    return cfg.model_copy(update={"approvals": cfg.approvals.model_validate(APPROVALS)})
+
+
+@pytest.fixture
+def cfg():  # noqa: ANN201
+    return make_config()
+
+
+@pytest.fixture
+def world(runtime) -> dict[str, int]:  # noqa: ANN001
+    """zhang.wei's lead (budget 50万, a pain point, a follow-up today) and its customer."""
+    now = runtime.clock()
+    with runtime.db.uow() as s:
+        data = LeadInput(source="web_form", company="杭州优品电子商务有限公司", contact_name="李经理",
+                         phone="13900001111", budget_cny=BUDGET)
+        lead = save_lead(s, runtime.cfg, data, actor="api", platform="api", now=now).lead
+        give_lead(s, lead, runtime.cfg.org.rep("zhang.wei"), "east-medical", "测试分配", "system", now)
+        lead.details = {**(lead.details or {}), "objection_category": PAIN, "pain_points": PAIN}
+        record_follow_up(s, lead, "zhang.wei", "wecom", NOTE, now, runtime.cfg)
+        customer = s.get_one(Customer, lead.customer_id)
+        customer.extra = {**(customer.extra or {}), "pain_points": PAIN}
+        return {"lead": lead.id, "customer": customer.id}
+
+
+def say(runtime, rep_id: str, text: str) -> str:  # noqa: ANN001
+    ev = InboundEvent(platform="wecom", kind=EventKind.TEXT, event_id=f"visout{next(_ids)}", sender_id=USERS[rep_id],
+                      conversation_id=USERS[rep_id], text=text)
+    ctx = Context(services=runtime.services, event=ev, rep=runtime.cfg.org.rep(rep_id), now=runtime.clock())
+    replies: list[Reply] = dispatch(ctx, REGISTRY)
+    return "\n".join(r.item if isinstance(r.item, str) else render_text(r.item) for r in replies)
+
+
+def token_for(runtime, rep_id: str) -> dict[str, str]:  # noqa: ANN001
+    with runtime.db.uow() as s:
+        token, _ = create_token(s, runtime.cfg, rep_id, now=runtime.clock())
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_budget(text: str, level: str) -> None:
+    if level == "hidden":
+        assert "50万" not in text and "10万–50万" not in text, text
+    else:
+        other = BUDGET_SHOWN["masked" if level == "visible" else "visible"]
+        assert BUDGET_SHOWN[level] in text and other not in text, text
+
+
+def assert_shown(text: str, value: str, level: str) -> None:
+    assert (value in text) == (level == "visible"), text
+    if level == "masked":
+        assert "***" in text, text
+
+
+def item(world: dict[str, int]) -> dict[str, Any]:
+    return {"lead_id": world["lead"], "title": "优品项目", "customer": "杭州优品电子商务有限公司", "stage": "需求确认",
+            "due": None, "due_kind": None, "health": 80.0, "budget_cny": BUDGET, "status": "open", "owner": "zhang.wei"}
+
+
+# ---- cards built from notices: each person as the recipient ----------------------------------
+CASES = list(PEOPLE)
+
+
+@pytest.mark.parametrize("who", CASES)
+def test_checkin_card_and_focus_log_budget(runtime, world, who: str) -> None:  # noqa: ANN001
+    day = runtime.clock().date().isoformat()
+    card = checkin_card(runtime.cfg, CheckinCard(to_rep=who, date=day, picks=3, items=[item(world)]))
+    assert_budget(render_text(card), LEVELS[who][0])
+    log = focus_log(runtime.cfg, FocusLog(to_rep=who, rep="zhang.wei", rep_name="张伟", date=day, picks=[item(world)]))
+    assert_budget(render_text(log), LEVELS[who][0])
+
+
+@pytest.mark.parametrize("who", CASES)
+def test_forwarded_daily_report_notes(runtime, world, who: str) -> None:  # noqa: ANN001
+    now = runtime.clock()
+    with runtime.db.uow() as s:
+        report = daily_report(s, runtime.cfg, "zhang.wei", now.date(), now).as_dict()
+    assert any(NOTE in (x.get("text") or "") for x in report["follow_ups"]), report
+    card = forwarded_report(runtime.cfg, DailyReportForward(to_rep=who, rep="zhang.wei", rep_name="张伟",
+                                                            date=report["date"], report=report))
+    assert_shown(render_text(card), NOTE, LEVELS[who][1])
+
+
+@pytest.mark.parametrize("level", ["visible", "masked", "hidden"])
+def test_own_daily_report_follows_the_rep_notes_level(runtime, world, level: str) -> None:  # noqa: ANN001
+    runtime.apply_config(make_config({**ROLES, "sales": {**ROLES["sales"], "fields": {"notes": level}}}))
+    text = say(runtime, "zhang.wei", "日报")
+    assert "跟进记录" in text, text
+    assert_shown(text, NOTE, level)
+
+
+@pytest.mark.parametrize("who", CASES)
+def test_supervisor_digest_owner(runtime, who: str) -> None:  # noqa: ANN001
+    notice = DigestSupervisor(to_rep=who, date=runtime.clock().date().isoformat(), teams=["华东医疗组"],
+                              penetration=[], overdue=[], red_total=1,
+                              red=[{"customer_id": 1, "customer": "杭州优品电子商务有限公司", "score": 35.0,
+                                    "owner": "zhang.wei"}])
+    text = supervisor_digest_text(runtime.cfg, notice)
+    assert "杭州优品电子商务有限公司" in text
+    assert_shown(text, "张伟", LEVELS[who][2])
+
+
+# ---- approvals: the approver decides on the figure; the submitter's list follows their role -----
+def _submitted(runtime, world) -> int:  # noqa: ANN001
+    with runtime.db.uow() as s:
+        lead = s.get_one(Lead, world["lead"])
+        return submit(s, runtime.cfg, lead=lead, flow_code="contract", amount=None, submitter="zhang.wei",
+                      platform="wecom", now=runtime.clock()).approval.id
+
+
+@pytest.mark.parametrize("level", ["visible", "masked", "hidden"])
+def test_my_approvals_amounts(runtime, world, level: str) -> None:  # noqa: ANN001
+    runtime.apply_config(make_config({**ROLES, "sales": {**ROLES["sales"], "fields": {"budget": level}}}))
+    _submitted(runtime, world)
+    mine = say(runtime, "zhang.wei", "我的审批")
+    line = next(x for x in mine.splitlines() if "线索#" in x)
+    assert {"visible": "50万" in line and "10万–50万" not in line, "masked": "10万–50万" in line,
+            "hidden": "50万" not in line}[level], mine
+    approver = say(runtime, "wang.fang", "我的审批")       # east-medical's supervisor decides the node
+    assert "等我审批(1)" in approver and re.search(r"线索#\d+ \S+ 50万 · 张伟提交", approver), approver
+    client = create_app(runtime).test_client()
+    sub = client.get("/api/v1/approvals?box=submitted", headers=token_for(runtime, "zhang.wei")).get_json()
+    assert sub["approvals"][0].get("amount", None) == {"visible": "50万", "masked": "10万–50万", "hidden": None}[level]
+    wait = client.get("/api/v1/approvals?box=waiting", headers=token_for(runtime, "wang.fang")).get_json()
+    assert wait["approvals"][0]["amount"] == "50万", wait
+
+
+# ---- 查记录: an edited budget as the reader may see it --------------------------------------------
+@pytest.mark.parametrize("level", ["visible", "masked", "hidden"])
+def test_audit_trail_edited_budget(runtime, world, level: str) -> None:  # noqa: ANN001
+    narrowed = {"budget": level}
+    runtime.apply_config(make_config({**ROLES, "supervisor": {"fields": narrowed}, "admin": {"fields": narrowed}}))
+    with runtime.db.uow() as s:
+        record(s, "zhang.wei", "lead.edit", platform="wecom", target_type="lead", target_id=world["lead"],
+               detail={"budget_cny": {"from": "¥50万", "to": "¥80万"}, "product": {"from": "—", "to": "软件"}},
+               now=runtime.clock())
+    text = say(runtime, "wang.fang", f"查记录 #{world['lead']}")
+    assert "软件" in text, text                       # the other edited field, whatever the level
+    assert ("¥50万 → ¥80万" in text) == (level == "visible"), text
+    assert ("*** → ***" in text) == (level == "masked"), text
+
+
+# ---- every GET /api/v1 endpoint: a finance token, a departed rep's token ------------------------
+def _endpoints(app, world: dict[str, int]) -> list[str]:  # noqa: ANN001
+    ids = {"lead_id": world["lead"], "customer_id": world["customer"], "id": world["lead"], "approval_id": 1}
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1") or "GET" not in (rule.methods or set()):
+            continue
+        path = rule.rule
+        for arg in rule.arguments:
+            path = re.sub(rf"<(?:\w+:)?{arg}>", str(ids.get(arg, 1)), path)
+        out.append(path)
+    return sorted(out)
+
+
+def test_finance_token_on_every_endpoint(runtime, world) -> None:  # noqa: ANN001
+    _submitted(runtime, world)
+    app = create_app(runtime)
+    client, auth = app.test_client(), token_for(runtime, "sun.li")
+    paths = _endpoints(app, world)
+    assert {"/api/v1/leads", "/api/v1/approvals", "/api/v1/clv"} <= set(paths), paths
+    seen_amount = []
+    for path in paths:
+        res = client.get(path, headers=auth)
+        assert res.status_code in (200, 403), (path, res.status_code, res.get_data(as_text=True)[:300])
+        body = json.dumps(res.get_json(), ensure_ascii=False)
+        assert PAIN not in body and NOTE not in body, (path, body[:500])
+        if res.status_code == 200 and ("500000" in body or "50万" in body):
+            seen_amount.append(path)
+    # amounts in full where an endpoint carries them for this row
+    assert {f"/api/v1/leads/{world['lead']}", "/api/v1/leads"} <= set(seen_amount), seen_amount
+    lead = client.get(f"/api/v1/leads/{world['lead']}", headers=auth).get_json()
+    assert lead["budget_cny"] == BUDGET and "pain_points" not in lead
+    # the CLV endpoints are the admin token's (Action.API_READ): a personal token is refused
+    assert client.get("/api/v1/clv", headers=auth).status_code == 403
+
+
+def test_departed_reps_token_is_refused_everywhere(runtime, world) -> None:  # noqa: ANN001
+    app = create_app(runtime)
+    client, auth = app.test_client(), token_for(runtime, "zhang.wei")
+    assert client.get("/api/v1/leads", headers=auth).status_code == 200
+    reps = [r.model_copy(update={"availability": "departed"}) if r.id == "zhang.wei" else r
+            for r in runtime.cfg.org.reps]
+    runtime.apply_config(runtime.cfg.model_copy(update={"org": runtime.cfg.org.model_copy(update={"reps": reps})}))
+    for path in _endpoints(app, world):
+        res = client.get(path, headers=auth)
+        assert res.status_code in (401, 403), (path, res.status_code)
+        body = json.dumps(res.get_json(), ensure_ascii=False)
+        assert "杭州优品" not in body and "500000" not in body, (path, body[:300])
