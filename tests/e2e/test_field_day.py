@@ -32,12 +32,12 @@ def cfg():  # noqa: ANN201
     return base.model_copy(update={"stage_entry": StageEntry(stages=["proposal"], channels=["电话", "面谈", "腾讯会议"])})
 
 
-def seed(rt, company: str, phone: str) -> int:  # noqa: ANN001
+def seed(rt, company: str, phone: str, owner: str = "sun.li") -> int:  # noqa: ANN001
     with rt.db.uow() as s:
         return intake_lead(s, rt.cfg, LeadInput(source="chat", company=company, contact_name="王总", phone=phone,
                                                 budget_cny=500_000, product="影像系统"),
-                           actor="sun.li", platform="feishu", now=datetime.now().astimezone(),
-                           owner_rep_id="sun.li").lead.id
+                           actor=owner, platform="feishu", now=datetime.now().astimezone(),
+                           owner_rep_id=owner).lead.id
 
 
 def say(stack, user: str, text: str) -> str:  # noqa: ANN001
@@ -137,6 +137,12 @@ def test_field_day(stack, db) -> None:  # noqa: ANN001
     entry = row(rt, Activity, Activity.lead_id == second, Activity.kind == "stage_entry")
     assert entry is not None and "面谈" in entry.text and "竞品" in entry.text
     assert DraftStore(rt.kv).get("sun.li") is None                  # nothing typed became a lead draft
+
+    # ---- 日报: a rep's has 转发给主管; 钱总 has no supervisor, so his has no button that could only fail
+    assert "转发给主管" in say(stack, REP, "日报 今天的")
+    seed(rt, "嘉兴仁和医院", "13612345678", owner="qian.zong")
+    said = say(stack, uid("qian.zong", PLATFORM), "日报")
+    assert "嘉兴仁和医院" in said and "转发给主管" not in said, said
 
     # ---- a visit note said in one message: saved with its to-do, the card reads in Chinese
     said = say(stack, REP, f"拜访纪要 #{second} 今天和王总聊了二期方案，他最关心价格，我们答应周五给报价，12月20日再去")
