@@ -9,6 +9,7 @@ from cards.model import Button, Card, CardError, Field, Level, card_from_dict
 from crm_core.config.schema import AppConfig
 from crm_core.notices import ApprovalCard, ApprovalCardResolved, ApprovalFlowChanged, ApprovalProgress
 from crm_core.refs import show_approval
+from handlers.seen_by import SeenBy
 
 if TYPE_CHECKING:
     from handlers.notify import Renderers
@@ -18,6 +19,20 @@ REPLY_ACTION = "approval.reply"
 
 def _hours(h: float | None) -> str:
     return f"{h:.0f}" if h is not None else "?"
+
+
+def _history(cfg: AppConfig, n: ApprovalCard, history: list[str]) -> list[str]:
+    """The lead's latest follow-ups as the approver's role sees notes (issue 18): the amount is on
+    the card because deciding on it is the approver's job; the notes are not, so an approver by
+    `role: finance` (notes hidden) gets none and a masked level shows each as ***."""
+    seen = SeenBy.of(cfg, n.to_rep)
+    out = []
+    for h in history:
+        when, _, text = h.partition(":")
+        shown = seen.note(text) if text else None
+        if shown:
+            out.append(f"{when}:{shown}")
+    return out
 
 
 def approval_card(cfg: AppConfig, n: ApprovalCard) -> Card:
@@ -39,7 +54,7 @@ def approval_card(cfg: AppConfig, n: ApprovalCard) -> Card:
     if n.decided:
         lines.append("**已审批:**")
         lines += [f"· {d}" for d in n.decided]
-    history = list(f.get("history") or [])
+    history = _history(cfg, n, list(f.get("history") or []))
     if history:
         lines.append("**最近跟进:**")
         lines += [f"· {h}" for h in history]

@@ -2,7 +2,8 @@
 after: role (rep, supervisor, finance, service, admin) × field × output, asserting what each
 person reads (the figure / a size band or `***` / nothing). Outputs: the 晨会打卡 card and
 《重点客户日志》 (budget), the 日报 (the rep's own and the one forwarded to a supervisor: follow-up
-notes), the supervisor digest (red customers' owner), 我的审批 and GET /api/v1/approvals (amounts:
+notes), the supervisor digest (red customers' owner), the handover card (budgets), the approval card
+(the amount to every approver, the follow-ups by their notes level), 我的审批 and GET /api/v1/approvals (amounts:
 in full to the approver who decides, as the reader's role allows in the submitter's list), 查记录
 (edited budgets). Then a finance token on every GET /api/v1 endpoint (amounts, never pain points
 nor notes) and a departed rep's token refused on every one. On SQLite and PostgreSQL."""
@@ -20,7 +21,7 @@ from bot.web import create_app
 from cards.render.text import render_text
 from crm_core.audit import record
 from crm_core.db.models import Customer, Lead
-from crm_core.notices import CheckinCard, DailyReportForward, DigestSupervisor, FocusLog
+from crm_core.notices import ApprovalCard, CheckinCard, DailyReportForward, DigestSupervisor, FocusLog, HandoverSummary
 from crm_core.services.activity import record_follow_up
 from crm_core.services.api_tokens import create_token
 from crm_core.services.approvals import submit
@@ -28,11 +29,13 @@ from crm_core.services.assign import give_lead
 from crm_core.services.capture import save_lead
 from crm_core.services.daily_report import daily_report
 from crm_core.services.lead_input import LeadInput
+from handlers.approval_cards import approval_card
 from handlers.checkin_cards import checkin_card, focus_log, forwarded_report
 from handlers.context import Context, Reply
 from handlers.dispatch import dispatch
 from handlers.health_cards import supervisor_digest_text
 from handlers.load import build_registry
+from handlers.workflow_cards import handover_summary
 from tests.helpers.visibility_config import USERS
 from tests.helpers.visibility_config import config_with as visibility_config
 
@@ -161,6 +164,29 @@ def test_supervisor_digest_owner(runtime, who: str) -> None:  # noqa: ANN001
     text = supervisor_digest_text(runtime.cfg, notice)
     assert "杭州优品电子商务有限公司" in text
     assert_shown(text, "张伟", LEVELS[who][2])
+
+
+@pytest.mark.parametrize("who", CASES)
+def test_handover_card_budget(runtime, world, who: str) -> None:  # noqa: ANN001
+    notice = HandoverSummary(to_rep=who, from_rep="li.na", from_name="李娜", count=1, to_pool=False,
+                             budget_total=BUDGET, leads=[{"id": world["lead"], "title": "优品项目", "stage": "需求确认",
+                                                          "budget_cny": BUDGET}])
+    assert_budget(render_text(handover_summary(runtime.cfg, notice)), LEVELS[who][0])
+
+
+@pytest.mark.parametrize("who", CASES)
+def test_approval_card_amount_to_every_approver_notes_by_role(runtime, world, who: str) -> None:  # noqa: ANN001
+    """Whoever approves sees the amount (deciding on it is their job, whatever their role's money
+    level); the lead's follow-ups on the card follow their notes level."""
+    card = approval_card(runtime.cfg, ApprovalCard(
+        to_rep=who, lead_id=world["lead"], card_id="apv-1", approval_id=1, flow_name="合同审批", flow_version=1,
+        title="优品项目", submitter_name="张伟", facts={"customer": "杭州优品", "amount": "50万", "stage": "需求确认",
+                                                     "history": [f"12-02 跟进:{NOTE}"]},
+        changes=[], revision=1, node_index=0, node_name="主管审批", node_count=1, replies=["同意"]))
+    text = render_text(card)
+    assert "50万" in text and "10万–50万" not in text, text
+    assert_shown(text, NOTE, LEVELS[who][1])
+    assert ("最近跟进" in text) == (LEVELS[who][1] != "hidden"), text
 
 
 # ---- approvals: the approver decides on the figure; the submitter's list follows their role -----
