@@ -96,6 +96,9 @@ def step_tap(ctx: Context) -> Reply:
         raise UserError(f"“{channel}”已不是可选的沟通方式,请重新发送「推进阶段 #{lead_id} {need.stage.name}」。")
     page = int(values["page"]) if values.get("page", "").isdigit() else 0
     card = objection_page(_tapped_card(ctx), lead_id, need.stage.key, channel, need.objections, page)
+    state = _waiting(ctx)
+    if state is not None and state.get("lead") == lead_id:      # a typed 「价格」 next completes this tap
+        ctx.kv.set(_state_key(ctx), json.dumps({**state, "channel": channel}, ensure_ascii=False), ttl=STATE_TTL)
     return Reply(card, update=True)
 
 

@@ -137,6 +137,17 @@ def test_field_day(stack, db) -> None:  # noqa: ANN001
     entry = row(rt, Activity, Activity.lead_id == second, Activity.kind == "stage_entry")
     assert entry is not None and "面谈" in entry.text and "竞品" in entry.text
     assert DraftStore(rt.kv).get("sun.li") is None                  # nothing typed became a lead draft
+    # …or 沟通方式 tapped, then 核心异议点 typed
+    third = seed(rt, "温州瑞安医院", "13712345678")
+    mark = stack.sim.mark()
+    say(stack, REP, f"推进阶段 #{third} 定制方案发送")
+    card = next(c for c in stack.sandbox.sent(PLATFORM, after=mark) if "进入「定制方案发送」" in stack.sim.sent_as_text([c]))
+    assert stack.sim.tap(PLATFORM, REP, card, "腾讯会议").status_code == 200
+    assert stack.settle()
+    said = say(stack, REP, "预算")
+    assert row(rt, Lead, Lead.id == third).stage == "proposal", said
+    entry = row(rt, Activity, Activity.lead_id == third, Activity.kind == "stage_entry")
+    assert entry is not None and "腾讯会议" in entry.text and "预算" in entry.text
 
     # ---- 日报: a rep's has 转发给主管; 钱总 has no supervisor, so his has no button that could only fail
     assert "转发给主管" in say(stack, REP, "日报 今天的")
