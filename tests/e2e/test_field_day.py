@@ -1,9 +1,13 @@
 """A rep's and her supervisor's field day with the issue-17 workflows, typed the way people type
-(the real server over HTTP through the sandbox, on Feishu), the stored data checked after every
-step: 「审批 A3 同意」 without 意见; 「金额20」 without its unit; the same submission sent twice; 驳回 without a reason; a visit-note question open while the rep reports a new lead
-and corrects its draft (both must reach the draft, not the note), then answers 「好的」; the check-in answered with
-Chinese numerals and full-width commas; a stage with entry questions moved with the answers
-typed after the stage name, and answered by typing the buttons' words instead of tapping."""
+(the real server over HTTP through the sandbox), the stored data checked after every step:
+「审批 A3 同意」 without 意见; 「金额20」 without its unit; the same submission sent twice; 驳回
+without a reason; 拜访纪要 alone answered with a wrong lead number; a visit-note question open
+while the rep reports a new lead and corrects its draft (both reach the draft, not the note), then
+answers 「好的」; the check-in answered 「一，二」; a stage with entry questions moved with the
+answers typed after the stage name, a wrong one named, the card answered by typing its buttons'
+words or by a tap and a typed word; 日报 for a rep without a supervisor; a one-message visit note.
+Feishu only: the journey sends 孙丽 more messages a minute than WeCom (30) and DingTalk (20)
+deliver to one person, so there the replies would wait out the rate limit."""
 from __future__ import annotations
 
 import json
