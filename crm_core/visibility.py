@@ -22,6 +22,10 @@ from crm_core.normalize import mask_phone
 
 ORDER: dict[str, int] = {"hidden": 0, "masked": 1, "visible": 2}
 MASKED_TEXT = "***"
+# An edit's activity text (crm_core/services/lead_edit.py `Change.line`, labels of its FIELDS):
+# the edited fields whose values a visibility rule covers.
+EDIT_PREFIX = "修改:"
+EDIT_LABELS = {"预算": "budget", "电话": "phone"}
 # A masked amount shows its size, not its figure.
 BANDS: tuple[tuple[int, str], ...] = ((100_000, "10万以下"), (500_000, "10万–50万"), (1_000_000, "50万–100万"),
                                       (5_000_000, "100万–500万"))
@@ -131,11 +135,23 @@ class Viewer:
         return value if lvl == "visible" else mask(name, value)
 
     def text(self, value: str | None, row: Target = None) -> str | None:
-        """A note or transcript: hidden or masked as `notes`, its phones as `phone`."""
+        """A note or transcript: hidden or masked as `notes`, its phones as `phone`; an edit's
+        record (「修改:预算:¥50万 → ¥80万」) also as the fields it names."""
         lvl = self.level("notes", row)
         if lvl != "visible" or not value:
             return None if lvl == "hidden" else mask("notes", value)
+        if value.startswith(EDIT_PREFIX):
+            value = self._edit_text(value, row)
         return value if self.level("phone", row) == "visible" else mask_phones_in_text(value)
+
+    def _edit_text(self, value: str, row: Target) -> str:
+        parts = []
+        for part in value.removeprefix(EDIT_PREFIX).split(";"):
+            label = part.split(":", 1)[0]
+            lvl = self.level(EDIT_LABELS[label], row) if label in EDIT_LABELS else "visible"
+            if lvl != "hidden":
+                parts.append(part if lvl == "visible" else f"{label}:{MASKED_TEXT}")
+        return EDIT_PREFIX + ";".join(parts) if parts else EDIT_PREFIX + "已修改"
 
     def masks(self, values: Mapping[str, Any], row: Target = None) -> tuple[dict[str, Any], frozenset[str]]:
         """For a read model: the masked text of each masked field and the set of hidden ones."""

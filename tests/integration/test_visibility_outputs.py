@@ -214,6 +214,29 @@ def test_my_approvals_amounts(runtime, world, level: str) -> None:  # noqa: ANN0
     assert wait["approvals"][0]["amount"] == "50万", wait
 
 
+# ---- an edit's record in a lead's activities (修改:预算:¥50万 → ¥80万): as the fields it names ----
+EDIT_SHOWN = {"visible": "预算:¥50万 → ¥80万", "masked": "预算:***", "hidden": None}
+
+
+@pytest.mark.parametrize("who", CASES)
+def test_edit_record_in_lead_activities(runtime, world, who: str) -> None:  # noqa: ANN001
+    from crm_core.authz import Principal
+    from crm_core.services.lead_edit import edit_lead
+    with runtime.db.uow() as s:
+        edit_lead(s, runtime.cfg, Principal.of(runtime.cfg.org.rep("zhang.wei")), world["lead"],
+                  {"budget_cny": 800_000, "product": "软件"}, actor="zhang.wei", platform="wecom", now=runtime.clock())
+    lead = create_app(runtime).test_client().get(f"/api/v1/leads/{world['lead']}",
+                                                 headers=token_for(runtime, who)).get_json()
+    edits = [a.get("text") for a in lead["activities"] if (a.get("text") or "").startswith("修改")]
+    budget, notes, _ = LEVELS[who]
+    if notes == "hidden":
+        assert edits == [], lead["activities"]
+        return
+    assert len(edits) == 1 and "产品" in edits[0], lead["activities"]
+    want = EDIT_SHOWN[budget]
+    assert (want in edits[0]) if want else ("预算" not in edits[0] and "80万" not in edits[0]), edits
+
+
 # ---- 查记录: an edited budget as the reader may see it --------------------------------------------
 @pytest.mark.parametrize("level", ["visible", "masked", "hidden"])
 def test_audit_trail_edited_budget(runtime, world, level: str) -> None:  # noqa: ANN001
