@@ -259,7 +259,7 @@ def typed_picks(row: FocusCheckin, text: str) -> list[int]:
         else:
             n = int(m.group(2))
             digits = [int(d) for d in m.group(2)]
-            if not 1 <= n <= len(row.candidates) and len(digits) > 1 and all(
+            if not 1 <= n <= len(row.candidates) and len(set(digits)) == len(digits) > 1 and all(
                     1 <= d <= len(row.candidates) for d in digits):      # 「135」 typed for 「1 3 5」
                 out.extend(int(row.candidates[d - 1]) for d in digits if int(row.candidates[d - 1]) not in out)
                 continue
