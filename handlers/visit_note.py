@@ -132,9 +132,11 @@ def _read_body(ctx: Context, state: VisitState, text: str) -> list[Reply]:
 
 def visit_cmd(ctx: Context) -> list[Reply]:
     args = ctx.data.get("args", "").strip()
-    if not args:
-        return _which_lead(ctx)
-    return _start(ctx, args)
+    before = VisitStore(ctx).get()
+    replies = _which_lead(ctx) if not args else _start(ctx, args)
+    if before is not None and before.lead:      # said so (and on WeCom a repeated question would be dropped)
+        replies.insert(0, Reply(f"{show_lead(before.lead)}还没记完的拜访纪要已放弃,按这条重新记录。"))
+    return replies
 
 
 def _start(ctx: Context, args: str) -> list[Reply]:

@@ -111,6 +111,8 @@ def test_field_day(stack, db) -> None:  # noqa: ANN001
     assert "客户核心诉求" in said
     waiting = json.loads(rt.kv.get("visit_note:sun.li"))
     assert waiting["parts"]["topic"] == "聊了二期扩容方案" and waiting["parts"]["needs"] is None
+    said = say(stack, REP, f"拜访纪要 #{first} 见了王总")        # started again: the half-written one is dropped, said so
+    assert "还没记完的拜访纪要已放弃" in said and json.loads(rt.kv.get("visit_note:sun.li"))["parts"]["topic"] is None
     said = say(stack, REP, "取消")
     assert "拜访纪要已放弃" in said and row(rt, Activity, Activity.kind == "visit_note") is None
     said = say(stack, REP, "取消")
