@@ -79,9 +79,8 @@ def _submit(ctx: Context, lead_id: int, code: str, amount: int | None) -> tuple[
             a = done.approval
             route = " → ".join(f"{n['name']}({'、'.join(name_of(ctx.cfg, w) for w in n['approvers'])})"
                                for n in a.plan)
-            budget = "(按线索预算)" if amount is None and a.amount_cny is not None else ""
             text = (f"已提交{ctx.cfg.approvals.flows[code].name} {show_approval(a.id)}(线索#{lead.id} {lead.title}):"
-                    f"金额 {show_amount(a.amount_cny)}{budget},审批路线:{route}。每一步结果都会通知你。")
+                    f"{_amount_seen(ctx, a.amount_cny, typed=amount is not None)},审批路线:{route}。每一步结果都会通知你。")
             if a.changes:
                 text += "\n与上次提交相比:" + ";".join(a.changes)
             if done.superseded:
@@ -127,6 +126,15 @@ def pick_tap(ctx: Context) -> list[Reply]:
     except (CardError, TypeError, ValueError):
         pass
     return replies
+
+
+def _amount_seen(ctx: Context, yuan: int | None, *, typed: bool) -> str:
+    """「金额 …」 in the submitter's reply: as typed, or the lead's budget as their role sees money
+    (a size band when masked, no figure when hidden; issue 18)."""
+    if typed or yuan is None:
+        return f"金额 {show_amount(yuan)}"
+    shown = SeenBy(ctx.viewer).amount_text(yuan, show_amount(yuan))
+    return f"金额 {shown}(按线索预算)" if shown else "金额按线索预算"
 
 
 def _line(ctx: Context, x: ApprovalLine, mine: bool) -> str:

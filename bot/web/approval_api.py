@@ -101,6 +101,11 @@ def submit_approval() -> Response | WithStatus:
                    "changes": list(a.changes), "superseded": done.superseded,
                    "nodes": [{"name": n["name"], "approvers": n["approvers"]} for n in a.plan]}
             notices = done.notices
+            if amount is None and who.kind == "rep":      # the lead's budget: as the submitter sees money
+                level = Viewer.of(rt.cfg, who).level("budget")
+                if level != "visible":
+                    del out["amount_cny"]
+                    out["amount"] = mask("budget", a.amount_cny) if level == "masked" and a.amount_cny else None
     except ApprovalError as err:
         return _error(409, "refused", str(err))
     rt.deliver(notices)

@@ -214,6 +214,23 @@ def test_my_approvals_amounts(runtime, world, level: str) -> None:  # noqa: ANN0
     assert wait["approvals"][0]["amount"] == "50万", wait
 
 
+@pytest.mark.parametrize("level", ["visible", "masked", "hidden"])
+def test_submit_reply_shows_the_lead_budget_as_the_submitter_sees_it(runtime, world, level: str) -> None:  # noqa: ANN001
+    runtime.apply_config(make_config({**ROLES, "sales": {**ROLES["sales"], "fields": {"budget": level}}}))
+    said = say(runtime, "zhang.wei", f"提交审批 #{world['lead']} 合同")
+    assert "已提交合同审批" in said, said
+    assert {"visible": "金额 50万(按线索预算)" in said, "masked": "金额 10万–50万(按线索预算)" in said,
+            "hidden": "金额按线索预算" in said and "50万" not in said}[level], said
+    typed = say(runtime, "zhang.wei", f"提交审批 #{world['lead']} 合同 金额80万")      # what they typed: as typed
+    assert "金额 80万" in typed, typed
+    res = create_app(runtime).test_client().post("/api/v1/approvals", json={"lead_id": world["lead"], "flow": "contract"},
+                                                 headers=token_for(runtime, "zhang.wei"))
+    assert res.status_code == 201, res.get_json()
+    out = res.get_json()["approval"]
+    assert (out.get("amount"), out.get("amount_cny")) == {"visible": ("50万", BUDGET), "masked": ("10万–50万", None),
+                                                          "hidden": (None, None)}[level], out
+
+
 # ---- an edit's record in a lead's activities (修改:预算:¥50万 → ¥80万): as the fields it names ----
 EDIT_SHOWN = {"visible": "预算:¥50万 → ¥80万", "masked": "预算:***", "hidden": None}
 
