@@ -75,7 +75,7 @@ def short(kind: RefKind, number: int) -> str:
 
 
 # ---- approvals (审批A3; typed A3, a3, 审批3, 审批A3) ------------------------------------------
-_APPROVAL_REF = re.compile(r"^\s*(?:审批\s*[#＃]?\s*[Aa]?|[Aa](?=\s*\d))\s*(?P<num>\d{1,9})(?![\d.])\s*(?P<rest>.*)$", re.S)
+_APPROVAL_REF = re.compile(r"^\s*(?:审批\s*[#＃]?\s*[AaＡａ]?|[AaＡａ](?=\s*\d))\s*(?P<num>\d{1,9})(?![\d.])\s*(?P<rest>.*)$", re.S)
 
 
 def show_approval(approval_id: int) -> str:

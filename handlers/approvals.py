@@ -265,5 +265,5 @@ def register(registry: Registry) -> None:
                          example="审批意见 A3 驳回 价格低于底线")
     registry.add_command(withdraw_cmd, "撤回审批", usage="撤回自己提交、尚未审完的审批", example="撤回审批 A3")
     # 「审批 A3 同意 …」 / 「审批A3 驳回 价格过低」: 审批意见 without 意见, as approvers write it
-    registry.add_pattern(r"(?s)(?P<args>审批\s*[Aa]\s*\d{1,9}(?![\d.]).*)", opinion_cmd)
+    registry.add_pattern(r"(?s)(?P<args>审批\s*[AaＡａ]\s*\d{1,9}(?![\d.]).*)", opinion_cmd)
     registry.add_action("approval", approval_tap)

@@ -69,7 +69,7 @@ def test_field_day(stack, db) -> None:  # noqa: ANN001
     said = say(stack, REP, f"提交审批#{first} 合同 30万")
     a = row(rt, Approval, Approval.lead_id == first)
     assert a is not None and a.amount_cny == 300_000 and a.status == "pending", said
-    said = say(stack, BOSS, f"审批 A{a.id} 同意 可以签")
+    said = say(stack, BOSS, f"审批 Ａ{a.id} 同意 可以签")           # full-width Ａ, as a Chinese IME types it
     assert row(rt, Approval, Approval.id == a.id).status == "approved", said
     assert "没太看懂" not in said
     # an amount without its unit is asked again, not replaced by the lead's budget; none at all: the budget, said so
