@@ -166,7 +166,18 @@ def lead_detail(session: Session, lead_id: int, now: datetime,
         {"id": m.id, "merged_ids": m.merged_ids, "score": m.score, "at": _iso(m.created_at),
          "undone_at": _iso(m.undone_at)}
         for m in session.scalars(select(MergeRecord).where(MergeRecord.survivor_id == lead.customer_id))]
+    if viewer is not None:      # who owns / worked the lead, in its to-dos, assignments and activities
+        for key, rows in (("owner", view["tasks"]), ("rep", view["assignments"]), ("by", view["assignments"]),
+                          ("actor", view["activities"])):
+            for i, row in enumerate(rows):
+                if row.get(key) in _people(viewer):
+                    rows[i] = viewer.filter_dict(row, {key: "owner"}, facts)
     return view
+
+
+def _people(viewer: Viewer) -> frozenset[str]:
+    """The people's ids (not 系统 / api / cli): the values the `owner` field's level covers."""
+    return frozenset(r.id for r in viewer.cfg.org.reps)
 
 
 # ---- lookups for the chat handlers ---------------------------------------------------------------

@@ -254,6 +254,25 @@ def test_edit_record_in_lead_activities(runtime, world, who: str) -> None:  # no
     assert (want in edits[0]) if want else ("预算" not in edits[0] and "80万" not in edits[0]), edits
 
 
+# ---- the lead API's to-dos, assignments and activities name people: as the `owner` field ---------
+@pytest.mark.parametrize("level", ["visible", "masked", "hidden"])
+def test_lead_api_people_follow_the_owner_level(runtime, world, level: str) -> None:  # noqa: ANN001
+    from crm_core.db.models import Task
+    runtime.apply_config(make_config({**ROLES, "service": {**ROLES["service"],
+                                                           "fields": {**ROLES["service"]["fields"], "owner": level}}}))
+    with runtime.db.uow() as s:
+        s.add(Task(customer_id=world["customer"], lead_id=world["lead"], owner_rep_id="zhang.wei", title="回访报价"))
+    lead = create_app(runtime).test_client().get(f"/api/v1/leads/{world['lead']}",
+                                                 headers=token_for(runtime, "zhou.qi")).get_json()
+    want = {"visible": "zhang.wei", "masked": "***", "hidden": KeyError}[level]
+    assert lead.get("owner", KeyError) == want
+    assert [t.get("owner", KeyError) for t in lead["tasks"]] == [want], lead["tasks"]
+    assert {a.get("rep", KeyError) for a in lead["assignments"]} == {want}, lead["assignments"]
+    assert {a.get("actor", KeyError) for a in lead["activities"] if a["kind"] == "follow_up"} == {want}
+    if level != "visible":
+        assert "zhang.wei" not in json.dumps(lead), lead
+
+
 # ---- 查记录: an edited budget as the reader may see it --------------------------------------------
 @pytest.mark.parametrize("level", ["visible", "masked", "hidden"])
 def test_audit_trail_edited_budget(runtime, world, level: str) -> None:  # noqa: ANN001
