@@ -336,3 +336,15 @@ def test_departed_reps_token_is_refused_everywhere(runtime, world) -> None:  # n
         assert res.status_code in (401, 403), (path, res.status_code)
         body = json.dumps(res.get_json(), ensure_ascii=False)
         assert "杭州优品" not in body and "500000" not in body, (path, body[:300])
+
+
+def test_a_rep_marked_departed_in_chat_loses_the_token(runtime, world) -> None:  # noqa: ANN001
+    """设置离职 by the supervisor (an availability override, not a config edit) stops the token too."""
+    client, auth = create_app(runtime).test_client(), token_for(runtime, "zhang.wei")
+    assert client.get(f"/api/v1/leads/{world['lead']}", headers=auth).status_code == 200
+    said = say(runtime, "wang.fang", "设置离职 张伟 交给 李娜")
+    assert "张伟" in said and "离职" in said and "交接" in said, said
+    for path in ("/api/v1/leads", f"/api/v1/leads/{world['lead']}", "/api/v1/customers", "/api/v1/approvals"):
+        res = client.get(path, headers=auth)
+        assert res.status_code == 403 and "离职" in res.get_json()["message"], (path, res.get_json())
+
