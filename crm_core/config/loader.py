@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from crm_core.config.checks import cross_reference_problems
 from crm_core.config.schema import AppConfig
 
+# libyaml's safe loader when the wheel has it (10× faster, same documents), else PyYAML's own
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 EXAMPLE_PATH = "config/crm-bot.example.yaml"
 DEFAULT_PATH = "config/crm-bot.yaml"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -163,7 +165,7 @@ def parse_config_text(text: str, env: dict[str, str] | None = None, path: str | 
     """Validate a config file's text (YAML); raises ConfigError listing every problem."""
     p = path
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
