@@ -26,6 +26,9 @@ MASKED_TEXT = "***"
 # the edited fields whose values a visibility rule covers.
 EDIT_PREFIX = "修改:"
 EDIT_LABELS = {"预算": "budget", "电话": "phone"}
+# A stage entry's record (crm_core/services/stages.py: 「进入方案:沟通方式 微信,核心异议点 价格」): its
+# objection is a pain point.
+OBJECTION_MARK = ",核心异议点 "
 # A masked amount shows its size, not its figure.
 BANDS: tuple[tuple[int, str], ...] = ((100_000, "10万以下"), (500_000, "10万–50万"), (1_000_000, "50万–100万"),
                                       (5_000_000, "100万–500万"))
@@ -136,12 +139,16 @@ class Viewer:
 
     def text(self, value: str | None, row: Target = None) -> str | None:
         """A note or transcript: hidden or masked as `notes`, its phones as `phone`; an edit's
-        record (「修改:预算:¥50万 → ¥80万」) also as the fields it names."""
+        record (「修改:预算:¥50万 → ¥80万」) also as the fields it names, a stage entry's objection
+        as `pain_points`."""
         lvl = self.level("notes", row)
         if lvl != "visible" or not value:
             return None if lvl == "hidden" else mask("notes", value)
         if value.startswith(EDIT_PREFIX):
             value = self._edit_text(value, row)
+        if OBJECTION_MARK in value and (lvl := self.level("pain_points", row)) != "visible":
+            head = value.partition(OBJECTION_MARK)[0]
+            value = head if lvl == "hidden" else f"{head}{OBJECTION_MARK}{MASKED_TEXT}"
         return value if self.level("phone", row) == "visible" else mask_phones_in_text(value)
 
     def _edit_text(self, value: str, row: Target) -> str:

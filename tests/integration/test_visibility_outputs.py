@@ -254,6 +254,29 @@ def test_edit_record_in_lead_activities(runtime, world, who: str) -> None:  # no
     assert (want in edits[0]) if want else ("预算" not in edits[0] and "80万" not in edits[0]), edits
 
 
+@pytest.mark.parametrize("who", CASES)
+def test_stage_entry_objection_in_activities_is_a_pain_point(runtime, world, who: str) -> None:  # noqa: ANN001
+    """推进阶段's record names the 核心异议点 (a pain point): a reader whose notes are visible but pain
+    points are not (service) reads the move without it."""
+    from pathlib import Path
+
+    from crm_core.db.models import Activity
+    from crm_core.visibility import OBJECTION_MARK
+    stages = Path(__file__).resolve().parents[2] / "crm_core" / "services" / "stages.py"
+    assert OBJECTION_MARK + "{entry['objection']}" in stages.read_text(encoding="utf-8")     # the text it writes
+    with runtime.db.uow() as s:
+        s.add(Activity(customer_id=world["customer"], lead_id=world["lead"], kind="stage_entry", actor="zhang.wei",
+                       platform="wecom", created_at=runtime.clock(), text=f"进入方案制定:沟通方式 微信{OBJECTION_MARK}{PAIN}"))
+    lead = create_app(runtime).test_client().get(f"/api/v1/leads/{world['lead']}",
+                                                 headers=token_for(runtime, who)).get_json()
+    entry = next(a for a in lead["activities"] if a["kind"] == "stage_entry")
+    pain = "visible" if who in ("zhang.wei", "liu.yang", "wang.fang") else "hidden"
+    if LEVELS[who][1] == "hidden":
+        assert "text" not in entry, entry
+    else:
+        assert entry["text"].startswith("进入方案制定:沟通方式 微信") and (PAIN in entry["text"]) == (pain == "visible")
+
+
 # ---- the lead API's to-dos, assignments and activities name people: as the `owner` field ---------
 @pytest.mark.parametrize("level", ["visible", "masked", "hidden"])
 def test_lead_api_people_follow_the_owner_level(runtime, world, level: str) -> None:  # noqa: ANN001
