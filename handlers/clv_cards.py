@@ -16,6 +16,7 @@ from crm_core.services.journey import JourneyItem
 from crm_core.visibility import mask
 from handlers.dedup_cards import card_id_part
 from handlers.report_charts import clv_chart
+from handlers.seen_by import money_as_seen
 
 if TYPE_CHECKING:
     from handlers.notify import Renderers
@@ -100,4 +101,4 @@ def journey_lines(cfg: AppConfig, items: list[JourneyItem], limit: int = JOURNEY
 
 
 def register(renderers: Renderers) -> None:
-    renderers.register(ClvDashboardNotice, clv_dashboard_card)
+    renderers.register(ClvDashboardNotice, money_as_seen(clv_dashboard_card))   # figures as the recipient sees money

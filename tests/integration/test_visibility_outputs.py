@@ -3,7 +3,7 @@ after: role (rep, supervisor, finance, service, admin) × field × output, asser
 person reads (the figure / a size band or `***` / nothing). Outputs: the 晨会打卡 card and
 《重点客户日志》 (budget), the 日报 (the rep's own and the one forwarded to a supervisor: follow-up
 notes), the supervisor digest (red customers' owner), the handover card (budgets), the approval card
-(the amount to every approver, the follow-ups by their notes level), 我的审批 and GET /api/v1/approvals (amounts:
+(the amount to every approver, the follow-ups by their notes level), the CLV dashboard card, 我的审批 and GET /api/v1/approvals (amounts:
 in full to the approver who decides, as the reader's role allows in the submitter's list), 查记录
 (edited budgets). Then a finance token on every GET /api/v1 endpoint (amounts, never pain points
 nor notes) and a departed rep's token refused on every one. On SQLite and PostgreSQL."""
@@ -187,6 +187,26 @@ def test_approval_card_amount_to_every_approver_notes_by_role(runtime, world, wh
     assert "50万" in text and "10万–50万" not in text, text
     assert_shown(text, NOTE, LEVELS[who][1])
     assert ("最近跟进" in text) == (LEVELS[who][1] != "hidden"), text
+
+
+CLV_FIGURES = ("4.0 万元", "2.1 万元", "5,000 元", "5.2 万元", "8,000 元", "3,000 元")
+
+
+@pytest.mark.parametrize("who", CASES)
+def test_clv_dashboard_figures(runtime, who: str) -> None:  # noqa: ANN001
+    """The monthly CLV dashboard (clv.recipients may name anyone): every figure as the recipient
+    sees money; its chart (the same figures as bars) only for those who see them."""
+    from dataclasses import replace
+
+    from crm_core.notices import ClvDashboardNotice
+    from handlers.notify import default_renderers
+    from tests.unit.test_notices import SAMPLES
+    card = default_renderers().render(runtime.cfg, replace(SAMPLES[ClvDashboardNotice](), to_rep=who))
+    text, level = render_text(card), LEVELS[who][0]
+    assert "杭州示例医疗科技有限公司" in text and "45 天无互动" in text, text
+    assert all((f in text) == (level == "visible") for f in CLV_FIGURES), text
+    assert ("10万以下" in text) == (level == "masked"), text
+    assert (card.chart is not None) == (level == "visible")
 
 
 # ---- approvals: the approver decides on the figure; the submitter's list follows their role -----
