@@ -195,11 +195,13 @@ class SimSession:
 
     def _button(self, call: SentCall, label: str) -> str:
         """The button text `label` names: itself (or an action key), else the one button whose
-        text contains it (「转派」 → 「转派给李娜」)."""
+        text has it where a word starts (「转派」 → 「转派给李娜」)."""
         buttons = card_buttons(call.platform, card_of_call(call) or {})
         if any(label in (b.text, b.action) for b in buttons):
             return label
-        near = {b.text for b in buttons if label in b.text}
+        # where a word starts (「驳回」 → 「驳回-价格过低」), never inside one: 「选 1」 is not 「提交(已选 1/3)」
+        starts = re.compile(r"(?:^|[\s(（【\[·、,，\-])" + re.escape(label))
+        near = {b.text for b in buttons if starts.search(b.text)}
         if len(near) == 1:
             return near.pop()
         if near:
