@@ -156,7 +156,9 @@ class Viewer:
         for part in value.removeprefix(EDIT_PREFIX).split(";"):
             label = part.split(":", 1)[0]
             lvl = self.level(EDIT_LABELS[label], row) if label in EDIT_LABELS else "visible"
-            if lvl != "hidden":
+            if lvl == "masked" and EDIT_LABELS.get(label) == "phone":
+                parts.append(mask_phones_in_text(part))      # 电话:139****1111 → 139****2222
+            elif lvl != "hidden":
                 parts.append(part if lvl == "visible" else f"{label}:{MASKED_TEXT}")
         return EDIT_PREFIX + ";".join(parts) if parts else EDIT_PREFIX + "已修改"
 

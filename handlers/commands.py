@@ -21,12 +21,19 @@ from handlers.which import lead_ref, remember_customers
 LEAD_REF = re.compile(r"^#?(\d+)\s*(.*)$", re.S)
 
 
-def help_text(registry: Registry) -> str:
-    """帮助: every command with an example, in the order they were registered."""
-    lines = ["我能帮你管客户,直接说客户情况就能建线索,也可以发语音。常用命令:"]
-    for cmd in registry.commands:
-        if cmd.example and cmd.name not in ("帮助",):      # Chinese names only: the reps' words
-            lines.append(f"· {cmd.name}:{cmd.usage}\n  例:{cmd.example}")
+def help_text(registry: Registry, topic: str = "") -> str:
+    """帮助: every command on one line, in the order they were registered (short enough for one
+    WeCom text); 「帮助 审批」: the commands whose name has the word, each with its example."""
+    shown = [cmd for cmd in registry.commands if cmd.example and cmd.name not in ("帮助", "取消")]
+    topic = topic.strip()
+    if topic:
+        hits = [cmd for cmd in shown if topic in cmd.name or cmd.name in topic]
+        if not hits:
+            return f"没有叫「{topic}」的命令。发「帮助」查看全部命令。"
+        return "\n".join(f"· {cmd.name}:{cmd.usage}\n  例:{cmd.example}" for cmd in hits)
+    lines = ["直接说客户情况就能建线索,也可以发语音。常用命令:"]
+    lines += [f"· {cmd.name}:{cmd.usage}" for cmd in shown]
+    lines.append("发「帮助 审批」这样的词看例子;说「取消」放弃正在做的事。")
     return "\n".join(lines)
 
 
@@ -99,7 +106,7 @@ def follow_up(ctx: Context) -> str:
 
 def register(registry: Registry) -> None:
     def help_cmd(ctx: Context) -> str:
-        return help_text(registry)
+        return help_text(registry, ctx.data.get("args", ""))
 
     registry.add_command(help_cmd, "帮助", "help", "?", "？", usage="帮助", example="帮助")
     registry.add_command(new_cmd, "新建", "新线索", "new", usage="新建一条线索",

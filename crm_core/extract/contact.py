@@ -252,6 +252,8 @@ def _listed_name(text: str) -> list[tuple[int, int, str]]:
     found = []
     for m in _CLAUSE_RE.finditer(text):
         start, end = m.span("name")
+        if m.group("name") == text.strip(" ,，、;；。:：!！?？"):
+            continue      # a message that is only a name is no list: whose name it is stays a question
         if _full_name_at(text, start) == m.group("name") and _person_words(text, start, end):
             found.append((2, start, m.group("name")))
     return found

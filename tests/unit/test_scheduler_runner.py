@@ -129,7 +129,7 @@ def test_job_lines_show_next_run_and_last_result(store):  # noqa: ANN001
                           "first_contact_scan", "outbox_sweep",
                           "clv_nightly", "clv_dashboard",
                           "morning_checkin",
-                          "approval_timeouts"}
+                          "approval_timeouts", "coaching_scan"}
     assert "2026-11-22 14:05" in lines["heartbeat"] and "ok" in lines["heartbeat"]
     assert "2026-11-23 09:30" in lines["rep_digest"] and "never run" in lines["rep_digest"]
     assert "2026-12-01 09:00" in lines["merge_report"]
