@@ -72,9 +72,9 @@ class Talk:
     def _answer(self, mark: int, expect: str) -> str:
         """What the bot sent since `mark`, once it holds `expect` (DingTalk sends a rep at most 20
         messages a minute: past that, answers come up to a minute later)."""
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 150          # a held reply may wait a full minute, more on a busy machine
         while True:
-            assert self.stack.settle(timeout=60)
+            assert self.stack.settle(timeout=120)
             self.calls = self.stack.sandbox.sent(self.platform, after=mark)
             text = self.stack.sim.sent_as_text(self.calls)
             if (self.calls and expect in text) or time.monotonic() > deadline:
