@@ -197,8 +197,29 @@ def opinion_cmd(ctx: Context) -> str | list[Reply]:
     return text
 
 
+def _auto_line(auto: tuple[str, ...]) -> str:
+    """The nodes this decision passed as well: every approver of them had already agreed."""
+    return f"\n{'、'.join(auto)}的审批人都已在本审批中同意过,已自动通过。" if auto else ""
+
+
 def withdraw_cmd(ctx: Context) -> str:
-    approval_id, rest = _approval_ref(ctx, "撤回审批 A3")
+    """撤回审批 A3 [理由]; without a number: my one pending approval (named in the reply), or the
+    list of my pending ones to choose from."""
+    args = ctx.data.get("args", "").strip()
+    chosen = ""
+    if parse_approval_ref(args) is None and not re.match(r"(?:审批)?\s*[AaＡａ]?\s*[\d０-９]", args):
+        with ctx.db.uow() as s:
+            pending = [x for x in submitted_by(s, ctx.me.id, limit=50) if x.status == "pending"]
+        if not pending:
+            raise UserError("你没有正在审批中的审批可以撤回;发送「我的审批」可以查看。")
+        if len(pending) > 1:
+            listed = "\n".join(_line(ctx, x, True) for x in pending)
+            raise UserError(f"你有{len(pending)}个正在审批的审批,请写上要撤回的编号,"
+                            f"例如「撤回审批 {show_approval(pending[0].id)[2:]}」:\n{listed}")
+        approval_id, rest = pending[0].id, args
+        chosen = f"({pending[0].flow_name} 线索#{pending[0].lead_id} {pending[0].title})"
+    else:
+        approval_id, rest = _approval_ref(ctx, "撤回审批 A3")
     try:
         with ctx.db.uow() as s:
             a = get_approval(s, approval_id)
@@ -208,7 +229,7 @@ def withdraw_cmd(ctx: Context) -> str:
     except ApprovalError as err:
         raise UserError(str(err)) from None
     ctx.deliver(notices)
-    return f"已撤回{show_approval(approval_id)},审批人的卡片已同步更新。"
+    return f"已撤回{show_approval(approval_id)}{chosen},审批人的卡片已同步更新。"
 
 
 def approval_tap(ctx: Context) -> Reply | list[Reply]:
@@ -252,7 +273,7 @@ def approval_tap(ctx: Context) -> Reply | list[Reply]:
         replies.append(Reply(f"{show_approval(approval_id)} 已由其他审批人处理,你的操作未生效:{done.outcome}"))
     else:
         replies.append(Reply(f"已{reply.label.split('-')[0]}{show_approval(approval_id)}"
-                             f"({node.name if node else ''}):{reply.comment or reply.label}"))
+                             f"({node.name if node else ''}):{reply.comment or reply.label}" + _auto_line(done.auto)))
     return replies
 
 

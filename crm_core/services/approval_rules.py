@@ -113,10 +113,24 @@ def plan_nodes(cfg: AppConfig, flow: Flow, submitter: str, amount: int | None,
     """The nodes this approval goes through, in order, each with its approvers."""
     planned = [PlannedNode(n.name, tuple(resolve_approvers(cfg, n.approver, submitter)), tuple(n.replies))
                for n in flow.nodes if condition_holds(n, amount, stage)]
-    for node in planned:
+    for node, spec in zip(planned, [n for n in flow.nodes if condition_holds(n, amount, stage)]):
         if not node.approvers:
-            raise ApprovalError(f"「{node.name}」找不到审批人(请管理员检查审批流程的审批人设置),审批未提交。")
+            raise ApprovalError(_nobody_to_decide(cfg, node.name, spec.approver, submitter))
     return planned
+
+
+def _nobody_to_decide(cfg: AppConfig, node: str, approver: str, submitter: str) -> str:
+    """Why a node has no approver, in words an admin can act on. The fallback is the admins, never
+    the submitter: a supervisor with nobody above who is also the only admin has nobody left."""
+    rep = cfg.org.rep(submitter)
+    who = rep.name if rep else submitter
+    others = [a for a in admins(cfg) if a != submitter]
+    if parse_approver(approver)[0] == "supervisor" and supervisor_of(cfg, submitter) is None and not others:
+        alone = f"唯一的管理员就是{who}本人" if submitter in admins(cfg) else "也没有设置管理员"
+        return (f"「{node}」找不到审批人:要由{who}的上级主管审批,但{who}没有上级主管,{alone},提交人不能审批自己的申请,"
+                f"审批未提交。请管理员在配置里给{who}设一位上级主管(把{who}加入一个由别人当主管的团队),"
+                f"或再设一位管理员,然后重新提交。")
+    return f"「{node}」找不到审批人(请管理员检查审批流程的审批人设置),审批未提交。"
 
 
 @dataclass(frozen=True)

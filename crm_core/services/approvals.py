@@ -100,6 +100,9 @@ def _card_notices(s: Session, cfg: AppConfig, a: Approval, version: int, flow_na
                                                    ApprovalStep.kind.in_(("approve", "reject")))
                         .order_by(ApprovalStep.id)):
         earlier = node_of(a, st.node_index)
+        if st.label == AUTO_LABEL and st.actor == "system":
+            decided.append(f"{earlier.name if earlier else ''} · {AUTO_LABEL}")
+            continue
         decided.append(f"{earlier.name if earlier else ''} · {name_of(cfg, st.actor)} "
                        f"{DECISION_LABELS.get(st.kind, st.kind)}" + (f"({st.label})" if st.label else ""))
     out: list[Notice] = []
@@ -170,6 +173,7 @@ class Decided:
     outcome: str                     # shown on the tapper's card and in their reply
     notices: list[Notice]
     repeated: bool = False           # already decided: nothing changed
+    auto: tuple[str, ...] = ()       # the nodes that then passed by themselves (自动通过)
 
 
 def _version_of(s: Session, a: Approval) -> ApprovalFlowVersion:
@@ -200,12 +204,14 @@ def decide(s: Session, cfg: AppConfig, a: Approval, *, node_index: int, actor: s
         return Decided(a, _state_line(cfg, a), [], repeated=True)
     if decision == "reject" and not (comment or "").strip():
         raise ApprovalError(f"驳回需要写理由:发送「审批意见 A{a.id} 驳回 理由…」。")
-    final = decision == "reject" or node_index + 1 >= len(a.plan)
+    skipped = [] if decision == "reject" else _auto_approved(s, a, node_index, actor)
+    nxt_index = node_index + 1 + len(skipped)
+    final = decision == "reject" or nxt_index >= len(a.plan)
     new_status = "rejected" if decision == "reject" else ("approved" if final else "pending")
     # an UPDATE runs to a CursorResult; Session.execute is typed as returning a plain Result
     done = cast("CursorResult[Any]", s.execute(update(Approval).where(Approval.id == a.id, Approval.node_index == node_index,
                                             Approval.status == "pending")
-                     .values(node_index=node_index if final else node_index + 1, status=new_status,
+                     .values(node_index=node_index if final else nxt_index, status=new_status,
                              node_started_at=now, reminded_at=None, escalated_at=None,
                              decided_at=now if final else None)
                      .execution_options(synchronize_session=False)))
@@ -220,6 +226,16 @@ def decide(s: Session, cfg: AppConfig, a: Approval, *, node_index: int, actor: s
     who = name_of(cfg, actor)
     verdict = DECISION_LABELS[decision]
     outcome = f"{node.name} · {who} {verdict}" + (f":{comment}" if comment else "")
+    for i in skipped:                 # recorded as 自动通过, once per node like a decision
+        auto = node_of(a, i)
+        assert auto is not None
+        note = f"{'、'.join(name_of(cfg, w) for w in auto.approvers)}已在本审批中同意,自动通过"
+        s.add(ApprovalStep(approval_id=a.id, node_index=i, kind="approve", actor="system", label=AUTO_LABEL,
+                           comment=note, once=f"decide:{a.id}:{i}", created_at=now))
+        audit.record(s, "system", "approval.auto_approve", platform=platform, target_type="approval",
+                     target_id=a.id, detail={"lead": a.lead_id, "node": auto.name, "approvers": list(auto.approvers)},
+                     now=now)
+        outcome += f";{auto.name} · {AUTO_LABEL}({note})"
     version = _version_of(s, a)
     notices = _settle_cards(s, a, node_index, f"已由 {who} {verdict} · {local(now, cfg.app.timezone):%m-%d %H:%M}",
                             tapped_card)
@@ -227,12 +243,37 @@ def decide(s: Session, cfg: AppConfig, a: Approval, *, node_index: int, actor: s
     event = "rejected" if new_status == "rejected" else "approved" if new_status == "approved" else "node_approved"
     notices.append(ApprovalProgress(to_rep=a.submitter, event=event, next_node=nxt.name if nxt else None,
                                     approval_id=a.id, flow_name=version.name, title=str(a.facts.get("title") or ""),
-                                    actor_name=who, node_name=node.name, comment=comment, lead_id=a.lead_id,
+                                    actor_name=who, comment=comment, lead_id=a.lead_id,
+                                    node_name="、".join([node.name, *(n.name for i in skipped if (n := node_of(a, i)))])
+                                    + (f"({AUTO_LABEL})" if skipped else ""),
                                     dedupe_key=f"approval:progress:{a.id}:{node_index}:{event}"))
     if nxt is not None:
         s.flush()
         notices += _card_notices(s, cfg, a, version.version, version.name)
-    return Decided(a, outcome, notices)
+    return Decided(a, outcome, notices, auto=tuple(n.name for i in skipped if (n := node_of(a, i))))
+
+
+AUTO_LABEL = "自动通过"
+
+
+def _auto_approved(s: Session, a: Approval, node_index: int, actor: str) -> list[int]:
+    """The nodes after `node_index` that pass without asking (自动通过): a node every approver of
+    which has already approved this approval (counting `actor`'s approval of `node_index` now),
+    e.g. 王芳 as the submitter's supervisor and the whole VP group. Asking her twice would only
+    repeat her answer, as DingTalk's and Feishu's 审批人去重 do; a node with another approver
+    still asks (any one of them may decide it, and the other may not agree). Only nodes that
+    follow in a run are skipped, and they are settled in the same UPDATE as the decision, so a
+    tap (which names its node) decides at most that node and the run after it, never a later one."""
+    approved = set(s.scalars(select(ApprovalStep.actor).where(ApprovalStep.approval_id == a.id,
+                                                               ApprovalStep.kind == "approve")))
+    approved.add(actor)
+    out = []
+    for i in range(node_index + 1, len(a.plan)):
+        nxt = node_of(a, i)
+        if nxt is None or not nxt.approvers or not set(nxt.deciders) <= approved:
+            break
+        out.append(i)
+    return out
 
 
 def reply_for(a: Approval, node_index: int, slot: int) -> QuickReply:
