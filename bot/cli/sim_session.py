@@ -24,8 +24,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bot.job_runs import UnknownJob, run_job_now
+from bot.cli.sim_text import clock_line, job_failed, job_line
 from bot.platforms.registry import default_registry
-from crm_core.clock import local
 from crm_core.config import AppConfig
 from crm_core.services.audit_trail import AuditQuery, audit_entries, entry_line, parse_time
 from sandbox import SentCall
@@ -246,7 +246,7 @@ class SimSession:
                 if target < self.clock.now() - timedelta(seconds=1):
                     raise SimError("时钟只能往后拨")
                 self.clock.offset += target - self.clock.now()
-        return [f"机器人时间:{local(self.clock.now(), tz):%Y-%m-%d %H:%M}({tz})"]
+        return [clock_line(self.clock.now(), tz)]
 
     def _cmd_run(self, arg: str) -> list[str]:
         if not arg:
@@ -257,10 +257,10 @@ class SimSession:
         except UnknownJob as err:
             raise SimError(str(err)) from None
         if not run.ok:
-            raise SimError(f"任务 {arg} 失败:{run.error}")
+            raise SimError(job_failed(arg, run.error))
         self.stack.settle(timeout=self.settle_seconds)
         calls = self.stack.sandbox.sent(after=mark)
-        return [f"任务 {arg}:{run.result}"] + [self._show(c) for c in calls]
+        return [job_line(arg, run.result)] + [self._show(c) for c in calls]
 
     def _cmd_audit(self, arg: str) -> list[str]:
         m = re.match(r"^#?(\d+)$", arg)

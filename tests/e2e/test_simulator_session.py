@@ -48,7 +48,8 @@ def test_one_interactive_session_plays_the_whole_flow(db, db_url, tmp_path) -> N
     assert len(set(saved)) == 2, out[-3000:]
     assert "检测到潜在重复" in out and "已保留为新客户" in out
     assert "出错：没有卡片 #99" in out and "出错：没有这个命令：/bogus" in out
-    assert "机器人时间：" in out and "任务 fuse_scan" in out and "【紧急】线索超时未跟进" in out
+    assert "机器人时间：" in out and "（北京时间）" in out and "【紧急】线索超时未跟进" in out
+    assert "任务「阶段超时检查」：提醒 " in out and "{'" not in out
     assert "现在是 王芳" in out and "转派给 李娜" in out
     assert "把机器人的时钟往后拨" in out and "/quit 退出" in out                 # /help, in Chinese
     trail = out[out.index("的操作记录："):]
