@@ -32,6 +32,7 @@ from handlers.context import Context, Reply, UserError
 from handlers.draft_flow import extract, known_companies, typed_pick
 from handlers.drafts import DraftStore
 from handlers.registry import HandlerFn, HandlerResult, Registry, as_replies
+from handlers.small_talk import is_small_talk
 from handlers.visit_cards import QUESTIONS, day_label, saved_card, when_card
 from handlers.voice import heard_note
 from handlers.which import lead_ref
@@ -171,6 +172,9 @@ def _answer(ctx: Context, state: VisitState, text: str) -> list[Reply]:
         except UserError as err:
             raise UserError(f"{err.message}\n请回复要记拜访纪要的线索编号,例如「#12」;发送「取消」放弃。") from None
     if state.awaiting == "body":
+        if is_small_talk(text):         # 「你好」「在吗」 while the note's content is awaited
+            return [Reply(f"「{text[:20]}」没有记进纪要。"
+                          + BODY_PROMPT.format(lead=f"{show_lead(state.lead)} {state.title}"))]
         return _read_body(ctx, state, text)
     if state.awaiting == "next_follow_up":
         day = first_day(text, ctx.now)
@@ -178,7 +182,8 @@ def _answer(ctx: Context, state: VisitState, text: str) -> list[Reply]:
             return [Reply(f"没看懂「{text}」是哪天。请回复日期,例如「12月10日」「周五」「下周一」,或点卡片上的按钮。")]
         state.parts["next_date"] = day.isoformat()
         return _next_step(ctx, state)
-    if text not in NONE_WORDS and (is_acknowledgement(text) or not _WORDS.search(text)):   # 「好的」「嗯」「👍」
+    if text not in NONE_WORDS and (is_acknowledgement(text) or is_small_talk(text)   # 「好的」「你好」「在吗」
+                                   or not _WORDS.search(text)):                      # 「👍」
         return [Reply(f"「{text[:20]}」没有记进纪要。{QUESTIONS[state.awaiting]}")]
     state.parts[state.awaiting] = "无" if text in NONE_WORDS else text[:500]
     if not state.parts.get("next_date"):          # 「…,下周一前反馈」 answers the day as well

@@ -34,6 +34,7 @@ ACTION_LABELS: dict[str, str] = {
 ACTION_LABELS.update({      # approvals (issue 17)
     "approval.submit": "提交审批", "approval.approve": "审批同意", "approval.reject": "审批驳回",
     "approval.comment": "审批意见", "approval.withdraw": "撤回审批", "approval.escalate": "审批超时升级",
+    "approval.auto_approve": "审批自动通过",
     "approval.flow_version": "审批流程新版本", "approval.flow_rollback": "审批流程回退",
 })
 TARGET_LABELS = {"lead": "线索", "customer": "客户", "rep": "销售", "dedup_review": "重复审核",

@@ -18,7 +18,8 @@ from cards.model import Card, card_from_dict
 from cards.render.text import render_text
 from crm_core.config import load_config
 from crm_core.config.schema import AppConfig
-from crm_core.db.models import Approval, ApprovalStep, CardRecord
+from crm_core.db.models import Approval, ApprovalStep, AuditLog, CardRecord
+from crm_core.services.audit_trail import action_label
 from crm_core.services.intake import intake_lead
 from crm_core.services.lead_input import LeadInput
 from handlers.context import Context, Reply
@@ -161,6 +162,9 @@ def test_a_node_whose_only_approver_already_approved_passes_by_itself(runtime, d
     assert "VP审批的审批人都已在本审批中同意过,已自动通过" in out
     assert approval(rt, a_id).node_index == 2 and approval(rt, a_id).status == "pending"
     assert (1, "approve", "system", "自动通过") in steps(rt, a_id)
+    with rt.db.uow() as s:
+        [row] = s.scalars(select(AuditLog).where(AuditLog.action == "approval.auto_approve")).all()
+        assert row.target_id == str(a_id) and action_label(row.action) == "审批自动通过"
     assert len(cards_of(rt, a_id, "zhou.ming")) == 1              # no VP card for him
     [risk] = cards_of(rt, a_id, "feng.gong")
     assert "VP审批 · 自动通过" in render_text(risk)
