@@ -482,10 +482,10 @@ TAP_ACTIONS: dict[str, Action] = {
     "visit.start": Action.FOLLOW_UP, "visit.when": Action.FOLLOW_UP,      # 拜访纪要 (handlers/visit_note.py)
     "entry.channel": Action.ADVANCE_STAGE, "entry.more": Action.ADVANCE_STAGE,    # handlers/stage_entry.py
     "entry.pick": Action.ADVANCE_STAGE,
-    "checkin.pick": Action.CHECK_IN, "checkin.unpick": Action.CHECK_IN, "checkin.submit": Action.CHECK_IN,
-    "report.forward": Action.FORWARD_REPORT,
     "approval.reply": Action.DECIDE_APPROVAL,
     "approval.start": Action.SUBMIT_APPROVAL, "approval.pick": Action.SUBMIT_APPROVAL,
+    "checkin.pick": Action.CHECK_IN, "checkin.unpick": Action.CHECK_IN, "checkin.submit": Action.CHECK_IN,
+    "report.forward": Action.FORWARD_REPORT,
 }
 
 # What a tapped action is judged on (from the stored card): its lead, review or customer.
@@ -493,8 +493,8 @@ Subject = Literal["lead", "review", "customer", "task", "approval"]
 TAP_SUBJECT: dict[Action, Subject | None] = {
     Action.CREATE_LEAD: None, Action.DECIDE_DUPLICATE: "review", Action.UNMUTE: "customer",
     Action.COMPLETE_TASK: "task", Action.POSTPONE_TASK: "task", Action.ACCEPT_HANDOVER: None,
-    Action.CHECK_IN: None, Action.FORWARD_REPORT: None,
     Action.DECIDE_APPROVAL: "approval",
+    Action.CHECK_IN: None, Action.FORWARD_REPORT: None,
 }
 
 UNKNOWN_CARD = "没有找到这张卡片的记录(可能已失效或被改动),操作未生效。"

@@ -33,9 +33,9 @@ def build_registry() -> Registry:
     workflow_actions.register(registry)
     dedup_actions.register(registry)
     availability.register(registry)
+    approvals.register(registry)
     checkin.register(registry)           # 晨会打卡: wraps the free-text handler (a bare 「1 3 5」)
     daily_report.register(registry)
-    approvals.register(registry)
     visit_note.register(registry)        # 拜访纪要: wraps the free-text handler and 取消
     stage_entry.register(registry)       # 进阶段必填: 沟通方式 / 核心异议点 buttons
     return registry

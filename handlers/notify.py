@@ -14,8 +14,8 @@ from handlers import dedup_cards, first_contact_cards, health_cards, workflow_ca
 from handlers import customer_cards
 from handlers import coaching_cards
 from handlers import clv_cards
-from handlers import checkin_cards
 from handlers import approval_cards
+from handlers import checkin_cards
 
 log = logging.getLogger("crm_bot.notify")
 N = TypeVar("N", bound=Notice)
@@ -59,7 +59,7 @@ def default_renderers() -> Renderers:
     dedup_cards.register(renderers)
     customer_cards.register(renderers)
     clv_cards.register(renderers)
-    checkin_cards.register(renderers)
     approval_cards.register(renderers)
+    checkin_cards.register(renderers)
     coaching_cards.register(renderers)
     return renderers

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from crm_core.services.checkin import morning_checkins
 from crm_core.services.approval_versions import sync_flows
 from crm_core.services.approvals import scan_timeouts
-from crm_core.services.checkin import morning_checkins
 from crm_core.services.coaching import scan_coaching
 from crm_core.services.clv_attribution import run_attribution
 from crm_core.services.clv_dashboard import dashboard_notices
@@ -119,6 +119,13 @@ def outbox_sweep(rt: JobContext, now: datetime) -> dict[str, int]:
     return {"requeued": rt.outbox.requeue_stalled(now - timedelta(minutes=stall))}
 
 
+def morning_checkin(rt: JobContext, now: datetime) -> dict[str, int]:
+    """晨会打卡: on a working day, each active rep with open leads gets today's card (once a day)."""
+    with rt.db.uow() as s:
+        notices = morning_checkins(s, rt.cfg, now)
+    return {"cards": len(notices), "sent": rt.deliver(notices)}
+
+
 def approval_timeouts(rt: JobContext, now: datetime) -> dict[str, int]:
     """Approvals: flow versions synced with the config (people with running approvals told of
     a change), approvers reminded, then escalated to their supervisor after the timeout."""
@@ -127,13 +134,6 @@ def approval_timeouts(rt: JobContext, now: datetime) -> dict[str, int]:
     with rt.db.uow() as s:
         notices += scan_timeouts(s, rt.cfg, now)
     return {"notices": len(notices), "sent": rt.deliver(notices)}
-
-
-def morning_checkin(rt: JobContext, now: datetime) -> dict[str, int]:
-    """晨会打卡: on a working day, each active rep with open leads gets today's card (once a day)."""
-    with rt.db.uow() as s:
-        notices = morning_checkins(s, rt.cfg, now)
-    return {"cards": len(notices), "sent": rt.deliver(notices)}
 
 
 def clv_nightly(rt: JobContext, now: datetime) -> dict[str, Any]:
@@ -152,14 +152,6 @@ def clv_dashboard(rt: JobContext, now: datetime) -> dict[str, object]:
     with rt.db.uow() as s:
         notices = claim_notices(s, dashboard_notices(s, rt.cfg, month, now), now)
     return {"month": month, "sent": rt.deliver(notices)}
-
-
-def coaching_scan(rt: JobContext, now: datetime) -> dict[str, int]:
-    """Monday: reps whose stage penetration stayed low for weeks running, and their supervisors,
-    get the coaching card (once per spell; crm_core/services/coaching.py)."""
-    with rt.db.uow() as s:
-        notices = scan_coaching(s, rt.cfg, now)
-    return {"notices": len(notices), "sent": rt.deliver(notices)}
 
 
 def coaching_scan(rt: JobContext, now: datetime) -> dict[str, int]:

@@ -33,9 +33,9 @@ for command in (serve, worker_cmd, scheduler_cmd, config_group, db_group, sandbo
     cli.add_command(command)
 report_group.add_command(report_funnel_cmd)
 scheduler_cmd.add_command(run_job_cmd)
-cli.add_command(approval_group)        # approval flows / approval rollback FLOW --to N
 cli.add_command(import_group)          # replaces import_cmd: import FILE | import orders|touchpoints FILE
 report_group.add_command(report_clv_cmd)
+cli.add_command(approval_group)        # approval flows / approval rollback FLOW --to N
 
 
 def main() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from crm_core.config.approvals import approval_problems
-from crm_core.config.checkin import checkin_problems
-from crm_core.config.coaching import field_work_problems
-from crm_core.config.schema import AppConfig
 from crm_core.config.clv import clv_problems
+from crm_core.config.coaching import field_work_problems
+from crm_core.config.checkin import checkin_problems
+from crm_core.config.schema import AppConfig
 from crm_core.config.visibility import visibility_warnings
 from crm_core.config.vocabulary import CAPTURE_FIELDS, CHANNELS, GATE_ITEMS
 
@@ -53,11 +53,11 @@ def cross_reference_problems(data: dict[str, Any]) -> list[str]:
     problems += _dingtalk_card_problems(_dict(_dict(data, "platforms"), "dingtalk"))
     problems += _group_robot_problems(_dict(data, "platforms"), team_ids)
     problems += _voice_problems(_dict(data, "voice"))
-    problems += clv_problems(data.get("clv"), set(known))
-    problems += field_work_problems(data)
     problems += checkin_problems(data, set(known))
     problems += approval_problems(data.get("approvals"), set(known),
                                   {str(st.get("key")) for st in _list(_dict(data, "funnel"), "stages") if isinstance(st, dict)})
+    problems += clv_problems(data.get("clv"), set(known))
+    problems += field_work_problems(data)
     return problems
 
 

@@ -10,15 +10,12 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator,
                       model_validator)
 
-from crm_core.config.clv import Clv
-
 from crm_core.config.checkin import Checkin
+from crm_core.config.reports import Reports
 
 from crm_core.config.approvals import Approvals
-
 from crm_core.config.visibility import Visibility
-
-from crm_core.config.reports import Reports
+from crm_core.config.clv import Clv
 from crm_core.config.coaching import Coaching, StageEntry, VisitNotes
 
 
@@ -563,12 +560,12 @@ class AppConfig(Strict):
     products: list[str] = Field(default_factory=list)
     calendar: Calendar = Calendar()
     logging: LoggingSection = LoggingSection()
+    reports: Reports = Reports()                     # 报表图片 (crm_core/config/reports.py)
+    visibility: Visibility = Visibility()           # 查看权限 (crm_core/config/visibility.py)
+    checkin: Checkin = Checkin()                      # 晨会打卡 / 《重点客户日志》 (crm_core/config/checkin.py)
+    approvals: Approvals = Approvals()               # 审批流程 (crm_core/config/approvals.py)
     clv: Clv = Clv()                                 # 客户终身价值与归因 (crm_core/config/clv.py)
     # 拜访纪要 / 进阶段必填动作 / 辅导推送 (crm_core/config/coaching.py)
     visit_notes: VisitNotes = VisitNotes()
     stage_entry: StageEntry = StageEntry()
     coaching: Coaching = Coaching()
-    checkin: Checkin = Checkin()                      # 晨会打卡 / 《重点客户日志》 (crm_core/config/checkin.py)
-    approvals: Approvals = Approvals()               # 审批流程 (crm_core/config/approvals.py)
-    visibility: Visibility = Visibility()           # 查看权限 (crm_core/config/visibility.py)
-    reports: Reports = Reports()                     # 报表图片 (crm_core/config/reports.py)

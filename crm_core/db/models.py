@@ -364,23 +364,6 @@ class FocusCheckin(Base):
     __table_args__ = (UniqueConstraint("rep_id", "day", name="uq_focus_checkins_rep_day"),)
 
 
-# ---- issue 18: per-user API tokens (crm_core/services/api_tokens.py) ---------------------------
-
-class ApiToken(Base):
-    """A person's API token: only its SHA-256 is kept (the token is shown once, at creation).
-    It acts as `rep_id` with that rep's configured roles, narrowed to `roles` when given."""
-    __tablename__ = "api_tokens"
-    id: Mapped[int] = mapped_column(ID, primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    rep_id: Mapped[str] = mapped_column(String(64), index=True)
-    name: Mapped[str | None] = mapped_column(String(100))
-    roles: Mapped[list[Any]] = mapped_column(default=list)          # empty: the rep's roles
-    created_by: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column()
-    revoked_at: Mapped[datetime | None] = mapped_column()
-
-
 # ---- approvals in chat (issue 17: 审批) -------------------------------------------------------
 class ApprovalFlowVersion(Base):
     """One version of an approval flow's definition (the config's `approvals.flows.<code>`, as
@@ -441,3 +424,20 @@ class ApprovalStep(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     once: Mapped[str | None] = mapped_column(String(80), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- issue 18: per-user API tokens (crm_core/services/api_tokens.py) ---------------------------
+
+class ApiToken(Base):
+    """A person's API token: only its SHA-256 is kept (the token is shown once, at creation).
+    It acts as `rep_id` with that rep's configured roles, narrowed to `roles` when given."""
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    rep_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    roles: Mapped[list[Any]] = mapped_column(default=list)          # empty: the rep's roles
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
