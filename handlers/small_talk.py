@@ -1,5 +1,5 @@
-"""Messages that are not about a customer: thanks, acknowledgements, greetings, a lone emoji
-or a bare lead number. They get a short friendly answer instead of the capture hint
+"""Messages that are not about a customer: thanks, acknowledgements, greetings, pleasantries
+(「今天天气不错」), a lone emoji or a bare lead number. They get a short friendly answer instead of the capture hint
 (`small_talk_reply`); `is_small_talk` lets the draft flow tell them apart from an answer."""
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ BYES = ("拜拜", "再见", "晚安", "bye", "886")
 TAILS = (*THANKS, *ACKS, "", "there", "all", "everyone", "bot", "大家", "老师")   # 「hello there」「好的谢谢」
 _TRIM = " \t\r\n。.!！~～,，?？…、呀啊哈呢吧哦噢啦"
 _LEAD_REF = re.compile(r"^#\s*(\d{1,9})$")
+# Pleasantries about the day (weather, meals, laughter, wishes): short, with no digit and no word
+# of the trade, so 「今天好热，客户没来」 stays content.
+_PLEASANTRY = re.compile(r"天气|下雨|下雪|好热|好冷|太热|太冷|降温|升温|出太阳|吃饭了|吃了吗|吃了没|"
+                         r"(?:周末|节日|新年|中秋|国庆|春节)快乐|周末愉快|哈{2,}|呵{2,}|嘿{2,}|好累|累死|困死|早点休息")
+_TRADE = re.compile(r"客户|公司|厂|报价|合同|预算|采购|方案|签|单|项目|拜访|跟进|需求|价格|产品|设备|样品|发货|"
+                    r"付款|回款|招标|投标|会议|见面|电话|[总经理]")
+PLEASANTRY_MAX = 12
 
 REPLIES = {
     "thanks": "不客气!有新的客户情况随时发给我。",
@@ -22,6 +29,7 @@ REPLIES = {
     "greeting": "你好!直接说客户情况我就能帮你建线索,也可以发语音;发送「帮助」查看全部用法。",
     "bye": "好的,回头见!",
     "emoji": "🙂 收到。要记客户的话,直接说客户情况就行;发送「帮助」查看用法。",
+    "chat": "哈哈,是呀 🙂 要记客户的话,直接说客户情况就行;发送「帮助」查看用法。",
 }
 
 
@@ -36,7 +44,8 @@ def _only_symbols(text: str) -> bool:
 
 
 def kind_of(text: str) -> str | None:
-    """thanks | ack | greeting | bye | emoji | lead_ref, or None for anything with content."""
+    """thanks | ack | greeting | bye | emoji | chat (a pleasantry) | lead_ref, or None for anything
+    with content."""
     raw = text.strip()
     if _LEAD_REF.match(raw):
         return "lead_ref"
@@ -47,6 +56,9 @@ def kind_of(text: str) -> str | None:
             return kind
     if _only_symbols(raw):
         return "emoji"
+    if (len(raw) <= PLEASANTRY_MAX and _PLEASANTRY.search(raw) and not _TRADE.search(raw)
+            and not any(ch.isdigit() for ch in raw)):
+        return "chat"
     return None
 
 

@@ -54,6 +54,19 @@ class PermanentError(OutboundError):
     """A request the platform will never accept (bad recipient, bad secret, bad payload)."""
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def image_part(data: bytes, filename: str, *, sizes: tuple[int, int], platform: str, api: str,
+               limit_text: str) -> tuple[str, bytes, str]:
+    """The multipart file of an image upload (name, bytes, PNG or JPEG content type), or a
+    PermanentError when its size is outside the platform's (min, max] bytes."""
+    low, high = sizes
+    if not low < len(data) <= high:
+        raise PermanentError(f"image of {len(data)} bytes ({limit_text})", platform=platform, api=api)
+    return filename, data, "image/png" if data[:8] == PNG_MAGIC else "image/jpeg"
+
+
 def new_session() -> requests.Session:
     """A pooled session; one per client so connections are reused across calls.
 

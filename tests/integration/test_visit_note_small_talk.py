@@ -19,7 +19,7 @@ def test_a_greeting_is_not_a_part(runtime) -> None:  # noqa: ANN001
     lead_id = make_lead(runtime)
     out = said(run(runtime, "zhang.wei", f"拜访纪要 #{lead_id} 沟通了报价,客户希望价格再降5%,下周一再约"))
     assert "我方承诺事项" in out
-    for hello in ("你好", "在吗", "早上好"):
+    for hello in ("你好", "在吗", "早上好", "今天天气不错"):
         again = said(run(runtime, "zhang.wei", hello))
         assert f"「{hello}」没有记进纪要" in again and "我方承诺事项" in again, again
     assert not notes(runtime, lead_id)

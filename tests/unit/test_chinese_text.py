@@ -117,9 +117,16 @@ def test_acknowledgements_and_greetings_get_a_short_chinese_answer(text: str) ->
 
 
 @pytest.mark.parametrize("text", ["杭州优品", "张总手机是13912345678", "预算改成200万", "好的客户要采购CT", "跟进 #6 已报价",
-                                  "Met Mr Wang from Acme"])
+                                  "Met Mr Wang from Acme", "今天好热,客户没来", "天气原因延期到15号",
+                                  "周末愉快地签了合同", "空调设备怕热"])
 def test_content_is_not_small_talk(text: str) -> None:
     assert small_talk_reply(text) is None and not is_small_talk(text)
+
+
+@pytest.mark.parametrize("text", ["今天天气不错", "今天天气不错!", "下雨了", "好热啊", "吃饭了吗", "哈哈哈哈",
+                                  "周末愉快~", "累死了"])
+def test_pleasantries_are_small_talk(text: str) -> None:
+    assert is_small_talk(text) and "客户情况" in (small_talk_reply(text) or "")
 
 
 def _ctx(text: str) -> Context:

@@ -20,7 +20,7 @@ from crm_core.config.schema import DingTalkConfig
 from crm_core.kv.base import KV
 
 from bot.outbound.http import (
-    ClientBase, PermanentError, RateLimited, TokenError, TransientError, detail,
+    ClientBase, PermanentError, RateLimited, TokenError, TransientError, detail, image_part,
 )
 from bot.outbound.tokens import TokenCache
 
@@ -201,15 +201,13 @@ class DingTalkClient(ClientBase):
         """POST {oapi}/media/upload?access_token&type=image (multipart, field "media") ->
         media_id ("@lA…"), which card template image variables and markdown take. Retried
         once with a fresh token on 40014 / 42001 / 88."""
-        if not 0 < len(data) <= IMAGE_LIMIT:
-            raise PermanentError(f"image of {len(data)} bytes (DingTalk takes up to 20 MB)",
-                                 platform=PLATFORM, api="media/upload")
-        ctype = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+        part = image_part(data, filename, sizes=(0, IMAGE_LIMIT), platform=PLATFORM, api="media/upload",
+                          limit_text="DingTalk takes up to 20 MB")
         for retried in (False, True):
             token = self.oapi_tokens.get()
             resp = self._send("POST", f"{self.oapi}/media/upload", "media/upload",
                               params={"access_token": token, "type": "image"},
-                              files={"media": (filename, data, ctype)})
+                              files={"media": part})
             answer = self._json(resp, "media/upload")
             code = _code(answer)
             if code in ("40014", "42001", "88") and not retried:

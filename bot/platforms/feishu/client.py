@@ -19,7 +19,7 @@ from crm_core.config.schema import FeishuConfig
 from crm_core.kv.base import KV
 
 from bot.outbound.http import (
-    ClientBase, PermanentError, RateLimited, TokenError, TransientError, detail, is_json,
+    ClientBase, PermanentError, RateLimited, TokenError, TransientError, detail, image_part, is_json,
     retry_after_of,
 )
 from bot.outbound.tokens import TokenCache
@@ -116,12 +116,10 @@ class FeishuClient(ClientBase):
 
     def upload_image(self, data: bytes, filename: str = "chart.png") -> str:
         """POST /open-apis/im/v1/images (multipart: image_type=message, image) -> image_key."""
-        if not 0 < len(data) <= IMAGE_LIMIT:
-            raise PermanentError(f"image of {len(data)} bytes (Feishu takes up to 10 MB)",
-                                 platform=PLATFORM, api="im/images")
-        ctype = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+        part = image_part(data, filename, sizes=(0, IMAGE_LIMIT), platform=PLATFORM, api="im/images",
+                          limit_text="Feishu takes up to 10 MB")
         got = self._call("POST", "/open-apis/im/v1/images", "im/images", form={"image_type": "message"},
-                         files={"image": (filename, data, ctype)})
+                         files={"image": part})
         key = str(got.get("image_key") or "")
         if not key:
             raise PermanentError("upload answered without image_key", platform=PLATFORM, api="im/images")

@@ -16,7 +16,7 @@ from crm_core.config.schema import WeComConfig
 from crm_core.kv.base import KV
 
 from bot.outbound.http import (
-    ClientBase, PermanentError, RateLimited, TokenError, TransientError, detail, is_json,
+    ClientBase, PermanentError, RateLimited, TokenError, TransientError, detail, image_part, is_json,
 )
 from bot.outbound.tokens import TokenCache
 
@@ -124,12 +124,10 @@ class WeComClient(ClientBase):
     def upload_image(self, data: bytes, filename: str = "chart.png") -> str:
         """POST /cgi-bin/media/upload?type=image (multipart, field "media") -> media_id, valid
         3 days and shared by the corp's apps."""
-        if not 5 < len(data) <= IMAGE_LIMIT:
-            raise PermanentError(f"image of {len(data)} bytes (WeCom takes 6 B – 10 MB)",
-                                 platform=PLATFORM, api="media/upload")
-        ctype = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+        part = image_part(data, filename, sizes=(5, IMAGE_LIMIT), platform=PLATFORM, api="media/upload",
+                          limit_text="WeCom takes 6 B – 10 MB")
         data_ = self._call("POST", "/cgi-bin/media/upload", "media/upload", params={"type": "image"},
-                           files={"media": (filename, data, ctype)})
+                           files={"media": part})
         media_id = str(data_.get("media_id") or "")
         if not media_id:
             raise PermanentError("upload answered without media_id", platform=PLATFORM, api="media/upload")
