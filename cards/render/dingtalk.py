@@ -17,6 +17,7 @@ as the callback parameter `token`, so a tap arrives as
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from cards.model import (
@@ -33,6 +34,14 @@ MAX_CARD_DATA_BYTES = 15_000
 LIMITS = {"title": 200, "summary": 60, "subtitle": 300, "label": 60, "value": 600, "text": 6000,
           "footer": 300, "result": 600, "button": 60}
 BUTTON_COLOR = {"primary": "blue", "default": "gray", "danger": "red"}
+_MASK_STARS = re.compile(r"(?<=\d)\*+(?=\d)")
+
+
+def md_safe(text: str) -> str:
+    """Text for DingTalk markdown, shown as written: the stars of a masked phone (138****5678)
+    would be read as an empty bold and vanish. DingTalk documents no escape, so they become
+    full-width stars (138＊＊＊＊5678), which no markdown reads."""
+    return _MASK_STARS.sub(lambda m: "＊" * len(m.group(0)), text)
 
 # The template contract: every variable the renderer fills (name → type and meaning). A test
 # checks it against config/dingtalk-card-template.json, which the admin builds the template from.
@@ -146,7 +155,7 @@ def _params(card: Card, scale: float) -> dict[str, str]:
         "tag": card.level.label if card.level is not Level.INFO else "",
         "subtitle": clip_at_boundary(card.subtitle or "", cap("subtitle")),
         "fields": fields,
-        "markdown": clip_at_boundary(card.text or "", cap("text")),      # never mid-word
+        "markdown": clip_at_boundary(md_safe(card.text or ""), cap("text")),      # never mid-word
         "footer": clip_at_boundary(card.footer or "", cap("footer")),
         "result": clip_at_boundary(card.result or "", cap("result")) if card.is_resolved else "",
         "resolved": "true" if card.is_resolved else "false",

@@ -1,7 +1,7 @@
 """Reads what crm-bot sent through the sandbox the way a rep would and lists what a rep must
 never see: English (unless they wrote English themselves), raw config keys, half-width
-punctuation inside Chinese sentences, and masked phones that Feishu markdown would eat
-(138****5678 shows as 1385678). tests/e2e/conftest.py runs it over every e2e conversation."""
+punctuation inside Chinese sentences, and masked phones that Feishu or DingTalk markdown would
+eat (138****5678 shows as 1385678). tests/e2e/conftest.py runs it over every e2e conversation."""
 from __future__ import annotations
 
 import json
@@ -85,8 +85,8 @@ def _text_of(call: SentCall) -> str:
 def scan_call(call: SentCall, words: set[str], vocab: set[str], english_ok: bool) -> list[Finding]:
     found = scan_text(_text_of(call), call.platform, call.recipient, words, vocab, english_ok,
                       raw=strings_of(call.body))      # as the platform gets them, not the transcript's "label: value"
-    if call.platform == "feishu":
-        for md in markdown_of(call.body):
+    if call.platform in ("feishu", "dingtalk"):
+        for md in (markdown_of if call.platform == "feishu" else dingtalk_markdown_of)(call.body):
             for m in _MASKED_PHONE_MD.finditer(md):
                 found.append(Finding("phone_markdown", call.platform, call.recipient, m.group(0),
                                      md[max(0, m.start() - 20): m.end() + 20]))
@@ -133,6 +133,36 @@ def markdown_of(node: Any) -> list[str]:
         return []
     own = [str(node.get("content") or node.get("text") or "")] if node.get("tag") in ("markdown", "lark_md", "md") else []
     return own + [t for v in node.values() for t in markdown_of(v)]
+
+
+def dingtalk_markdown_of(node: Any) -> list[str]:
+    """The markdown a DingTalk body carries: sampleMarkdown's msgParam text, a webhook's
+    markdown.text, a card's `markdown` parameter."""
+    if isinstance(node, str) and node[:1] in "{[":
+        try:
+            return dingtalk_markdown_of(json.loads(node))
+        except ValueError:
+            return []
+    if isinstance(node, list):
+        return [t for v in node for t in dingtalk_markdown_of(v)]
+    if not isinstance(node, dict):
+        return []
+    own: list[str] = []
+    if isinstance(node.get("markdown"), str):                     # card parameters
+        own.append(node["markdown"])
+    if isinstance(node.get("markdown"), dict):                    # webhook {"msgtype": "markdown", ...}
+        own.append(str(node["markdown"].get("text") or ""))
+    if node.get("msgKey") == "sampleMarkdown":
+        own.append(str(_json_obj(node.get("msgParam")).get("text") or ""))
+    return own + [t for k, v in node.items() if k != "msgParam" for t in dingtalk_markdown_of(v)]
+
+
+def _json_obj(raw: Any) -> dict[str, Any]:
+    try:
+        got = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return {}
+    return got if isinstance(got, dict) else {}
 
 
 def strings_of(node: Any) -> list[str]:

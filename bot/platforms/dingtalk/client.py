@@ -15,7 +15,7 @@ from urllib.parse import quote_plus, urlparse
 
 from bot.platforms.dingtalk.signing import custom_robot_sign
 from cards.model import Card, clip_bytes, instance_id
-from cards.render.dingtalk import render_dingtalk, render_dingtalk_update
+from cards.render.dingtalk import md_safe, render_dingtalk, render_dingtalk_update
 from crm_core.config.schema import DingTalkConfig
 from crm_core.kv.base import KV
 
@@ -120,7 +120,7 @@ class DingTalkClient(ClientBase):
     def send_markdown(self, user_ids: str | list[str], text: str, title: str = "") -> dict[str, Any]:
         """POST /v1.0/robot/oToMessages/batchSend (msgKey sampleMarkdown)."""
         return self._batch_send(_as_list(user_ids), "sampleMarkdown",
-                                {"title": title or _title_of(text), "text": clip_bytes(text, TEXT_LIMIT)})
+                                {"title": title or _title_of(text), "text": clip_bytes(md_safe(text), TEXT_LIMIT)})
 
     def send_group(self, open_conversation_id: str, text: str, markdown: bool = False) -> dict[str, Any]:
         """POST /v1.0/robot/groupMessages/send (robot in a group chat)."""
@@ -299,12 +299,12 @@ def _title_of(text: str) -> str:
 
 def _msg(text: str, markdown: bool) -> tuple[str, dict[str, Any]]:
     if markdown:
-        return "sampleMarkdown", {"title": _title_of(text), "text": clip_bytes(text, TEXT_LIMIT)}
+        return "sampleMarkdown", {"title": _title_of(text), "text": clip_bytes(md_safe(text), TEXT_LIMIT)}
     return "sampleText", {"content": clip_bytes(text, TEXT_LIMIT)}
 
 
 def _webhook_body(text: str, markdown: bool) -> dict[str, Any]:
     if markdown:
         return {"msgtype": "markdown", "markdown": {"title": _title_of(text),
-                                                    "text": clip_bytes(text, TEXT_LIMIT)}}
+                                                    "text": clip_bytes(md_safe(text), TEXT_LIMIT)}}
     return {"msgtype": "text", "text": {"content": clip_bytes(text, TEXT_LIMIT)}}
