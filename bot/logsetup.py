@@ -155,7 +155,7 @@ def _first_words(text: str) -> str:
     return re.sub(r"\d+", "N", text.split(":")[0])[:80]
 
 
-_state: dict[str, Any] = {"verbose": False}
+_state: dict[str, Any] = {"verbose": False, "daemon": False, "level": "info"}
 REDACTOR = Redactor()          # the `crm-bot` handler's; apply_config gives it the config's secrets
 
 
@@ -183,9 +183,15 @@ def install(verbose: bool = False) -> None:
 
 
 def for_daemon() -> None:
-    """serve / worker / scheduler / sandbox: what they do is worth an INFO line."""
-    if our_handler() is not None and not _state["verbose"]:
-        logging.getLogger().setLevel(logging.INFO)
+    """serve / worker / scheduler / sandbox: what they do is worth an INFO line (or the config's
+    `logging.level`, applied when the config is read)."""
+    _state["daemon"] = True
+    _daemon_level()
+
+
+def _daemon_level() -> None:
+    if our_handler() is not None and _state["daemon"] and not _state["verbose"]:
+        logging.getLogger().setLevel(getattr(logging, str(_state["level"]).upper()))
 
 
 def config_secrets(model: BaseModel) -> list[str]:
@@ -208,13 +214,15 @@ def config_secrets(model: BaseModel) -> list[str]:
     return found
 
 
-def apply_config(fmt: str, secrets: Iterable[str]) -> None:
-    """The config's choices: the format (text | json) and the secrets never to print."""
+def apply_config(fmt: str, secrets: Iterable[str], level: str = "info") -> None:
+    """The config's choices: the format (text | json), a daemon's level and the secrets never to print."""
     handler = our_handler()
     if handler is None:
         return
     REDACTOR.set_secrets(secrets)
     handler.setFormatter(JsonFormatter(REDACTOR) if fmt == "json" else TextFormatter(REDACTOR))
+    _state["level"] = level
+    _daemon_level()
 
 
 def attach(handler: logging.Handler, fmt: str = "json", secrets: Iterable[str] = ()) -> logging.Handler:

@@ -20,7 +20,7 @@ def load_or_exit(path: str | None) -> AppConfig:
         for p in err.problems:
             click.echo(f"  {p}", err=True)
         raise SystemExit(1) from None
-    apply_config(cfg.logging.format, config_secrets(cfg))   # log format; its secrets are never logged
+    apply_config(cfg.logging.format, config_secrets(cfg), cfg.logging.level)   # format, level; secrets never logged
     return cfg
 
 

@@ -541,6 +541,10 @@ class LoggingSection(Strict):
     # message, platform and ids) for a log collector. Phones are masked and secrets never
     # written in either.
     format: Literal["text", "json"] = "text"
+    # How much `serve`, `worker` and `scheduler` write: info (the default) also writes a line per
+    # start, job run and reconnect; warning only what needs a look; debug everything (noisy).
+    # Read at start-up. `-v` on the command line means debug for that run.
+    level: Literal["debug", "info", "warning", "error"] = "info"
 
 
 class AppConfig(Strict):

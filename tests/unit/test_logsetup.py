@@ -148,3 +148,27 @@ def test_the_work_in_hand_names_itself_in_every_line(logged) -> None:  # noqa: A
     assert (first["platform"], first["event_id"]) == ("wecom", "ev-9") and "rep" not in first
     assert (inner["platform"], inner["event_id"], inner["outbound_id"]) == ("feishu", "ev-9", 42)
     assert "platform" not in after and "event_id" not in after
+
+
+@pytest.mark.parametrize(("level", "daemon", "shown"), [
+    ("info", True, {"INFO", "WARNING"}), ("warning", True, {"WARNING"}), ("debug", True, {"DEBUG", "INFO", "WARNING"}),
+    ("info", False, {"WARNING"}),               # a quiet command stays quiet whatever the config says
+])
+def test_logging_level_from_the_config(level: str, daemon: bool, shown: set[str]) -> None:
+    """`logging.level` sets what serve / worker / scheduler write, whether the config is read
+    after the daemon mode (as `serve` does) or before."""
+    code = f"""
+import logging
+from bot.logsetup import install, for_daemon, apply_config
+install(False)
+if {daemon}:
+    for_daemon()
+apply_config("text", [], {level!r})
+log = logging.getLogger("crm_bot.test")
+log.debug("d-line"); log.info("i-line"); log.warning("w-line")
+"""
+    import subprocess
+    import sys
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stderr
+    got = {name for name, word in (("DEBUG", "d-line"), ("INFO", "i-line"), ("WARNING", "w-line")) if word in err}
+    assert got == shown, err
