@@ -1,5 +1,6 @@
 """`GET /api/v1/audit`: the audit trail over the integration API, with the filters of
-`crm-bot audit` (lead, customer, rep, since, until, limit); same bearer token and policy check
+`crm-bot audit` (lead, customer, rep, since, until, limit) and `offset` for the next page
+(newest first: `offset=100` skips the 100 newest; the answer's `next_offset` is the next page's); same bearer token and policy check
 (Action.API_READ) as the rest of /api/v1. A bad parameter is a 400 naming it; unknown ones too."""
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from crm_core.authz import Action
 from crm_core.services.audit_trail import MAX_LIMIT, AuditQuery, audit_entries, parse_time, rep_id
 
 audit_api = Blueprint("audit_api", __name__, url_prefix="/api/v1")
-PARAMS = ("lead", "customer", "rep", "since", "until", "limit")
+PARAMS = ("lead", "customer", "rep", "since", "until", "limit", "offset")
 
 
 class BadParam(ValueError):
@@ -53,9 +54,12 @@ def _query() -> AuditQuery:
     except ValueError as err:
         raise BadParam("rep", str(err)) from None
     lead, customer = _positive("lead"), _positive("customer")
+    raw_offset = request.args.get("offset", "0")
+    if not raw_offset.isascii() or not raw_offset.isdigit():
+        raise BadParam("offset", "must be a whole number, 0 or more")
     try:
         return AuditQuery(lead_id=lead, customer_id=customer, rep=who,
-                          since=times["since"], until=times["until"], limit=limit)
+                          since=times["since"], until=times["until"], limit=limit, offset=int(raw_offset))
     except ValueError as err:
         raise BadParam("since", str(err)) from None
 
@@ -63,7 +67,7 @@ def _query() -> AuditQuery:
 @audit_api.get("/audit")
 @require(Action.API_READ)
 def audit_list() -> Response | WithStatus:
-    """?lead=12 &customer=3 &rep=zhang.wei &since=2026-12-01 &until=2026-12-02 &limit=100"""
+    """?lead=12 &customer=3 &rep=zhang.wei &since=2026-12-01 &until=2026-12-02 &limit=100 &offset=0"""
     try:
         query = _query()
     except BadParam as err:
@@ -71,4 +75,7 @@ def audit_list() -> Response | WithStatus:
     rt = current_runtime()
     with rt.db.uow() as s:
         entries = audit_entries(s, query)
-    return jsonify({"count": len(entries), "limit": query.limit, "entries": [e.as_dict() for e in entries]})
+    full = len(entries) == query.limit
+    return jsonify({"count": len(entries), "limit": query.limit, "offset": query.offset,
+                    "next_offset": query.offset + query.limit if full else None,
+                    "entries": [e.as_dict() for e in entries]})

@@ -51,17 +51,21 @@ SYSTEM_ACTORS = {"system": "系统", "api": "接口", "cli": "命令行", "sched
 
 @dataclass(frozen=True)
 class AuditQuery:
-    """What to read: any combination of filters (all must hold), newest `limit` entries."""
+    """What to read: any combination of filters (all must hold), newest `limit` entries after
+    skipping the `offset` newest (the next page of an earlier answer)."""
     lead_id: int | None = None
     customer_id: int | None = None
     rep: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 100
+    offset: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
             raise ValueError(f"limit must be 1..{MAX_LIMIT}")
+        if self.offset < 0:
+            raise ValueError("offset must be 0 or more")
         if self.since is not None and self.until is not None and self.since >= self.until:
             raise ValueError("since must be before until")
         for name in ("since", "until"):
@@ -127,7 +131,8 @@ def audit_entries(session: Session, q: AuditQuery) -> list[AuditEntry]:
     if where is None:
         return []
     rows = session.scalars(select(AuditLog).where(*where)
-                           .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(q.limit)).all()
+                           .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+                           .offset(q.offset).limit(q.limit)).all()
     return [AuditEntry(r.id, r.created_at, r.actor, r.platform, r.action, r.target_type, r.target_id,
                        dict(r.detail or {})) for r in reversed(rows)]
 

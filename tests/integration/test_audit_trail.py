@@ -135,7 +135,14 @@ def test_api_filters_and_refusals(runtime, clock) -> None:  # noqa: ANN001
     body = client.get("/api/v1/audit", query_string={"customer": customer_id, "since": since}, headers=TOKEN).get_json()
     assert [e["action"] for e in body["entries"]] == STORY[3:]
     assert client.get("/api/v1/audit?rep=wang.fang&limit=1", headers=TOKEN).get_json()["count"] == 1
-    for query, param in (("lead=abc", "lead"), ("lead=-1", "lead"), ("limit=501", "limit"), ("limit=0", "limit"),
+    pages, offset = [], 0                              # paging: newest first, each page read forward
+    while offset is not None:
+        page = client.get(f"/api/v1/audit?lead={lead_id}&limit=4&offset={offset}", headers=TOKEN).get_json()
+        pages.append([e["action"] for e in page["entries"]])
+        offset = page["next_offset"]
+    assert pages == [STORY[2:], STORY[:2]]
+    assert client.get(f"/api/v1/audit?lead={lead_id}&offset=6", headers=TOKEN).get_json()["entries"] == []
+    for query, param in (("offset=-1", "offset"), ("offset=x", "offset"), ("lead=abc", "lead"), ("lead=-1", "lead"), ("limit=501", "limit"), ("limit=0", "limit"),
                          ("rep=nobody", "rep"), ("since=tomorrow", "since"), ("until=2026-13-01", "until"),
                          ("colour=red", "colour"), ("lead=1&lead=2", "lead"),
                          ("since=2026-12-02&until=2026-12-01", "since")):
