@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,41 +120,36 @@ def scan_text(text: str, platform: str, recipient: str, words: set[str], vocab: 
     return found
 
 
-def markdown_of(node: Any) -> list[str]:
-    """The markdown a Feishu body carries (card markdown / lark_md elements, post md)."""
+def _collect(node: Any, own: Callable[[dict[str, Any]], list[str]], skip: str = "") -> list[str]:
+    """`own(d)` of every dict in a request body, JSON inside strings opened (but not under `skip`)."""
     if isinstance(node, str) and node[:1] in "{[":
         try:
-            return markdown_of(json.loads(node))
+            return _collect(json.loads(node), own, skip)
         except ValueError:
             return []
     if isinstance(node, list):
-        return [t for v in node for t in markdown_of(v)]
+        return [t for v in node for t in _collect(v, own, skip)]
     if not isinstance(node, dict):
         return []
-    own = [str(node.get("content") or node.get("text") or "")] if node.get("tag") in ("markdown", "lark_md", "md") else []
-    return own + [t for v in node.values() for t in markdown_of(v)]
+    return own(node) + [t for k, v in node.items() if k != skip for t in _collect(v, own, skip)]
+
+
+def markdown_of(node: Any) -> list[str]:
+    """The markdown a Feishu body carries (card markdown / lark_md elements, post md)."""
+    return _collect(node, lambda d: [str(d.get("content") or d.get("text") or "")]
+                    if d.get("tag") in ("markdown", "lark_md", "md") else [])
 
 
 def dingtalk_markdown_of(node: Any) -> list[str]:
     """The markdown a DingTalk body carries: sampleMarkdown's msgParam text, a webhook's
     markdown.text, a card's `markdown` parameter."""
-    if isinstance(node, str) and node[:1] in "{[":
-        try:
-            return dingtalk_markdown_of(json.loads(node))
-        except ValueError:
-            return []
-    if isinstance(node, list):
-        return [t for v in node for t in dingtalk_markdown_of(v)]
-    if not isinstance(node, dict):
-        return []
-    own: list[str] = []
-    if isinstance(node.get("markdown"), str):                     # card parameters
-        own.append(node["markdown"])
-    if isinstance(node.get("markdown"), dict):                    # webhook {"msgtype": "markdown", ...}
-        own.append(str(node["markdown"].get("text") or ""))
-    if node.get("msgKey") == "sampleMarkdown":
-        own.append(str(_json_obj(node.get("msgParam")).get("text") or ""))
-    return own + [t for k, v in node.items() if k != "msgParam" for t in dingtalk_markdown_of(v)]
+    def own(d: dict[str, Any]) -> list[str]:
+        md = d.get("markdown")
+        found = [md] if isinstance(md, str) else [str(md.get("text") or "")] if isinstance(md, dict) else []
+        if d.get("msgKey") == "sampleMarkdown":
+            found.append(str(_json_obj(d.get("msgParam")).get("text") or ""))
+        return found
+    return _collect(node, own, skip="msgParam")
 
 
 def _json_obj(raw: Any) -> dict[str, Any]:
