@@ -81,6 +81,7 @@ class Action(StrEnum):
     CHECK_IN = "checkin.pick"                   # 晨会打卡: pick / submit one's own 主攻商机
     FORWARD_REPORT = "report.forward"           # 日报 → 转发给主管 (one's own report)
     API_USE = "api.use"                         # /api/v1 leads & customers, as the token's person sees them
+    EXPORT = "data.export"                      # crm-bot export / GET /api/v1/export/*.csv: every row one sees
     API_READ = "api.read"
     API_WRITE = "api.write"
 
@@ -97,7 +98,7 @@ LABELS: dict[Action, str] = {
     Action.SUBMIT_APPROVAL: "提交审批", Action.DECIDE_APPROVAL: "审批", Action.COMMENT_APPROVAL: "填写审批意见",
     Action.WITHDRAW_APPROVAL: "撤回审批", Action.MANAGE_APPROVAL_FLOWS: "管理审批流程",
     Action.SET_AVAILABILITY: "设置同事的在岗状态", Action.API_READ: "读取数据", Action.API_WRITE: "写入数据",
-    Action.VIEW_AUDIT: "查看操作记录", Action.API_USE: "通过接口查看和录入",
+    Action.VIEW_AUDIT: "查看操作记录", Action.API_USE: "通过接口查看和录入", Action.EXPORT: "导出数据",
     Action.COMPLETE_TASK: "完成待办", Action.POSTPONE_TASK: "延期待办", Action.JOIN_CUSTOMER: "并入已有客户",
     Action.ACCEPT_HANDOVER: "接收交接",
     Action.CHECK_IN: "晨会打卡", Action.FORWARD_REPORT: "转发日报",
@@ -264,6 +265,14 @@ def _admin_only(cfg: AppConfig, who: Principal, target: Any, action: Action) -> 
 def _api_use(cfg: AppConfig, who: Principal, target: Any, action: Action) -> Decision:
     """The API's leads and customers: the admin token, or a person through their own token
     (what they see is theirs: crm_core/visibility.py)."""
+    if is_admin(who) or who.kind == "rep":
+        return ALLOW
+    return deny(f"抱歉,{LABELS[action]}需要管理员权限或个人令牌。")
+
+
+def _exports(cfg: AppConfig, who: Principal, target: Any, action: Action) -> Decision:
+    """An export (crm_core/services/export.py): the admin token, or a person exporting what they
+    see (their rows and fields: crm_core/visibility.py), like the API. Narrow exports here."""
     if is_admin(who) or who.kind == "rep":
         return ALLOW
     return deny(f"抱歉,{LABELS[action]}需要管理员权限或个人令牌。")
@@ -437,6 +446,7 @@ RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.REVIEW_ALL_DUPLICATES: (_review_all, None),
     Action.SET_AVAILABILITY: (_supervises_rep, (RepFacts,)),
     Action.API_USE: (_api_use, None),                   # rights and visibility apply per row
+    Action.EXPORT: (_exports, None),                    # the rows and fields one sees (visibility)
     Action.API_READ: (_admin_only, None),
     Action.API_WRITE: (_admin_only, None),
     Action.COMPLETE_TASK: (_works_task, (TaskFacts,)),

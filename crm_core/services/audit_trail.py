@@ -30,6 +30,7 @@ ACTION_LABELS: dict[str, str] = {
     "reminder.unmute": "取消静音", "lead.edit": "修改线索", "task.complete": "完成待办", "task.postpone": "待办延期",
     "rep.availability": "设置在岗状态", "customer.join": "新联系人并入已有客户",
     "token.create": "创建接口令牌", "token.revoke": "作废接口令牌", "customer.fields": "修改客户敏感字段",
+    "export.customers": "导出客户", "export.leads": "导出线索",
 }
 ACTION_LABELS.update({      # approvals (issue 17)
     "approval.submit": "提交审批", "approval.approve": "审批同意", "approval.reject": "审批驳回",
@@ -39,12 +40,13 @@ ACTION_LABELS.update({      # approvals (issue 17)
 })
 TARGET_LABELS = {"lead": "线索", "customer": "客户", "rep": "销售", "dedup_review": "重复审核",
                  "merge": "合并记录", "import": "导入批次", "customers": "客户", "task": "待办",
-                 "approval": "审批", "approval_flow": "审批流程"}
+                 "approval": "审批", "approval_flow": "审批流程", "leads": "线索"}
 PLATFORM_LABELS = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书", "api": "接口", "cli": "命令行"}
 DETAIL_SHOWN = ("reason", "note", "text", "file", "count")
 # an edited lead field → the visibility field its values fall under (crm_core/visibility.py)
 EDIT_FIELDS = {"budget_cny": "budget", "phone": "phone", "objection_category": "pain_points",
                "pain_points": "pain_points"}
+EXPORT_FORMATS = {"csv": "CSV", "xlsx": "Excel"}
 FUSE_STEPS = {1: "已提醒负责人", 2: "已通知主管", 3: "已把诊断发给主管"}
 SYSTEM_ACTORS = {"system": "系统", "api": "接口", "cli": "命令行", "scheduler": "定时任务"}
 
@@ -223,6 +225,10 @@ def summary(cfg: AppConfig, entry: AuditEntry, viewer: Viewer | None = None) -> 
         if a in ("approval.flow_version", "approval.flow_rollback"):
             parts = [f"第{d.get('version') or d.get('to')}版"]
         return ",".join(p for p in parts if p)
+    if a.startswith("export."):
+        done = "" if d.get("complete", True) else ",未写完"
+        return (f"按{person(cfg, d.get('rep'))}的查看范围导出 {d.get('rows', 0)} 行"
+                f"({EXPORT_FORMATS.get(str(d.get('format')), '文件')}{done})")
     if a == "import.file":
         return f"{d.get('file')}:{d.get('rows')} 行,新建 {d.get('created')}"
     # anything else: the values people can read, never the detail's key names
