@@ -9,6 +9,7 @@ from bot.cli.audit import audit_cmd
 from bot.cli.clv import import_group, report_clv_cmd
 from bot.cli.jobs import run_job_cmd
 from bot.cli.data import dedup_group, import_cmd, merge_group, report_group
+from bot.cli.export import export_cmd
 from bot.cli.run import serve, worker_cmd, scheduler_cmd
 from bot.cli.outbox import outbox_group
 from bot.cli.queue import queue_group
@@ -36,6 +37,7 @@ scheduler_cmd.add_command(run_job_cmd)
 cli.add_command(import_group)          # replaces import_cmd: import FILE | import orders|touchpoints FILE
 report_group.add_command(report_clv_cmd)
 cli.add_command(approval_group)        # approval flows / approval rollback FLOW --to N
+cli.add_command(export_cmd)            # export customers|leads --as REP
 
 
 def main() -> None:
