@@ -13,6 +13,7 @@ from bot.web.audit_api import audit_api
 from bot.web.clv_api import clv_api
 from bot.web.callbacks import callbacks
 from bot.web.context import attach_runtime
+from bot.web.export_api import export_api
 from bot.web.health import health
 from bot.web.lead_api import lead_api
 from bot.web.approval_api import approval_api
@@ -42,6 +43,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(approval_api)
     app.register_blueprint(audit_api)
     app.register_blueprint(clv_api)
+    app.register_blueprint(export_api)
     app.register_blueprint(callbacks)
     _register_errors(app)
     log_rejections(app)
