@@ -6,7 +6,7 @@ notes), the supervisor digest (red customers' owner), the handover card (budgets
 (the amount to every approver, the follow-ups by their notes level), the CLV dashboard card, 我的审批 and GET /api/v1/approvals (amounts:
 in full to the approver who decides, as the reader's role allows in the submitter's list), 查记录
 (edited budgets). Then a finance token on every GET /api/v1 endpoint (amounts, never pain points
-nor notes) and a departed rep's token refused on every one. On SQLite and PostgreSQL."""
+nor notes; the CSV exports included) and a departed rep's token refused on every one. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import itertools
@@ -345,22 +345,28 @@ def _endpoints(app, world: dict[str, int]) -> list[str]:  # noqa: ANN001
     return sorted(out)
 
 
+def _body(res) -> str:  # noqa: ANN001
+    """What an endpoint answered: its JSON, or its text (the CSV exports)."""
+    return json.dumps(res.get_json(), ensure_ascii=False) if res.is_json else res.get_data(as_text=True)
+
+
 def test_finance_token_on_every_endpoint(runtime, world) -> None:  # noqa: ANN001
     _submitted(runtime, world)
     app = create_app(runtime)
     client, auth = app.test_client(), token_for(runtime, "sun.li")
     paths = _endpoints(app, world)
-    assert {"/api/v1/leads", "/api/v1/approvals", "/api/v1/clv"} <= set(paths), paths
+    assert {"/api/v1/leads", "/api/v1/approvals", "/api/v1/clv", "/api/v1/export/leads.csv"} <= set(paths), paths
     seen_amount = []
     for path in paths:
         res = client.get(path, headers=auth)
         assert res.status_code in (200, 403), (path, res.status_code, res.get_data(as_text=True)[:300])
-        body = json.dumps(res.get_json(), ensure_ascii=False)
+        body = _body(res)
         assert PAIN not in body and NOTE not in body, (path, body[:500])
         if res.status_code == 200 and ("500000" in body or "50万" in body):
             seen_amount.append(path)
     # amounts in full where an endpoint carries them for this row
-    assert {f"/api/v1/leads/{world['lead']}", "/api/v1/leads"} <= set(seen_amount), seen_amount
+    assert {f"/api/v1/leads/{world['lead']}", "/api/v1/leads", "/api/v1/export/customers.csv",
+            "/api/v1/export/leads.csv"} <= set(seen_amount), seen_amount
     lead = client.get(f"/api/v1/leads/{world['lead']}", headers=auth).get_json()
     assert lead["budget_cny"] == BUDGET and "pain_points" not in lead
     # the CLV endpoints are the admin token's (Action.API_READ): a personal token is refused
@@ -377,7 +383,7 @@ def test_departed_reps_token_is_refused_everywhere(runtime, world) -> None:  # n
     for path in _endpoints(app, world):
         res = client.get(path, headers=auth)
         assert res.status_code in (401, 403), (path, res.status_code)
-        body = json.dumps(res.get_json(), ensure_ascii=False)
+        body = _body(res)
         assert "杭州优品" not in body and "500000" not in body, (path, body[:300])
 
 
