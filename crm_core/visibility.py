@@ -5,9 +5,9 @@ visible` means "in full where the policy allows, masked elsewhere").
 
 Every output path asks the same `Viewer`: the chat replies and cards (through the read models
 in crm_core/services/lead_view.py, customer_list.py, queries.py), the digests and reports
-(crm_core/services/digest.py, the API's funnel report) and the API (crm_core/services/queries.py
-`lead_view` / `customer_view`). A person with several roles gets the widest level of each field
-and the union of the scopes."""
+(crm_core/services/digest.py, the API's funnel report), the API (crm_core/services/queries.py
+`lead_view` / `customer_view`) and the exports (crm_core/services/export.py). A person with
+several roles gets the widest level of each field and the union of the scopes."""
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -209,7 +209,7 @@ def test_injection_through_the_export(runtime, world, tmp_path: Path) -> None:  
     run = export(runtime.db, "customers", viewer, actor="test", platform="cli", fmt="xlsx", clock=runtime.clock)
     write_xlsx(tmp_path / "x.xlsx", "客户", run.header, run.rows)
     ws = load_workbook(tmp_path / "x.xlsx").active
-    cells = {c.value: c for row_ in ws.iter_rows() for c in row_}
+    cells = {c.value: c for line in ws.iter_rows() for c in line}
     assert cells[evil].data_type == "s" and cells[evil].quotePrefix
     assert cells["+447911123456"].data_type == "s"
     assert cells[500000].data_type == "n"
@@ -259,6 +259,9 @@ def test_cli_exports_as_the_rep(runtime, world, tmp_path: Path) -> None:  # noqa
     assert not list(tmp_path.glob("*.part"))
     assert audits(runtime) == [("cli", "export.customers", "cli",
                                 {"rep": "zhang.wei", "rows": 2, "format": "csv", "complete": True})]
+    trail = CliRunner().invoke(cli, ["audit", "--rep", "zhang.wei"], obj=runtime)
+    line = next(x for x in trail.output.splitlines() if "导出客户" in x)
+    assert "命令行" in line and "按张伟的查看范围导出 2 行（CSV）" in line, trail.output
 
 
 def test_cli_xlsx_by_name_and_suffix(runtime, world, tmp_path: Path) -> None:  # noqa: ANN001
@@ -363,3 +366,24 @@ def test_api_client_leaving_half_way_is_audited_as_unfinished(runtime, world, mo
     res.close()
     [(_, _, _, detail)] = audits(runtime)
     assert detail["complete"] is False and detail["rows"] < 3, detail
+
+
+# ---- the policy: Action.EXPORT -----------------------------------------------------------------
+def test_the_policy_decides_who_exports(cfg) -> None:  # noqa: ANN001
+    from crm_core.authz import API_TOKEN, Action, decide
+    rep = Principal.of(cfg.org.rep("li.na"))
+    integration = Principal("integration", "集成", frozenset({"rep"}), kind="api")
+    assert decide(cfg, rep, Action.EXPORT) and decide(cfg, API_TOKEN, Action.EXPORT)
+    assert not decide(cfg, Principal(rep.id, rep.name, rep.roles, "departed"), Action.EXPORT)
+    refused = decide(cfg, integration, Action.EXPORT)
+    assert not refused and "导出数据需要管理员权限" in refused.reason
+
+
+def test_api_shared_token_for_a_non_admin_principal_is_refused(runtime, world, monkeypatch) -> None:  # noqa: ANN001
+    import importlib
+    api_module = importlib.import_module("bot.web.api")     # (bot.web's `api` is the blueprint)
+    monkeypatch.setattr(api_module, "API_TOKEN", Principal("integration", "集成", frozenset({"rep"}), kind="api"))
+    admin = runtime.cfg.app.api_tokens[0].get_secret_value()
+    res = create_app(runtime).test_client().get("/api/v1/export/leads.csv", headers={"Authorization": f"Bearer {admin}"})
+    assert res.status_code == 403 and "需要管理员权限" in res.get_json()["message"], res.get_json()
+    assert audits(runtime) == []
