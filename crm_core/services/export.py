@@ -187,7 +187,8 @@ def _lead_page(s: Session, viewer: Viewer, after: int, size: int, now: datetime)
 
 # ---- the stream -----------------------------------------------------------------------------------
 
-def export_rows(db: Database, kind: Kind, viewer: Viewer, now: datetime, *, page: int | None = None) -> Iterator[list[Cell]]:
+def export_rows(db: Database, kind: Kind, viewer: Viewer, now: datetime, *,
+                page: int | None = None) -> Iterator[list[Cell]]:
     """Every row of `kind` the viewer may see, in id order, each a list in `header`'s order.
     A page (`PAGE` rows) per unit of work, nothing held between pages."""
     page = page or PAGE

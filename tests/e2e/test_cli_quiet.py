@@ -19,7 +19,8 @@ EXAMPLE = ROOT / "config" / "crm-bot.example.yaml"
 # "2026-12-02 14:00:00,123 INFO name: …" (text) or {"time": …, "level": …} (json)
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) |^\{\"time\": ")
 COMMANDS = [["db", "upgrade"], ["config", "check"], ["report", "funnel"], ["report", "merges", "--month", "2026-11"], ["audit"],
-            ["scheduler", "jobs"], ["queue", "stats"], ["queue", "dead"]]
+            ["scheduler", "jobs"], ["queue", "stats"], ["queue", "dead"],
+            ["export", "leads", "--as", "wang.fang", "-o", "-"]]
 JSON_COMMANDS = COMMANDS[:3]          # the format changes nothing for a quiet command: a few suffice
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from bot.cli import cli
 from bot.web import create_app
+from cards.zh import halfwidth_marks
 from crm_core.authz import Principal
 from crm_core.db.models import AuditLog, Contact, Customer, Lead
 from crm_core.export_files import csv_chunks, safe_text, write_xlsx
@@ -253,6 +254,7 @@ def test_cli_exports_as_the_rep(runtime, world, tmp_path: Path) -> None:  # noqa
     res = CliRunner().invoke(cli, ["export", "customers", "--as", "zhang.wei", "-o", str(out)], obj=runtime)
     assert res.exit_code == 0, res.output
     assert "已按张伟的查看范围导出客户 2 行：" in res.output, res.output
+    assert [halfwidth_marks(line) for line in res.output.splitlines() if halfwidth_marks(line)] == []
     rows = read_csv(out.read_bytes())
     assert {r["客户编号"] for r in rows} == {f"C{world['A']}", f"C{world['C']}"}
     assert "银行账号" not in rows[0] and "投诉摘要" not in rows[0]
@@ -284,6 +286,7 @@ def test_cli_unknown_rep_writes_nothing(runtime, world, tmp_path: Path, args: li
     res = CliRunner().invoke(cli, ["export", "leads", *args, "-o", str(out)], obj=runtime)
     assert res.exit_code == 2, res.output
     assert "没有这个人" in res.output and "unknown rep" in res.output, res.output
+    assert "没有这个人：「nobody」" in res.output or args[1] == "", res.output
     assert not list(tmp_path.iterdir()) and audits(runtime) == []
 
 
@@ -384,6 +387,7 @@ def test_api_shared_token_for_a_non_admin_principal_is_refused(runtime, world, m
     api_module = importlib.import_module("bot.web.api")     # (bot.web's `api` is the blueprint)
     monkeypatch.setattr(api_module, "API_TOKEN", Principal("integration", "集成", frozenset({"rep"}), kind="api"))
     admin = runtime.cfg.app.api_tokens[0].get_secret_value()
-    res = create_app(runtime).test_client().get("/api/v1/export/leads.csv", headers={"Authorization": f"Bearer {admin}"})
+    res = create_app(runtime).test_client().get("/api/v1/export/leads.csv",
+                                                headers={"Authorization": f"Bearer {admin}"})
     assert res.status_code == 403 and "需要管理员权限" in res.get_json()["message"], res.get_json()
     assert audits(runtime) == []
