@@ -56,7 +56,11 @@ def write(run: ExportRun, fmt: str, target: IO[bytes]) -> None:
 def export_cmd(ctx: click.Context, kind: Kind, as_rep: str, fmt: str | None, output: str | None,
                config_path: str | None) -> None:
     """Export customers or leads (导出客户/线索) as one person sees them."""
-    fmt = fmt or ("xlsx" if output and output.lower().endswith(".xlsx") else "csv")
+    suffix = Path(output).suffix.lower().lstrip(".") if output and output != "-" else ""
+    if fmt and suffix in ("csv", "xlsx") and suffix != fmt:
+        raise click.UsageError(polish(f"--format {fmt} 与文件名 {output} 的后缀不一致 / "
+                                      f"--format {fmt} does not match {output}"), ctx=ctx)
+    fmt = fmt or ("xlsx" if suffix == "xlsx" else "csv")
 
     def work(rt: Runtime) -> int:
         rt.sync_config()

@@ -290,6 +290,13 @@ def test_cli_unknown_rep_writes_nothing(runtime, world, tmp_path: Path, args: li
     assert not list(tmp_path.iterdir()) and audits(runtime) == []
 
 
+def test_cli_format_and_suffix_must_agree(runtime, tmp_path: Path) -> None:  # noqa: ANN001
+    res = CliRunner().invoke(cli, ["export", "leads", "--as", "wang.fang", "--format", "csv", "-o",
+                                   str(tmp_path / "x.xlsx")], obj=runtime)
+    assert res.exit_code == 2 and "后缀不一致" in res.output, res.output
+    assert not list(tmp_path.iterdir())
+
+
 def test_cli_needs_as(runtime, tmp_path: Path) -> None:  # noqa: ANN001
     res = CliRunner().invoke(cli, ["export", "leads", "-o", str(tmp_path / "x.csv")], obj=runtime)
     assert res.exit_code == 2 and "--as" in res.output, res.output
