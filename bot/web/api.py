@@ -87,8 +87,43 @@ def acting_principal() -> tuple[Principal, WithStatus | None]:
     return Principal.of(rep), None
 
 
+class Answer(Exception):
+    """An answer a helper gives in place of the view's (a 400, 403 or 415): raised by `acting` and
+    `json_object`, returned by `require`."""
+
+    def __init__(self, answer: WithStatus):
+        super().__init__(answer[1])
+        self.answer = answer
+
+
+def acting(action: Action | None = None) -> Principal:
+    """`acting_principal()` for a view under `require`: its 400 is raised as the `Answer`; with
+    `action` (one without a target), the policy's refusal for that principal too (403)."""
+    who, bad = acting_principal()
+    if bad is not None:
+        raise Answer(bad)
+    if action is not None:
+        verdict = decide(current_runtime().cfg, who, action)
+        if not verdict:
+            raise Answer(_error(403, "forbidden", verdict.reason))
+    return who
+
+
+def json_object(what: str | None, message: str = "the body must be a JSON object", **extra: Any) -> dict[str, Any]:
+    """The request's JSON object body, else the `Answer`: 415 naming `what` when the request is not
+    JSON (`what` None: that is a 400 like a body that is not an object), 400 `invalid_json` with
+    `message` and `extra`."""
+    if what is not None and not request.is_json:
+        raise Answer(_error(415, "unsupported_media_type", f"send {what} as JSON (Content-Type: application/json)"))
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise Answer(_error(400, "invalid_json", message, **extra))
+    return body
+
+
 def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | WithStatus]]:
-    """A view that does `action`: the token names the principal, the policy decides."""
+    """A view that does `action`: the token names the principal, the policy decides. An `Answer`
+    the view raises (through `acting`, `json_object`) is its answer."""
     def wrap(view: Callable[P, R]) -> Callable[P, R | WithStatus]:
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | WithStatus:
@@ -100,7 +135,10 @@ def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | WithSt
             if not verdict:
                 return _error(403, "forbidden", verdict.reason)
             setattr(g, PRINCIPAL_KEY, who)
-            return view(*args, **kwargs)
+            try:
+                return view(*args, **kwargs)
+            except Answer as given:
+                return given.answer
         return wrapper
     return wrap
 
@@ -127,19 +165,12 @@ def _not_in_scope(err: NotInScope) -> WithStatus:
 @api.post("/leads")
 @require(Action.API_USE)
 def create_lead() -> Response | WithStatus:
-    if not request.is_json:
-        return _error(415, "unsupported_media_type", "send the lead as JSON (Content-Type: application/json)")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return _error(400, "invalid_json", "the body must be a JSON object")
-    body = {("source" if k == "channel" else k): v for k, v in body.items()}
+    body = {("source" if k == "channel" else k): v for k, v in json_object("the lead").items()}
     try:
         data = LeadInput.model_validate(body)
     except ValidationError as err:
         return _error(400, "validation_failed", "some fields are invalid", fields=field_errors(err))
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    who = acting()
     rt = current_runtime()
     try:
         with rt.db.uow() as s:
@@ -179,9 +210,7 @@ def _bad_arg(err: _BadArg) -> WithStatus:
 @require(Action.API_USE)
 def list_leads() -> Response | WithStatus:
     limit, offset = _page_args()
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    who = acting()
     rt = current_runtime()
     with rt.db.uow() as s:
         return jsonify(queries.list_leads(s, rt.clock(), status=request.args.get("status"),
@@ -192,9 +221,7 @@ def list_leads() -> Response | WithStatus:
 @api.get("/leads/<int:lead_id>")
 @require(Action.API_USE)
 def get_lead(lead_id: int) -> Response | WithStatus:
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    who = acting()
     rt = current_runtime()
     with rt.db.uow() as s:
         view = queries.lead_detail(s, lead_id, rt.clock(), viewer=viewer_of(who))
@@ -207,9 +234,7 @@ def get_lead(lead_id: int) -> Response | WithStatus:
 @require(Action.API_USE)
 def list_customers() -> Response | WithStatus:
     limit, offset = _page_args()
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    who = acting()
     rt = current_runtime()
     with rt.db.uow() as s:
         return jsonify(queries.list_customers(s, q=request.args.get("q"), limit=limit, offset=offset,
@@ -222,13 +247,8 @@ def list_customers() -> Response | WithStatus:
 def patch_customer_fields(customer_id: int) -> Response | WithStatus:
     """Set a customer's sensitive fields ({"bank_account": "…", "complaint": null, …}): for whoever
     sees each field in full on that customer; encrypted at rest when configured."""
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        return _error(400, "invalid_json", "send a JSON object of the fields to set",
-                      fields=sorted(EXTRA_KEYS))
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    body = json_object(None, "send a JSON object of the fields to set", fields=sorted(EXTRA_KEYS))
+    who = acting()
     rt = current_runtime()
     try:
         with rt.db.uow() as s:

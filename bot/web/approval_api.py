@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bot.web.api import WithStatus, _error, acting_principal, require
+from bot.web.api import WithStatus, _error, acting, json_object, require
 from bot.web.context import current_runtime
 from crm_core.authz import Action, decide
 from crm_core.extract.budget import find_budget
@@ -62,14 +62,8 @@ def _amount(body: dict[str, Any]) -> tuple[int | None, WithStatus | None]:
 @approval_api.post("/approvals")
 @require(Action.API_USE)
 def submit_approval() -> Response | WithStatus:
-    if not request.is_json:
-        return _error(415, "unsupported_media_type", "send the approval as JSON (Content-Type: application/json)")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return _error(400, "invalid_json", "the body must be a JSON object")
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    body = json_object("the approval")
+    who = acting()
     if who.kind != "rep":
         return _error(400, "acting_rep_required", "an approval is submitted by a rep: use a personal token, or the "
                       "admin token with X-CRM-Rep")
@@ -115,9 +109,7 @@ def submit_approval() -> Response | WithStatus:
 @approval_api.get("/approvals")
 @require(Action.API_USE)
 def list_approvals() -> Response | WithStatus:
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    who = acting()
     box = request.args.get("box", "waiting")
     if box not in ("waiting", "submitted"):
         return _error(400, "validation_failed", "box must be waiting or submitted", fields={"box": "waiting | submitted"})
@@ -138,13 +130,8 @@ def list_approvals() -> Response | WithStatus:
 @require(Action.API_USE)
 def list_flows() -> Response | WithStatus:
     """Every version of every flow (the current one for new approvals marked), for admins."""
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    who = acting(Action.MANAGE_APPROVAL_FLOWS)
     rt = current_runtime()
-    verdict = decide(rt.cfg, who, Action.MANAGE_APPROVAL_FLOWS)
-    if not verdict:
-        return _error(403, "forbidden", verdict.reason)
     now = rt.clock()
     with rt.db.uow() as s:
         notices = sync_flows(s, rt.cfg, now)
@@ -159,13 +146,8 @@ def list_flows() -> Response | WithStatus:
 @require(Action.API_USE)
 def rollback_flow(flow: str) -> Response | WithStatus:
     """Body `{"to": 1}`: version 1 becomes current for NEW approvals (running ones keep theirs)."""
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    who = acting(Action.MANAGE_APPROVAL_FLOWS)
     rt = current_runtime()
-    verdict = decide(rt.cfg, who, Action.MANAGE_APPROVAL_FLOWS)
-    if not verdict:
-        return _error(403, "forbidden", verdict.reason)
     body = request.get_json(silent=True) if request.is_json else None
     to = body.get("to") if isinstance(body, dict) else None
     if isinstance(to, bool) or not isinstance(to, int):

@@ -3,15 +3,15 @@
 an optional one); unknown fields and bad values are a 400 naming each field with its reason,
 a missing lead 404, and the policy's refusal 403 — in each case nothing is written. A personal
 token acts as its rep; the admin token as the admin, or for the rep named in `X-CRM-Rep`
-(bot/web/api.py `acting_principal`). Each change is audited as `lead.edit`; the answer carries the lead as the
+(bot/web/api.py `acting_principal`, `acting`). Each change is audited as `lead.edit`; the answer carries the lead as the
 caller may see it and what its next stage move still needs."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
-from bot.web.api import WithStatus, _error, acting_principal, require, viewer_of
+from bot.web.api import WithStatus, _error, acting, json_object, require, viewer_of
 from bot.web.context import current_runtime
 from crm_core.authz import Action
 from crm_core.services import queries
@@ -23,15 +23,8 @@ lead_api = Blueprint("lead_api", __name__, url_prefix="/api/v1")
 @lead_api.patch("/leads/<int:lead_id>")
 @require(Action.API_USE)
 def patch_lead(lead_id: int) -> Response | WithStatus:
-    if not request.is_json:
-        return _error(415, "unsupported_media_type", "send the changes as JSON (Content-Type: application/json)")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return _error(400, "invalid_json", "the body must be a JSON object of the fields to change",
-                      editable=sorted(FIELDS))
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    body = json_object("the changes", "the body must be a JSON object of the fields to change", editable=sorted(FIELDS))
+    who = acting()
     rt = current_runtime()
     now = rt.clock()
     try:

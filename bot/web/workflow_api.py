@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from bot.runtime import Runtime
-from bot.web.api import WithStatus, _error, acting_principal, require, viewer_of
+from bot.web.api import WithStatus, _error, acting, require, viewer_of
 from bot.web.context import current_runtime
 from crm_core.authz import Action
 from crm_core.config.schema import AppConfig
@@ -69,9 +69,7 @@ def _number(name: str, default: float, low: float, high: float) -> float:
 def funnel() -> Response | WithStatus:
     """?from=STAGE&to=STAGE (keys or names; both or neither) &days=90 &window=7; the per-rep and
     per-team rows cut to the token's person's scope (crm_core/visibility.py)."""
-    who, bad = acting_principal()
-    if bad is not None:
-        return bad
+    who = acting()
     viewer = viewer_of(who)
     rt = current_runtime()
     a, b = request.args.get("from") or None, request.args.get("to") or None
