@@ -59,24 +59,20 @@ _source = click.option("--source", default="import", show_default=True,
                        help="来源系统的代号(同一来源里编号相同的记录只记一次)")
 
 
-@import_group.command("orders")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_source
-@config_option
-@click.pass_context
-def import_orders_cmd(ctx: click.Context, file: Path, source: str, config_path: str | None) -> None:
-    """Orders: 客户编号, 订单号, 金额, 毛利, 下单时间, 渠道[, 欺诈]."""
-    _import(ctx, "orders", file, source, config_path)
+def _import_command(what: str, columns: str) -> click.Command:
+    """`crm-bot import orders|touchpoints FILE [--source]`."""
+    @import_group.command(what, help=f"{what.capitalize()}: {columns}.")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @_source
+    @config_option
+    @click.pass_context
+    def command(ctx: click.Context, file: Path, source: str, config_path: str | None) -> None:
+        _import(ctx, what, file, source, config_path)
+    return command
 
 
-@import_group.command("touchpoints")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_source
-@config_option
-@click.pass_context
-def import_touchpoints_cmd(ctx: click.Context, file: Path, source: str, config_path: str | None) -> None:
-    """Touchpoints: 客户编号, 编号, 类型, 渠道, 时间[, 影响客户价值, 挽回概率, 备注]."""
-    _import(ctx, "touchpoints", file, source, config_path)
+import_orders_cmd = _import_command("orders", "客户编号, 订单号, 金额, 毛利, 下单时间, 渠道[, 欺诈]")
+import_touchpoints_cmd = _import_command("touchpoints", "客户编号, 编号, 类型, 渠道, 时间[, 影响客户价值, 挽回概率, 备注]")
 
 
 @click.command("clv")

@@ -10,7 +10,7 @@ from typing import Any
 
 from crm_core.db import Database
 from crm_core.services.clv_input import StoreResult, ingest
-from crm_core.services.import_rows import ImportFileError, _csv_rows, _xlsx_rows, cell_text, header_key
+from crm_core.services.import_rows import ImportFileError, cell_text, header_key, table_rows
 
 HEADERS = {
     "orders": {
@@ -41,13 +41,7 @@ NAMES = {"customer_id": "客户编号", "external_id": "编号", "amount": "金�
 
 def read_records(what: str, path: str | Path) -> tuple[list[dict[str, Any]], list[int]]:
     """(records, their line numbers) of a file; ImportFileError when the file can't be used."""
-    path = Path(path)
-    if not path.is_file():
-        raise ImportFileError(f"找不到文件:{path}")
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".txt", ".xlsx"):
-        raise ImportFileError(f"只支持 .csv 和 .xlsx 文件,收到的是 {suffix or '无扩展名'}")
-    _encoding, rows = _xlsx_rows(path) if suffix == ".xlsx" else _csv_rows(path)
+    _encoding, rows = table_rows(path)
     aliases = {alias: name for name, words in HEADERS[what].items() for alias in words.split()}
     mapping: dict[int, str] | None = None
     records, lines = [], []

@@ -214,15 +214,21 @@ def _xlsx_rows(path: Path) -> tuple[str, Iterator[tuple[int, list[Any]]]]:
     return "xlsx", rows()
 
 
-def read_table(path: str | Path) -> tuple[str, dict[int, str], list[str], Iterator[tuple[int, list[Any]]]]:
-    """(encoding, header mapping, ignored columns, (line, values) of every data row)."""
+def table_rows(path: str | Path) -> tuple[str, Iterator[tuple[int, list[Any]]]]:
+    """(encoding, (line, values) of every row) of a .csv/.txt/.xlsx file; ImportFileError when it
+    is missing or of another kind."""
     path = Path(path)
     if not path.is_file():
         raise ImportFileError(f"找不到文件:{path}")
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".txt", ".xlsx"):
         raise ImportFileError(f"只支持 .csv 和 .xlsx 文件,收到的是 {suffix or '无扩展名'}")
-    encoding, rows = _xlsx_rows(path) if suffix == ".xlsx" else _csv_rows(path)
+    return _xlsx_rows(path) if suffix == ".xlsx" else _csv_rows(path)
+
+
+def read_table(path: str | Path) -> tuple[str, dict[int, str], list[str], Iterator[tuple[int, list[Any]]]]:
+    """(encoding, header mapping, ignored columns, (line, values) of every data row)."""
+    encoding, rows = table_rows(path)
     for _line, header in rows:
         if any(cell_text(v) for v in header):
             mapping, ignored = map_header(header)
