@@ -26,6 +26,8 @@ The rules:
   says so (`dedup.cross_team_join`: join | separate);
 - a rep's availability (休假 / 离职 / 在岗, set in chat) is set by the supervisor of one of the
   rep's teams or an admin;
+- the monthly CLV dashboard (over the API) is management's: admins, supervisors, finance and
+  the people `clv.recipients` names (the rows and figures they read: crm_core/visibility.py);
 - duplicate reviews are decided by the rep the card went to, the data steward (and reps with
   the steward role) or an admin;
 - a card tap is judged on the STORED card (`CardFacts`), never on its payload: the card must
@@ -83,6 +85,7 @@ class Action(StrEnum):
     API_USE = "api.use"                         # /api/v1 leads & customers, as the token's person sees them
     EXPORT = "data.export"                      # crm-bot export / GET /api/v1/export/*.csv: every row one sees
     API_READ = "api.read"
+    VIEW_CLV_DASHBOARD = "clv.dashboard"        # 客户价值月报 over the API (rows and figures: visibility)
     API_WRITE = "api.write"
 
 
@@ -102,6 +105,7 @@ LABELS: dict[Action, str] = {
     Action.COMPLETE_TASK: "完成待办", Action.POSTPONE_TASK: "延期待办", Action.JOIN_CUSTOMER: "并入已有客户",
     Action.ACCEPT_HANDOVER: "接收交接",
     Action.CHECK_IN: "晨会打卡", Action.FORWARD_REPORT: "转发日报",
+    Action.VIEW_CLV_DASHBOARD: "查看客户价值月报",
 }
 
 
@@ -270,12 +274,13 @@ def _api_use(cfg: AppConfig, who: Principal, target: Any, action: Action) -> Dec
     return deny(f"抱歉,{LABELS[action]}需要管理员权限或个人令牌。")
 
 
-def _exports(cfg: AppConfig, who: Principal, target: Any, action: Action) -> Decision:
-    """An export (crm_core/services/export.py): the admin token, or a person exporting what they
-    see (their rows and fields: crm_core/visibility.py), like the API. Narrow exports here."""
-    if is_admin(who) or who.kind == "rep":
+def _clv_dashboard(cfg: AppConfig, who: Principal, target: Any, action: Action) -> Decision:
+    """The monthly CLV dashboard is management's: admins, supervisors, finance and the people
+    `clv.recipients` names. Which customers and figures they read is crm_core/visibility.py's (row
+    scope, the money level)."""
+    if is_admin(who) or who.has("supervisor") or who.has("finance") or who.id in cfg.clv.recipients:
         return ALLOW
-    return deny(f"抱歉,{LABELS[action]}需要管理员权限或个人令牌。")
+    return deny("抱歉,客户价值月报只对主管、财务、管理层和管理员开放。")
 
 
 def _view_phone(cfg: AppConfig, who: Principal, target: LeadFacts | CustomerFacts, action: Action) -> Decision:
@@ -446,8 +451,9 @@ RULES: dict[Action, tuple[Rule, tuple[type, ...] | None]] = {
     Action.REVIEW_ALL_DUPLICATES: (_review_all, None),
     Action.SET_AVAILABILITY: (_supervises_rep, (RepFacts,)),
     Action.API_USE: (_api_use, None),                   # rights and visibility apply per row
-    Action.EXPORT: (_exports, None),                    # the rows and fields one sees (visibility)
+    Action.EXPORT: (_api_use, None),                    # like the API: the rows and fields one sees
     Action.API_READ: (_admin_only, None),
+    Action.VIEW_CLV_DASHBOARD: (_clv_dashboard, None),
     Action.API_WRITE: (_admin_only, None),
     Action.COMPLETE_TASK: (_works_task, (TaskFacts,)),
     Action.POSTPONE_TASK: (_works_task, (TaskFacts,)),

@@ -123,7 +123,7 @@ def json_object(what: str | None, message: str = "the body must be a JSON object
 
 def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | WithStatus]]:
     """A view that does `action`: the token names the principal, the policy decides. An `Answer`
-    the view raises (through `acting`, `json_object`) is its answer."""
+    the view raises (through `acting`, `json_object`) is its answer; NotInScope a 403."""
     def wrap(view: Callable[P, R]) -> Callable[P, R | WithStatus]:
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | WithStatus:
@@ -139,6 +139,8 @@ def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | WithSt
                 return view(*args, **kwargs)
             except Answer as given:
                 return given.answer
+            except NotInScope as err:          # a row outside the viewer's scope, asked for by number
+                return _error(403, "forbidden", str(err))
         return wrapper
     return wrap
 
@@ -155,11 +157,6 @@ def field_errors(err: ValidationError) -> dict[str, str]:
 def viewer_of(who: Principal) -> Viewer:
     """What `who` sees of rows and fields (crm_core/visibility.py)."""
     return Viewer.of(current_runtime().cfg, who)
-
-
-@api.errorhandler(NotInScope)
-def _not_in_scope(err: NotInScope) -> WithStatus:
-    return _error(403, "forbidden", str(err))
 
 
 @api.post("/leads")

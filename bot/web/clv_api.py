@@ -6,21 +6,30 @@
   otherwise stored idempotently by (source, external_id): created / updated / unchanged counts.
 - `GET /api/v1/clv?customer_id=12`: the customer's attributed margin by channel and latest CLV;
   `GET /api/v1/clv?month=2026-11` (default: last month): the monthly dashboard.
-- `GET /api/v1/customers/<id>/journey?limit=50`: the full-journey timeline, newest first."""
+- `GET /api/v1/customers/<id>/journey?limit=50`: the full-journey timeline, newest first.
+
+Who (issue 18): the POSTs are the admin token's (Action.API_WRITE). The GETs take the admin token
+or a personal token (Action.API_USE) and answer as that person sees (crm_core/visibility.py): a
+customer's journey and CLV only for a customer in their row scope (403 otherwise), amounts and
+margins per their money level (the figure, a size band, or left out), notes per their notes level.
+The dashboard is management's (Action.VIEW_CLV_DASHBOARD: admins, supervisors, finance,
+`clv.recipients`) and refused to a viewer whose money level is hidden (it is all amounts); a viewer
+with a narrower row scope than `all` (a supervisor with `scope: [team]`) gets their customers'
+dashboard, with the channel ranking and the high-value line still the company's
+(crm_core/services/clv_dashboard.py)."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bot.web.api import WithStatus, _error, require
+from bot.web.api import WithStatus, _error, acting, require, viewer_of
 from bot.web.context import current_runtime
 from cards.zh import polish
 from crm_core.authz import Action
-from crm_core.db.models import Customer
-from crm_core.services.clv_dashboard import build_dashboard
+from crm_core.services.clv_dashboard import build_dashboard, dashboard_view
 from crm_core.services.clv_input import MAX_BATCH, BatchInvalid, ingest
-from crm_core.services.journey import customer_attribution, customer_journey
+from crm_core.services.journey import attribution_view, journey_view
 from crm_core.services.merge_report import month_bounds, previous_month
 
 clv_api = Blueprint("clv_api", __name__, url_prefix="/api/v1")
@@ -64,18 +73,26 @@ def post_touchpoints() -> Response | WithStatus:
     return _batch("touchpoints")
 
 
+HIDDEN_MONEY = "抱歉,客户价值月报都是金额,而你的角色看不到金额。"
+
+
 @clv_api.get("/clv")
-@require(Action.API_READ)
+@require(Action.API_USE)
 def get_clv() -> Response | WithStatus:
     rt = current_runtime()
     raw_customer = request.args.get("customer_id")
     if raw_customer is not None:
         if not raw_customer.isdigit():
             return _error(400, "bad_request", "customer_id must be a positive integer")
+        viewer = viewer_of(acting())
         with rt.db.uow() as s:
-            if s.get(Customer, int(raw_customer)) is None:
-                return _error(404, "not_found", f"customer {raw_customer} does not exist")
-            return jsonify(customer_attribution(s, rt.cfg.clv, int(raw_customer)))
+            mine = attribution_view(s, rt.cfg.clv, int(raw_customer), viewer)
+        if mine is None:
+            return _error(404, "not_found", f"customer {raw_customer} does not exist")
+        return jsonify(mine)
+    viewer = viewer_of(acting(Action.VIEW_CLV_DASHBOARD))
+    if viewer.hidden("budget"):
+        return _error(403, "forbidden", HIDDEN_MONEY)
     now = rt.clock()
     month = request.args.get("month") or previous_month(now, rt.cfg.app.timezone)
     try:
@@ -83,11 +100,12 @@ def get_clv() -> Response | WithStatus:
     except ValueError:
         return _error(400, "bad_request", "month must be YYYY-MM, e.g. 2026-11")
     with rt.db.uow() as s:
-        return jsonify(build_dashboard(s, rt.cfg, month, now).to_dict())
+        board = build_dashboard(s, rt.cfg, month, now, viewer.scope)
+    return jsonify(dashboard_view(board, viewer))
 
 
 @clv_api.get("/customers/<int:customer_id>/journey")
-@require(Action.API_READ)
+@require(Action.API_USE)
 def get_journey(customer_id: int) -> Response | WithStatus:
     try:
         limit = int(request.args.get("limit", 50))
@@ -95,9 +113,10 @@ def get_journey(customer_id: int) -> Response | WithStatus:
         limit = -1
     if not 1 <= limit <= MAX_JOURNEY:
         return _error(400, "bad_request", f"limit must be 1..{MAX_JOURNEY}")
+    viewer = viewer_of(acting())
     rt = current_runtime()
     with rt.db.uow() as s:
-        if s.get(Customer, customer_id) is None:
-            return _error(404, "not_found", f"customer {customer_id} does not exist")
-        items = customer_journey(s, customer_id, limit)
-    return jsonify({"customer_id": customer_id, "items": [i.to_dict() for i in items]})
+        items = journey_view(s, customer_id, limit, viewer)
+    if items is None:
+        return _error(404, "not_found", f"customer {customer_id} does not exist")
+    return jsonify({"customer_id": customer_id, "items": items})

@@ -9,13 +9,22 @@ dedupe key (claimed in the reminders table by the job).
   `channel_spend_cny` where a spend is configured.
 - Win-backs: service tickets flagged CLV-impact (in the month or the WINBACK_DAYS before it)
   followed by non-fraud orders in the month within WINBACK_DAYS of the ticket; per customer its
-  best ticket; largest margin first."""
+  best ticket; largest margin first.
+
+For one viewer (the API, crm_core/visibility.py): `build_dashboard(..., scope=)` keeps the
+customers of the viewer's row scope — the totals, the month's margin, the at-risk list and the
+win-backs are theirs — while two figures stay the company's: the channel ranking (attributed
+margin is stored per month and channel, not per customer, and the configured spend is the
+company's, so a team's ROI against it would mislead) and the CLV from which a customer counts as
+high value (the top share of all customers). `dashboard_view` gives the figures as the viewer's
+money level allows and the owners as their owner level."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from crm_core.clv.attribution import MODEL_LABELS
@@ -25,6 +34,8 @@ from crm_core.config.schema import AppConfig
 from crm_core.db.models import AttributionCredit, ClvSnapshot, Customer, Order, Touchpoint
 from crm_core.notices import ClvDashboardNotice, Notice
 from crm_core.services.merge_report import month_bounds, supervisors
+from crm_core.services.scoped import customers_in
+from crm_core.visibility import RowScope, Viewer
 
 WINBACK_DAYS = 90
 
@@ -36,18 +47,30 @@ def recipients(cfg: AppConfig) -> list[str]:
     return list(dict.fromkeys(supervisors(cfg) + admins))
 
 
-def _at_risk(session: Session, cfg: AppConfig, day: date, now: datetime) -> tuple[list[AtRiskCustomer], int, float]:
+def _in(column: Any, scope: RowScope | None) -> ColumnElement[bool]:
+    """`column` (a customer id) is one of the scope's customers; no condition without a scope."""
+    if scope is None or scope.all:
+        return true()
+    return column.in_(select(Customer.id).where(customers_in(scope)))
+
+
+def _at_risk(session: Session, cfg: AppConfig, day: date, now: datetime,
+             scope: RowScope | None = None) -> tuple[list[AtRiskCustomer], int, float]:
     clv = cfg.clv
     rows = session.execute(select(ClvSnapshot.customer_id, ClvSnapshot.clv, ClvSnapshot.previous,
                                   ClvSnapshot.last_interaction)
                            .where(ClvSnapshot.as_of == day, ClvSnapshot.previous > 0)).all()
     if not rows:
         return [], 0, 0.0
-    ranked = sorted((float(r.previous or 0) for r in rows), reverse=True)
+    ranked = sorted((float(r.previous or 0) for r in rows), reverse=True)      # high value: of every customer
     top = max(1, int(len(ranked) * clv.high_value_top_percent / 100 + 0.5))
     threshold = ranked[top - 1]
+    mine = None if scope is None or scope.all else set(session.scalars(select(ClvSnapshot.customer_id).where(
+        ClvSnapshot.as_of == day, ClvSnapshot.previous > 0, _in(ClvSnapshot.customer_id, scope))))
     hits = []
     for cid, value, previous, last in rows:
+        if mine is not None and cid not in mine:
+            continue
         prev = float(previous or 0)
         drop = (prev - value) / prev * 100
         idle = (now - last).days if last else 10**6
@@ -79,10 +102,12 @@ def _channels(session: Session, cfg: AppConfig, month: str) -> list[ChannelRoi]:
     return out
 
 
-def _winbacks(session: Session, cfg: AppConfig, start: datetime, end: datetime) -> list[Winback]:
+def _winbacks(session: Session, cfg: AppConfig, start: datetime, end: datetime,
+              scope: RowScope | None = None) -> list[Winback]:
     tickets = session.execute(select(Touchpoint.customer_id, Touchpoint.at, Touchpoint.winback_probability)
                               .where(Touchpoint.clv_impact.is_(True), Touchpoint.at < end,
-                                     Touchpoint.at >= start - timedelta(days=WINBACK_DAYS))).all()
+                                     Touchpoint.at >= start - timedelta(days=WINBACK_DAYS),
+                                     _in(Touchpoint.customer_id, scope))).all()
     if not tickets:
         return []
     ids = sorted({t[0] for t in tickets})
@@ -100,9 +125,11 @@ def _winbacks(session: Session, cfg: AppConfig, start: datetime, end: datetime) 
             for cid, (margin, n, at, p) in top]
 
 
-def build_dashboard(session: Session, cfg: AppConfig, month: str, now: datetime) -> ClvDashboard:
+def build_dashboard(session: Session, cfg: AppConfig, month: str, now: datetime,
+                    scope: RowScope | None = None) -> ClvDashboard:
     """The dashboard of `month` ("2026-11"): channels and win-backs of that month, the at-risk
-    list from the latest CLV snapshot up to `now`."""
+    list from the latest CLV snapshot up to `now`. With `scope` (a viewer's rows), only the
+    customers in it (the channels and the high-value line stay the company's: see above)."""
     tz = cfg.app.timezone
     start, end = month_bounds(month, tz)
     today = now.astimezone(ZoneInfo(tz)).date()
@@ -110,14 +137,37 @@ def build_dashboard(session: Session, cfg: AppConfig, month: str, now: datetime)
     customers, total = 0, 0.0
     if day is not None:
         customers, total = session.execute(select(func.count(), func.coalesce(func.sum(ClvSnapshot.clv), 0.0))
-                                           .where(ClvSnapshot.as_of == day)).one()
-    at_risk, at_risk_total, threshold = _at_risk(session, cfg, day, now) if day else ([], 0, 0.0)
+                                           .where(ClvSnapshot.as_of == day, _in(ClvSnapshot.customer_id, scope))).one()
+    at_risk, at_risk_total, threshold = _at_risk(session, cfg, day, now, scope) if day else ([], 0, 0.0)
     margin = session.scalar(select(func.coalesce(func.sum(Order.gross_margin), 0.0)).where(
-        Order.is_fraud.is_(False), Order.ordered_at >= start, Order.ordered_at < end)) or 0.0
+        Order.is_fraud.is_(False), Order.ordered_at >= start, Order.ordered_at < end,
+        _in(Order.customer_id, scope))) or 0.0
     return ClvDashboard(month=month, model=cfg.clv.model, model_label=MODEL_LABELS[cfg.clv.model], as_of=day,
                         customers=int(customers), total_clv=round(float(total), 2), month_margin=round(float(margin), 2),
                         high_value_from=round(threshold, 2), at_risk=tuple(at_risk), at_risk_total=at_risk_total,
-                        channels=tuple(_channels(session, cfg, month)), winbacks=tuple(_winbacks(session, cfg, start, end)))
+                        channels=tuple(_channels(session, cfg, month)),
+                        winbacks=tuple(_winbacks(session, cfg, start, end, scope)))
+
+
+# the dashboard's money (the `budget` visibility field) and people, per part of `ClvDashboard.to_dict`
+BOARD_FIELDS = {"total_clv": "budget", "month_margin": "budget", "high_value_from": "budget"}
+PART_FIELDS = {"at_risk": {"clv": "budget", "previous": "budget", "owner_rep_id": "owner"},
+               "channels": {"margin": "budget", "spend": "budget"},
+               "winbacks": {"margin": "budget"}}
+COMPANY_WIDE = ("channels", "high_value_from")
+
+
+def dashboard_view(board: ClvDashboard, viewer: Viewer) -> dict[str, Any]:
+    """The dashboard as `viewer` may read it: each figure per their money level (a size band when
+    masked, left out when hidden), owners per their owner level; a dashboard cut to a row scope
+    says so (`scope`) and names the parts that are the company's (`company_wide`)."""
+    out = viewer.filter_dict(board.to_dict(), BOARD_FIELDS)
+    for part, fields in PART_FIELDS.items():
+        out[part] = [viewer.filter_dict(x, fields) for x in out[part]]
+    if not viewer.scope.all:
+        out["scope"] = "yours"
+        out["company_wide"] = list(COMPANY_WIDE)
+    return out
 
 
 def dashboard_notices(session: Session, cfg: AppConfig, month: str, now: datetime) -> list[Notice]:

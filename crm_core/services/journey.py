@@ -3,7 +3,10 @@ count as touchpoints, newest first (「查客户」 with one match, GET /api/v1/
 and the customer's own attributed margin by channel (GET /api/v1/clv?customer_id=).
 
 Amounts are plain fields of each item, so a viewer who may not see them can be given the items
-without them."""
+without them: `journey_view` and `attribution_view` are the read models of the API, for one
+customer in the viewer's row scope (NotInScope otherwise), amounts and margins as the viewer's money
+level (`budget`: the figure, a size band, or left out), notes and follow-up texts as their notes
+level (crm_core/visibility.py)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -13,11 +16,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_core.authz import CustomerFacts
 from crm_core.clv.attribution import OrderFact, Params, Touch, by_channel, credit_customer
 from crm_core.config.clv import TOUCH_CHANNELS, Clv
 from crm_core.db.models import Activity, ClvSnapshot, Order, Touchpoint
 from crm_core.services.clv_attribution import CHAT_CHANNEL, CHAT_TOUCH_KINDS
+from crm_core.services.access import load_customer_facts
 from crm_core.services.clv_input import TOUCH_KINDS
+from crm_core.visibility import Viewer, out_of_scope
 
 CHAT_LABELS = {"follow_up": "销售跟进", "voice_note": "语音跟进", "call": "电话", "visit": "拜访"}
 
@@ -85,3 +91,53 @@ def customer_attribution(session: Session, clv: Clv, customer_id: int) -> dict[s
         "clv": None if snap is None else {"as_of": snap.as_of.isoformat(), "clv": snap.clv, "previous": snap.previous,
                                           "monthly_margin": snap.monthly_margin, "alive": snap.alive},
     }
+
+
+# an item's and a CLV's money (the `budget` visibility field covers order amounts)
+ITEM_MONEY = {"amount": "budget", "gross_margin": "budget"}
+CLV_MONEY = {"clv": "budget", "previous": "budget", "monthly_margin": "budget"}
+
+
+def customer_seen(session: Session, customer_id: int, viewer: Viewer) -> CustomerFacts | None:
+    """The customer's facts (None: no such customer); NotInScope outside the viewer's rows."""
+    facts = load_customer_facts(session, customer_id)
+    if facts is not None and not viewer.scope.customer(facts):
+        raise out_of_scope("客户", f"C{customer_id}")
+    return facts
+
+
+def journey_view(session: Session, customer_id: int, limit: int, viewer: Viewer) -> list[dict[str, Any]] | None:
+    """The journey's items as `viewer` may read them (None: no such customer): order amounts and
+    margins per their money level; a touchpoint's note and a follow-up's text per their notes level
+    (left out when hidden); an order's own line (订单 SO-1) as it is."""
+    row = customer_seen(session, customer_id, viewer)
+    if row is None:
+        return None
+    out = []
+    for item in customer_journey(session, customer_id, limit):
+        view = viewer.filter_dict(item.to_dict(), ITEM_MONEY, row)
+        if item.kind != "order":
+            text = viewer.text(item.text, row)
+            if text is None and viewer.hidden("notes", row):
+                del view["text"]
+            else:
+                view["text"] = text
+        out.append(view)
+    return out
+
+
+def attribution_view(session: Session, clv: Clv, customer_id: int, viewer: Viewer) -> dict[str, Any] | None:
+    """`customer_attribution` as `viewer` may read it (None: no such customer): the margins by
+    channel and the CLV figures per their money level (a size band each, or left out)."""
+    row = customer_seen(session, customer_id, viewer)
+    if row is None:
+        return None
+    out = customer_attribution(session, clv, customer_id)
+    level = viewer.level("budget", row)
+    if level == "hidden":
+        del out["margin_by_channel"]
+    else:
+        out["margin_by_channel"] = {ch: viewer.show("budget", m, row) for ch, m in out["margin_by_channel"].items()}
+    if out["clv"] is not None:
+        out["clv"] = viewer.filter_dict(out["clv"], CLV_MONEY, row)
+    return out

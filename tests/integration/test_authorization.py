@@ -970,6 +970,7 @@ ENDPOINTS = [  # (method, path, body, status for the admin token)
     ("GET", "/api/v1/customers", None, 200),
     ("GET", "/api/v1/reports/funnel", None, 200),
     ("GET", "/api/v1/health/channels", None, 200),
+    ("GET", "/api/v1/clv", None, 200),
 ]
 CALLERS = {  # who calls → (Authorization header, status when refused, error)
     "no token": (None, 401, "unauthorized"),

@@ -6,7 +6,8 @@ notes), the supervisor digest (red customers' owner), the handover card (budgets
 (the amount to every approver, the follow-ups by their notes level), the CLV dashboard card, 我的审批 and GET /api/v1/approvals (amounts:
 in full to the approver who decides, as the reader's role allows in the submitter's list), 查记录
 (edited budgets). Then a finance token on every GET /api/v1 endpoint (amounts, never pain points
-nor notes; the CSV exports included) and a departed rep's token refused on every one. On SQLite and PostgreSQL."""
+nor notes; the CSV exports and the CLV endpoints included: tests/integration/test_clv_visibility.py has
+their role × scope table) and a departed rep's token refused on every one. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import itertools
@@ -351,7 +352,11 @@ def _body(res) -> str:  # noqa: ANN001
 
 
 def test_finance_token_on_every_endpoint(runtime, world) -> None:  # noqa: ANN001
+    from crm_core.db.models import Order
     _submitted(runtime, world)
+    with runtime.db.uow() as s:           # an order of the customer: the journey carries its amount
+        s.add(Order(customer_id=world["customer"], source="shop", external_id="SO-1", amount=BUDGET,
+                    gross_margin=120_000, ordered_at=runtime.clock(), channel="web_form"))
     app = create_app(runtime)
     client, auth = app.test_client(), token_for(runtime, "sun.li")
     paths = _endpoints(app, world)
@@ -365,12 +370,20 @@ def test_finance_token_on_every_endpoint(runtime, world) -> None:  # noqa: ANN00
         if res.status_code == 200 and ("500000" in body or "50万" in body):
             seen_amount.append(path)
     # amounts in full where an endpoint carries them for this row
+    journey = f"/api/v1/customers/{world['customer']}/journey"
     assert {f"/api/v1/leads/{world['lead']}", "/api/v1/leads", "/api/v1/export/customers.csv",
-            "/api/v1/export/leads.csv"} <= set(seen_amount), seen_amount
+            "/api/v1/export/leads.csv", journey} <= set(seen_amount), seen_amount
     lead = client.get(f"/api/v1/leads/{world['lead']}", headers=auth).get_json()
     assert lead["budget_cny"] == BUDGET and "pain_points" not in lead
-    # the CLV endpoints are the admin token's (Action.API_READ): a personal token is refused
-    assert client.get("/api/v1/clv", headers=auth).status_code == 403
+    # the CLV endpoints (issue 18): finance reads the dashboard and a customer's journey and CLV, margins
+    # in full, the follow-up's text left out (their notes are hidden)
+    assert client.get("/api/v1/clv", headers=auth).status_code == 200
+    items = client.get(journey, headers=auth).get_json()["items"]
+    order = next(i for i in items if i["kind"] == "order")
+    assert (order["amount"], order["gross_margin"]) == (BUDGET, 120_000), items
+    assert [i for i in items if i["kind"] == "chat:follow_up" and "text" not in i], items
+    mine = client.get(f"/api/v1/clv?customer_id={world['customer']}", headers=auth).get_json()
+    assert sum(mine["margin_by_channel"].values()) == 120_000, mine
 
 
 def test_departed_reps_token_is_refused_everywhere(runtime, world) -> None:  # noqa: ANN001
