@@ -5,7 +5,7 @@ Authorization (issue 18): a bearer token is either one of the shared tokens of t
 (`app.api_tokens`: the explicit admin token, the policy's `crm_core.authz.API_TOKEN`) or a
 personal token made with `crm-bot token create <rep>` (crm_core/services/api_tokens.py), which
 acts as that rep: their rights, their rows and fields (crm_core/visibility.py). Every view names
-the action it performs (`@require(Action.API_USE)` for leads and customers, `API_READ` /
+the action it performs (`@require(Action.API_USE)` for leads, customers and the CLV reads, `API_READ` /
 `API_WRITE` for the admin's endpoints) and asks the policy (crm_core/authz.py) after the token
 is checked: 401 without a valid token, 403 when the policy refuses. `X-CRM-Rep: <rep id>` (an
 integration acting for a rep) is honoured with the admin token only."""
