@@ -203,16 +203,20 @@ def _bad_arg(err: _BadArg) -> WithStatus:
     return _error(400, "bad_request", str(err))
 
 
+def _page(read: Callable[..., dict[str, Any]], **args: Any) -> Response:
+    """A page of a list read model (`queries.list_*`), as the acting person sees it: `limit` and
+    `offset` from the query string (400 when bad), then the principal (400 for a bad X-CRM-Rep)."""
+    limit, offset = _page_args()
+    viewer = viewer_of(acting())
+    with current_runtime().db.uow() as s:
+        return jsonify(read(s, limit=limit, offset=offset, viewer=viewer, **args))
+
+
 @api.get("/leads")
 @require(Action.API_USE)
 def list_leads() -> Response | WithStatus:
-    limit, offset = _page_args()
-    who = acting()
-    rt = current_runtime()
-    with rt.db.uow() as s:
-        return jsonify(queries.list_leads(s, rt.clock(), status=request.args.get("status"),
-                                          owner=request.args.get("owner"), stage=request.args.get("stage"),
-                                          limit=limit, offset=offset, viewer=viewer_of(who)))
+    return _page(queries.list_leads, now=current_runtime().clock(), status=request.args.get("status"),
+                 owner=request.args.get("owner"), stage=request.args.get("stage"))
 
 
 @api.get("/leads/<int:lead_id>")
@@ -230,13 +234,8 @@ def get_lead(lead_id: int) -> Response | WithStatus:
 @api.get("/customers")
 @require(Action.API_USE)
 def list_customers() -> Response | WithStatus:
-    limit, offset = _page_args()
-    who = acting()
-    rt = current_runtime()
-    with rt.db.uow() as s:
-        return jsonify(queries.list_customers(s, q=request.args.get("q"), limit=limit, offset=offset,
-                                              include_merged=request.args.get("include_merged") == "1",
-                                              viewer=viewer_of(who)))
+    return _page(queries.list_customers, q=request.args.get("q"),
+                 include_merged=request.args.get("include_merged") == "1")
 
 
 @api.patch("/customers/<int:customer_id>/fields")
