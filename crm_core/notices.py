@@ -401,9 +401,11 @@ NOTICE_TYPES += (ApprovalCard, ApprovalCardResolved, ApprovalProgress, ApprovalF
 
 @dataclass(frozen=True, kw_only=True)
 class ClvDashboardNotice(Notice):
-    """The monthly CLV dashboard to a supervisor or manager (handlers/clv_cards.py)."""
+    """The monthly CLV dashboard to a supervisor or manager (handlers/clv_cards.py); `scoped`:
+    cut to the recipient's rows (their visibility scope), the channel ranking the company's."""
     kind: ClassVar[str] = "clv.dashboard"
     dashboard: ClvDashboard
+    scoped: bool = False
 
 
 NOTICE_TYPES += (ClvDashboardNotice,)

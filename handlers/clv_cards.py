@@ -59,7 +59,8 @@ def clv_dashboard_card(cfg: AppConfig, notice: ClvDashboardNotice) -> Card:
     fields = (Field("本月毛利", yuan(board.month_margin)), Field("客户终身价值合计", yuan(board.total_clv)),
               Field("有价值客户", f"{board.customers} 位"), Field("风险客户", f"{board.at_risk_total} 位"))
     footer = (f"终身价值按 {board.as_of.isoformat()} 的测算;" if board.as_of else "尚未测算终身价值;") + \
-        f"归因方式:{board.model_label},窗口 {cfg.clv.window_days} 天,已剔除欺诈订单"
+        f"归因方式:{board.model_label},窗口 {cfg.clv.window_days} 天,已剔除欺诈订单" + \
+        (";只含你查看范围内的客户,渠道排行为全公司数据" if notice.scoped else "")
     return Card(card_id=f"clv-dashboard-{card_id_part(board.month)}-{card_id_part(notice.to_rep)}",
                 title=f"{board.month} 客户价值月报", level=Level.WARNING if board.at_risk else Level.INFO,
                 fields=fields, text="\n".join(dashboard_lines(board)), footer=footer, chart=clv_chart(board))

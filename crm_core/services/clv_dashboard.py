@@ -17,7 +17,8 @@ win-backs are theirs — while two figures stay the company's: the channel ranki
 margin is stored per month and channel, not per customer, and the configured spend is the
 company's, so a team's ROI against it would mislead) and the CLV from which a customer counts as
 high value (the top share of all customers). `dashboard_view` gives the figures as the viewer's
-money level allows and the owners as their owner level."""
+money level allows and the owners as their owner level. The monthly card does the same per
+recipient (`dashboard_notices`)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
+from crm_core.authz import Principal
 from crm_core.clv.attribution import MODEL_LABELS
 from crm_core.clv.report import AtRiskCustomer, ChannelRoi, ClvDashboard, Winback
 from crm_core.config.clv import TOUCH_CHANNELS
@@ -35,7 +37,7 @@ from crm_core.db.models import AttributionCredit, ClvSnapshot, Customer, Order, 
 from crm_core.notices import ClvDashboardNotice, Notice
 from crm_core.services.merge_report import month_bounds, supervisors
 from crm_core.services.scoped import customers_in
-from crm_core.visibility import RowScope, Viewer
+from crm_core.visibility import RowScope, Viewer, row_scope
 
 WINBACK_DAYS = 90
 
@@ -171,6 +173,18 @@ def dashboard_view(board: ClvDashboard, viewer: Viewer) -> dict[str, Any]:
 
 
 def dashboard_notices(session: Session, cfg: AppConfig, month: str, now: datetime) -> list[Notice]:
-    board = build_dashboard(session, cfg, month, now)
-    return [ClvDashboardNotice(to_rep=rep, dashboard=board, dedupe_key=f"clv-dashboard:{month}:{rep}",
-                               as_supervisor=True) for rep in recipients(cfg)]
+    """One dashboard per recipient, cut to their row scope as the API cuts it (a recipient who
+    sees every row gets the company's); one build per distinct scope."""
+    boards: dict[RowScope | None, ClvDashboard] = {}
+    out: list[Notice] = []
+    for rep_id in recipients(cfg):
+        rep = cfg.org.rep(rep_id)
+        if rep is None:
+            continue
+        scope: RowScope | None = row_scope(cfg, Principal.of(rep))
+        scope = None if scope is None or scope.all else scope
+        if scope not in boards:
+            boards[scope] = build_dashboard(session, cfg, month, now, scope=scope)
+        out.append(ClvDashboardNotice(to_rep=rep_id, dashboard=boards[scope], scoped=scope is not None,
+                                      dedupe_key=f"clv-dashboard:{month}:{rep_id}", as_supervisor=True))
+    return out

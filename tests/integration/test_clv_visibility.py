@@ -246,3 +246,19 @@ def test_acting_for_a_rep_with_the_admin_token(runtime, world) -> None:  # noqa:
     assert next(i for i in mine["items"] if i["kind"] == "order")["amount"] == "50万–100万"
     assert client.get("/api/v1/clv?month=2026-11", headers=as_zhang).status_code == 403
 
+
+
+def test_the_monthly_card_is_cut_like_the_api(runtime, world) -> None:  # noqa: ANN001
+    """The `clv_dashboard` job's card per recipient: their rows (as the API answers them), the footer
+    saying so; a recipient who sees every row gets the company's."""
+    from crm_core.services.clv_dashboard import dashboard_notices
+    from handlers.clv_cards import clv_dashboard_card
+    runtime.apply_config(make_config(TEAM_SCOPED, ("liu.yang", "wang.fang", "zhang.wei")))
+    with runtime.db.uow() as s:
+        notices = {n.to_rep: n for n in dashboard_notices(s, runtime.cfg, "2026-11", runtime.clock())}
+    at_risk = {rep: ({c.name for c in n.dashboard.at_risk}, n.scoped) for rep, n in notices.items()}
+    assert at_risk == {"liu.yang": ({"宁波海运集团"}, True), "zhang.wei": ({"杭州优品电子商务有限公司"}, True),
+                       "wang.fang": ({"宁波海运集团", "杭州优品电子商务有限公司"}, False)}
+    card = clv_dashboard_card(runtime.cfg, notices["liu.yang"])
+    assert "优品" not in (card.text or "") and "只含你查看范围内的客户" in (card.footer or "")
+    assert "只含" not in (clv_dashboard_card(runtime.cfg, notices["wang.fang"]).footer or "")
