@@ -85,7 +85,8 @@ class Runtime:
         self.channels = {p.name: p.connect(cfg, kv, self.now) for p in enabled}
         self.gateway = Gateway([e for p in enabled for e in p.http_endpoints(cfg)], kv, clock=self.now)
         self.outbox = Outbox(self.db, kv, self.channels, self._clock,
-                             images=ChartImages(kv, lambda: self.cfg.reports))   # live: read per send
+                             images=ChartImages(kv, lambda: self.cfg.reports),    # live: read per send
+                             retry_window=cfg.app.outbound_retry_minutes * 60.0)
         self.notifier = Notifier(cfg, default_renderers(), self.outbox, self.channels)
         v = cfg.voice
         transcriber = build_transcriber(backend=v.backend, model_path=v.model_path, compute_type=v.compute_type,

@@ -5,7 +5,10 @@ records the outcome (`rows.py`). `update_card` goes through the same queue.
 
 Row statuses: queued → sent; → held (over a rate limit: not sent, woken later, and pending
 texts for the recipient are coalesced into one message) → sent; → failed (5xx, timeout, token:
-the worker retries with backoff) → sent | dead (permanent error or MAX_ATTEMPTS attempts).
+the worker retries with backoff) → sent | dead (permanent error, or MAX_ATTEMPTS attempts of
+another kind). A platform that keeps answering 5xx or timing out is down, not refusing the
+message: after MAX_ATTEMPTS such a row is held and woken again (OUTAGE_MAX_WAIT apart at most,
+the plan kept as it was) until `retry_window` seconds after it was written, then dead.
 Dead rows are the dead-letter list (`crm-bot outbox --status dead`, `crm-bot outbox retry`).
 Redis or the database failing mid-run never makes a row dead: the run raises
 `InfrastructureError` and the worker defers it. A row whose queue message was lost (put after
@@ -37,6 +40,7 @@ from crm_core.kv.keys import LATER_QUEUE, OUTBOUND_QUEUE
 log = logging.getLogger("crm_bot.outbound")
 
 MAX_ATTEMPTS = 5
+OUTAGE_MAX_WAIT = 30.0         # seconds between the tries of a platform that is down, at most
 # One sender per recipient. The lock is extended before each platform call (≤ 13 s each), so
 # it can be short: a worker killed mid-send holds up its recipient for SEND_LOCK_TTL at most.
 SEND_LOCK_TTL = 30.0
@@ -51,13 +55,15 @@ class Outbox:
 
     def __init__(self, db: Database, kv: KV, channels: Mapping[str, Channel],
                  clock: Callable[[], datetime], *, max_attempts: int = MAX_ATTEMPTS,
-                 dedupe_ttl: float = DEDUPE_TTL, images: ChartImages | None = None) -> None:
+                 dedupe_ttl: float = DEDUPE_TTL, images: ChartImages | None = None,
+                 retry_window: float = 3600.0) -> None:
         self.kv = kv
         self.images = images           # cards' chart pictures; None: cards go without them
         self.db = db
         self.channels = channels
         self.clock = clock
         self.max_attempts = max_attempts
+        self.retry_window = retry_window      # seconds after writing a reply that a platform outage may delay it
         self.rows = OutboundRows(db, clock)
         self.once = SendOnce(kv, dedupe_ttl)
         self.queue = kv.queue(OUTBOUND_QUEUE)
@@ -170,6 +176,8 @@ class Outbox:
         except PermanentError as err:
             self._fail(job, err, attempts, dead=True)
         except OutboundError as err:       # transient, token, or anything unclassified
+            if self._platform_down(job, err, attempts):
+                return                     # held: woken by `later`, the worker's message is done
             self._fail(job, err, attempts, dead=attempts >= self.max_attempts)
             err.already_logged = True      # the worker retries it without another traceback
             raise
@@ -256,11 +264,24 @@ class Outbox:
             log.warning("outbound %s: card refused with its chart (%s); sending it as text", job.row_id, err)
             return channel.send_card(job.to, job.route, card, uuid=uuid, resend_window=window)
 
-    def _hold(self, job: Job, wait: float, reason: str) -> None:
+    def _hold(self, job: Job, wait: float, reason: str, *, keep_plan: bool = False) -> None:
         """Not sent: park the rows and wake the recipient when its window opens."""
-        self.rows.hold(job, wait, reason)
+        self.rows.hold(job, wait, reason, keep_plan=keep_plan)
         wake = {"platform": job.to.platform, "recipient": job.to.address[:100]}
         self.later.schedule(job.to.key, wake, wait)
+
+    def _platform_down(self, job: Job, err: OutboundError, attempts: int) -> bool:
+        """Past MAX_ATTEMPTS, a 5xx / timeout / token failure within the retry window: hold the
+        rows and try again later (backoff up to OUTAGE_MAX_WAIT) instead of giving them up."""
+        if not isinstance(err, TransientError) or attempts < self.max_attempts:
+            return False
+        if self.clock().timestamp() - job.created >= self.retry_window:
+            return False
+        wait = min(OUTAGE_MAX_WAIT, 2.0 ** min(attempts - self.max_attempts + 3, 10))
+        self._hold(job, wait, f"platform unavailable: {_error_text(err)}", keep_plan=True)
+        log.warning("outbound %s: %s still unavailable after %d attempt(s), tried again in %.0f s",
+                    job.row_id, job.to.platform, attempts, wait)
+        return True
 
     def _fail(self, job: Job, err: Exception, attempts: int, *, dead: bool) -> None:
         text = _error_text(err)

@@ -139,11 +139,12 @@ class OutboundRows:
             if plan:
                 row.body = {**row.body, "plan": {**plan, "sent": job.sent_before + job.sent_now}}
 
-    def hold(self, job: Job, wait: float, reason: str) -> None:
-        """Park the rows. Unless part of the message already went out, the plan is dropped so
-        later texts can join it."""
+    def hold(self, job: Job, wait: float, reason: str, *, keep_plan: bool = False) -> None:
+        """Park the rows. Unless part of the message already went out (or `keep_plan`: a call
+        that may have gone through is repeated as it was), the plan is dropped so later texts can
+        join it."""
         until = self.clock() + timedelta(seconds=wait)
-        keep_plan = job.sent_before + job.sent_now > 0
+        keep_plan = keep_plan or job.sent_before + job.sent_now > 0
         with self.db.uow() as s:
             for member_id in job.members:
                 row = s.get_one(OutboundMessage, member_id)

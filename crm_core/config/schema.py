@@ -43,6 +43,10 @@ class AppSection(Strict):
     # SIGTERM: how long `serve` / `worker` let the messages being processed finish before exiting;
     # what is unfinished (and everything still queued) is processed after the next start.
     shutdown_grace_seconds: float = Field(20.0, ge=0, le=3600)
+    # A platform answering 5xx or timing out is down, not refusing the message: a reply is retried
+    # (at most 30 s apart after its first attempts) until this many minutes after it was written,
+    # then left dead for `crm-bot outbox retry`.
+    outbound_retry_minutes: int = Field(60, ge=1, le=1440)
 
 
 class _PlatformBase(Strict):

@@ -25,6 +25,7 @@ from bot.platforms.dingtalk.client import DingTalkClient
 from bot.platforms.feishu.client import FeishuClient
 from bot.platforms.wecom.client import WeComClient
 from cards.model import card_from_dict, card_to_dict
+from bot.outbound.delivery import MAX_ATTEMPTS, OUTAGE_MAX_WAIT
 from bot.outbound.message import TRUNCATED_NOTE, coalesce, split_text
 from bot.outbound.ratelimit import RateLimiter, Window
 from bot.runtime import Runtime
@@ -327,14 +328,29 @@ def test_transient_errors_retried_with_backoff(rt, srv, clock):  # noqa: ANN001
     assert sent_texts(srv, "wecom") == ["华通机械的报价已发出"]
 
 
-def test_persistent_5xx_goes_dead_after_max_attempts(rt, srv, clock):  # noqa: ANN001
+def test_a_platform_down_is_retried_until_it_is_back(rt, srv, clock):  # noqa: ANN001
+    """5xx past MAX_ATTEMPTS is an outage, not a refusal: the row is held and tried again (at
+    most OUTAGE_MAX_WAIT apart), never dead inside the retry window; sent once when it is back."""
     srv.fail("dingtalk", "batchSend", "5xx", count=None)
     rid = rt.outbox.send("测试", Recipient("dingtalk", "manager7001"))
-    settle(rt, clock, step=61)
+    settle(rt, clock, step=OUTAGE_MAX_WAIT, rounds=40)              # 20 minutes of outage
     r = row(rt, rid)
-    assert (r.status, r.attempts) == ("dead", 5)
-    assert "HTTP 503" in r.error
-    assert rt.kv.queue("outbound").stats().dead == 1      # the worker dead-lettered it too
+    assert r.status == "held" and r.attempts > 2 * MAX_ATTEMPTS and "HTTP 503" in r.error, (r.status, r.error)
+    assert rt.kv.queue("outbound").stats().dead == 0
+    srv.fail("dingtalk", "batchSend", "ok")
+    settle(rt, clock, step=OUTAGE_MAX_WAIT)
+    assert (row(rt, rid).status, sent_texts(srv, "dingtalk")) == ("sent", ["测试"])
+
+
+def test_persistent_5xx_goes_dead_after_the_retry_window(rt, srv, clock):  # noqa: ANN001
+    rt.outbox.retry_window = 600.0                 # app.outbound_retry_minutes: 10
+    srv.fail("dingtalk", "batchSend", "5xx", count=None)
+    rid = rt.outbox.send("测试", Recipient("dingtalk", "manager7001"))
+    settle(rt, clock, step=OUTAGE_MAX_WAIT, rounds=40)
+    r = row(rt, rid)
+    assert r.status == "dead" and r.attempts > MAX_ATTEMPTS and "HTTP 503" in r.error
+    assert (clock.now - r.created_at.replace(tzinfo=clock.now.tzinfo)).total_seconds() >= 600
+    assert srv.hits("dingtalk", "batchSend") == r.attempts         # each attempt one call, none after
 
 
 def test_permanent_error_dead_listed_and_retryable(rt, srv, clock):  # noqa: ANN001
