@@ -13,6 +13,8 @@ from cards.model import ELLIPSIS, Card, Field
 # Han characters and the CJK / full-width punctuation that only Chinese text uses.
 _ZH = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff5e\u2014\u2026\u201c\u201d"
 _ZH_CHAR = re.compile(f"[{_ZH}]")
+# The stars of a masked phone (138****5678), which markdown would read as an empty bold.
+MASK_STARS = re.compile(r"(?<=\d)\*+(?=\d)")
 FULL = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
 # a half-width mark with a Chinese character (spaces between allowed) on one side
 _MARK = re.compile(r"[,;:!?]")

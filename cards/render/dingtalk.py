@@ -17,14 +17,13 @@ as the callback parameter `token`, so a tap arrives as
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping
 
 from cards.model import (
     ACTION_RE, CARD_ID_RE, MAX_BUTTONS, RESERVED_VALUE_KEYS, Card, CardDecodeError, CardError,
     DecodedAction, Level, clip_bytes, coerce_values, decode_action_token, fit_to_size, json_object,
 )
-from cards.zh import clip_at_boundary
+from cards.zh import MASK_STARS, clip_at_boundary
 
 TOKEN_PARAM = "token"                # the callback parameter each template button passes
 BUTTON_SLOTS = MAX_BUTTONS           # btn1…btn6 in the template
@@ -34,14 +33,13 @@ MAX_CARD_DATA_BYTES = 15_000
 LIMITS = {"title": 200, "summary": 60, "subtitle": 300, "label": 60, "value": 600, "text": 6000,
           "footer": 300, "result": 600, "button": 60}
 BUTTON_COLOR = {"primary": "blue", "default": "gray", "danger": "red"}
-_MASK_STARS = re.compile(r"(?<=\d)\*+(?=\d)")
 
 
 def md_safe(text: str) -> str:
     """Text for DingTalk markdown, shown as written: the stars of a masked phone (138****5678)
     would be read as an empty bold and vanish. DingTalk documents no escape, so they become
     full-width stars (138＊＊＊＊5678), which no markdown reads."""
-    return _MASK_STARS.sub(lambda m: "＊" * len(m.group(0)), text)
+    return MASK_STARS.sub(lambda m: "＊" * len(m.group(0)), text)
 
 # The template contract: every variable the renderer fills (name → type and meaning). A test
 # checks it against config/dingtalk-card-template.json, which the admin builds the template from.

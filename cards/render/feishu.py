@@ -7,7 +7,6 @@ button's callback value is `{"card_id", "action", **value}` (2.0: `behaviors[cal
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Mapping
 
 from cards.model import (
@@ -15,7 +14,7 @@ from cards.model import (
     ACTION_RE, CARD_ID_RE, RESERVED_VALUE_KEYS, Button, Card, CardDecodeError, DecodedAction,
     Field, Level, coerce_values, fit_to_size,
 )
-from cards.zh import clip_at_boundary
+from cards.zh import MASK_STARS, clip_at_boundary
 
 SCHEMAS = ("2.0", "1.0")
 # Cards are limited to 30 KB; keep headroom for the JSON-string escaping of `content`.
@@ -80,7 +79,6 @@ class _Caps:
         return clip_at_boundary(text, max(int(LIMITS[name] * self.scale), 12))    # never mid-word
 
 
-_MASK_STARS = re.compile(r"(?<=\d)\*+(?=\d)")
 
 
 def md_safe(text: str) -> str:
@@ -88,7 +86,7 @@ def md_safe(text: str) -> str:
     <at id=all>, <font>, <a> tags, and the stars of a masked phone (138****5678) would be
     read as empty bold and vanish; HTML entities show both literally."""
     text = text.replace("<", "&#60;").replace(">", "&#62;")
-    return _MASK_STARS.sub(lambda m: "&#42;" * len(m.group(0)), text)
+    return MASK_STARS.sub(lambda m: "&#42;" * len(m.group(0)), text)
 
 
 

@@ -35,23 +35,14 @@ from crm_core.services.capture import save_lead
 from crm_core.services.export import export, export_rows
 from crm_core.services.lead_input import LeadInput
 from crm_core.visibility import Viewer
+from tests.integration.test_visibility_table import FIELDS, LEVELS
+from tests.integration.test_visibility_table import VISIBILITY as TABLE_VISIBILITY
 from tests.helpers.visibility_config import config_with as visibility_config
 
 KEY = new_key()
-VISIBILITY = {
-    "roles": {
-        "sales": {"scope": ["own", "pool"], "fields": {"complaint": "hidden", "bank_account": "hidden",
-                                                      "id_number": "masked"}},
-        "supervisor": {"scope": ["team"]},
-        "steward": {"scope": ["team"]},
-        "finance": {"scope": ["all"], "default": "hidden",
-                    "fields": {"budget": "visible", "owner": "visible", "phone": "masked", "bank_account": "visible"}},
-        "service": {"scope": ["all"], "default": "hidden",
-                    "fields": {"complaint": "visible", "owner": "masked", "phone": "masked", "notes": "visible"}},
-    },
-    "encrypted_fields": ["bank_account", "id_number"],
-    "field_key": "${CRM_BOT_FIELD_KEY}",
-}
+# test_visibility_table.py's roles, supervisors and stewards narrowed to their teams (the scope table)
+VISIBILITY = {**TABLE_VISIBILITY, "roles": {**TABLE_VISIBILITY["roles"], "supervisor": {"scope": ["team"]},
+                                            "steward": {"scope": ["team"]}}}
 NOTE = "客户说下周三前给答复,联系13900001111"
 NOTE_MASKED = "客户说下周三前给答复,联系139****1111"
 BANK, ID_NUMBER = "6222020200112233445", "330102199001011234"
@@ -96,17 +87,8 @@ def export_csv(runtime, who: str, kind: str, page: int | None = None) -> list[di
     return read_csv(b"".join(csv_chunks(run.header, run.rows)))
 
 
-# ---- the table: person → level of each field; field → (column, kind, visible cell, masked cell) -----
-FIELDS = ("budget", "pain_points", "phone", "notes", "owner", "complaint", "bank_account", "id_number")
-LEVELS = {
-    "zhang.wei": dict(budget="visible", pain_points="visible", phone="visible", notes="visible", owner="visible",
-                      complaint="hidden", bank_account="hidden", id_number="masked"),
-    "wang.fang": dict.fromkeys(FIELDS, "visible"),                       # supervisor + admin
-    "sun.li": dict(budget="visible", pain_points="hidden", phone="masked", notes="hidden", owner="visible",
-                   complaint="hidden", bank_account="visible", id_number="hidden"),
-    "zhou.qi": dict(budget="hidden", pain_points="hidden", phone="masked", notes="visible", owner="masked",
-                    complaint="visible", bank_account="hidden", id_number="hidden"),
-}
+# ---- the table: person → level of each field (test_visibility_table.py's); field → (column, kind, visible
+# cell, masked cell) -----
 SHOWN: dict[str, list[tuple[str, str, str, str]]] = {
     "budget": [("customers", "在谈预算（元）", "500000", "10万–50万"), ("leads", "预算（元）", "500000", "10万–50万")],
     "pain_points": [("customers", "痛点", "交期长", "***"), ("leads", "痛点", "价格", "***")],
